@@ -1,0 +1,125 @@
+package dmsim
+
+import (
+	"context"
+	"fmt"
+)
+
+// Op is a bio's operation (REQ_OP_*).
+type Op uint8
+
+const (
+	OpRead Op = iota
+	OpWrite
+	OpFlush // an empty REQ_PREFLUSH write
+	OpDiscard
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpRead:
+		return "read"
+	case OpWrite:
+		return "write"
+	case OpFlush:
+		return "flush"
+	case OpDiscard:
+		return "discard"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// BioFlags are the request flags a bio carries.
+type BioFlags uint8
+
+const (
+	// REQ_PREFLUSH: make every write completed before this bio durable before
+	// this bio's own data is written.
+	ReqPreflush BioFlags = 1 << iota
+	// REQ_FUA: this bio's data is durable when it completes.
+	ReqFUA
+)
+
+// SectorSize is the size of a sector in bytes.
+const SectorSize = 512
+
+// Bio is a block I/O request (struct bio). Read and write bios carry their
+// payload in Data, whose length is a whole number of sectors; discard bios
+// carry their length in Sectors; a flush has neither.
+//
+// A bio is completed exactly once, with Endio. Targets may complete a bio
+// later, from another goroutine (a pool that holds bios while suspended or
+// out of space).
+type Bio struct {
+	Op      Op
+	Flags   BioFlags
+	Dev     BlockDevice // bi_bdev: the device the bio is addressed to
+	Sector  uint64      // bi_sector, on Dev
+	Sectors uint64      // discard length; for read and write, len(Data)/512
+	Data    []byte
+
+	// Private is per-bio data for the target that holds the bio
+	// (dm_per_bio_data).
+	Private any
+
+	end  func(*Bio, error)
+	done bool
+	err  error
+}
+
+// NewBio returns a bio whose completion calls end (which may be nil).
+func NewBio(op Op, dev BlockDevice, sector uint64, data []byte, end func(*Bio, error)) *Bio {
+	b := &Bio{Op: op, Dev: dev, Sector: sector, Data: data, end: end}
+	if data != nil {
+		b.Sectors = uint64(len(data)) / SectorSize
+	}
+	return b
+}
+
+// Size is the bio's length in sectors (bio_sectors).
+func (b *Bio) Size() uint64 { return b.Sectors }
+
+// IsWrite reports whether the bio changes data (write or discard).
+func (b *Bio) IsWrite() bool { return b.Op == OpWrite || b.Op == OpDiscard }
+
+// SetEndio replaces the completion callback (bio_chain / clone completion).
+func (b *Bio) SetEndio(end func(*Bio, error)) { b.end = end }
+
+// Endio completes the bio with err (nil for success; an Errno otherwise).
+// Completing a bio twice panics: it is always a bug.
+func (b *Bio) Endio(err error) {
+	if b.done {
+		panic(fmt.Sprintf("dmsim: bio %s %d+%d completed twice", b.Op, b.Sector, b.Sectors))
+	}
+	b.done, b.err = true, err
+	if b.end != nil {
+		b.end(b, err)
+	}
+}
+
+// Err is the completion status, once completed.
+func (b *Bio) Err() error { return b.err }
+
+// Clone returns a bio for the sub-range [offset, offset+sectors) of b, sharing
+// its payload memory, addressed like b, with its own completion (bio_split /
+// clone_bio).
+func (b *Bio) Clone(offset, sectors uint64, end func(*Bio, error)) *Bio {
+	c := &Bio{Op: b.Op, Flags: b.Flags, Dev: b.Dev, Sector: b.Sector + offset, Sectors: sectors, end: end}
+	if b.Data != nil {
+		c.Data = b.Data[offset*SectorSize : (offset+sectors)*SectorSize]
+	}
+	return c
+}
+
+// SubmitWait submits bio to its device and waits (as a clock actor holding a
+// token) until it completes, returning its status. It replaces the bio's
+// completion callback.
+func SubmitWait(ctx context.Context, c *Clock, bio *Bio) error {
+	ev := c.NewEvent()
+	bio.end = func(_ *Bio, err error) { ev.Fire(err) }
+	bio.Dev.Submit(bio)
+	if err := ev.Wait(ctx); err != nil {
+		return err
+	}
+	return bio.err
+}
