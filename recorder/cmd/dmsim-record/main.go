@@ -1,0 +1,172 @@
+// Command dmsim-record runs scenario scripts on the real Linux kernel under qemu and writes their
+// transcripts and metadata dumps (goldens). See recorder/README.md.
+//
+//	dmsim-record [flags] [SCRIPT...]
+//
+// With no SCRIPT it records every scripts/*.sh. A SCRIPT is a path or a name (thin-create-limits
+// means scripts/thin-create-limits.sh).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dmsim/dmsim/recorder"
+)
+
+type diskFlags map[string]string
+
+func (d diskFlags) String() string { return fmt.Sprint(map[string]string(d)) }
+func (d diskFlags) Set(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	if !ok || name == "" || path == "" {
+		return fmt.Errorf("want NAME=PATH")
+	}
+	d[name] = path
+	return nil
+}
+
+func defaultCache() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "dmsim-recorder")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "dmsim-recorder")
+	}
+	return filepath.Join(home, ".cache", "dmsim-recorder")
+}
+
+func main() {
+	fs := flag.NewFlagSet("dmsim-record", flag.ExitOnError)
+	out := fs.String("out", "goldens", "write NAME.txt and NAME.DISK.xml into this `dir`")
+	scriptsDir := fs.String("scripts", "scripts", "where script names are looked up, and all scripts are taken from")
+	keep := fs.String("keep", "", "keep the disk images in this `dir` (as NAME.DISK.img)")
+	disks := diskFlags{}
+	fs.Var(disks, "disk", "attach the existing image `NAME=PATH` for the script's disk NAME (used in place; one script only)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "time limit for one boot")
+	accel := fs.String("accel", "auto", "qemu accelerator: auto (probe KVM once, cache the answer), kvm or tcg")
+	cache := fs.String("cache", defaultCache(), "cache `dir` for the guest image and the KVM probe")
+	jobs := fs.Int("j", 1, "record this many scripts at once")
+	noInstall := fs.Bool("no-install", false, "do not apt-get install missing host packages")
+	kernel := fs.String("kernel", "", "kernel version (default: the one linux-image-amd64 depends on)")
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: dmsim-record [flags] [SCRIPT...]\n\nRecords scenario scripts on the real kernel under qemu.\n\n")
+		fs.PrintDefaults()
+	}
+	// Flags may come after script names.
+	var args []string
+	rest := os.Args[1:]
+	for {
+		fs.Parse(rest)
+		if fs.NArg() == 0 {
+			break
+		}
+		args = append(args, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+
+	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "dmsim-record: "+f+"\n", a...) }
+	die := func(err error) {
+		logf("%v", err)
+		os.Exit(1)
+	}
+
+	var scripts []string
+	if len(args) == 0 {
+		all, _ := filepath.Glob(filepath.Join(*scriptsDir, "*.sh"))
+		sort.Strings(all)
+		scripts = all
+	}
+	for _, a := range args {
+		p := a
+		if _, err := os.Stat(p); err != nil && !strings.Contains(a, "/") {
+			p = filepath.Join(*scriptsDir, strings.TrimSuffix(a, ".sh")+".sh")
+		}
+		if _, err := os.Stat(p); err != nil {
+			die(err)
+		}
+		scripts = append(scripts, p)
+	}
+	if len(scripts) == 0 {
+		die(fmt.Errorf("no scripts to record"))
+	}
+	if len(disks) > 0 && len(scripts) != 1 {
+		die(fmt.Errorf("--disk needs exactly one script"))
+	}
+
+	if !*noInstall {
+		if err := recorder.EnsurePackages(logf); err != nil {
+			die(err)
+		}
+	}
+	kver := *kernel
+	if kver == "" {
+		var err error
+		if kver, err = recorder.KernelVersion(); err != nil {
+			die(err)
+		}
+	}
+	img, err := recorder.BuildImage(*cache, kver, logf)
+	if err != nil {
+		die(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *accel == "auto" {
+		*accel = recorder.DetectAccel(ctx, img, *cache, 30*time.Second, logf)
+	}
+
+	opts := recorder.Options{
+		OutDir: *out, KeepDir: *keep, Disks: disks, Timeout: *timeout, Accel: *accel, Image: img,
+	}
+	start := time.Now()
+	type job struct {
+		i    int
+		path string
+	}
+	jobc := make(chan job)
+	var mu sync.Mutex
+	failed := 0
+	var wg sync.WaitGroup
+	for w := 0; w < max(1, *jobs); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobc {
+				r, err := recorder.Record(ctx, j.path, opts)
+				if err == nil {
+					err = recorder.WriteGoldens(*out, r)
+				}
+				mu.Lock()
+				if err != nil {
+					failed++
+					logf("FAIL %v", err)
+				} else {
+					logf("ok   %-36s %6.1fs  %d boot(s)", r.Name, r.Elapsed.Seconds(), r.Boots)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i, p := range scripts {
+		if ctx.Err() != nil {
+			break
+		}
+		jobc <- job{i, p}
+	}
+	close(jobc)
+	wg.Wait()
+	logf("%d script(s), %d failed, %.1fs in all (%s, -j %d)", len(scripts), failed, time.Since(start).Seconds(), *accel, *jobs)
+	if failed > 0 || ctx.Err() != nil {
+		os.Exit(1)
+	}
+}

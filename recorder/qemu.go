@@ -1,0 +1,123 @@
+package recorder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// KernelCmdline is the guest kernel command line. quiet only keeps the console (ttyS0) short;
+// the kernel log that `dmesg -r -c` reads is not affected.
+const KernelCmdline = "console=ttyS0 printk.time=0 panic=-1 rdinit=/init quiet"
+
+// vmDisk is one disk attached to a boot.
+type vmDisk struct {
+	Name    string
+	Path    string
+	Discard bool
+}
+
+// bootVM boots the image once with the given initrd and disks and returns what the guest sent on
+// its second serial port. The console log is written to dir/console-N.log.
+func bootVM(ctx context.Context, img *Image, accel, dir string, n int, initrd []byte, disks []vmDisk, timeout time.Duration) ([]byte, error) {
+	initrdPath := filepath.Join(dir, fmt.Sprintf("initrd-%d", n))
+	base, err := os.ReadFile(img.Initramfs)
+	if err != nil {
+		return nil, err
+	}
+	// The kernel looks for a cpio archive at 4-byte aligned offsets only.
+	for len(base)%4 != 0 {
+		base = append(base, 0)
+	}
+	if err := os.WriteFile(initrdPath, append(base, initrd...), 0o644); err != nil {
+		return nil, err
+	}
+	defer os.Remove(initrdPath)
+	console := filepath.Join(dir, fmt.Sprintf("console-%d.log", n))
+	stream := filepath.Join(dir, fmt.Sprintf("stream-%d.bin", n))
+	os.Remove(stream)
+	args := []string{
+		"-machine", "pc,accel=" + accel, "-m", "512", "-smp", "1",
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-kernel", img.Kernel, "-initrd", initrdPath, "-append", KernelCmdline,
+		"-serial", "file:" + console, "-serial", "file:" + stream,
+	}
+	for i, d := range disks {
+		drive := fmt.Sprintf("if=none,id=d%d,file=%s,format=raw,cache=writeback", i, d.Path)
+		dev := fmt.Sprintf("virtio-blk-pci,drive=d%d,serial=%s", i, d.Name)
+		if d.Discard {
+			drive += ",discard=unmap"
+		} else {
+			dev += ",discard=off"
+		}
+		args = append(args, "-drive", drive, "-device", dev)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.Command("qemu-system-x86_64", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		err = fmt.Errorf("boot %d: %w after %v (console log: %s)", n, ctx.Err(), timeout, console)
+	}
+	out, rerr := os.ReadFile(stream)
+	if err != nil {
+		return out, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if s := strings.TrimSpace(stderr.String()); s != "" && !bytes.Contains(out, []byte("@@DMSIM END\n")) {
+		return out, fmt.Errorf("qemu: %s", s)
+	}
+	return out, nil
+}
+
+// DetectAccel returns "kvm" if a KVM guest boots and finishes a trivial script within
+// probeTimeout, otherwise "tcg". Nested KVM hangs on some machines, so the answer is probed once
+// and cached in cacheDir (keyed by the image).
+func DetectAccel(ctx context.Context, img *Image, cacheDir string, probeTimeout time.Duration, logf func(string, ...any)) string {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		return "tcg"
+	}
+	cache := filepath.Join(cacheDir, "accel-"+img.KVer+"-"+img.Key)
+	if b, err := os.ReadFile(cache); err == nil {
+		if a := strings.TrimSpace(string(b)); a == "kvm" || a == "tcg" {
+			return a
+		}
+	}
+	logf("probing KVM (at most %v)", probeTimeout)
+	dir, err := os.MkdirTemp("", "dmsim-probe-")
+	if err != nil {
+		return "tcg"
+	}
+	defer os.RemoveAll(dir)
+	s := &Script{Name: "probe"}
+	out, err := bootVM(ctx, img, "kvm", dir, 1, segment(s, 1, nil), nil, probeTimeout)
+	accel := "tcg"
+	if err == nil && bytes.HasSuffix(out, []byte("@@DMSIM END\n")) {
+		accel = "kvm"
+	} else if errors.Is(err, context.Canceled) {
+		return "tcg" // interrupted: do not cache
+	}
+	logf("KVM probe: using %s", accel)
+	os.WriteFile(cache, []byte(accel+"\n"), 0o644)
+	return accel
+}

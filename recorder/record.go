@@ -1,0 +1,203 @@
+package recorder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Options control a recording.
+type Options struct {
+	OutDir  string            // where NAME.txt and NAME.DISK.xml are written
+	KeepDir string            // if set, disk images are kept there as NAME.DISK.img
+	Disks   map[string]string // disk NAME -> existing image to attach (used in place, not zeroed)
+	Timeout time.Duration     // per boot
+	Accel   string            // "kvm" or "tcg"
+	Image   *Image
+	WorkDir string // scratch space (console logs, streams, temporary images)
+}
+
+// Result describes one recording.
+type Result struct {
+	Name       string
+	Boots      int
+	Elapsed    time.Duration
+	Transcript string
+	Dumps      map[string]string // disk name -> NAME.DISK.xml content
+	WorkDir    string            // kept on failure: console logs and raw streams
+}
+
+// ThinDumpFile runs the host's thin_dump on a metadata image and returns the content of the
+// NAME.DISK.xml golden: thin_dump's standard output when it exits 0 with nothing on standard
+// error; otherwise a first line `# thin_dump exit STATUS`, one `# stderr: LINE` line per line of
+// standard error, then whatever it wrote on standard output.
+func ThinDumpFile(ctx context.Context, image string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "thin_dump", image)
+	var out, errb bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	status := 0
+	if err != nil {
+		status = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			status = ee.ExitCode()
+		}
+	}
+	if status == 0 && errb.Len() == 0 {
+		return out.String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# thin_dump exit %d\n", status)
+	for _, l := range splitLines(errb.Bytes()) {
+		b.WriteString("# stderr: " + l + "\n")
+	}
+	b.WriteString(out.String())
+	return b.String()
+}
+
+// ScriptName is the golden name of a script path: scripts/thin-create.sh -> thin-create.
+func ScriptName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), ".sh")
+}
+
+// Record runs one script on the kernel and returns its transcript and metadata dumps. It does not
+// write goldens (see WriteGoldens).
+func Record(ctx context.Context, path string, o Options) (*Result, error) {
+	start := time.Now()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	name := ScriptName(path)
+	s, err := ParseScript(name, src)
+	if err != nil {
+		return nil, err
+	}
+	for n := range o.Disks {
+		found := false
+		for _, d := range s.Disks {
+			found = found || d.Name == n
+		}
+		if !found {
+			return nil, fmt.Errorf("%s: --disk %s: the script declares no such disk", name, n)
+		}
+	}
+	work, err := os.MkdirTemp(o.WorkDir, "dmsim-record-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Name: name, WorkDir: work, Dumps: map[string]string{}}
+	fail := func(err error) (*Result, error) {
+		return res, fmt.Errorf("%s: %w (logs kept in %s)", name, err, work)
+	}
+
+	imgDir := work
+	if o.KeepDir != "" {
+		imgDir = o.KeepDir
+		if err := os.MkdirAll(imgDir, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	var disks []vmDisk
+	for _, d := range s.Disks {
+		p, ok := o.Disks[d.Name]
+		if !ok {
+			p = filepath.Join(imgDir, name+"."+d.Name+".img")
+			os.Remove(p)
+			f, err := os.Create(p)
+			if err != nil {
+				return fail(err)
+			}
+			err = f.Truncate(d.Size)
+			f.Close()
+			if err != nil {
+				return fail(err)
+			}
+		} else if p, err = filepath.Abs(p); err != nil {
+			return fail(err)
+		}
+		if strings.ContainsAny(p, ",") {
+			return fail(fmt.Errorf("disk image path %q contains a comma, which qemu cannot take", p))
+		}
+		disks = append(disks, vmDisk{Name: d.Name, Path: p, Discard: d.Discard})
+	}
+
+	results := map[int]CmdResult{}
+	var env []string
+	for i, cmds := range s.Boots() {
+		n := i + 1
+		stream, err := bootVM(ctx, o.Image, o.Accel, work, n, segment(s, n, cmds), disks, o.Timeout)
+		res.Boots = n
+		if err != nil {
+			return fail(err)
+		}
+		br, err := parseStream(stream)
+		if err != nil {
+			return fail(fmt.Errorf("boot %d: %v", n, err))
+		}
+		if br.Boot != n {
+			return fail(fmt.Errorf("boot %d: the guest did not start its script", n))
+		}
+		for _, c := range cmds {
+			r, ok := br.Results[c.Index]
+			if !ok {
+				return fail(fmt.Errorf("boot %d: no result for line %d %q (did it exit the shell?)", n, c.Line, c.Text))
+			}
+			results[c.Index] = r
+		}
+		if !br.Ended {
+			return fail(fmt.Errorf("boot %d: the guest shell did not reach the end of the boot", n))
+		}
+		if n == 1 {
+			env = formatEnv(br.Env, s)
+		}
+	}
+	res.Transcript = Transcript(s, env, results)
+	for i, d := range s.Disks {
+		if strings.HasPrefix(d.Name, "meta") {
+			res.Dumps[d.Name] = ThinDumpFile(ctx, disks[i].Path)
+		}
+	}
+	res.Elapsed = time.Since(start)
+	os.RemoveAll(work)
+	res.WorkDir = ""
+	return res, nil
+}
+
+// WriteGoldens writes dir/NAME.txt and dir/NAME.DISK.xml and removes stale dir/NAME.*.xml files.
+func WriteGoldens(dir string, r *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	write := func(p, content string) error {
+		tmp := p + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+			return err
+		}
+		return os.Rename(tmp, p)
+	}
+	if err := write(filepath.Join(dir, r.Name+".txt"), r.Transcript); err != nil {
+		return err
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, r.Name+".*.xml"))
+	for _, p := range old {
+		disk := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), r.Name+"."), ".xml")
+		if _, ok := r.Dumps[disk]; !ok && !strings.Contains(disk, ".") {
+			os.Remove(p)
+		}
+	}
+	for disk, xml := range r.Dumps {
+		if err := write(filepath.Join(dir, r.Name+"."+disk+".xml"), xml); err != nil {
+			return err
+		}
+	}
+	return nil
+}
