@@ -1,0 +1,484 @@
+package userland
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dmsim/dmsim/dmsim"
+)
+
+// Open flags: os.O_* plus O_DIRECT (Linux's value; never passed to the host).
+const (
+	O_RDONLY = os.O_RDONLY
+	O_WRONLY = os.O_WRONLY
+	O_RDWR   = os.O_RDWR
+	O_CREATE = os.O_CREATE
+	O_EXCL   = os.O_EXCL
+	O_TRUNC  = os.O_TRUNC
+	O_APPEND = os.O_APPEND
+	O_DIRECT = 0x4000
+)
+
+// File is an open file.
+type File interface {
+	io.Reader
+	io.Writer
+	io.ReaderAt
+	io.WriterAt
+	io.Seeker
+	io.Closer
+	// Name is the path it was opened by.
+	Name() string
+	Stat() (fs.FileInfo, error)
+}
+
+// BlockFile is an open block device (what the BLK* ioctls reach).
+type BlockFile interface {
+	File
+	Dev() dmsim.DevT
+	// Size is the capacity in bytes (BLKGETSIZE64).
+	Size() int64
+	// SectorSize is the logical block size (BLKSSZGET).
+	SectorSize() int
+	// ReadOnly is BLKROGET.
+	ReadOnly() bool
+	// Discard discards a byte range (BLKDISCARD).
+	Discard(off, length int64) error
+	// Sync writes back buffered data and flushes the device's cache (fsync).
+	Sync() error
+}
+
+// Syncer is implemented by files that buffer writes.
+type Syncer interface{ Sync() error }
+
+// FS is the file namespace commands see.
+type FS interface {
+	// OpenFile opens an absolute, clean path.
+	OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (File, error)
+	Stat(name string) (fs.FileInfo, error)
+	ReadDir(name string) ([]fs.DirEntry, error)
+	Remove(name string) error
+	Truncate(name string, size int64) error
+}
+
+// pathErr builds the *fs.PathError commands print, with a dmsim.Errno so its
+// text is glibc's strerror.
+func pathErr(op, name string, err error) error {
+	return &fs.PathError{Op: op, Path: name, Err: toErrno(err)}
+}
+
+// toErrno converts host errors to dmsim.Errno where it can.
+func toErrno(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	var se syscall.Errno
+	if errors.As(err, &se) {
+		return dmsim.Errno(se)
+	}
+	var de dmsim.Errno
+	if errors.As(err, &de) {
+		return de
+	}
+	return err
+}
+
+// Errno returns the errno in err's chain (EIO if none).
+func Errno(err error) dmsim.Errno { return dmsim.AsErrno(toErrno(err)) }
+
+// ---- host files ----
+
+// HostFS is the host's file system, for commands run outside the simulation.
+type HostFS struct{}
+
+func (HostFS) OpenFile(_ context.Context, name string, flag int, perm fs.FileMode) (File, error) {
+	f, err := os.OpenFile(name, flag&^O_DIRECT, perm)
+	if err != nil {
+		return nil, pathErr("open", name, err)
+	}
+	return &osFile{File: f, name: name}, nil
+}
+
+func (HostFS) Stat(name string) (fs.FileInfo, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, pathErr("stat", name, err)
+	}
+	return fi, nil
+}
+
+func (HostFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	d, err := os.ReadDir(name)
+	if err != nil {
+		return nil, pathErr("open", name, err)
+	}
+	return d, nil
+}
+
+func (HostFS) Remove(name string) error {
+	if err := os.Remove(name); err != nil {
+		return pathErr("remove", name, err)
+	}
+	return nil
+}
+
+func (HostFS) Truncate(name string, size int64) error {
+	if err := os.Truncate(name, size); err != nil {
+		return pathErr("truncate", name, err)
+	}
+	return nil
+}
+
+// osFile is a host file shown under its emulated path, with errno errors.
+type osFile struct {
+	*os.File
+	name string
+}
+
+func (f *osFile) Name() string { return f.name }
+func (f *osFile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	return n, fileErr(err)
+}
+func (f *osFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	return n, fileErr(err)
+}
+func (f *osFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	return n, fileErr(err)
+}
+func (f *osFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := f.File.WriteAt(p, off)
+	return n, fileErr(err)
+}
+func (f *osFile) Sync() error { return fileErr(f.File.Sync()) }
+
+func fileErr(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return toErrno(err)
+}
+
+// ---- the simulation's file system ----
+
+// SimFS is the file namespace inside the simulation: /dev nodes are the
+// kernel's block devices (plus null, zero, full, random and urandom), /sys
+// and /proc are the kernel's attribute files, and every other path lives
+// under Root, a scratch directory on the host.
+type SimFS struct {
+	Kernel *dmsim.Kernel
+	Root   string
+	rand   *detRand
+}
+
+// NewSimFS returns the file system of one run; root is created with /tmp.
+func NewSimFS(k *dmsim.Kernel, root string) (*SimFS, error) {
+	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o755); err != nil {
+		return nil, err
+	}
+	return &SimFS{Kernel: k, Root: root, rand: newDetRand()}, nil
+}
+
+// hostPath maps an emulated path to the scratch directory.
+func (s *SimFS) hostPath(name string) string {
+	return filepath.Join(s.Root, filepath.FromSlash(path.Clean("/"+name)))
+}
+
+func isUnder(name, dir string) bool {
+	return name == dir || strings.HasPrefix(name, dir+"/")
+}
+
+var charDevs = map[string]bool{"/dev/null": true, "/dev/zero": true, "/dev/full": true,
+	"/dev/random": true, "/dev/urandom": true}
+
+func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (File, error) {
+	name = path.Clean(name)
+	switch {
+	case charDevs[name]:
+		return &charFile{name: name, rand: s.rand}, nil
+	case isUnder(name, "/dev"):
+		if name == "/dev" || name == "/dev/mapper" {
+			return nil, pathErr("open", name, EISDIR)
+		}
+		if s.Kernel == nil {
+			return nil, pathErr("open", name, dmsim.ENOENT)
+		}
+		return openBdev(ctx, s.Kernel, name, flag)
+	case isUnder(name, "/sys") || isUnder(name, "/proc"):
+		if s.Kernel == nil {
+			return nil, pathErr("open", name, dmsim.ENOENT)
+		}
+		data, err := s.Kernel.SysfsRead(name)
+		if err != nil {
+			return nil, pathErr("open", name, err)
+		}
+		return &sysFile{k: s.Kernel, name: name, data: []byte(data)}, nil
+	}
+	f, err := os.OpenFile(s.hostPath(name), flag&^O_DIRECT, perm)
+	if err != nil {
+		return nil, pathErr("open", name, err)
+	}
+	return &osFile{File: f, name: name}, nil
+}
+
+func (s *SimFS) Stat(name string) (fs.FileInfo, error) {
+	name = path.Clean(name)
+	switch {
+	case name == "/dev" || name == "/dev/mapper" || name == "/sys" || name == "/proc":
+		return dirInfo(path.Base(name)), nil
+	case charDevs[name]:
+		return devInfo{name: path.Base(name), mode: fs.ModeDevice | fs.ModeCharDevice | 0o666}, nil
+	case isUnder(name, "/dev"):
+		if s.Kernel != nil {
+			if _, ok := s.nodes(path.Dir(name))[path.Base(name)]; ok {
+				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
+			}
+			if b, err := s.Kernel.LookupBdev(name); err == nil && b != nil {
+				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
+			}
+		}
+		return nil, pathErr("stat", name, dmsim.ENOENT)
+	case isUnder(name, "/sys") || isUnder(name, "/proc"):
+		if s.Kernel != nil {
+			if _, err := s.Kernel.SysfsRead(name); err == nil {
+				return devInfo{name: path.Base(name), mode: 0o644}, nil
+			}
+			if strings.HasPrefix(name, "/sys/module/") {
+				mod := strings.SplitN(strings.TrimPrefix(name, "/sys/module/"), "/", 2)
+				if len(mod) == 1 && s.Kernel.ModuleLoaded(mod[0]) {
+					return dirInfo(mod[0]), nil
+				}
+			}
+		}
+		return nil, pathErr("stat", name, dmsim.ENOENT)
+	}
+	fi, err := os.Stat(s.hostPath(name))
+	if err != nil {
+		return nil, pathErr("stat", name, err)
+	}
+	return fi, nil
+}
+
+func (s *SimFS) nodes(dir string) map[string]dmsim.DevT {
+	if s.Kernel == nil {
+		return nil
+	}
+	return s.Kernel.DevNodes(dir)
+}
+
+func (s *SimFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	name = path.Clean(name)
+	if isUnder(name, "/dev") {
+		var out []fs.DirEntry
+		for n := range s.nodes(name) {
+			out = append(out, fs.FileInfoToDirEntry(devInfo{name: n, mode: fs.ModeDevice | 0o600}))
+		}
+		if name == "/dev" {
+			for n := range charDevs {
+				out = append(out, fs.FileInfoToDirEntry(devInfo{name: path.Base(n), mode: fs.ModeDevice | fs.ModeCharDevice | 0o666}))
+			}
+			out = append(out, fs.FileInfoToDirEntry(dirInfo("mapper")))
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+		return out, nil
+	}
+	if isUnder(name, "/sys") || isUnder(name, "/proc") {
+		return nil, pathErr("open", name, dmsim.ENOENT)
+	}
+	d, err := os.ReadDir(s.hostPath(name))
+	if err != nil {
+		return nil, pathErr("open", name, err)
+	}
+	if name == "/" {
+		d = append(d, fs.FileInfoToDirEntry(dirInfo("dev")), fs.FileInfoToDirEntry(dirInfo("sys")),
+			fs.FileInfoToDirEntry(dirInfo("proc")))
+		sort.Slice(d, func(i, j int) bool { return d[i].Name() < d[j].Name() })
+	}
+	return d, nil
+}
+
+func (s *SimFS) Remove(name string) error {
+	name = path.Clean(name)
+	if isUnder(name, "/dev") || isUnder(name, "/sys") || isUnder(name, "/proc") {
+		return pathErr("remove", name, dmsim.EPERM)
+	}
+	if err := os.Remove(s.hostPath(name)); err != nil {
+		return pathErr("remove", name, err)
+	}
+	return nil
+}
+
+func (s *SimFS) Truncate(name string, size int64) error {
+	name = path.Clean(name)
+	if isUnder(name, "/dev") || isUnder(name, "/sys") || isUnder(name, "/proc") {
+		return pathErr("truncate", name, dmsim.EINVAL)
+	}
+	if err := os.Truncate(s.hostPath(name), size); err != nil {
+		return pathErr("truncate", name, err)
+	}
+	return nil
+}
+
+// HostPath returns where a scratch file lives on the host ("" for /dev,
+// /sys and /proc), e.g. for losetup.
+func (s *SimFS) HostPath(name string) string {
+	name = path.Clean(name)
+	if isUnder(name, "/dev") || isUnder(name, "/sys") || isUnder(name, "/proc") {
+		return ""
+	}
+	return s.hostPath(name)
+}
+
+type devInfo struct {
+	name string
+	mode fs.FileMode
+}
+
+func (d devInfo) Name() string       { return d.name }
+func (d devInfo) Size() int64        { return 0 }
+func (d devInfo) Mode() fs.FileMode  { return d.mode }
+func (d devInfo) ModTime() time.Time { return time.Time{} }
+func (d devInfo) IsDir() bool        { return d.mode.IsDir() }
+func (d devInfo) Sys() any           { return nil }
+
+func dirInfo(name string) devInfo { return devInfo{name: name, mode: fs.ModeDir | 0o755} }
+
+// ---- character devices ----
+
+type charFile struct {
+	name string
+	rand *detRand
+}
+
+func (c *charFile) Name() string { return c.name }
+func (c *charFile) Stat() (fs.FileInfo, error) {
+	return devInfo{name: path.Base(c.name), mode: fs.ModeDevice | fs.ModeCharDevice | 0o666}, nil
+}
+func (c *charFile) Read(p []byte) (int, error) {
+	switch c.name {
+	case "/dev/null":
+		return 0, io.EOF
+	case "/dev/random", "/dev/urandom":
+		c.rand.fill(p)
+	default:
+		clear(p)
+	}
+	return len(p), nil
+}
+func (c *charFile) ReadAt(p []byte, _ int64) (int, error) { return c.Read(p) }
+func (c *charFile) Write(p []byte) (int, error) {
+	if c.name == "/dev/full" {
+		return 0, dmsim.ENOSPC
+	}
+	return len(p), nil
+}
+func (c *charFile) WriteAt(p []byte, _ int64) (int, error) { return c.Write(p) }
+func (c *charFile) Seek(int64, int) (int64, error)         { return 0, nil }
+func (c *charFile) Close() error                           { return nil }
+
+// detRand is /dev/urandom made deterministic, so two runs print the same.
+type detRand struct{ x uint64 }
+
+func newDetRand() *detRand { return &detRand{x: 0x9e3779b97f4a7c15} }
+
+func (r *detRand) fill(p []byte) {
+	for i := range p {
+		// xorshift64*
+		r.x ^= r.x >> 12
+		r.x ^= r.x << 25
+		r.x ^= r.x >> 27
+		p[i] = byte((r.x * 2685821657736338717) >> 56)
+	}
+}
+
+// ---- sysfs attributes ----
+
+type sysFile struct {
+	k    *dmsim.Kernel
+	name string
+	data []byte
+	off  int64
+}
+
+func (f *sysFile) Name() string { return f.name }
+func (f *sysFile) Stat() (fs.FileInfo, error) {
+	return devInfo{name: path.Base(f.name), mode: 0o644}, nil
+}
+func (f *sysFile) Read(p []byte) (int, error) {
+	n, err := f.ReadAt(p, f.off)
+	f.off += int64(n)
+	return n, err
+}
+func (f *sysFile) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(f.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, f.data[off:])
+	return n, nil
+}
+
+// Write stores the value: one write(2) is one store into the attribute.
+func (f *sysFile) Write(p []byte) (int, error) {
+	if err := f.k.SysfsWrite(f.name, string(p)); err != nil {
+		return 0, toErrno(err)
+	}
+	return len(p), nil
+}
+func (f *sysFile) WriteAt(p []byte, _ int64) (int, error) { return f.Write(p) }
+func (f *sysFile) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+		f.off = off
+	case io.SeekCurrent:
+		f.off += off
+	case io.SeekEnd:
+		f.off = int64(len(f.data)) + off
+	}
+	return f.off, nil
+}
+func (f *sysFile) Close() error { return nil }
+
+// ---- standard streams as files ----
+
+type streamFile struct {
+	name string
+	r    io.Reader
+	w    io.Writer
+}
+
+func (f *streamFile) Name() string { return f.name }
+func (f *streamFile) Stat() (fs.FileInfo, error) {
+	return devInfo{name: path.Base(f.name), mode: fs.ModeNamedPipe | 0o600}, nil
+}
+func (f *streamFile) Read(p []byte) (int, error) {
+	if f.r == nil {
+		return 0, EBADF
+	}
+	return f.r.Read(p)
+}
+func (f *streamFile) Write(p []byte) (int, error) {
+	if f.w == nil {
+		return 0, EBADF
+	}
+	return f.w.Write(p)
+}
+func (f *streamFile) ReadAt([]byte, int64) (int, error)  { return 0, ESPIPE }
+func (f *streamFile) WriteAt([]byte, int64) (int, error) { return 0, ESPIPE }
+func (f *streamFile) Seek(int64, int) (int64, error)     { return 0, ESPIPE }
+func (f *streamFile) Close() error                       { return nil }

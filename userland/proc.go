@@ -1,0 +1,192 @@
+// Package userland is the userspace of the emulated machine: the busybox 1.35
+// utilities scenario scripts use (dd, blkdiscard, blockdev, losetup, od, ...),
+// the process context every command runs in, and the registry through which
+// other packages (dmsetup, the thin_* tools) add commands.
+//
+// A command is a Go function that gets a Proc (its arguments, standard
+// streams, environment, file system and, inside the simulation, the kernel)
+// and returns an exit status. Commands never run anything on the host: files
+// under /dev, /sys and /proc go to the emulated kernel and every other path
+// lives in a per-run scratch directory.
+package userland
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/dmsim/dmsim/dmsim"
+)
+
+// Proc is the process a command runs as.
+type Proc struct {
+	// Ctx ends when the process is killed (a `timeout` expiring: SIGTERM).
+	// Waits a real process could be interrupted in (sleep, dmsetup wait,
+	// pipe reads) end with it; I/O to block devices is uninterruptible, as
+	// in the kernel, and is not cut short.
+	Ctx context.Context
+	// Args is argv; Args[0] is the command name.
+	Args   []string
+	Stdin  io.Reader // never nil
+	Stdout io.Writer
+	Stderr io.Writer
+	// Env looks up an environment variable.
+	Env func(name string) string
+	// Dir is the working directory (a path of the emulated machine).
+	Dir string
+	// FS opens files. Inside the simulation it is a SimFS; `dmsim thin_dump
+	// IMAGE` on the host uses HostFS.
+	FS FS
+	// Kernel is the emulated kernel, nil when a command runs on the host.
+	Kernel *dmsim.Kernel
+}
+
+// Getenv returns an environment variable ("" if unset or no environment).
+func (p *Proc) Getenv(name string) string {
+	if p.Env == nil {
+		return ""
+	}
+	return p.Env(name)
+}
+
+// Killed reports whether the process received its termination signal.
+func (p *Proc) Killed() bool { return p.Ctx != nil && p.Ctx.Err() != nil }
+
+// Abs makes a path absolute against the working directory.
+func (p *Proc) Abs(name string) string {
+	if name == "" {
+		return ""
+	}
+	if !path.IsAbs(name) {
+		dir := p.Dir
+		if dir == "" {
+			dir = "/"
+		}
+		name = path.Join(dir, name)
+	}
+	return path.Clean(name)
+}
+
+// Open opens a file for reading as the process sees it: "-" and /dev/stdin
+// are standard input.
+func (p *Proc) Open(name string) (File, error) {
+	return p.OpenFile(name, O_RDONLY, 0)
+}
+
+// OpenFile opens a file with os.OpenFile-style flags (plus O_DIRECT).
+func (p *Proc) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	switch name {
+	case "/dev/stdin":
+		return &streamFile{name: name, r: p.Stdin}, nil
+	case "/dev/stdout":
+		return &streamFile{name: name, w: p.Stdout}, nil
+	case "/dev/stderr":
+		return &streamFile{name: name, w: p.Stderr}, nil
+	}
+	if p.FS == nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: dmsim.ENOENT}
+	}
+	return p.FS.OpenFile(p.Ctx, p.Abs(name), flag, perm)
+}
+
+// Stat returns a file's information.
+func (p *Proc) Stat(name string) (fs.FileInfo, error) {
+	if p.FS == nil {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: dmsim.ENOENT}
+	}
+	return p.FS.Stat(p.Abs(name))
+}
+
+// Errorf prints "NAME: text" on standard error, as busybox's bb_error_msg.
+func (p *Proc) Errorf(format string, args ...any) {
+	fmt.Fprintf(p.Stderr, "%s: %s\n", p.Args[0], fmt.Sprintf(format, args...))
+}
+
+// Command is a registered command.
+type Command struct {
+	Name string
+	// Run executes the command and returns its exit status.
+	Run func(p *Proc) int
+	// Host means the command also makes sense outside the simulation, on the
+	// host's files (`dmsim thin_dump IMAGE`): cmd/dmsim offers it as a
+	// subcommand.
+	Host bool
+	// Summary is one line for `help` and the REPL.
+	Summary string
+	// Options lists the command's options (and, for dmsetup, its verbs) for
+	// tab completion.
+	Options []string
+}
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]*Command{}
+)
+
+// Register adds a command. Packages call it from init(); registering a name
+// twice panics.
+func Register(c *Command) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if c.Name == "" || c.Run == nil {
+		panic("userland: Register needs a name and a Run function")
+	}
+	if _, dup := registry[c.Name]; dup {
+		panic("userland: command registered twice: " + c.Name)
+	}
+	registry[c.Name] = c
+}
+
+// Lookup returns a registered command.
+func Lookup(name string) (*Command, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	c, ok := registry[name]
+	return c, ok
+}
+
+// Commands returns every registered command, sorted by name.
+func Commands() []*Command {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]*Command, 0, len(registry))
+	for _, c := range registry {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ExitNotSupported is the status of a command dmsim does not have (the
+// shell's "not found").
+const ExitNotSupported = 127
+
+// Run runs argv as a command in the context of parent (its streams,
+// environment, file system and kernel), the way a shell or `timeout` would.
+// Unknown commands print "dmsim: NAME: command not supported" and give 127.
+func Run(parent *Proc, argv []string) int {
+	if len(argv) == 0 {
+		return 0
+	}
+	c, ok := Lookup(argv[0])
+	if !ok {
+		fmt.Fprintf(parent.Stderr, "dmsim: %s: command not supported\n", argv[0])
+		return ExitNotSupported
+	}
+	child := *parent
+	child.Args = argv
+	if child.Stdin == nil {
+		child.Stdin = strings.NewReader("")
+	}
+	if child.Ctx == nil {
+		child.Ctx = context.Background()
+	}
+	return runSafely(c, &child)
+}
+
+func runSafely(c *Command, p *Proc) int { return c.Run(p) }
