@@ -1,0 +1,446 @@
+package block
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"sort"
+	"sync"
+	"syscall"
+)
+
+// DefaultCacheBytes is the default bound of the block cache (64 MiB).
+const DefaultCacheBytes = 64 << 20
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum is dm_bm_checksum(): crc32c seeded with ~0, without the final
+// inversion, xored with a per-block-type constant.
+func Checksum(data []byte, xor uint32) uint32 {
+	return ^crc32.Checksum(data, castagnoli) ^ xor
+}
+
+// Validator checks a block read from disk and prepares one for writing
+// (struct dm_block_validator).
+type Validator interface {
+	Name() string
+	// PrepareForWrite fills in the block number and checksum.
+	PrepareForWrite(data []byte, location uint64)
+	// Check returns an error (wrapping an errno) when data is not a valid
+	// block of this type at location.
+	Check(data []byte, location uint64) error
+}
+
+// CheckError is a validation failure: the kernel log text and its errno.
+type CheckError struct {
+	Validator string
+	Block     uint64
+	Msg       string
+	Errno     syscall.Errno
+}
+
+func (e *CheckError) Error() string {
+	return fmt.Sprintf("%s validator: block %d: %s", e.Validator, e.Block, e.Msg)
+}
+
+// Unwrap lets errors.Is(err, syscall.EILSEQ) work.
+func (e *CheckError) Unwrap() error { return e.Errno }
+
+// Std is the common 16-byte header validator shared by btree nodes,
+// bitmaps and index blocks: csum at 0 over bytes 4..4095, blocknr at 8.
+type Std struct {
+	Label string
+	Xor   uint32
+	// Extra, when set, runs after the blocknr and checksum checks.
+	Extra func(data []byte, location uint64) error
+}
+
+func (v *Std) Name() string { return v.Label }
+
+func (v *Std) PrepareForWrite(data []byte, location uint64) {
+	binary.LittleEndian.PutUint64(data[8:], location)
+	binary.LittleEndian.PutUint32(data[0:], Checksum(data[4:Size], v.Xor))
+}
+
+func (v *Std) Check(data []byte, location uint64) error {
+	if got := binary.LittleEndian.Uint64(data[8:]); got != location {
+		return &CheckError{v.Label, location, fmt.Sprintf("blocknr %d != wanted %d", got, location), syscall.ENOTBLK}
+	}
+	csum := Checksum(data[4:Size], v.Xor)
+	if got := binary.LittleEndian.Uint32(data[0:]); got != csum {
+		return &CheckError{v.Label, location, fmt.Sprintf("csum %d != wanted %d", csum, got), syscall.EILSEQ}
+	}
+	if v.Extra != nil {
+		return v.Extra(data, location)
+	}
+	return nil
+}
+
+// Block is one locked 4 KiB block.
+type Block struct {
+	loc       uint64
+	data      []byte
+	dirty     bool
+	validator Validator
+	readers   int
+	writer    bool
+	prev      *Block
+	next      *Block
+	inLRU     bool
+}
+
+// Location is the block number.
+func (b *Block) Location() uint64 { return b.loc }
+
+// Data is the block contents; writable only under a write lock.
+func (b *Block) Data() []byte { return b.data }
+
+// Manager is the block manager (struct dm_block_manager).
+type Manager struct {
+	mu        sync.Mutex
+	dev       Device
+	nrBlocks  uint64
+	maxCached int
+	cache     map[uint64]*Block
+	lru       Block // sentinel of the list of unlocked blocks, oldest first
+	nrLRU     int
+	readOnly  bool
+	free      [][]byte
+	// Stats.
+	Reads, Writes uint64
+}
+
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithCacheBytes bounds the cache (rounded down to whole blocks, minimum 16).
+func WithCacheBytes(n int64) Option {
+	return func(m *Manager) {
+		b := int(n / Size)
+		if b < 16 {
+			b = 16
+		}
+		m.maxCached = b
+	}
+}
+
+// ReadOnly makes every write lock fail with EPERM.
+func ReadOnly() Option { return func(m *Manager) { m.readOnly = true } }
+
+// NewManager creates a block manager over dev (dm_block_manager_create).
+func NewManager(dev Device, opts ...Option) *Manager {
+	m := &Manager{dev: dev, maxCached: DefaultCacheBytes / Size, cache: map[uint64]*Block{}}
+	m.lru.next, m.lru.prev = &m.lru, &m.lru
+	for _, o := range opts {
+		o(m)
+	}
+	m.nrBlocks = uint64(dev.Size()) / Size
+	return m
+}
+
+// Device returns the underlying device.
+func (m *Manager) Device() Device { return m.dev }
+
+// NrBlocks is dm_bm_nr_blocks(): the device size in whole blocks, re-read
+// from the device each time (the metadata device can grow).
+func (m *Manager) NrBlocks() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nrBlocks = uint64(m.dev.Size()) / Size
+	return m.nrBlocks
+}
+
+// SetReadOnly is dm_bm_set_read_only / dm_bm_set_read_write.
+func (m *Manager) SetReadOnly(ro bool) {
+	m.mu.Lock()
+	m.readOnly = ro
+	m.mu.Unlock()
+}
+
+// IsReadOnly is dm_bm_is_read_only.
+func (m *Manager) IsReadOnly() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.readOnly
+}
+
+func (m *Manager) lruRemove(b *Block) {
+	if b.inLRU {
+		b.prev.next = b.next
+		b.next.prev = b.prev
+		b.prev, b.next = nil, nil
+		b.inLRU = false
+		m.nrLRU--
+	}
+}
+
+func (m *Manager) lruPush(b *Block) {
+	b.prev = m.lru.prev
+	b.next = &m.lru
+	m.lru.prev.next = b
+	m.lru.prev = b
+	b.inLRU = true
+	m.nrLRU++
+}
+
+func (m *Manager) buf() []byte {
+	if n := len(m.free); n > 0 {
+		b := m.free[n-1]
+		m.free = m.free[:n-1]
+		return b
+	}
+	return make([]byte, Size)
+}
+
+// evict drops unlocked blocks, oldest first, until the cache fits; dirty
+// ones are written back first.
+func (m *Manager) evict() error {
+	for len(m.cache) > m.maxCached && m.nrLRU > 0 {
+		b := m.lru.next
+		if b.dirty {
+			if err := m.writeBack(b); err != nil {
+				return err
+			}
+		}
+		m.lruRemove(b)
+		delete(m.cache, b.loc)
+		m.free = append(m.free, b.data)
+		b.data = nil
+	}
+	return nil
+}
+
+func (m *Manager) writeBack(b *Block) error {
+	if b.validator != nil {
+		b.validator.PrepareForWrite(b.data, b.loc)
+	}
+	if _, err := m.dev.WriteAt(b.data, int64(b.loc)*Size); err != nil {
+		return fmt.Errorf("metadata block %d write failed: %w", b.loc, asErrno(err))
+	}
+	m.Writes++
+	b.dirty = false
+	return nil
+}
+
+func asErrno(err error) error {
+	if _, ok := err.(syscall.Errno); ok {
+		return err
+	}
+	return syscall.EIO
+}
+
+// get finds or reads block loc; zero means don't read, fill with zeroes.
+func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
+	if loc >= m.nrBlocks {
+		m.nrBlocks = uint64(m.dev.Size()) / Size
+		if loc >= m.nrBlocks {
+			return nil, &CheckError{"block manager", loc, fmt.Sprintf("block %d beyond end of device (%d blocks)", loc, m.nrBlocks), syscall.EIO}
+		}
+	}
+	if b, ok := m.cache[loc]; ok {
+		if zero {
+			if b.writer || b.readers > 0 {
+				return nil, fmt.Errorf("block %d is already locked: %w", loc, syscall.EDEADLK)
+			}
+			clear(b.data)
+			b.validator = v
+			return b, nil
+		}
+		if b.validator == nil {
+			if v != nil {
+				if err := v.Check(b.data, loc); err != nil {
+					return nil, err
+				}
+				b.validator = v
+			}
+		} else if b.validator != v {
+			// dm_bm_validate_buffer(): "validator mismatch".
+			name := "NULL"
+			if v != nil {
+				name = v.Name()
+			}
+			return nil, &CheckError{"block manager", loc, fmt.Sprintf("validator mismatch (old=%s vs new=%s)", b.validator.Name(), name), syscall.EINVAL}
+		}
+		return b, nil
+	}
+	b := &Block{loc: loc, data: m.buf(), validator: v}
+	if zero {
+		clear(b.data)
+	} else {
+		if _, err := m.dev.ReadAt(b.data, int64(loc)*Size); err != nil {
+			m.free = append(m.free, b.data)
+			return nil, &CheckError{"block manager", loc, "read failed: " + err.Error(), syscall.EIO}
+		}
+		m.Reads++
+		if v != nil {
+			if err := v.Check(b.data, loc); err != nil {
+				m.free = append(m.free, b.data)
+				return nil, err
+			}
+		}
+	}
+	m.cache[loc] = b
+	return b, nil
+}
+
+// ReadLock is dm_bm_read_lock. A nil validator reads the raw block.
+func (m *Manager) ReadLock(loc uint64, v Validator) (*Block, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, err := m.get(loc, v, false)
+	if err != nil {
+		return nil, err
+	}
+	if b.writer {
+		return nil, fmt.Errorf("block %d is write locked: %w", loc, syscall.EDEADLK)
+	}
+	m.lruRemove(b)
+	b.readers++
+	return b, m.evict()
+}
+
+func (m *Manager) writeLock(loc uint64, v Validator, zero bool) (*Block, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.readOnly {
+		return nil, syscall.EPERM
+	}
+	b, err := m.get(loc, v, zero)
+	if err != nil {
+		return nil, err
+	}
+	if b.writer || b.readers > 0 {
+		return nil, fmt.Errorf("block %d is already locked: %w", loc, syscall.EDEADLK)
+	}
+	m.lruRemove(b)
+	b.writer = true
+	b.dirty = true
+	return b, m.evict()
+}
+
+// WriteLock is dm_bm_write_lock.
+func (m *Manager) WriteLock(loc uint64, v Validator) (*Block, error) {
+	return m.writeLock(loc, v, false)
+}
+
+// WriteLockZero is dm_bm_write_lock_zero: the block is not read.
+func (m *Manager) WriteLockZero(loc uint64, v Validator) (*Block, error) {
+	return m.writeLock(loc, v, true)
+}
+
+// Unlock releases a read or write lock.
+func (m *Manager) Unlock(b *Block) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b.writer {
+		b.writer = false
+	} else if b.readers > 0 {
+		b.readers--
+	}
+	if !b.writer && b.readers == 0 {
+		m.lruPush(b)
+		m.evict()
+	}
+}
+
+// Flush is dm_bm_flush: write every dirty unlocked block, then flush the
+// device.
+func (m *Manager) Flush() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.readOnly {
+		return syscall.EPERM
+	}
+	if err := m.writeDirty(); err != nil {
+		return err
+	}
+	if err := m.dev.Flush(); err != nil {
+		return fmt.Errorf("metadata device flush failed: %w", asErrno(err))
+	}
+	return nil
+}
+
+func (m *Manager) writeDirty() error {
+	var dirty []*Block
+	for _, b := range m.cache {
+		if b.dirty && !b.writer {
+			dirty = append(dirty, b)
+		}
+	}
+	sort.Slice(dirty, func(i, j int) bool { return dirty[i].loc < dirty[j].loc })
+	for _, b := range dirty {
+		if err := m.writeBack(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CommitSuperblock unlocks the (write-locked) superblock, writes every
+// other dirty block, flushes, then writes the superblock with FUA: the
+// commit point (dm_tm_commit + dm_bm_flush).
+func (m *Manager) CommitSuperblock(sb *Block) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sb.writer = false
+	defer func() {
+		if !sb.inLRU && sb.readers == 0 && m.cache[sb.loc] == sb {
+			m.lruPush(sb)
+		}
+		m.evict()
+	}()
+	sb.dirty = false
+	err := m.writeDirty()
+	sb.dirty = true
+	if err != nil {
+		return err
+	}
+	if err := m.dev.Flush(); err != nil {
+		return fmt.Errorf("metadata device flush failed: %w", asErrno(err))
+	}
+	if sb.validator != nil {
+		sb.validator.PrepareForWrite(sb.data, sb.loc)
+	}
+	if err := m.dev.WriteFUA(sb.data, int64(sb.loc)*Size); err != nil {
+		return fmt.Errorf("superblock write failed: %w", asErrno(err))
+	}
+	m.Writes++
+	sb.dirty = false
+	return nil
+}
+
+// Reset is dm_block_manager_reset: forget every cached block, dirty or
+// not (used by abort). Locked blocks are a caller bug and are kept.
+func (m *Manager) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for loc, b := range m.cache {
+		if b.writer || b.readers > 0 {
+			continue
+		}
+		m.lruRemove(b)
+		delete(m.cache, loc)
+		m.free = append(m.free, b.data)
+		b.data = nil
+	}
+}
+
+// Locked counts blocks currently locked (tests use it to find leaks).
+func (m *Manager) Locked() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, b := range m.cache {
+		if b.writer || b.readers > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Cached is the number of blocks in the cache.
+func (m *Manager) Cached() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.cache)
+}
