@@ -335,7 +335,10 @@ func removeRaw(s *shadowSpine, info *Info, vt *ValueType, root, key uint64, inde
 }
 
 // Remove is dm_btree_remove: delete keys, decrementing its value. ENODATA
-// when absent.
+// when absent. As in the kernel, the path has been shadowed even when the
+// key is absent: the returned root is then the shadowed tree (the kernel's
+// callers drop it, leaving the old root with one reference fewer), so
+// callers should look a key up before removing it.
 func Remove(info *Info, root uint64, keys []uint64) (uint64, error) {
 	le64vt := Le64Type(info.TM)
 	s := shadowSpine{info: info}
@@ -349,7 +352,7 @@ func Remove(info *Info, root uint64, keys []uint64) (uint64, error) {
 		}
 		var err error
 		if index, err = removeRaw(&s, info, vt, root, keys[level], index, true); err != nil {
-			return 0, err
+			return s.root, err
 		}
 		n := Node(s.current().Data())
 		if level != last {

@@ -1,0 +1,131 @@
+package block
+
+import (
+	"encoding/binary"
+	"errors"
+	"syscall"
+	"testing"
+)
+
+// Test vectors from ../shared/spec/metadata-format.md §2 (checked against
+// thin_restore output).
+func TestChecksumVectors(t *testing.T) {
+	zero := make([]byte, 4092)
+	if got := Checksum(zero, 0); got != 0x58CDA791 {
+		t.Errorf("raw crc of zeroes: %#x", got)
+	}
+	for _, tc := range []struct {
+		loc     uint64
+		max, vs uint32
+		want    uint32
+	}{
+		{2, 336, 4, 0xC360E452},
+		{7, 252, 8, 0x49C54642},
+	} {
+		b := make([]byte, Size)
+		binary.LittleEndian.PutUint32(b[4:], 2)
+		binary.LittleEndian.PutUint32(b[20:], tc.max)
+		binary.LittleEndian.PutUint32(b[24:], tc.vs)
+		v := &Std{Label: "btree_node", Xor: 121107}
+		v.PrepareForWrite(b, tc.loc)
+		if got := binary.LittleEndian.Uint32(b); got != tc.want {
+			t.Errorf("leaf at %d: csum %#x, want %#x", tc.loc, got, tc.want)
+		}
+		if err := v.Check(b, tc.loc); err != nil {
+			t.Errorf("check: %v", err)
+		}
+		if err := v.Check(b, tc.loc+1); !errors.Is(err, syscall.ENOTBLK) {
+			t.Errorf("wrong location: %v", err)
+		}
+		b[100] ^= 1
+		if err := v.Check(b, tc.loc); !errors.Is(err, syscall.EILSEQ) {
+			t.Errorf("corrupted: %v", err)
+		}
+	}
+}
+
+func TestLocksAndCache(t *testing.T) {
+	dev := NewMemDevice(100 * Size)
+	m := NewManager(dev, WithCacheBytes(16*Size))
+	v := &Std{Label: "t", Xor: 1}
+	b, err := m.WriteLockZero(5, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ReadLock(5, v); !errors.Is(err, syscall.EDEADLK) {
+		t.Fatalf("read lock of a write locked block: %v", err)
+	}
+	b.Data()[100] = 42
+	m.Unlock(b)
+	r1, _ := m.ReadLock(5, v)
+	r2, err := m.ReadLock(5, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WriteLock(5, v); !errors.Is(err, syscall.EDEADLK) {
+		t.Fatalf("write lock of a read locked block: %v", err)
+	}
+	m.Unlock(r1)
+	m.Unlock(r2)
+	if _, err := m.ReadLock(5, &Std{Label: "other", Xor: 2}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("validator mismatch: %v", err)
+	}
+	// Fill well past the bound: dirty blocks are written back on eviction.
+	for i := uint64(10); i < 90; i++ {
+		b, err := m.WriteLockZero(i, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Data()[20] = byte(i)
+		m.Unlock(b)
+		if m.Cached() > 16 {
+			t.Fatalf("cache holds %d blocks, bound 16", m.Cached())
+		}
+	}
+	for i := uint64(10); i < 90; i++ {
+		b, err := m.ReadLock(i, v)
+		if err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		if b.Data()[20] != byte(i) {
+			t.Fatalf("block %d lost its contents", i)
+		}
+		m.Unlock(b)
+	}
+	if _, err := m.ReadLock(100, v); err == nil {
+		t.Fatal("read beyond the device succeeded")
+	}
+	m.SetReadOnly(true)
+	if _, err := m.WriteLock(5, v); err != syscall.EPERM {
+		t.Fatalf("write lock when read-only: %v", err)
+	}
+}
+
+// TestCommitOrder: every other dirty block is written, then a flush, then
+// the superblock with FUA.
+func TestCommitOrder(t *testing.T) {
+	dev := NewMemDevice(10 * Size)
+	dev.Log = []MemOp{}
+	m := NewManager(dev)
+	v := &Std{Label: "t", Xor: 1}
+	for _, i := range []uint64{3, 1, 2} {
+		b, _ := m.WriteLockZero(i, v)
+		m.Unlock(b)
+	}
+	sb, _ := m.WriteLockZero(0, v)
+	if err := m.CommitSuperblock(sb); err != nil {
+		t.Fatal(err)
+	}
+	want := []MemOp{{'W', 1}, {'W', 2}, {'W', 3}, {'F', -1}, {'U', 0}}
+	if len(dev.Log) != len(want) {
+		t.Fatalf("ops %v", dev.Log)
+	}
+	for i := range want {
+		if dev.Log[i] != want[i] {
+			t.Fatalf("ops %v, want %v", dev.Log, want)
+		}
+	}
+	if m.Locked() != 0 {
+		t.Fatal("superblock still locked")
+	}
+}
