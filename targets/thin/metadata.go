@@ -24,21 +24,21 @@ type Metadata interface {
 	OpenThinDevice(dev uint64) (ThinDevice, error) // dm_pool_open_thin_device
 	ChangedThisTransaction() bool                  // dm_pool_changed_this_transaction
 
-	AllocDataBlock() (uint64, error)          // dm_pool_alloc_data_block
-	FreeBlockCount() (uint64, error)          // dm_pool_get_free_block_count
-	FreeMetadataBlockCount() (uint64, error)  // dm_pool_get_free_metadata_block_count (reserve taken off)
-	MetadataDevSize() (uint64, error)         // dm_pool_get_metadata_dev_size
-	DataDevSize() (uint64, error)             // dm_pool_get_data_dev_size
-	ResizeDataDev(blocks uint64) error        // dm_pool_resize_data_dev
-	ResizeMetadataDev(blocks uint64) error    // dm_pool_resize_metadata_dev
-	BlockIsShared(b uint64) (bool, error)     // dm_pool_block_is_shared
-	IncDataRange(begin, end uint64) error     // dm_pool_inc_data_range
-	DecDataRange(begin, end uint64) error     // dm_pool_dec_data_range
-	ReadOnly()                                // dm_pool_metadata_read_only
-	ReadWrite()                               // dm_pool_metadata_read_write
-	NeedsCheck() bool                         // dm_pool_metadata_needs_check
-	SetNeedsCheck() error                     // dm_pool_metadata_set_needs_check
-	IssuePrefetches()                         // dm_pool_issue_prefetches
+	AllocDataBlock() (uint64, error)                             // dm_pool_alloc_data_block
+	FreeBlockCount() (uint64, error)                             // dm_pool_get_free_block_count
+	FreeMetadataBlockCount() (uint64, error)                     // dm_pool_get_free_metadata_block_count (reserve taken off)
+	MetadataDevSize() (uint64, error)                            // dm_pool_get_metadata_dev_size
+	DataDevSize() (uint64, error)                                // dm_pool_get_data_dev_size
+	ResizeDataDev(blocks uint64) error                           // dm_pool_resize_data_dev
+	ResizeMetadataDev(blocks uint64) error                       // dm_pool_resize_metadata_dev
+	BlockIsShared(b uint64) (bool, error)                        // dm_pool_block_is_shared
+	IncDataRange(begin, end uint64) error                        // dm_pool_inc_data_range
+	DecDataRange(begin, end uint64) error                        // dm_pool_dec_data_range
+	ReadOnly()                                                   // dm_pool_metadata_read_only
+	ReadWrite()                                                  // dm_pool_metadata_read_write
+	NeedsCheck() bool                                            // dm_pool_metadata_needs_check
+	SetNeedsCheck() error                                        // dm_pool_metadata_set_needs_check
+	IssuePrefetches()                                            // dm_pool_issue_prefetches
 	RegisterMetadataThreshold(threshold uint64, fn func()) error // dm_pool_register_metadata_threshold
 	RegisterPreCommitCallback(fn func() error)                   // dm_pool_register_pre_commit_callback
 }
@@ -74,4 +74,4 @@ type ThinDevice interface {
 // format_device): it formats an all-zero device when format is true, and
 // logs its own "thin metadata" lines to log. It is a variable so tests can
 // run the targets on an in-memory fake.
-var OpenMetadata func(log *dmsim.KernelLog, bdev dmsim.BlockDevice, dataBlockSize uint32, format bool) (Metadata, error) = openThinmeta
+var OpenMetadata func(k *dmsim.Kernel, bdev dmsim.BlockDevice, dataBlockSize uint32, format bool) (Metadata, error) = openThinmeta

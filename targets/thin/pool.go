@@ -126,7 +126,7 @@ type pool struct {
 // table load.
 func poolCreate(k *dmsim.Kernel, tbl *poolTable, md *dmsim.MappedDevice, mdBdev, dataBdev dmsim.BlockDevice,
 	blockSize uint64, readOnly bool) (*pool, string, error) {
-	pmd, err := OpenMetadata(k.Log, mdBdev, uint32(blockSize), !readOnly)
+	pmd, err := OpenMetadata(k, mdBdev, uint32(blockSize), !readOnly)
 	if err != nil {
 		return nil, "Error creating metadata object", err
 	}
