@@ -1,0 +1,410 @@
+package thintools
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+)
+
+const checkUsage = `Usage: thin_check [options] {device|file}
+Options:
+  {-q|--quiet}
+  {-h|--help}
+  {-V|--version}
+  {-m|--metadata-snap}
+  {--auto-repair}
+  {--override-mapping-root}
+  {--clear-needs-check-flag}
+  {--ignore-non-fatal-errors}
+  {--skip-mappings}
+  {--super-block-only}
+`
+
+type checkOpts struct {
+	quiet, snap, autoRepair, clearNeedsCheck, ignoreNonFatal bool
+	skipMappings, sbOnly                                     bool
+	overrideRoot                                             *uint64
+}
+
+// errLevel is the tools' error_state.
+type errLevel int
+
+const (
+	noError errLevel = iota
+	nonFatal
+	fatal
+)
+
+// nested is base::nested_output: messages indented two spaces per level.
+type nested struct {
+	w     io.Writer
+	level int
+	off   bool
+}
+
+func (n *nested) say(format string, a ...any) {
+	if n.off {
+		return
+	}
+	fmt.Fprintf(n.w, "%s%s\n", strings.Repeat(" ", 2*n.level), fmt.Sprintf(format, a...))
+}
+
+// ThinCheck is thin_check 0.9.0.
+func ThinCheck(ctx context.Context, args []string, env *Env) int {
+	return run(args, env, func(t *tool) int {
+		var o checkOpts
+		g := newGetopt(t.prog, t.args, "qhVm", []longOpt{
+			{"quiet", noArg, 'q'},
+			{"help", noArg, 'h'},
+			{"version", noArg, 'V'},
+			{"metadata-snap", noArg, 'm'},
+			{"super-block-only", noArg, 1},
+			{"skip-mappings", noArg, 2},
+			{"ignore-non-fatal-errors", noArg, 3},
+			{"clear-needs-check-flag", noArg, 4},
+			{"override-mapping-root", reqArg, 5},
+			{"auto-repair", noArg, 6},
+		}, t.err)
+		for {
+			c := g.Next()
+			if c == -1 {
+				break
+			}
+			switch c {
+			case 'h':
+				io.WriteString(t.out, checkUsage)
+				return 0
+			case 'q':
+				o.quiet = true
+			case 'V':
+				io.WriteString(t.out, Version+"\n")
+				return 0
+			case 'm':
+				o.snap = true
+			case 1:
+				o.sbOnly = true
+			case 2:
+				o.skipMappings = true
+			case 3:
+				o.ignoreNonFatal = true
+			case 4:
+				o.clearNeedsCheck = true
+			case 5:
+				v, _ := parseULL(g.Optarg)
+				o.overrideRoot = &v
+			case 6:
+				o.autoRepair = true
+			default:
+				io.WriteString(t.err, checkUsage)
+				return 1
+			}
+		}
+		ops := g.Operands()
+		if len(ops) == 0 {
+			if !o.quiet {
+				io.WriteString(t.err, "No input file provided.\n"+checkUsage)
+			}
+			return 1
+		}
+		rc, err := t.check(ops[0], &o)
+		if err != nil {
+			if !o.quiet {
+				fmt.Fprintf(t.err, "%s\n", err)
+			}
+			return 1
+		}
+		return rc
+	})
+}
+
+func (t *tool) check(path string, o *checkOpts) (int, error) {
+	im, err := t.openImage(path, o.clearNeedsCheck || o.autoRepair)
+	if err != nil {
+		return 1, err
+	}
+	defer im.close()
+	if im.nrBlocks < 1 {
+		return 1, toolError("Metadata device/file too small.  Is this binary metadata?")
+	}
+	out := &nested{w: t.err, off: o.quiet}
+	var sb *superblock
+	if o.snap {
+		live, err := im.superblockAt(0)
+		if err == nil && live.metadataSnap == 0 {
+			return 1, toolError("No metadata snapshot found.")
+		}
+	}
+	out.say("examining superblock")
+	sb, err = im.superblockAt(0)
+	if err != nil {
+		out.level++
+		out.say("superblock is corrupt")
+		out.level++
+		out.say("%s", err)
+		return 1, nil
+	}
+	if !o.quiet {
+		fmt.Fprintf(t.out, "TRANSACTION_ID=%d\nMETADATA_FREE_BLOCKS=%d\n", sb.transID, im.nrBlocks-1)
+		t.out.Flush() // endl
+	}
+	root := sb
+	if o.snap {
+		if root, err = im.superblockAt(sb.metadataSnap); err != nil {
+			return 1, err
+		}
+	}
+	mappingRoot := root.mappingRoot
+	if o.overrideRoot != nil {
+		mappingRoot = *o.overrideRoot
+	}
+	level := noError
+	complete := false
+	if !o.sbOnly {
+		out.say("examining devices tree")
+		out.level++
+		w := newWalker(im, 24, func(uint64, []byte) error { return nil }, func(d damage) {
+			out.say("missing devices: %s", d.keys)
+			out.level++
+			out.say("%s", d.desc)
+			out.level--
+			level = fatal
+		})
+		err := w.walk(root.detailsRoot)
+		out.level--
+		if err != nil {
+			return 1, err
+		}
+		if o.skipMappings {
+			out.say("examining top level of mapping tree")
+		} else {
+			out.say("examining mapping tree")
+		}
+		out.level++
+		roots, dmg, err := readTopLevel(im, mappingRoot)
+		if err != nil {
+			return 1, err
+		}
+		if dmg != nil {
+			out.say("missing all mappings for devices: %s", dmg.keys)
+			out.level++
+			out.say("%s", dmg.desc)
+			out.level--
+			level = fatal
+		}
+		if !o.skipMappings {
+			for _, r := range roots {
+				w := newWalker(im, 8, func(uint64, []byte) error { return nil }, func(d damage) {
+					out.say("thin device %d is missing mappings %s", r.id, d.keys)
+					out.level++
+					out.say("%s", d.desc)
+					out.level--
+					level = fatal
+				})
+				if err := w.walk(r.root); err != nil {
+					return 1, err
+				}
+			}
+		}
+		out.level--
+		if !o.skipMappings && !o.snap && o.overrideRoot == nil && level == noError {
+			out.say("checking space map counts")
+			out.level++
+			l, err := checkMetadataCounts(im, sb, out)
+			out.level--
+			if err != nil {
+				return 1, err
+			}
+			if l > level {
+				level = l
+			}
+			complete = true
+		}
+	}
+	rc := 0
+	if o.ignoreNonFatal {
+		if level == fatal {
+			rc = 1
+		}
+	} else if level != noError {
+		rc = 1
+	}
+	if o.clearNeedsCheck {
+		if rc == 0 {
+			if err := clearNeedsCheck(im); err != nil {
+				return 1, err
+			}
+			out.level = 0
+			out.say("cleared needs_check flag")
+		} else if !complete {
+			out.level = 0
+			out.say("metadata has not been fully examined")
+		}
+	}
+	return rc, nil
+}
+
+func clearNeedsCheck(im *image) error {
+	p, err := im.raw(0)
+	if err != nil {
+		return err
+	}
+	le.PutUint32(p[4:], le.Uint32(p[4:])&^1)
+	le.PutUint32(p, checksum(p, superblockXor))
+	if _, err := im.dev.WriteAt(p, 0); err != nil {
+		return errorf("couldn't write superblock: %v", err)
+	}
+	return syncDev(im.dev)
+}
+
+func syncDev(d Device) error {
+	if s, ok := d.(interface{ Sync() error }); ok {
+		return s.Sync()
+	}
+	if s, ok := d.(interface{ Flush() error }); ok {
+		return s.Flush()
+	}
+	return nil
+}
+
+// checkMetadataCounts recomputes every metadata block's reference count
+// from the structures that point at it and compares the metadata space
+// map's counts with them.
+func checkMetadataCounts(im *image, sb *superblock, out *nested) (errLevel, error) {
+	c := &nodeCounter{im: im, counts: map[uint64]uint32{}}
+	c.counts[0]++
+	if err := countThinTrees(c, sb); err != nil {
+		return fatal, err
+	}
+	if sb.metadataSnap != 0 {
+		c.counts[sb.metadataSnap]++
+		snap, err := im.superblockAt(sb.metadataSnap)
+		if err != nil {
+			return fatal, err
+		}
+		if err := countThinTrees(c, snap); err != nil {
+			return fatal, err
+		}
+	}
+	// data space map: index tree, bitmaps, overflow tree
+	data := parseSMRoot(sb.dataSM[:])
+	if err := c.countTree(data.bitmapRoot, func(n node) error {
+		if n.valueSize() != 16 || nodeHeader+24*int(n.maxEntries()) > blockSize || n.nrEntries() > n.maxEntries() {
+			return nil
+		}
+		for i := 0; i < int(n.nrEntries()); i++ {
+			b := le.Uint64(n.value(i))
+			if _, err := im.bitmap(b); err != nil {
+				return err
+			}
+			c.counts[b]++
+		}
+		return nil
+	}); err != nil {
+		return fatal, err
+	}
+	if err := c.countTree(data.refCountRoot, nil); err != nil {
+		return fatal, err
+	}
+	// metadata space map: index block, bitmaps, overflow tree
+	meta := parseSMRoot(sb.metaSM[:])
+	idx, err := im.metaIndex(meta.bitmapRoot)
+	if err != nil {
+		return fatal, err
+	}
+	c.counts[meta.bitmapRoot]++
+	nrBitmaps := (meta.nrBlocks + entriesPerBmap - 1) / entriesPerBmap
+	if nrBitmaps > metaMaxBitmaps {
+		nrBitmaps = metaMaxBitmaps
+	}
+	bitmaps := make([][]byte, nrBitmaps)
+	for i := uint64(0); i < nrBitmaps; i++ {
+		b := le.Uint64(idx[16+16*i:])
+		bm, err := im.bitmap(b)
+		if err != nil {
+			return fatal, err
+		}
+		bitmaps[i] = bm
+		c.counts[b]++
+	}
+	if err := c.countTree(meta.refCountRoot, nil); err != nil {
+		return fatal, err
+	}
+	overflow := map[uint64]uint32{}
+	if err := readRefCounts(im, meta.refCountRoot, overflow); err != nil {
+		return fatal, err
+	}
+	level := noError
+	for b := uint64(0); b < meta.nrBlocks && b/entriesPerBmap < nrBitmaps; b++ {
+		bm := bitmaps[b/entriesPerBmap]
+		i := b % entriesPerBmap
+		v := bm[16+i/4] >> (2 * (i % 4)) & 3
+		actual := uint32(v>>1) | uint32(v&1)<<1
+		if actual == 3 {
+			actual = overflow[b]
+		}
+		expected := c.counts[b]
+		if actual != expected {
+			out.say("metadata reference counts differ for block %d, expected %d, but got %d", b, expected, actual)
+			if expected > actual {
+				level = fatal
+			} else if level < nonFatal {
+				level = nonFatal
+			}
+		}
+	}
+	return level, nil
+}
+
+// countThinTrees counts the details tree and both levels of the mapping
+// tree of one superblock.
+func countThinTrees(c *nodeCounter, sb *superblock) error {
+	if err := c.countTree(sb.detailsRoot, nil); err != nil {
+		return err
+	}
+	return c.countTree(sb.mappingRoot, func(n node) error {
+		if n.valueSize() != 8 || nodeHeader+16*int(n.maxEntries()) > blockSize || n.nrEntries() > n.maxEntries() {
+			return nil
+		}
+		for i := 0; i < int(n.nrEntries()); i++ {
+			if err := c.countTree(n.value64(i), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// readRefCounts loads a space map overflow tree (u32 values).
+func readRefCounts(im *image, root uint64, m map[uint64]uint32) error {
+	seen := map[uint64]bool{}
+	var walk func(b uint64) error
+	walk = func(b uint64) error {
+		if seen[b] {
+			return nil
+		}
+		seen[b] = true
+		n, err := im.node(b)
+		if err != nil {
+			return err
+		}
+		vs := n.valueSize()
+		if n.flags()&flagInternal != 0 {
+			vs = 8
+		}
+		if uint64(8+vs)*uint64(n.maxEntries())+nodeHeader > blockSize || n.nrEntries() > n.maxEntries() || n.valueSize() != vs {
+			return nil
+		}
+		for i := 0; i < int(n.nrEntries()); i++ {
+			if n.flags()&flagInternal != 0 {
+				if err := walk(n.value64(i)); err != nil {
+					return err
+				}
+			} else if vs == 4 {
+				m[n.key(i)] = le.Uint32(n.value(i))
+			}
+		}
+		return nil
+	}
+	return walk(root)
+}

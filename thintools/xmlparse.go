@@ -1,0 +1,261 @@
+package thintools
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// xmlEvent is one start or end tag.
+type xmlEvent struct {
+	start bool
+	name  string
+	attrs map[string]string
+	line  int
+}
+
+// xmlError is an expat-style parse error.
+type xmlError struct {
+	line int
+	msg  string
+}
+
+func (e *xmlError) Error() string { return fmt.Sprintf("Parse error at line %d:\n%s\n", e.line, e.msg) }
+
+// xmlScanner is a small streaming XML reader for the thin_dump format,
+// reporting malformed input in expat's words (thin_restore 0.9.0 uses
+// expat). It knows elements, attributes, comments, processing instructions
+// and character data; it does not expand entities other than the five
+// predefined ones.
+type xmlScanner struct {
+	r     *bufio.Reader
+	line  int
+	stack []string
+	root  bool // the document element has been closed
+	seen  bool // a document element has been seen
+	pend  []xmlEvent
+}
+
+func newXMLScanner(r io.Reader) *xmlScanner {
+	return &xmlScanner{r: bufio.NewReaderSize(r, 64<<10), line: 1}
+}
+
+func (s *xmlScanner) errf(msg string) error { return &xmlError{s.line, msg} }
+
+func (s *xmlScanner) read() (byte, bool) {
+	c, err := s.r.ReadByte()
+	if err != nil {
+		return 0, false
+	}
+	if c == '\n' {
+		s.line++
+	}
+	return c, true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isNameByte(c byte) bool {
+	return c == '_' || c == ':' || c == '-' || c == '.' || c >= 0x80 ||
+		(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// next returns the next tag event, io.EOF at a well-formed end.
+func (s *xmlScanner) next() (xmlEvent, error) {
+	if len(s.pend) > 0 {
+		ev := s.pend[0]
+		s.pend = s.pend[1:]
+		return ev, nil
+	}
+	for {
+		c, ok := s.read()
+		if !ok {
+			if len(s.stack) > 0 {
+				return xmlEvent{}, s.errf("no element found")
+			}
+			if !s.seen {
+				return xmlEvent{}, s.errf("no element found")
+			}
+			return xmlEvent{}, io.EOF
+		}
+		if c != '<' {
+			if isSpace(c) {
+				continue
+			}
+			if len(s.stack) == 0 {
+				if s.root {
+					return xmlEvent{}, s.errf("junk after document element")
+				}
+				return xmlEvent{}, s.errf("syntax error")
+			}
+			continue // character data inside an element is ignored
+		}
+		return s.tag()
+	}
+}
+
+func (s *xmlScanner) tag() (xmlEvent, error) {
+	c, ok := s.read()
+	if !ok {
+		return xmlEvent{}, s.errf("unclosed token")
+	}
+	switch {
+	case c == '?':
+		return s.skipUntil("?>")
+	case c == '!':
+		return s.skipUntil(">")
+	case c == '/':
+		name, c, err := s.name()
+		if err != nil {
+			return xmlEvent{}, err
+		}
+		for isSpace(c) {
+			if c, ok = s.read(); !ok {
+				return xmlEvent{}, s.errf("unclosed token")
+			}
+		}
+		if c != '>' || name == "" {
+			return xmlEvent{}, s.errf("not well-formed (invalid token)")
+		}
+		if len(s.stack) == 0 || s.stack[len(s.stack)-1] != name {
+			return xmlEvent{}, s.errf("mismatched tag")
+		}
+		s.stack = s.stack[:len(s.stack)-1]
+		if len(s.stack) == 0 {
+			s.root = true
+		}
+		return xmlEvent{name: name, line: s.line}, nil
+	}
+	if s.root {
+		return xmlEvent{}, s.errf("junk after document element")
+	}
+	if !isNameByte(c) {
+		return xmlEvent{}, s.errf("not well-formed (invalid token)")
+	}
+	s.r.UnreadByte()
+	if c == '\n' {
+		s.line--
+	}
+	name, c, err := s.name()
+	if err != nil {
+		return xmlEvent{}, err
+	}
+	ev := xmlEvent{start: true, name: name, attrs: map[string]string{}, line: s.line}
+	for {
+		for isSpace(c) {
+			if c, ok = s.read(); !ok {
+				return xmlEvent{}, s.errf("unclosed token")
+			}
+		}
+		switch {
+		case c == '>':
+			s.stack = append(s.stack, name)
+			s.seen = true
+			return ev, nil
+		case c == '/':
+			if c, ok = s.read(); !ok {
+				return xmlEvent{}, s.errf("unclosed token")
+			}
+			if c != '>' {
+				return xmlEvent{}, s.errf("not well-formed (invalid token)")
+			}
+			s.seen = true
+			if len(s.stack) == 0 {
+				s.root = true
+			}
+			s.pend = append(s.pend, xmlEvent{name: name, line: s.line})
+			return ev, nil
+		case isNameByte(c):
+			s.r.UnreadByte()
+			attr, c2, err := s.name()
+			if err != nil {
+				return xmlEvent{}, err
+			}
+			c = c2
+			for isSpace(c) {
+				if c, ok = s.read(); !ok {
+					return xmlEvent{}, s.errf("unclosed token")
+				}
+			}
+			if c != '=' {
+				return xmlEvent{}, s.errf("not well-formed (invalid token)")
+			}
+			if c, ok = s.read(); !ok {
+				return xmlEvent{}, s.errf("unclosed token")
+			}
+			for isSpace(c) {
+				if c, ok = s.read(); !ok {
+					return xmlEvent{}, s.errf("unclosed token")
+				}
+			}
+			if c != '"' && c != '\'' {
+				return xmlEvent{}, s.errf("not well-formed (invalid token)")
+			}
+			q := c
+			var b strings.Builder
+			for {
+				if c, ok = s.read(); !ok {
+					return xmlEvent{}, s.errf("unclosed token")
+				}
+				if c == q {
+					break
+				}
+				if c == '<' {
+					return xmlEvent{}, s.errf("not well-formed (invalid token)")
+				}
+				b.WriteByte(c)
+			}
+			if _, dup := ev.attrs[attr]; dup {
+				return xmlEvent{}, s.errf("duplicate attribute")
+			}
+			ev.attrs[attr] = unescapeXML(b.String())
+			if c, ok = s.read(); !ok {
+				return xmlEvent{}, s.errf("unclosed token")
+			}
+			if !isSpace(c) && c != '>' && c != '/' {
+				return xmlEvent{}, s.errf("not well-formed (invalid token)")
+			}
+		default:
+			return xmlEvent{}, s.errf("not well-formed (invalid token)")
+		}
+	}
+}
+
+func (s *xmlScanner) name() (string, byte, error) {
+	var b strings.Builder
+	for {
+		c, ok := s.read()
+		if !ok {
+			return "", 0, s.errf("unclosed token")
+		}
+		if !isNameByte(c) {
+			return b.String(), c, nil
+		}
+		b.WriteByte(c)
+	}
+}
+
+func (s *xmlScanner) skipUntil(end string) (xmlEvent, error) {
+	var tail []byte
+	for {
+		c, ok := s.read()
+		if !ok {
+			return xmlEvent{}, s.errf("unclosed token")
+		}
+		tail = append(tail, c)
+		if len(tail) > len(end) {
+			tail = tail[1:]
+		}
+		if string(tail) == end {
+			return s.next()
+		}
+	}
+}
+
+func unescapeXML(s string) string {
+	if !strings.Contains(s, "&") {
+		return s
+	}
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", "\"", "&apos;", "'").Replace(s)
+}
