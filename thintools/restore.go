@@ -126,13 +126,13 @@ func (t *tool) restore(in, out string, ov *restoreOverrides) error {
 	if _, err := dev.WriteAt(make([]byte, blockSize), 0); err != nil {
 		return toolError("couldn't zero superblock")
 	}
-	md, err := parseMetadataXML(f, ov)
-	if err != nil {
-		return err
-	}
 	nr := uint64(dev.Size()) / blockSize
 	if nr > maxMetaBlocks {
 		nr = maxMetaBlocks
+	}
+	md, err := parseMetadataXML(f, ov, nr*uint64(maxEntries(8)))
+	if err != nil {
+		return err
 	}
 	return writeMetadata(dev, md, nr)
 }
@@ -143,7 +143,23 @@ func trimNL(s string) string { return s[:len(s)-1] }
 type xmlDevice struct {
 	id       uint64
 	details  deviceDetails
-	mappings map[uint64]uint64 // vblock -> block_time
+	mappings map[uint64]uint64 // vblock -> block_time, while parsing
+	// keys and vals are the mappings in vblock order (finish()).
+	keys, vals []uint64
+}
+
+// finish sorts the mappings for the writer.
+func (d *xmlDevice) finish() {
+	d.keys = make([]uint64, 0, len(d.mappings))
+	for k := range d.mappings {
+		d.keys = append(d.keys, k)
+	}
+	sort.Slice(d.keys, func(i, j int) bool { return d.keys[i] < d.keys[j] })
+	d.vals = make([]uint64, len(d.keys))
+	for i, k := range d.keys {
+		d.vals[i] = d.mappings[k]
+	}
+	d.mappings = nil
 }
 
 // xmlMetadata is what thin_restore builds from the XML.
@@ -192,9 +208,12 @@ func optU32(ev xmlEvent, name string, def uint32) (uint32, error) {
 }
 
 // parseMetadataXML reads thin_dump XML the way 0.9.0's restore emitter
-// consumes it.
-func parseMetadataXML(r io.Reader, ov *restoreOverrides) (*xmlMetadata, error) {
+// consumes it. capacity bounds the number of mappings (what the output
+// device could hold): past it the restore fails as the tools do when they
+// run out of metadata blocks, instead of exhausting memory.
+func parseMetadataXML(r io.Reader, ov *restoreOverrides, capacity uint64) (*xmlMetadata, error) {
 	s := newXMLScanner(r)
+	var total uint64
 	var md *xmlMetadata
 	var cur *xmlDevice
 	ids := map[uint64]bool{}
@@ -204,6 +223,9 @@ func parseMetadataXML(r io.Reader, ov *restoreOverrides) (*xmlMetadata, error) {
 		}
 		if cur == nil {
 			return toolError("missing device")
+		}
+		if total++; total > capacity {
+			return toolError(errNoSpace)
 		}
 		cur.mappings[v] = d<<24 | uint64(t&0xffffff)
 		return nil
@@ -337,5 +359,8 @@ func parseMetadataXML(r io.Reader, ov *restoreOverrides) (*xmlMetadata, error) {
 		return nil, toolError("missing superblock")
 	}
 	sort.Slice(md.devices, func(i, j int) bool { return md.devices[i].id < md.devices[j].id })
+	for _, d := range md.devices {
+		d.finish()
+	}
 	return md, nil
 }

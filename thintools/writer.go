@@ -122,7 +122,7 @@ func writeMetadata(dev Device, md *xmlMetadata, nrMeta uint64) error {
 	// device details
 	detailsRoot, err := w.buildTree(len(devs), func(i int) uint64 { return devs[i].id }, 24, func(i int, dst []byte) {
 		d := devs[i].details
-		le.PutUint64(dst, uint64(len(devs[i].mappings)))
+		le.PutUint64(dst, uint64(len(devs[i].keys)))
 		le.PutUint64(dst[8:], d.transactionID)
 		le.PutUint32(dst[16:], d.creationTime)
 		le.PutUint32(dst[20:], d.snapTime)
@@ -134,16 +134,11 @@ func writeMetadata(dev Device, md *xmlMetadata, nrMeta uint64) error {
 	dataCounts := map[uint64]uint32{}
 	subRoots := make([]uint64, len(devs))
 	for di, d := range devs {
-		keys := make([]uint64, 0, len(d.mappings))
-		for k := range d.mappings {
-			keys = append(keys, k)
+		for _, v := range d.vals {
+			dataCounts[v>>24]++
 		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-		for _, k := range keys {
-			dataCounts[d.mappings[k]>>24]++
-		}
-		r, err := w.buildTree(len(keys), func(i int) uint64 { return keys[i] }, 8, func(i int, dst []byte) {
-			le.PutUint64(dst, d.mappings[keys[i]])
+		r, err := w.buildTree(len(d.keys), func(i int) uint64 { return d.keys[i] }, 8, func(i int, dst []byte) {
+			le.PutUint64(dst, d.vals[i])
 		})
 		if err != nil {
 			return err
@@ -208,6 +203,9 @@ func writeMetadata(dev Device, md *xmlMetadata, nrMeta uint64) error {
 // returns its 32-byte root.
 func (w *imgWriter) buildSpaceMap(nr uint64, count func(uint64) uint32, nonzero map[uint64]uint32, _ bool) ([]byte, error) {
 	nrBitmaps := (nr + entriesPerBmap - 1) / entriesPerBmap
+	if nrBitmaps > w.limit-w.next {
+		return nil, toolError(errNoSpace)
+	}
 	type ie struct{ block, free, first uint64 }
 	entries := make([]ie, nrBitmaps)
 	// bitmaps are sparse in counts: group the nonzero blocks by bitmap
