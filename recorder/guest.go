@@ -32,6 +32,11 @@ mount -t devtmpfs devtmpfs /dev
 while read -r m; do
 	insmod "$m" || echo "dmsim-init: insmod $m failed"
 done </dmsim/modules
+# Wait for the kernel's random number generator now: otherwise its "crng init done" message
+# lands in the transcript of whichever command first asks for random bytes (thin_restore does).
+head -c 1 /dev/random >/dev/null
+# No "task blocked for more than 120 seconds" warnings: a slow host must not change the log.
+echo 0 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 stty -F /dev/ttyS1 raw -echo -ixon -ixoff
 sh /dmsim/boot.sh
 echo "dmsim-init: boot.sh exited with status $?"

@@ -88,7 +88,7 @@ func TestStreamAndTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	stream := "@@DMSIM BOOT 1\n@@DMSIM ENV 9\nkernel\tk\n" +
-		"@@DMSIM CMD 1 0 2 0 5\na\n<4>k\n" +
+		"@@DMSIM CMD 1 0 2 0 45\na\n<4>k\n<4>hrtimer: interrupt took 389309092 ns\n" +
 		"@@DMSIM CMD 2 1 0 3 0\n\ne\n" +
 		"@@DMSIM CMD 3 0 0 0 0\n" +
 		"@@DMSIM CMD 4 0 1 0 0\nx" +

@@ -3,6 +3,7 @@ package recorder
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -161,6 +162,21 @@ func sizeString(n int64) string {
 	return fmt.Sprint(n)
 }
 
+// hostNoise matches kernel log lines that come from the host's scheduling of the emulated CPU
+// (TCG on a busy machine), never from device-mapper: they are dropped from transcripts.
+var hostNoise = regexp.MustCompile(`^<[0-7]>(hrtimer: interrupt took [0-9]+ ns|clocksource: .*|sched: RT throttling activated|random: crng init done)$`)
+
+// kmsgLines splits `dmesg -r` output into lines, leaving out host noise.
+func kmsgLines(b []byte) []string {
+	var out []string
+	for _, l := range splitLines(b) {
+		if !hostNoise.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // Transcript formats the script's transcript from the env lines and the results of its commands.
 func Transcript(s *Script, env []string, results map[int]CmdResult) string {
 	var b strings.Builder
@@ -183,7 +199,7 @@ func Transcript(s *Script, env []string, results map[int]CmdResult) string {
 			for _, l := range splitLines(r.Stderr) {
 				b.WriteString("! " + l + "\n")
 			}
-			for _, l := range splitLines(r.Kmsg) {
+			for _, l := range kmsgLines(r.Kmsg) {
 				b.WriteString("k " + l + "\n")
 			}
 			fmt.Fprintf(&b, "[exit %d]\n", r.Status)
