@@ -253,6 +253,9 @@ func (im *Image) WalkMappings(subtree uint64, fn func(vblock, dataBlock uint64, 
 // block with a non-zero count. metadata selects the metadata space map
 // layout (one index block) rather than the data layout (index btree).
 func (im *Image) SpaceMapCounts(r spacemap.Root, metadata bool, visit NodeVisitor, fn func(b uint64, count uint32) error) error {
+	if r.NrBlocks > im.NrBlocks*spacemap.EntriesPerBlock {
+		return damage(0, nil, "space map claims %d blocks, more than %d metadata blocks can describe", r.NrBlocks, im.NrBlocks)
+	}
 	nrBitmaps := (r.NrBlocks + spacemap.EntriesPerBlock - 1) / spacemap.EntriesPerBlock
 	var entries []spacemap.IndexEntry
 	if metadata {
@@ -375,6 +378,12 @@ func (im *Image) Check() (*CheckReport, error) {
 		return expected[b] == 1
 	}
 	expected[0] = 1
+	// Each data bitmap takes a metadata block: a larger data space map
+	// cannot be real, and must not make us allocate for it.
+	if dataRoot.NrBlocks > im.NrBlocks*spacemap.EntriesPerBlock {
+		rep.add(true, "data space map claims %d blocks, more than %d metadata blocks can describe", dataRoot.NrBlocks, im.NrBlocks)
+		return rep, nil
+	}
 	dataCounts := newCounter(dataRoot.NrBlocks)
 
 	walkPool := func(s Superblock, label string) {

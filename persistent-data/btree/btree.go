@@ -47,7 +47,11 @@ func Del(info *Info, root uint64) error {
 			// Shared: drop our reference and leave the children.
 			return tm.Dec(b)
 		}
-		blk, err := bnReadLock(info, b)
+		leafSize := info.VT.Size
+		if level < info.Levels-1 {
+			leafSize = 8
+		}
+		blk, err := readNode(info, b, leafSize)
 		if err != nil {
 			return err
 		}
@@ -92,8 +96,11 @@ func Del(info *Info, root uint64) error {
 }
 
 func lookupRaw(s *roSpine, b uint64, key uint64, search func(Node, uint64) int, vsize int, dst []byte) (uint64, error) {
-	for {
-		if err := s.step(b); err != nil {
+	for depth := 0; ; depth++ {
+		if depth > maxDepth {
+			return 0, errDepth()
+		}
+		if err := s.step(b, vsize); err != nil {
 			return 0, err
 		}
 		n := s.node()
@@ -106,7 +113,7 @@ func lookupRaw(s *roSpine, b uint64, key uint64, search func(Node, uint64) int, 
 		}
 		if n.IsLeaf() {
 			if dst != nil {
-				copy(dst, n.Value(i)[:vsize])
+				copy(dst, n.Value(i))
 			}
 			return n.Key(i), nil
 		}
@@ -139,8 +146,11 @@ func Lookup(info *Info, root uint64, keys []uint64, dst []byte) error {
 	return nil
 }
 
-func lookupNextSingle(info *Info, root, key uint64, dst []byte) (uint64, error) {
-	blk, err := bnReadLock(info, root)
+func lookupNextSingle(info *Info, root, key uint64, dst []byte, depth int) (uint64, error) {
+	if depth > maxDepth {
+		return 0, errDepth()
+	}
+	blk, err := readNode(info, root, info.VT.Size)
 	if err != nil {
 		return 0, err
 	}
@@ -155,10 +165,10 @@ func lookupNextSingle(info *Info, root, key uint64, dst []byte) (uint64, error) 
 		if i >= nr {
 			return 0, syscall.ENODATA
 		}
-		rkey, err := lookupNextSingle(info, n.Value64(i), key, dst)
+		rkey, err := lookupNextSingle(info, n.Value64(i), key, dst, depth+1)
 		if err == syscall.ENODATA && i < nr-1 {
 			i++
-			rkey, err = lookupNextSingle(info, n.Value64(i), key, dst)
+			rkey, err = lookupNextSingle(info, n.Value64(i), key, dst, depth+1)
 		}
 		return rkey, err
 	}
@@ -166,7 +176,7 @@ func lookupNextSingle(info *Info, root, key uint64, dst []byte) (uint64, error) 
 	if i < 0 || i >= nr {
 		return 0, syscall.ENODATA
 	}
-	copy(dst, n.Value(i)[:info.VT.Size])
+	copy(dst, n.Value(i))
 	return n.Key(i), nil
 }
 
@@ -189,12 +199,15 @@ func LookupNext(info *Info, root uint64, keys []uint64, dst []byte) (uint64, err
 		root = le.Uint64(internal[:])
 	}
 	s.exit()
-	return lookupNextSingle(info, root, keys[level], dst)
+	return lookupNextSingle(info, root, keys[level], dst, 0)
 }
 
-func findKey(s *roSpine, b uint64, highest bool, wantNext bool) (key uint64, next uint64, err error) {
-	for {
-		if err := s.step(b); err != nil {
+func findKey(s *roSpine, b uint64, highest bool, wantNext bool, leafSize int) (key uint64, next uint64, err error) {
+	for depth := 0; ; depth++ {
+		if depth > maxDepth {
+			return 0, 0, errDepth()
+		}
+		if err := s.step(b, leafSize); err != nil {
 			return 0, 0, err
 		}
 		n := s.node()
@@ -228,7 +241,11 @@ func FindKey(info *Info, root uint64, highest bool, keys []uint64) (int, error) 
 	defer s.exit()
 	count := 0
 	for level := 0; level < info.Levels; level++ {
-		k, next, err := findKey(&s, root, highest, level != info.Levels-1)
+		leafSize := 8
+		if level == info.Levels-1 {
+			leafSize = info.VT.Size
+		}
+		k, next, err := findKey(&s, root, highest, level != info.Levels-1, leafSize)
 		if err == syscall.ENODATA {
 			break
 		}
@@ -245,7 +262,14 @@ func FindKey(info *Info, root uint64, highest bool, keys []uint64) (int, error) 
 // Walk is dm_btree_walk for single level trees: fn is called for every
 // leaf entry in key order.
 func Walk(info *Info, root uint64, fn func(key uint64, value []byte) error) error {
-	blk, err := bnReadLock(info, root)
+	return walk(info, root, fn, 0)
+}
+
+func walk(info *Info, root uint64, fn func(key uint64, value []byte) error, depth int) error {
+	if depth > maxDepth {
+		return errDepth()
+	}
+	blk, err := readNode(info, root, info.VT.Size)
 	if err != nil {
 		return err
 	}
@@ -253,7 +277,7 @@ func Walk(info *Info, root uint64, fn func(key uint64, value []byte) error) erro
 	n := Node(blk.Data())
 	for i := 0; i < n.NrEntries(); i++ {
 		if n.IsInternal() {
-			err = Walk(info, n.Value64(i), fn)
+			err = walk(info, n.Value64(i), fn, depth+1)
 		} else {
 			err = fn(n.Key(i), n.Value(i))
 		}

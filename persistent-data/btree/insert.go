@@ -93,6 +93,10 @@ func shadowChild(info *Info, vt *ValueType, parent Node, index int) (*block.Bloc
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNode(Node(b.Data()), b.Location(), vt.Size); err != nil {
+		unlock(info, b)
+		return nil, err
+	}
 	if inc {
 		incChildren(info.TM, Node(b.Data()), vt)
 	}
@@ -318,7 +322,10 @@ func hasSpaceForInsert(n Node, key uint64) bool {
 func insertRaw(s *shadowSpine, root uint64, vt *ValueType, key uint64, index int) (int, error) {
 	i, top := index, true
 	var n Node
-	for {
+	for depth := 0; ; depth++ {
+		if depth > maxDepth {
+			return 0, errDepth()
+		}
 		if err := s.step(root, vt); err != nil {
 			return 0, err
 		}
@@ -413,7 +420,11 @@ func Insert(info *Info, root uint64, keys []uint64, value []byte) (newRoot uint6
 func GetOverwriteLeaf(info *Info, root uint64, key uint64) (newRoot uint64, leaf *block.Block, index int, err error) {
 	s := shadowSpine{info: info}
 	i := -1
-	for {
+	for depth := 0; ; depth++ {
+		if depth > maxDepth {
+			s.exit()
+			return 0, nil, 0, errDepth()
+		}
 		if err = s.step(root, &info.VT); err != nil {
 			s.exit()
 			return 0, nil, 0, err

@@ -189,6 +189,40 @@ func moveEntries(dest Node, destOff int, src Node, srcOff, count int) {
 func shiftDown(n Node, count int) { moveEntries(n, 0, n, count, n.NrEntries()-count) }
 func shiftUp(n Node, count int)   { moveEntries(n, count, n, 0, n.NrEntries()) }
 
+// maxDepth bounds every descent: a damaged tree with a cycle gives an
+// error instead of a hang.
+const maxDepth = 64
+
+func errDepth() error { return fmt.Errorf("btree too deep (damaged metadata?): %w", syscall.EILSEQ) }
+
+// checkNode makes sure a node read from disk has the layout its tree
+// expects (the value size of its kind and the matching max_entries), so
+// that damaged metadata gives an error rather than out-of-range accesses.
+func checkNode(n Node, loc uint64, leafSize int) error {
+	vs := leafSize
+	if n.IsInternal() {
+		vs = 8
+	}
+	if n.ValueSize() != vs || n.MaxEntries() != CalcMaxEntries(vs) {
+		return &block.CheckError{Validator: "btree_node", Block: loc,
+			Msg: fmt.Sprintf("node has value_size %d and max_entries %d, expected %d and %d", n.ValueSize(), n.MaxEntries(), vs, CalcMaxEntries(vs)), Errno: syscall.EILSEQ}
+	}
+	return nil
+}
+
+// readNode read-locks a node and checks its layout.
+func readNode(info *Info, b uint64, leafSize int) (*block.Block, error) {
+	blk, err := bnReadLock(info, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNode(Node(blk.Data()), b, leafSize); err != nil {
+		unlock(info, blk)
+		return nil, err
+	}
+	return blk, nil
+}
+
 // lock helpers
 
 func bnReadLock(info *Info, b uint64) (*block.Block, error) {
@@ -201,6 +235,12 @@ func unlock(info *Info, b *block.Block) { info.TM.Unlock(b) }
 
 func bnShadow(info *Info, orig uint64, vt *ValueType) (*block.Block, error) {
 	b, inc, err := info.TM.ShadowBlock(orig, Validator)
+	if err == nil {
+		if err = checkNode(Node(b.Data()), orig, vt.Size); err != nil {
+			unlock(info, b)
+			return nil, err
+		}
+	}
 	if err == nil && inc {
 		incChildren(info.TM, Node(b.Data()), vt)
 	}
@@ -214,13 +254,13 @@ type roSpine struct {
 	nodes [2]*block.Block
 }
 
-func (s *roSpine) step(b uint64) error {
+func (s *roSpine) step(b uint64, leafSize int) error {
 	if s.count == 2 {
 		unlock(s.info, s.nodes[0])
 		s.nodes[0] = s.nodes[1]
 		s.count--
 	}
-	blk, err := bnReadLock(s.info, b)
+	blk, err := readNode(s.info, b, leafSize)
 	if err != nil {
 		return err
 	}

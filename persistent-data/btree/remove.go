@@ -65,6 +65,10 @@ func initChild(info *Info, vt *ValueType, parent Node, index int) (child, error)
 		return child{}, err
 	}
 	n := Node(b.Data())
+	if err := checkNode(n, b.Location(), vt.Size); err != nil {
+		info.TM.Unlock(b)
+		return child{}, err
+	}
 	if inc {
 		incChildren(info.TM, n, vt)
 	}
@@ -265,7 +269,7 @@ func rebalanceChildren(s *shadowSpine, info *Info, vt *ValueType, key uint64) er
 	if n.NrEntries() == 1 {
 		// A root with a single child takes over the child's contents.
 		b := n.Value64(0)
-		c, err := info.TM.ReadLock(b, Validator)
+		c, err := readNode(info, b, vt.Size)
 		if err != nil {
 			return err
 		}
@@ -302,7 +306,10 @@ func doLeaf(n Node, key uint64) (int, error) {
 // false): shadow down towards key rebalancing on the way.
 func removeRaw(s *shadowSpine, info *Info, vt *ValueType, root, key uint64, index int, exact bool) (int, error) {
 	i := index
-	for {
+	for depth := 0; ; depth++ {
+		if depth > maxDepth {
+			return 0, errDepth()
+		}
 		if err := s.step(root, vt); err != nil {
 			return 0, err
 		}
