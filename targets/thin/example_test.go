@@ -130,8 +130,15 @@ func TestKernelExample(t *testing.T) {
 	checkLogs("reserve twice",
 		"<4>device-mapper: thin metadata: Pool metadata snapshot already exists: release this before taking another.",
 		"<4>device-mapper: thin: reserve_metadata_snap message failed.")
+	// thin_dump -m reads the held snapshot from the live metadata device.
+	if out, errs, code := runThinTool(t, "thin_dump", meta, "-m"); code != 0 || out != kernelDumpM {
+		t.Errorf("thin_dump -m: exit %d %s\n%s\nwant\n%s", code, errs, out, kernelDumpM)
+	}
 	if err := h.message(pool, "release_metadata_snap"); err != nil {
 		t.Fatal(err)
+	}
+	if out, errs, code := runThinTool(t, "thin_dump", meta, "-m"); code != 1 || out != "" || errs != "no current metadata snap\n" {
+		t.Errorf("thin_dump -m without a snapshot: exit %d %q %q", code, out, errs)
 	}
 	if err := h.message(pool, "release_metadata_snap"); dmsim.AsErrno(err) != dmsim.EINVAL {
 		t.Errorf("second release_metadata_snap: %v", err)
@@ -194,9 +201,45 @@ func TestKernelExample(t *testing.T) {
 	check("pool status", h.status(pool), "1 113/1024 6/1024 - rw discard_passdown queue_if_no_space - 256 ")
 	h.remove(thin0)
 	h.remove(pool)
-	_ = meta
 	_ = data
+
+	// The image the kernel left behind, checked on the host.
+	if out, errs, code := runThinTool(t, "thin_check", meta); code != 0 {
+		t.Errorf("thin_check: exit %d\n%s%s", code, out, errs)
+	}
+	if out, errs, code := runThinTool(t, "thin_dump", meta); code != 0 || out != kernelDump {
+		t.Errorf("thin_dump: exit %d %s\n%s\nwant\n%s", code, errs, out, kernelDump)
+	}
 }
+
+// The kernel's thin_dump -m of the held snapshot, and thin_dump of the
+// final image, from kernel-example.txt.
+const kernelDumpM = `<superblock uuid="" time="1" transaction="1" flags="0" version="2" data_block_size="128" nr_data_blocks="0">
+  <device dev_id="0" mapped_blocks="6" transaction="0" creation_time="0" snap_time="1">
+    <range_mapping origin_begin="0" data_begin="0" length="4" time="0"/>
+    <single_mapping origin_block="160" data_block="4" time="0"/>
+    <single_mapping origin_block="320" data_block="5" time="0"/>
+  </device>
+  <device dev_id="1" mapped_blocks="7" transaction="0" creation_time="1" snap_time="1">
+    <single_mapping origin_block="0" data_block="6" time="1"/>
+    <range_mapping origin_begin="1" data_begin="1" length="3" time="0"/>
+    <single_mapping origin_block="160" data_block="4" time="0"/>
+    <single_mapping origin_block="320" data_block="5" time="0"/>
+    <single_mapping origin_block="1000" data_block="7" time="1"/>
+  </device>
+</superblock>
+`
+
+const kernelDump = `<superblock uuid="" time="1" transaction="1" flags="0" version="2" data_block_size="128" nr_data_blocks="1024">
+  <device dev_id="0" mapped_blocks="6" transaction="0" creation_time="0" snap_time="1">
+    <range_mapping origin_begin="0" data_begin="0" length="4" time="0"/>
+    <single_mapping origin_block="160" data_block="4" time="0"/>
+    <single_mapping origin_block="320" data_block="5" time="0"/>
+  </device>
+  <device dev_id="5" mapped_blocks="0" transaction="1" creation_time="1" snap_time="1">
+  </device>
+</superblock>
+`
 
 // TestKernelExamplePool2 replays the feature-argument part of the
 // recording: a pool on brd ram disks (no discard support), skip_block_zeroing,

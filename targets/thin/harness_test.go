@@ -100,7 +100,7 @@ func (m *testMD) Size() uint64 {
 	}
 	return m.ti.Len
 }
-func (m *testMD) ReadOnly() bool { return false }
+func (m *testMD) ReadOnly() bool            { return false }
 func (m *testMD) Limits() dmsim.QueueLimits { return m.limits }
 
 // stackLimits is dm_calculate_queue_limits() for a one-target table: the
