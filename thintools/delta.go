@@ -133,8 +133,11 @@ func (im *image) lookup1(root, key uint64) ([]byte, bool, error) {
 		}
 		nr := int(n.nrEntries())
 		vs := n.valueSize()
+		if vs != 8 {
+			return nil, false, errorf("value size mismatch: expected 8, but got %d (block %d).", vs, b)
+		}
 		if uint64(8+vs)*uint64(n.maxEntries())+nodeHeader > blockSize || nr > int(n.maxEntries()) {
-			return nil, false, errorf("bad node (block %d)", b)
+			return nil, false, errorf("bad nr_entries: %d < %d (block %d)", nr, n.maxEntries(), b)
 		}
 		// largest key <= target
 		lo, hi := -1, nr

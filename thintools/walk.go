@@ -201,10 +201,10 @@ func (c *nodeCounter) countTree(root uint64, leafFn func(n node) error) error {
 		return err
 	}
 	if n.flags()&flagInternal != 0 {
-		nr := int(n.nrEntries())
-		if nr > int(n.maxEntries()) || nodeHeader+16*nr > blockSize {
+		if !n.sane(8) {
 			return nil
 		}
+		nr := int(n.nrEntries())
 		for i := 0; i < nr; i++ {
 			if err := c.countTree(n.value64(i), leafFn); err != nil {
 				return err
@@ -216,4 +216,11 @@ func (c *nodeCounter) countTree(root uint64, leafFn func(n node) error) error {
 		return leafFn(n)
 	}
 	return nil
+}
+
+// sane reports whether the node's header lets its keys and values of
+// valueSize bytes be read inside the block.
+func (n node) sane(valueSize uint32) bool {
+	return n.valueSize() == valueSize && uint64(8+valueSize)*uint64(n.maxEntries())+nodeHeader <= blockSize &&
+		n.nrEntries() <= n.maxEntries()
 }
