@@ -15,18 +15,21 @@ import (
 // targets end to end: in-memory disks, mapped devices that clone, split and
 // map bios, table load/suspend/resume, and the coreOps the targets call.
 
-// memDisk is a RAM-backed block device that completes bios inline.
+// memDisk is a sparse RAM-backed block device that completes bios inline.
 type memDisk struct {
-	name   string
-	dev    dmsim.DevT
-	limits dmsim.QueueLimits
+	name    string
+	dev     dmsim.DevT
+	limits  dmsim.QueueLimits
+	sectors uint64
 
 	mu       sync.Mutex
-	data     []byte
-	discards [][2]uint64 // passed-down discards: sector, count
+	chunks   map[uint64][]byte // chunkSize pieces; absent reads as zeroes
+	discards [][2]uint64       // discards received: sector, count
 	writes   int
 	flushes  int
 }
+
+const chunkSize = 64 << 10
 
 func newMemDisk(name string, dev dmsim.DevT, sectors uint64, discard bool) *memDisk {
 	l := dmsim.DefaultQueueLimits()
@@ -35,29 +38,59 @@ func newMemDisk(name string, dev dmsim.DevT, sectors uint64, discard bool) *memD
 		l.MaxDiscardSectors = 1 << 22
 		l.DiscardGranularity = 512
 	}
-	return &memDisk{name: name, dev: dev, limits: l, data: make([]byte, sectors*dmsim.SectorSize)}
+	return &memDisk{name: name, dev: dev, limits: l, sectors: sectors, chunks: map[uint64][]byte{}}
 }
 
 func (d *memDisk) Name() string              { return d.name }
 func (d *memDisk) Dev() dmsim.DevT           { return d.dev }
-func (d *memDisk) Size() uint64              { return uint64(len(d.data)) / dmsim.SectorSize }
+func (d *memDisk) Size() uint64              { return d.sectors }
 func (d *memDisk) Limits() dmsim.QueueLimits { return d.limits }
 func (d *memDisk) ReadOnly() bool            { return false }
+
+// rw copies between p and the disk at byte offset off.
+func (d *memDisk) rw(p []byte, off uint64, write bool) {
+	for len(p) > 0 {
+		ci, co := off/chunkSize, off%chunkSize
+		n := min(uint64(len(p)), chunkSize-co)
+		c := d.chunks[ci]
+		if write {
+			if c == nil {
+				c = make([]byte, chunkSize)
+				d.chunks[ci] = c
+			}
+			copy(c[co:co+n], p[:n])
+		} else if c == nil {
+			clear(p[:n])
+		} else {
+			copy(p[:n], c[co:co+n])
+		}
+		p, off = p[n:], off+n
+	}
+}
+
+// bytes is the whole disk image.
+func (d *memDisk) bytes() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := make([]byte, d.sectors*dmsim.SectorSize)
+	d.rw(b, 0, false)
+	return b
+}
 
 func (d *memDisk) Submit(bio *dmsim.Bio) {
 	d.mu.Lock()
 	off := bio.Sector * dmsim.SectorSize
 	n := bio.Size() * dmsim.SectorSize
-	if off+n > uint64(len(d.data)) {
+	if bio.Sector+bio.Size() > d.sectors {
 		d.mu.Unlock()
 		bio.Endio(dmsim.EIO)
 		return
 	}
 	switch bio.Op {
 	case dmsim.OpRead:
-		copy(bio.Data, d.data[off:off+n])
+		d.rw(bio.Data[:n], off, false)
 	case dmsim.OpWrite:
-		copy(d.data[off:off+n], bio.Data)
+		d.rw(bio.Data[:n], off, true)
 		d.writes++
 	case dmsim.OpDiscard:
 		d.discards = append(d.discards, [2]uint64{bio.Sector, bio.Sectors})

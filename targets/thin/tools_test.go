@@ -37,16 +37,13 @@ func runThinTool(t testing.TB, name string, d *memDisk, args ...string) (string,
 	t.Helper()
 	tool := thinTool(t, name)
 	img := filepath.Join(t.TempDir(), "meta.img")
-	d.mu.Lock()
-	err := os.WriteFile(img, d.data, 0o644)
-	d.mu.Unlock()
-	if err != nil {
+	if err := os.WriteFile(img, d.bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(tool, append(args, img)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
+	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
