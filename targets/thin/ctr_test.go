@@ -59,7 +59,7 @@ func TestPoolCtrErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.disk(8192, true)
-			h.disk(4 << 21, true)
+			h.disk(4<<21, true)
 			m, text, err := h.create("pool", 131072, poolType, tc.args)
 			if text != tc.text || dmsim.AsErrno(err) != tc.errno {
 				t.Fatalf("got %q %v, want %q %v", text, err, tc.text, tc.errno)
