@@ -413,6 +413,9 @@ func Open(dev block.Device, dataBlockSize uint64, format bool, opts Options) (*P
 
 // Close is dm_pool_metadata_close: EBUSY while thin devices are open;
 // otherwise commit (unless failed or read-only) and release everything.
+// As in the kernel, closed thin devices are dropped before that commit,
+// so changes made through them since the last commit are lost: commit
+// first (the pool commits when it is suspended).
 func (pmd *PoolMetadata) Close() error {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -435,6 +438,7 @@ func (pmd *PoolMetadata) Close() error {
 		}
 	}
 	pmd.failIO = true
+	pmd.bm.Close()
 	return nil
 }
 

@@ -47,6 +47,9 @@ func TestRandomPool(t *testing.T) {
 			return out
 		}
 		for op := 0; op < 3000; op++ {
+			if n := pmd.bm.Locked(); n != 0 {
+				t.Fatalf("op %d: %d blocks left locked", op, n)
+			}
 			switch r := rng.Intn(1000); {
 			case r < 20:
 				id := uint64(rng.Intn(300))
@@ -141,12 +144,18 @@ func TestRandomPool(t *testing.T) {
 					}
 				}
 			case r < 905:
-				if err := pmd.ReserveMetadataSnap(); err != nil && err != syscall.EBUSY {
+				// pool_message() commits after a successful message.
+				if err := pmd.ReserveMetadataSnap(); err == nil {
+					pmd.CommitMetadata()
+				} else if err != syscall.EBUSY {
 					t.Fatal(err)
 				}
 				committed = m.clone()
 			case r < 910:
-				pmd.ReleaseMetadataSnap()
+				if pmd.ReleaseMetadataSnap() == nil {
+					pmd.CommitMetadata()
+					committed = m.clone()
+				}
 			case r < 915:
 				// Abort: back to the last commit. As in the kernel, the
 				// in-core details of open devices are kept, so close

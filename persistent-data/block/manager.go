@@ -409,11 +409,14 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	return nil
 }
 
-// Reset is dm_block_manager_reset: forget every cached block, dirty or
-// not (used by abort). Locked blocks are a caller bug and are kept.
+// Reset is dm_block_manager_reset (used by abort): like dm-bufio's
+// drop_buffers(), dirty blocks are written out first (uncommitted shadows
+// are unreferenced, so that is harmless), then every unlocked block is
+// forgotten.
 func (m *Manager) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.writeDirty()
 	for loc, b := range m.cache {
 		if b.writer || b.readers > 0 {
 			continue
@@ -423,6 +426,17 @@ func (m *Manager) Reset() {
 		m.free = append(m.free, b.data)
 		b.data = nil
 	}
+}
+
+// Close writes any dirty blocks (dm_block_manager_destroy writes dirty
+// buffers back, read-only or not) and flushes the device.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.writeDirty(); err != nil {
+		return err
+	}
+	return m.dev.Flush()
 }
 
 // Locked counts blocks currently locked (tests use it to find leaks).

@@ -1,0 +1,191 @@
+package thinmeta
+
+import (
+	"bufio"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dmsim/dmsim/persistent-data/block"
+)
+
+// benchPool makes a pool on a sparse temporary image file of metaBytes.
+func benchPool(b *testing.B, metaBytes int64, nrData uint64) (*PoolMetadata, *block.FileDevice) {
+	p := filepath.Join(b.TempDir(), "meta.img")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Truncate(metaBytes); err != nil {
+		b.Fatal(err)
+	}
+	dev := &block.FileDevice{F: f}
+	pmd, err := Open(dev, 128, true, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pmd.ResizeDataDev(nrData); err != nil {
+		b.Fatal(err)
+	}
+	if err := pmd.CommitMetadata(); err != nil {
+		b.Fatal(err)
+	}
+	return pmd, dev
+}
+
+// provision maps vblock to a new data block, like the thin target.
+func provision(b *testing.B, td *ThinDevice, vb uint64) {
+	db, err := td.pmd.AllocDataBlock()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := td.InsertBlock(vb, db); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkInsert: alloc_data_block + insert_block of random virtual
+// blocks, committing every 10000 (like a busy pool's periodic commit).
+func BenchmarkInsert(b *testing.B) {
+	pmd, _ := benchPool(b, 1<<30, uint64(b.N)+1000)
+	pmd.CreateThin(0)
+	td, _ := pmd.OpenThinDevice(0)
+	rng := rand.New(rand.NewSource(1))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		provision(b, td, uint64(rng.Int63n(1<<32)))
+		if i%10000 == 9999 {
+			pmd.CommitMetadata()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inserts/s")
+}
+
+// BenchmarkLookup: dm_thin_find_block on a device with 1M mappings.
+func BenchmarkLookup(b *testing.B) {
+	const n = 1 << 20
+	pmd, _ := benchPool(b, 1<<30, n)
+	pmd.CreateThin(0)
+	td, _ := pmd.OpenThinDevice(0)
+	for vb := uint64(0); vb < n; vb++ {
+		provision(b, td, vb)
+		if vb%100000 == 99999 {
+			pmd.CommitMetadata()
+		}
+	}
+	pmd.CommitMetadata()
+	rng := rand.New(rand.NewSource(2))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := td.FindBlock(uint64(rng.Int63n(n)), true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// BenchmarkCommit: a commit after 1000 random provisions (shadowing,
+// space map commits, the index block, flush and the FUA superblock write
+// to a file).
+func BenchmarkCommit(b *testing.B) {
+	pmd, _ := benchPool(b, 1<<30, uint64(b.N)*1000+1000)
+	pmd.CreateThin(0)
+	td, _ := pmd.OpenThinDevice(0)
+	rng := rand.New(rand.NewSource(3))
+	var commit time.Duration
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < 1000; j++ {
+			provision(b, td, uint64(rng.Int63n(1<<32)))
+		}
+		t0 := time.Now()
+		if err := pmd.CommitMetadata(); err != nil {
+			b.Fatal(err)
+		}
+		commit += time.Since(t0)
+	}
+	b.ReportMetric(float64(commit.Microseconds())/float64(b.N), "us/commit")
+}
+
+func peakRSS() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmHWM:") {
+			kb, _ := strconv.Atoi(strings.Fields(s.Text())[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkPoolScale builds one thin device with DMSIM_BENCH_MAPPINGS
+// mappings (default 1,000,000; 10,000,000 for the full-size run, about
+// 1 GiB of metadata), committing every 100,000, then closes and checks
+// the image with the walker. It reports the peak RSS of the process.
+func BenchmarkPoolScale(b *testing.B) {
+	n := uint64(1_000_000)
+	if s := os.Getenv("DMSIM_BENCH_MAPPINGS"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = v
+	}
+	for i := 0; i < b.N; i++ {
+		pmd, dev := benchPool(b, 1<<30+256<<20, n+n/10)
+		pmd.CreateThin(0)
+		td, _ := pmd.OpenThinDevice(0)
+		t0 := time.Now()
+		// Mostly sequential with some scattered writes, like a filling
+		// filesystem.
+		rng := rand.New(rand.NewSource(4))
+		for j := uint64(0); j < n; j++ {
+			vb := j
+			if j%8 == 7 {
+				vb = n + uint64(rng.Int63n(1<<34))
+			}
+			provision(b, td, vb)
+			if j%100000 == 99999 {
+				if err := pmd.CommitMetadata(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := pmd.CommitMetadata(); err != nil {
+			b.Fatal(err)
+		}
+		build := time.Since(t0)
+		used, _ := pmd.UsedMetadataBlocks()
+		td.Close()
+		if err := pmd.Close(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		im, err := OpenImage(dev, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := im.Check()
+		if err != nil || !rep.OK() {
+			b.Fatalf("check: %v %+v", err, rep.Problems)
+		}
+		check := time.Since(t1)
+		runtime.GC()
+		b.ReportMetric(float64(n)/build.Seconds(), "inserts/s")
+		b.ReportMetric(check.Seconds(), "check-s")
+		b.ReportMetric(float64(used)*4096/(1<<20), "metadata-MiB")
+		b.ReportMetric(peakRSS(), "peak-RSS-MiB")
+		dev.Close()
+	}
+}
