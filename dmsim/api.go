@@ -24,49 +24,6 @@ type DMDev struct {
 	Name string
 }
 
-// Table is a device-mapper table (struct dm_table).
-type Table struct {
-	md       *MappedDevice
-	mode     FMode
-	targets  []*DMTarget
-	devices  []*DMDev
-	readOnly bool
-}
-
-// MD returns the table's mapped device (dm_table_get_md).
-func (t *Table) MD() *MappedDevice { return t.md }
-
-// Mode is the table's open mode (dm_table_get_mode).
-func (t *Table) Mode() FMode { return t.mode }
-
-// Targets returns the table's targets in order.
-func (t *Table) Targets() []*DMTarget { return t.targets }
-
-// Kernel returns the kernel the table belongs to.
-func (t *Table) Kernel() *Kernel { return t.md.k }
-
-// MappedDevice is a device-mapper device (struct mapped_device).
-type MappedDevice struct {
-	k     *Kernel
-	name  string
-	uuid  string
-	dev   DevT
-	live  *Table
-	inact *Table
-}
-
-// Name is the dmsetup name.
-func (md *MappedDevice) Name() string { return md.name }
-
-// DevT is the device number (253:N).
-func (md *MappedDevice) DevT() DevT { return md.dev }
-
-// DeviceName is dm_device_name(): "major:minor", as dm-thin's log lines print it.
-func (md *MappedDevice) DeviceName() string { return md.dev.String() }
-
-// Kernel returns the kernel the device belongs to.
-func (md *MappedDevice) Kernel() *Kernel { return md.k }
-
 // TargetSpec is one table line as the load ioctl receives it
 // (struct dm_target_spec plus its parameter string).
 type TargetSpec struct {
@@ -95,6 +52,9 @@ type DMInfo struct {
 	LivePresent     bool
 	InactivePresent bool
 	DeferredRemove  bool
+	// InternalSuspend is DM_INTERNAL_SUSPEND_FLAG: suspended by the kernel
+	// (a thin device while its pool is suspended).
+	InternalSuspend bool
 }
 
 // TargetStatus is one line of the status/table ioctl's answer.
@@ -111,6 +71,10 @@ type IoctlFlags struct {
 	SkipLockfs bool
 	Inactive   bool // DM_QUERY_INACTIVE_TABLE_FLAG (status, table, deps, info)
 	Deferred   bool // DM_DEFERRED_REMOVE (remove --deferred)
+	// Persistent is DM_PERSISTENT_DEV_FLAG (create --major/--minor): the
+	// device gets minor Minor, EBUSY if taken.
+	Persistent bool
+	Minor      uint32
 }
 
 // NameEntry is one device of the list ioctl (struct dm_name_list).

@@ -2,8 +2,16 @@ package dmsim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
+
+// ErrRequeue is BLK_STS_DM_REQUEUE: a target completes a bio it holds with
+// it (or returns it from EndIO) to have the device-mapper core push the
+// original bio back onto the device's deferred list while a noflush
+// suspend is in progress; it is resubmitted at resume. Outside a noflush
+// suspend the original bio fails with EIO.
+var ErrRequeue = errors.New("dm: requeue bio")
 
 // Op is a bio's operation (REQ_OP_*).
 type Op uint8
@@ -61,6 +69,10 @@ type Bio struct {
 	// Private is per-bio data for the target that holds the bio
 	// (dm_per_bio_data).
 	Private any
+	// TargetBioNr is dm_bio_get_target_bio_nr(): which of a target's
+	// NumFlushBios or NumDiscardBios copies of a flush or discard this
+	// clone is (0 for everything else).
+	TargetBioNr uint
 
 	end  func(*Bio, error)
 	done bool
@@ -96,6 +108,10 @@ func (b *Bio) Endio(err error) {
 		b.end(b, err)
 	}
 }
+
+// reopen lets a completed bio be completed again: a target that returned
+// DM_ENDIO_INCOMPLETE from EndIO completes the clone once more later.
+func (b *Bio) reopen() { b.done = false }
 
 // Err is the completion status, once completed.
 func (b *Bio) Err() error { return b.err }

@@ -2,8 +2,8 @@ package dmsim
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/dmsim/dmsim/table"
 )
 
 // DevT is a device number (dev_t).
@@ -12,23 +12,19 @@ type DevT struct{ Major, Minor uint32 }
 // String formats as the kernel's format_dev_t: "253:0".
 func (d DevT) String() string { return fmt.Sprintf("%d:%d", d.Major, d.Minor) }
 
-// ParseDevT parses "major:minor" as dm_get_device does (%u:%u, both within
-// the kernel's dev_t: 12-bit major, 20-bit minor; out of range is EOVERFLOW).
-// ok is false when s does not have the form at all.
+// ParseDevT parses "major:minor" as dm_get_device does (the kernel's
+// sscanf "%u:%u%c" == 2; each number must fit the kernel's dev_t: 12-bit
+// major, 20-bit minor, else EOVERFLOW). ok is false when s does not have the
+// form at all.
 func ParseDevT(s string) (d DevT, ok bool, err error) {
-	maj, min, found := strings.Cut(s, ":")
+	maj, min, found := table.ScanDevT(s)
 	if !found {
 		return DevT{}, false, nil
 	}
-	a, err1 := strconv.ParseUint(maj, 10, 32)
-	b, err2 := strconv.ParseUint(min, 10, 32)
-	if err1 != nil || err2 != nil {
-		return DevT{}, false, nil
-	}
-	if a >= 1<<12 || b >= 1<<20 {
+	if maj >= 1<<12 || min >= 1<<20 {
 		return DevT{}, true, EOVERFLOW
 	}
-	return DevT{uint32(a), uint32(b)}, true, nil
+	return DevT{maj, min}, true, nil
 }
 
 // Well-known majors, as on the recording machine.
@@ -49,6 +45,29 @@ type QueueLimits struct {
 	MaxSectors         uint32 // sectors per request; 0 = unlimited
 	MaxDiscardSectors  uint32 // 0 = no discard support
 	DiscardGranularity uint32 // bytes
+
+	MaxHWSectors     uint32 // max_hw_sectors (sysfs max_hw_sectors_kb)
+	DiscardAlignment uint32 // bytes
+	// WriteCache is QUEUE_FLAG_WC: the device has a volatile write cache, so
+	// flushes and REQ_PREFLUSH reach it (without it the block layer completes
+	// empty flushes at once and drops REQ_PREFLUSH/REQ_FUA).
+	WriteCache bool
+	// FUA is QUEUE_FLAG_FUA: the device honours REQ_FUA natively.
+	FUA bool
+	// NonRotational is QUEUE_FLAG_NONROT (sysfs queue/rotational = 0).
+	NonRotational bool
+}
+
+// UintMax is UINT_MAX, the "no limit" value of 32-bit queue limits.
+const UintMax = ^uint32(0)
+
+// StackingLimits are blk_set_stacking_limits(): the neutral starting point
+// that stacking drivers (device-mapper) combine component limits into.
+func StackingLimits() QueueLimits {
+	l := DefaultQueueLimits()
+	l.MaxSectors = UintMax
+	l.MaxHWSectors = UintMax
+	return l
 }
 
 // DefaultQueueLimits are blk_set_default_limits() for a 512-byte device.

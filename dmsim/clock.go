@@ -119,9 +119,10 @@ func (t *Timer) Stop() bool {
 }
 
 type waiter struct {
-	ch    chan error
-	ctx   context.Context
-	woken bool
+	ch      chan error
+	ctx     context.Context
+	woken   bool
+	granted bool // a Mutex was handed to this waiter
 }
 
 // wakeLocked hands the waiter a running token and releases it.
@@ -287,6 +288,86 @@ func (c *Clock) Halted() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.halted
+}
+
+// Mutex is a sleeping lock in virtual time (the kernel's struct mutex):
+// an actor waiting for it gives its running token up, so the simulation
+// can advance (or detect a deadlock) while the holder waits for something
+// else. Unlock hands the lock to the longest waiter.
+type Mutex struct {
+	c       *Clock
+	locked  bool
+	waiters []*waiter
+}
+
+// NewMutex returns an unlocked mutex.
+func (c *Clock) NewMutex() *Mutex { return &Mutex{c: c} }
+
+// Lock acquires the mutex, waiting as a clock actor. It fails only if ctx
+// ends, the machine halts or the simulation deadlocks first; the mutex is
+// then not held.
+func (m *Mutex) Lock(ctx context.Context) error {
+	c := m.c
+	c.mu.Lock()
+	if !m.locked {
+		m.locked = true
+		c.mu.Unlock()
+		return nil
+	}
+	if c.halted {
+		c.mu.Unlock()
+		return ErrHalted
+	}
+	w := &waiter{ch: make(chan error, 1), ctx: ctx}
+	m.waiters = append(m.waiters, w)
+	err := c.block(ctx, w)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w.granted {
+		return nil
+	}
+	for i, x := range m.waiters {
+		if x == w {
+			m.waiters = append(m.waiters[:i:i], m.waiters[i+1:]...)
+			break
+		}
+	}
+	if err == nil {
+		err = ErrDeadlock
+	}
+	return err
+}
+
+// TryLock acquires the mutex if it is free.
+func (m *Mutex) TryLock() bool {
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	if m.locked {
+		return false
+	}
+	m.locked = true
+	return true
+}
+
+// Unlock releases the mutex, handing it to the first waiter still waiting.
+func (m *Mutex) Unlock() {
+	c := m.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !m.locked {
+		panic("dmsim: unlock of unlocked Mutex")
+	}
+	for len(m.waiters) > 0 {
+		w := m.waiters[0]
+		m.waiters = m.waiters[1:]
+		if w.woken {
+			continue
+		}
+		w.granted = true
+		c.wakeLocked(w, nil)
+		return
+	}
+	m.locked = false
 }
 
 // Workqueue runs queued functions one at a time, in order, on its own

@@ -149,6 +149,8 @@ type ModuleParam struct {
 	// Parse validates a value written to the parameter and returns its
 	// canonical text (as a later read shows it).
 	Parse func(s string) (string, error)
+	// ReadOnly parameters (permission 0444) refuse writes with EACCES.
+	ReadOnly bool
 }
 
 var (

@@ -1,0 +1,414 @@
+package dmsim
+
+import (
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/dmsim/dmsim/table"
+)
+
+// gendisk is a registered disk (struct gendisk plus the block_device of
+// its whole-disk partition): what /sys/block and device numbers resolve to.
+type gendisk struct {
+	name   string
+	dev    DevT
+	minors uint32 // minors reserved for the disk and its partitions
+	bdev   BlockDevice
+
+	// Openers (bd_openers) and the exclusive holder (bd_holder), as
+	// blkdev_get_by_dev() tracks them.
+	openers     int
+	holder      any
+	holderCount int
+
+	// raKB is the bdi's read-ahead in KiB (ra_pages * 4).
+	raKB uint32
+}
+
+// defaultRAKB is VM_READAHEAD_PAGES (32 pages of 4 KiB) in KiB.
+const defaultRAKB = 128
+
+// addDisk registers a disk and makes its /dev node (add_disk + devtmpfs).
+func (k *Kernel) addDisk(name string, dev DevT, minors uint32, bdev BlockDevice) *gendisk {
+	gd := &gendisk{name: name, dev: dev, minors: minors, bdev: bdev, raKB: defaultRAKB}
+	k.registerDisk(gd)
+	return gd
+}
+
+// registerDisk is add_disk() for a gendisk allocated earlier.
+func (k *Kernel) registerDisk(gd *gendisk) {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	k.disks[gd.dev] = gd
+	k.diskOrder = append(k.diskOrder, gd)
+	k.nodes["/dev/"+gd.name] = gd.dev
+}
+
+// delDisk unregisters a disk and removes its devtmpfs node (del_gendisk).
+func (k *Kernel) delDisk(gd *gendisk) {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	if k.disks[gd.dev] == gd {
+		delete(k.disks, gd.dev)
+	}
+	for i, d := range k.diskOrder {
+		if d == gd {
+			k.diskOrder = append(k.diskOrder[:i:i], k.diskOrder[i+1:]...)
+			break
+		}
+	}
+	if n := "/dev/" + gd.name; k.nodes[n] == gd.dev {
+		delete(k.nodes, n)
+	}
+}
+
+func (k *Kernel) diskByDevT(d DevT) *gendisk {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	return k.disks[d]
+}
+
+func (k *Kernel) diskByName(name string) *gendisk {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	for _, gd := range k.diskOrder {
+		if gd.name == name {
+			return gd
+		}
+	}
+	return nil
+}
+
+func (k *Kernel) diskOf(b BlockDevice) *gendisk {
+	return k.diskByDevT(b.Dev())
+}
+
+func cleanDevPath(p string) string {
+	if p == "" {
+		return p
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return path.Clean(p)
+}
+
+// LookupBdev resolves a path to a block device as lookup_bdev() does,
+// through the device nodes under /dev ("/dev/vda", "/dev/mapper/pool",
+// "/dev/dm-0", "/dev/ram0", "/dev/loop0"). ENOENT if there is no such node,
+// ENOTBLK if it is not a block device, ENXIO if the node's device is gone.
+func (k *Kernel) LookupBdev(p string) (BlockDevice, error) {
+	d, err := k.lookupDevT(p)
+	if err != nil {
+		return nil, err
+	}
+	return k.BdevByDevT(d)
+}
+
+// lookupDevT is lookup_bdev(): the device number of a block device node.
+func (k *Kernel) lookupDevT(p string) (DevT, error) {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	d, ok := k.nodes[cleanDevPath(p)]
+	if !ok {
+		return DevT{}, ENOENT
+	}
+	return d, nil
+}
+
+// BdevByDevT returns the block device with this number, ENXIO if none.
+func (k *Kernel) BdevByDevT(d DevT) (BlockDevice, error) {
+	gd := k.diskByDevT(d)
+	if gd == nil {
+		return nil, ENXIO
+	}
+	return gd.bdev, nil
+}
+
+// Mknod creates a block device node at path (libdm creates /dev/mapper/NAME
+// itself when udev is disabled); Unlink removes one. DevNodes lists the nodes
+// under dir.
+func (k *Kernel) Mknod(p string, dev DevT) error {
+	p = cleanDevPath(p)
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	if _, ok := k.nodes[p]; ok {
+		return EEXIST
+	}
+	k.nodes[p] = dev
+	return nil
+}
+
+func (k *Kernel) Unlink(p string) error {
+	p = cleanDevPath(p)
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	if _, ok := k.nodes[p]; !ok {
+		return ENOENT
+	}
+	delete(k.nodes, p)
+	return nil
+}
+
+// DevNodes lists the block device nodes directly under dir ("/dev",
+// "/dev/mapper"), by file name. Character devices (/dev/mapper/control,
+// /dev/loop-control) are not block nodes and are not listed.
+func (k *Kernel) DevNodes(dir string) map[string]DevT {
+	dir = cleanDevPath(dir)
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	out := map[string]DevT{}
+	for p, d := range k.nodes {
+		if path.Dir(p) == dir {
+			out[path.Base(p)] = d
+		}
+	}
+	return out
+}
+
+// blkLookupDevT is blk_lookup_devt(): the number of partition partno of the
+// disk with this kernel name, whether or not the partition exists.
+func (k *Kernel) blkLookupDevT(name string, partno uint32) (DevT, bool) {
+	gd := k.diskByName(name)
+	if gd == nil || partno >= gd.minors {
+		return DevT{}, false
+	}
+	return DevT{gd.dev.Major, gd.dev.Minor + partno}, true
+}
+
+// Root device numbers name_to_dev_t() knows by name.
+var (
+	rootNFS  = DevT{0, 255}
+	rootCIFS = DevT{0, 254}
+	rootRAM0 = DevT{RamdiskMajor, 0}
+)
+
+// nameToDevT is the kernel's name_to_dev_t() (init/do_mounts.c), which
+// dm_get_dev_t() falls back on when lookup_bdev() fails: "M:m",
+// "M:m:offset:", a hexadecimal number, or "/dev/NAME" looked up by the
+// disk's kernel name (with partition number fallbacks). ok=false is
+// failure (a zero dev_t).
+func (k *Kernel) nameToDevT(name string) (DevT, bool) {
+	if !strings.HasPrefix(name, "/dev/") {
+		maj, min, ok := table.ScanDevT(name)
+		if !ok {
+			maj, min, ok = table.ScanDevTOffset(name)
+		}
+		if ok {
+			if maj >= 1<<12 || min >= 1<<20 {
+				return DevT{}, false
+			}
+			return DevT{maj, min}, maj != 0 || min != 0
+		}
+		v, rest := table.SimpleStrtoul(name, 16)
+		if rest != "" {
+			return DevT{}, false
+		}
+		// new_decode_dev()
+		d := DevT{uint32((v & 0xfff00) >> 8), uint32((v & 0xff) | ((v >> 12) & 0xfff00))}
+		return d, d != DevT{}
+	}
+	name = name[5:]
+	switch name {
+	case "nfs":
+		return rootNFS, true
+	case "cifs":
+		return rootCIFS, true
+	case "ram":
+		return rootRAM0, true
+	}
+	if len(name) > 31 {
+		return DevT{}, false
+	}
+	s := strings.ReplaceAll(name, "/", "!")
+	if d, ok := k.blkLookupDevT(s, 0); ok {
+		return d, true
+	}
+	// A partition of a disk that is not there yet: "vda1", "loop0p1".
+	p := len(s)
+	for p > 0 && s[p-1] >= '0' && s[p-1] <= '9' {
+		p--
+	}
+	if p == 0 || p == len(s) || s[p] == '0' {
+		return DevT{}, false
+	}
+	part, _ := table.SimpleStrtoul(s[p:], 10)
+	if d, ok := k.blkLookupDevT(s[:p], uint32(part)); ok {
+		return d, true
+	}
+	if p < 2 || s[p-2] < '0' || s[p-2] > '9' || s[p-1] != 'p' {
+		return DevT{}, false
+	}
+	if d, ok := k.blkLookupDevT(s[:p-1], uint32(part)); ok {
+		return d, true
+	}
+	return DevT{}, false
+}
+
+// devtFromPath is the device-number part of dm_get_device(): "M:m" (which
+// must fit a dev_t, else EOVERFLOW) or a path (lookup_bdev, then
+// name_to_dev_t); ENODEV if neither resolves.
+func (k *Kernel) devtFromPath(p string) (DevT, error) {
+	if maj, min, ok := table.ScanDevT(p); ok {
+		if maj >= 1<<12 || min >= 1<<20 {
+			return DevT{}, EOVERFLOW
+		}
+		return DevT{maj, min}, nil
+	}
+	if d, err := k.lookupDevT(p); err == nil {
+		return d, nil
+	}
+	if d, ok := k.nameToDevT(p); ok {
+		return d, nil
+	}
+	return DevT{}, ENODEV
+}
+
+// blkdevGet is blkdev_get_by_dev(): open a block device by number for a
+// table (holder non-nil: an exclusive claim shared by everyone passing the
+// same holder) or a process. It fails with ENXIO if there is no such device
+// (or the device refuses the open) and EBUSY if another holder claimed it.
+func (k *Kernel) blkdevGet(d DevT, holder any) (*gendisk, error) {
+	k.devMu.Lock()
+	gd := k.disks[d]
+	if gd == nil {
+		k.devMu.Unlock()
+		return nil, ENXIO
+	}
+	if holder != nil && gd.holder != nil && gd.holder != holder {
+		k.devMu.Unlock()
+		return nil, EBUSY
+	}
+	k.devMu.Unlock()
+	if o, ok := gd.bdev.(Opener); ok {
+		if err := o.Open(); err != nil {
+			return nil, err
+		}
+	}
+	k.devMu.Lock()
+	if holder != nil && gd.holder != nil && gd.holder != holder {
+		k.devMu.Unlock()
+		if o, ok := gd.bdev.(Opener); ok {
+			o.Release()
+		}
+		return nil, EBUSY
+	}
+	gd.openers++
+	if holder != nil {
+		gd.holder = holder
+		gd.holderCount++
+	}
+	k.devMu.Unlock()
+	return gd, nil
+}
+
+// blkdevPut is blkdev_put().
+func (k *Kernel) blkdevPut(gd *gendisk, holder any) {
+	k.devMu.Lock()
+	gd.openers--
+	if holder != nil && gd.holder == holder {
+		gd.holderCount--
+		if gd.holderCount == 0 {
+			gd.holder = nil
+		}
+	}
+	k.devMu.Unlock()
+	if o, ok := gd.bdev.(Opener); ok {
+		o.Release()
+	}
+}
+
+// FModeExcl, passed to OpenBdev, opens the device exclusively (O_EXCL on a
+// block device): it fails with EBUSY while a table holds the device, and
+// tables cannot claim it while it is open so.
+const FModeExcl FMode = 1 << 7
+
+// OpenBdev opens a block device for a process (blkdev_get_by_path); the open
+// counts in the device's open count until release is called.
+func (k *Kernel) OpenBdev(p string, mode FMode) (bdev BlockDevice, release func(), err error) {
+	d, err := k.lookupDevT(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var holder any
+	if mode&FModeExcl != 0 {
+		holder = new(int)
+	}
+	gd, err := k.blkdevGet(d, holder)
+	if err != nil {
+		return nil, nil, err
+	}
+	var once bool
+	return gd.bdev, func() {
+		if once {
+			return
+		}
+		once = true
+		k.blkdevPut(gd, holder)
+	}, nil
+}
+
+// OpenCount returns how many times the block device is open (bd_openers):
+// by processes and by device-mapper tables.
+func (k *Kernel) OpenCount(d DevT) int {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	if gd := k.disks[d]; gd != nil {
+		return gd.openers
+	}
+	return 0
+}
+
+// ReadAhead returns a block device's read-ahead in sectors, as the
+// BLKRAGET ioctl (blockdev --getra) reports it.
+func (k *Kernel) ReadAhead(d DevT) (uint64, error) {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	gd := k.disks[d]
+	if gd == nil {
+		return 0, ENXIO
+	}
+	return uint64(gd.raKB) * 2, nil
+}
+
+// SetReadAhead is the BLKRASET ioctl (blockdev --setra): the value is kept
+// in whole 4 KiB pages.
+func (k *Kernel) SetReadAhead(d DevT, sectors uint64) error {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	gd := k.disks[d]
+	if gd == nil {
+		return ENXIO
+	}
+	gd.raKB = uint32(sectors*SectorSize/4096) * 4
+	return nil
+}
+
+// sortedDisks returns the registered disks in registration order.
+func (k *Kernel) sortedDisks() []*gendisk {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	return append([]*gendisk(nil), k.diskOrder...)
+}
+
+func (k *Kernel) registerBlkdevMajor(major uint32, name string) {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	k.blkMajors[major] = name
+}
+
+func (k *Kernel) registerMisc(minor uint32, name string) {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	k.misc[minor] = name
+}
+
+func sortedKeys[V any](m map[uint32]V) []uint32 {
+	ks := make([]uint32, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i] < ks[j] })
+	return ks
+}
