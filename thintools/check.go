@@ -245,15 +245,17 @@ func (t *tool) check(path string, o *checkOpts) (int, error) {
 }
 
 func clearNeedsCheck(im *image) error {
-	p, err := im.raw(0)
+	p0, err := im.raw(0)
 	if err != nil {
 		return err
 	}
+	p := append([]byte(nil), p0...)
 	le.PutUint32(p[4:], le.Uint32(p[4:])&^1)
 	le.PutUint32(p, checksum(p, superblockXor))
 	if _, err := im.dev.WriteAt(p, 0); err != nil {
 		return errorf("couldn't write superblock: %v", err)
 	}
+	im.invalidate()
 	return syncDev(im.dev)
 }
 

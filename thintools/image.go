@@ -48,27 +48,71 @@ func (e toolError) Error() string { return string(e) }
 
 func errorf(format string, a ...any) error { return toolError(fmt.Sprintf(format, a...)) }
 
-// image is a metadata device opened for reading.
+// image is a metadata device opened for reading. Reads go through a small
+// cache of 256 KiB chunks: btrees written in bulk are laid out mostly in
+// order, so a walk then costs one read per chunk instead of one per block.
 type image struct {
-	dev      Device
-	nrBlocks uint64
-	buf      map[uint64][]byte // small read cache for hot blocks (superblock)
+	dev       Device
+	nrBlocks  uint64
+	chunks    map[uint64][]byte
+	lru       []uint64
+	validated bitset // nodes whose checksum was verified
 }
+
+// bitset is a growable set of block numbers.
+type bitset []uint64
+
+func (s *bitset) has(b uint64) bool { return b/64 < uint64(len(*s)) && (*s)[b/64]&(1<<(b%64)) != 0 }
+func (s *bitset) add(b uint64) {
+	for b/64 >= uint64(len(*s)) {
+		*s = append(*s, make([]uint64, len(*s)+1)...)
+	}
+	(*s)[b/64] |= 1 << (b % 64)
+}
+
+const (
+	chunkBlocks = 64
+	maxChunks   = 32
+)
 
 func newImage(dev Device) *image {
-	return &image{dev: dev, nrBlocks: uint64(dev.Size()) / blockSize}
+	return &image{dev: dev, nrBlocks: uint64(dev.Size()) / blockSize, chunks: map[uint64][]byte{}}
 }
 
-// raw reads block b without validation.
+// raw reads block b without validation. The returned block may share
+// memory with the cache: callers must not modify it.
 func (im *image) raw(b uint64) ([]byte, error) {
 	if b >= im.nrBlocks {
 		return nil, errorf("block out of bounds (%d >= %d)", b, im.nrBlocks)
 	}
-	p := make([]byte, blockSize)
-	if _, err := im.dev.ReadAt(p, int64(b)*blockSize); err != nil {
-		return nil, errorf("couldn't read block %d", b)
+	c := b / chunkBlocks
+	chunk, ok := im.chunks[c]
+	if !ok {
+		n := min(uint64(chunkBlocks), im.nrBlocks-c*chunkBlocks)
+		chunk = make([]byte, n*blockSize)
+		if got, err := im.dev.ReadAt(chunk, int64(c*chunkBlocks)*blockSize); got < len(chunk) && err != nil {
+			// fall back to the single block (a short device)
+			chunk = nil
+			p := make([]byte, blockSize)
+			if _, err := im.dev.ReadAt(p, int64(b)*blockSize); err != nil {
+				return nil, errorf("couldn't read block %d", b)
+			}
+			return p, nil
+		}
+		if len(im.lru) >= maxChunks {
+			delete(im.chunks, im.lru[0])
+			im.lru = im.lru[1:]
+		}
+		im.chunks[c] = chunk
+		im.lru = append(im.lru, c)
 	}
-	return p, nil
+	o := (b % chunkBlocks) * blockSize
+	return chunk[o : o+blockSize : o+blockSize], nil
+}
+
+// invalidate drops cached blocks after a write.
+func (im *image) invalidate() {
+	im.chunks, im.lru, im.validated = map[uint64][]byte{}, nil, nil
 }
 
 // node reads and validates a btree node (btree_node_validator).
@@ -77,8 +121,11 @@ func (im *image) node(b uint64) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if le.Uint32(p) != checksum(p, nodeXor) {
-		return nil, errorf("bad checksum in btree node (block %d)", b)
+	if !im.validated.has(b) {
+		if le.Uint32(p) != checksum(p, nodeXor) {
+			return nil, errorf("bad checksum in btree node (block %d)", b)
+		}
+		im.validated.add(b)
 	}
 	if le.Uint64(p[8:]) != b {
 		return nil, errorf("bad block nr in btree node (block = %d)", b)

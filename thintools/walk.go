@@ -37,8 +37,8 @@ type walker struct {
 	valueSize uint32
 	visit     func(key uint64, value []byte) error
 	onDamage  func(d damage)
-	// seen avoids walking a node twice (shared subtrees); nil to disable.
-	seen map[uint64]bool
+	// seen avoids walking a node twice (shared subtrees).
+	seen bitset
 
 	damaged     bool
 	damageBegin uint64
@@ -47,7 +47,7 @@ type walker struct {
 }
 
 func newWalker(im *image, valueSize uint32, visit func(uint64, []byte) error, onDamage func(damage)) *walker {
-	return &walker{im: im, valueSize: valueSize, visit: visit, onDamage: onDamage, seen: map[uint64]bool{}}
+	return &walker{im: im, valueSize: valueSize, visit: visit, onDamage: onDamage}
 }
 
 // walk visits the tree at root; a visit error (not damage) aborts it.
@@ -100,12 +100,10 @@ func (w *walker) walkNode(b uint64, root bool, parentKey uint64) error {
 		return toolError("unknown node type")
 	}
 	internal := f&flagInternal != 0
-	if w.seen != nil {
-		if w.seen[b] {
-			return nil
-		}
-		w.seen[b] = true
+	if w.seen.has(b) {
+		return nil
 	}
+	w.seen.add(b)
 	want := w.valueSize
 	if internal {
 		want = 8

@@ -131,11 +131,11 @@ func writeMetadata(dev Device, md *xmlMetadata, nrMeta uint64) error {
 		return err
 	}
 	// each device's mappings, then the top level
-	dataCounts := map[uint64]uint32{}
+	dc := newDataCounts(md.nrDataBlocks)
 	subRoots := make([]uint64, len(devs))
 	for di, d := range devs {
 		for _, v := range d.vals {
-			dataCounts[v>>24]++
+			dc.inc(v >> 24)
 		}
 		r, err := w.buildTree(len(d.keys), func(i int) uint64 { return d.keys[i] }, 8, func(i int, dst []byte) {
 			le.PutUint64(dst, d.vals[i])
@@ -152,7 +152,7 @@ func writeMetadata(dev Device, md *xmlMetadata, nrMeta uint64) error {
 		return err
 	}
 	// data space map
-	dataRoot, err := w.buildSpaceMap(md.nrDataBlocks, func(b uint64) uint32 { return dataCounts[b] }, dataCounts, false)
+	dataRoot, err := w.buildSpaceMap(md.nrDataBlocks, dc)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,8 @@ func writeMetadata(dev Device, md *xmlMetadata, nrMeta uint64) error {
 
 // buildSpaceMap writes a btree-indexed (data) space map of nr blocks and
 // returns its 32-byte root.
-func (w *imgWriter) buildSpaceMap(nr uint64, count func(uint64) uint32, nonzero map[uint64]uint32, _ bool) ([]byte, error) {
+func (w *imgWriter) buildSpaceMap(nr uint64, dc *dataCounts) ([]byte, error) {
+	count := dc.get
 	nrBitmaps := (nr + entriesPerBmap - 1) / entriesPerBmap
 	if nrBitmaps > w.limit-w.next {
 		return nil, toolError(errNoSpace)
@@ -212,8 +213,9 @@ func (w *imgWriter) buildSpaceMap(nr uint64, count func(uint64) uint32, nonzero 
 	byBitmap := map[uint64][]uint64{}
 	var over []uint64
 	var allocated uint64
-	for b, c := range nonzero {
-		if c == 0 || b >= nr {
+	for _, b := range dc.nonzero() {
+		c := count(b)
+		if b >= nr {
 			continue
 		}
 		byBitmap[b/entriesPerBmap] = append(byBitmap[b/entriesPerBmap], b)
@@ -310,4 +312,57 @@ func (w *imgWriter) buildMetaSpaceMap(nr uint64) ([]byte, error) {
 	le.PutUint64(root[16:], idxBlock)
 	le.PutUint64(root[24:], rc)
 	return root, nil
+}
+
+// dataCounts holds data block reference counts: a slice for pools of up
+// to 2^27 data blocks, a map beyond.
+type dataCounts struct {
+	s []uint32
+	m map[uint64]uint32
+}
+
+func newDataCounts(nr uint64) *dataCounts {
+	if nr <= 1<<27 {
+		return &dataCounts{s: make([]uint32, nr)}
+	}
+	return &dataCounts{m: map[uint64]uint32{}}
+}
+
+func (d *dataCounts) inc(b uint64) {
+	if d.m == nil && b < uint64(len(d.s)) {
+		d.s[b]++
+		return
+	}
+	if d.m == nil {
+		return // beyond the pool: rejected by the parser already
+	}
+	d.m[b]++
+}
+
+func (d *dataCounts) get(b uint64) uint32 {
+	if d.m == nil {
+		if b < uint64(len(d.s)) {
+			return d.s[b]
+		}
+		return 0
+	}
+	return d.m[b]
+}
+
+// nonzero lists the blocks with a count, ascending.
+func (d *dataCounts) nonzero() []uint64 {
+	var out []uint64
+	if d.m == nil {
+		for b, c := range d.s {
+			if c != 0 {
+				out = append(out, uint64(b))
+			}
+		}
+		return out
+	}
+	for b := range d.m {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }

@@ -1,0 +1,86 @@
+package thintools
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// makeBigImage writes a 1 GiB metadata image holding about 0.85 GiB of
+// btrees: 8 thin devices with 55M mappings between them.
+func makeBigImage(b *testing.B, path string) {
+	const size = 1 << 30
+	const perDev = 6_900_000
+	md := &xmlMetadata{time: 1, transID: 1, version: 2, dataBlockSize: 128, nrDataBlocks: 8 * perDev}
+	for d := uint64(0); d < 8; d++ {
+		dev := &xmlDevice{id: d, keys: make([]uint64, perDev), vals: make([]uint64, perDev)}
+		for i := uint64(0); i < perDev; i++ {
+			dev.keys[i] = i
+			dev.vals[i] = (d*perDev+i)<<24 | (i & 3)
+		}
+		md.devices = append(md.devices, dev)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	dev, err := OSFS{}.OpenDevice(path, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeDev(dev)
+	if err := writeMetadata(dev, md, size/blockSize); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkThinCheck1GiB times dmsim's thin_check on a 1 GiB metadata
+// image and, when the real thin_check 0.9.0 is installed, runs it once on
+// the same image and reports how many times faster dmsim is
+// (real-s/ours-s). Run it with
+//
+//	go test ./thintools -run XXX -bench ThinCheck1GiB -benchtime 3x
+//
+// The image is built under $DMSIM_BENCH_DIR (default: a temporary
+// directory) and kept there for reruns.
+func BenchmarkThinCheck1GiB(b *testing.B) {
+	dir := os.Getenv("DMSIM_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	img := filepath.Join(dir, "thin-check-1g.img")
+	if st, err := os.Stat(img); err != nil || st.Size() != 1<<30 {
+		makeBigImage(b, img)
+	}
+	args := []string{"thin_check", img}
+	env := &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if rc := ThinCheck(context.Background(), args, env); rc != 0 {
+			b.Fatalf("thin_check failed on the benchmark image")
+		}
+	}
+	ours := time.Since(start).Seconds() / float64(b.N)
+	b.StopTimer()
+	b.ReportMetric(ours, "s/GiB")
+	if path, err := exec.LookPath("thin_check"); err == nil {
+		t0 := time.Now()
+		if out, err := exec.Command(path, img).CombinedOutput(); err != nil {
+			b.Fatalf("real thin_check: %v\n%s", err, out)
+		}
+		real := time.Since(t0).Seconds()
+		b.ReportMetric(real, "real-s/GiB")
+		b.ReportMetric(real/ours, "x-faster-than-0.9.0")
+		b.ReportMetric(1.75/ours, "x-faster-than-rust-1.x-published")
+	}
+}
