@@ -6,5 +6,6 @@ import (
 	_ "github.com/dmsim/dmsim/targets/errortarget"
 	_ "github.com/dmsim/dmsim/targets/linear"
 	_ "github.com/dmsim/dmsim/targets/striped"
+	_ "github.com/dmsim/dmsim/targets/thin"
 	_ "github.com/dmsim/dmsim/targets/zero"
 )

@@ -44,87 +44,29 @@ type coreOps interface {
 var core coreOps = dmCore{}
 
 // errRequeue completes a bio with BLK_STS_DM_REQUEUE: the core holds it
-// and resubmits it at resume. The core exports no such status yet; until it
-// does, requeued bios fail with EIO.
-var errRequeue error = dmsim.EIO
+// and resubmits it after the resume.
+var errRequeue error = dmsim.ErrRequeue
 
-// dmCore is coreOps on the dmsim core. Calls the core does not provide yet
-// are looked up by method at run time, so this package builds against the
-// core as it grows; each missing call degrades as noted.
+// dmCore is coreOps on the dmsim core.
 type dmCore struct{}
 
 func (dmCore) getDevice(ti *dmsim.DMTarget, path string, mode dmsim.FMode) (*dmsim.DMDev, error) {
-	if g, ok := any(ti.Table).(interface {
-		GetDevice(path string, mode dmsim.FMode) (*dmsim.DMDev, error)
-	}); ok {
-		return g.GetDevice(path, mode)
-	}
-	return nil, dmsim.ENODEV
+	return ti.GetDevice(path, mode)
 }
 
-func (dmCore) putDevice(ti *dmsim.DMTarget, d *dmsim.DMDev) {
-	if p, ok := any(ti.Table).(interface{ PutDevice(*dmsim.DMDev) }); ok {
-		p.PutDevice(d)
-	}
-}
-
-func (dmCore) kernel(ti *dmsim.DMTarget) *dmsim.Kernel { return ti.Table.Kernel() }
-
-func (dmCore) md(ti *dmsim.DMTarget) *dmsim.MappedDevice { return ti.Table.MD() }
-
-func (dmCore) tableMode(ti *dmsim.DMTarget) dmsim.FMode { return ti.Table.Mode() }
-
-func (dmCore) deviceName(md *dmsim.MappedDevice) string { return md.DeviceName() }
-
-func (dmCore) tableEvent(ti *dmsim.DMTarget) {
-	if e, ok := any(ti.Table).(interface{ Event() }); ok {
-		e.Event()
-	}
-}
-
-func (dmCore) suspended(ti *dmsim.DMTarget) bool {
-	if s, ok := any(ti.Table.MD()).(interface{ Suspended() bool }); ok {
-		return s.Suspended()
-	}
-	return false
-}
-
-func (dmCore) noflushSuspending(ti *dmsim.DMTarget) bool {
-	if s, ok := any(ti.Table.MD()).(interface{ NoflushSuspending() bool }); ok {
-		return s.NoflushSuspending()
-	}
-	return false
-}
-
-func (dmCore) internalSuspendNoflush(md *dmsim.MappedDevice) {
-	if s, ok := any(md).(interface{ InternalSuspendNoflush() }); ok {
-		s.InternalSuspendNoflush()
-	}
-}
-
-func (dmCore) internalResume(md *dmsim.MappedDevice) {
-	if s, ok := any(md).(interface{ InternalResume() }); ok {
-		s.InternalResume()
-	}
-}
-
+func (dmCore) putDevice(ti *dmsim.DMTarget, d *dmsim.DMDev)  { ti.PutDevice(d) }
+func (dmCore) kernel(ti *dmsim.DMTarget) *dmsim.Kernel       { return ti.Kernel() }
+func (dmCore) md(ti *dmsim.DMTarget) *dmsim.MappedDevice     { return ti.MD() }
+func (dmCore) tableMode(ti *dmsim.DMTarget) dmsim.FMode      { return ti.Table.Mode() }
+func (dmCore) deviceName(md *dmsim.MappedDevice) string      { return md.DeviceName() }
+func (dmCore) tableEvent(ti *dmsim.DMTarget)                 { ti.Event() }
+func (dmCore) suspended(ti *dmsim.DMTarget) bool             { return ti.Suspended() }
+func (dmCore) noflushSuspending(ti *dmsim.DMTarget) bool     { return ti.NoflushSuspending() }
+func (dmCore) internalSuspendNoflush(md *dmsim.MappedDevice) { md.InternalSuspendNoflush() }
+func (dmCore) internalResume(md *dmsim.MappedDevice)         { md.InternalResume() }
+func (dmCore) param(k *dmsim.Kernel, name string) string     { return k.ModuleParam(moduleName, name) }
 func (dmCore) getMD(k *dmsim.Kernel, bdev dmsim.BlockDevice) *dmsim.MappedDevice {
-	if md, ok := any(bdev).(*dmsim.MappedDevice); ok {
-		return md
-	}
-	if b, ok := bdev.(interface{ MappedDevice() *dmsim.MappedDevice }); ok {
-		return b.MappedDevice()
-	}
-	if g, ok := any(k).(interface {
-		GetMD(dmsim.DevT) *dmsim.MappedDevice
-	}); ok {
-		return g.GetMD(bdev.Dev())
-	}
-	return nil
-}
-
-func (dmCore) param(k *dmsim.Kernel, name string) string {
-	return k.ModuleParam(moduleName, name)
+	return k.GetMD(bdev.Dev())
 }
 
 // noSpaceTimeout reads no_space_timeout (seconds; 0 queues forever), as
