@@ -258,17 +258,18 @@ func (f *bdevFile) Sync() error {
 
 // Discard is BLKDISCARD: the range must be sector aligned and inside the device.
 func (f *bdevFile) Discard(off, length int64) error {
+	// blk_ioctl_discard
 	if f.flag&(O_WRONLY|O_RDWR) == 0 {
 		return EBADF
+	}
+	if !f.b.Limits().DiscardSupported() {
+		return dmsim.EOPNOTSUPP
 	}
 	if off%dmsim.SectorSize != 0 || length%dmsim.SectorSize != 0 {
 		return dmsim.EINVAL
 	}
-	if off+length > f.Size() || off < 0 || length < 0 {
+	if off < 0 || length < 0 || off+length > f.Size() {
 		return dmsim.EINVAL
-	}
-	if !f.b.Limits().DiscardSupported() {
-		return dmsim.EOPNOTSUPP
 	}
 	for pg := off / pageSize; pg*pageSize < off+length; pg++ {
 		delete(f.dirty, pg) // truncate_bdev_range

@@ -195,6 +195,14 @@ func NewSimFS(k *dmsim.Kernel, root string) (*SimFS, error) {
 	return &SimFS{Kernel: k, Root: root, rand: newDetRand()}, nil
 }
 
+// kcall runs f as a clock actor: every call into the kernel must come from
+// one. Callers must not already hold a token.
+func kcall(k *dmsim.Kernel, f func()) {
+	k.Clock.Enter()
+	defer k.Clock.Exit()
+	f()
+}
+
 // hostPath maps an emulated path to the scratch directory.
 func (s *SimFS) hostPath(name string) string {
 	return filepath.Join(s.Root, filepath.FromSlash(path.Clean("/"+name)))
@@ -224,7 +232,9 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 		if s.Kernel == nil {
 			return nil, pathErr("open", name, dmsim.ENOENT)
 		}
-		data, err := s.Kernel.SysfsRead(name)
+		var data string
+		var err error
+		kcall(s.Kernel, func() { data, err = s.Kernel.SysfsRead(name) })
 		if err != nil {
 			return nil, pathErr("open", name, err)
 		}
@@ -249,19 +259,26 @@ func (s *SimFS) Stat(name string) (fs.FileInfo, error) {
 			if _, ok := s.nodes(path.Dir(name))[path.Base(name)]; ok {
 				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
 			}
-			if b, err := s.Kernel.LookupBdev(name); err == nil && b != nil {
+			var b dmsim.BlockDevice
+			var err error
+			kcall(s.Kernel, func() { b, err = s.Kernel.LookupBdev(name) })
+			if err == nil && b != nil {
 				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
 			}
 		}
 		return nil, pathErr("stat", name, dmsim.ENOENT)
 	case isUnder(name, "/sys") || isUnder(name, "/proc"):
 		if s.Kernel != nil {
-			if _, err := s.Kernel.SysfsRead(name); err == nil {
+			var err error
+			kcall(s.Kernel, func() { _, err = s.Kernel.SysfsRead(name) })
+			if err == nil {
 				return devInfo{name: path.Base(name), mode: 0o644}, nil
 			}
 			if strings.HasPrefix(name, "/sys/module/") {
 				mod := strings.SplitN(strings.TrimPrefix(name, "/sys/module/"), "/", 2)
-				if len(mod) == 1 && s.Kernel.ModuleLoaded(mod[0]) {
+				loaded := false
+				kcall(s.Kernel, func() { loaded = s.Kernel.ModuleLoaded(mod[0]) })
+				if len(mod) == 1 && loaded {
 					return dirInfo(mod[0]), nil
 				}
 			}
@@ -279,7 +296,13 @@ func (s *SimFS) nodes(dir string) map[string]dmsim.DevT {
 	if s.Kernel == nil {
 		return nil
 	}
-	return s.Kernel.DevNodes(dir)
+	var m map[string]dmsim.DevT
+	kcall(s.Kernel, func() { m = s.Kernel.DevNodes(dir) })
+	out := make(map[string]dmsim.DevT, len(m))
+	for n, d := range m {
+		out[path.Base(n)] = d
+	}
+	return out
 }
 
 func (s *SimFS) ReadDir(name string) ([]fs.DirEntry, error) {
@@ -435,7 +458,9 @@ func (f *sysFile) ReadAt(p []byte, off int64) (int, error) {
 
 // Write stores the value: one write(2) is one store into the attribute.
 func (f *sysFile) Write(p []byte) (int, error) {
-	if err := f.k.SysfsWrite(f.name, string(p)); err != nil {
+	var err error
+	kcall(f.k, func() { err = f.k.SysfsWrite(f.name, string(p)) })
+	if err != nil {
 		return 0, toErrno(err)
 	}
 	return len(p), nil

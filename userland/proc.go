@@ -186,7 +186,39 @@ func Run(parent *Proc, argv []string) int {
 	if child.Ctx == nil {
 		child.Ctx = context.Background()
 	}
+	if _, wrapped := child.Stdout.(*pipeWriter); !wrapped && child.Stdout != nil {
+		child.Stdout = &pipeWriter{w: child.Stdout}
+	}
 	return runSafely(c, &child)
 }
 
-func runSafely(c *Command, p *Proc) int { return c.Run(p) }
+// sigPipe unwinds a command that wrote to a pipe nobody reads: the process
+// dies of SIGPIPE silently (status 128+13), as it would on Linux.
+type sigPipe struct{}
+
+// pipeWriter turns EPIPE on standard output into SIGPIPE.
+type pipeWriter struct{ w io.Writer }
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if err != nil && Errno(err) == EPIPE {
+		panic(sigPipe{})
+	}
+	return n, err
+}
+
+// ExitSigPipe is the status of a process killed by SIGPIPE.
+const ExitSigPipe = 128 + 13
+
+func runSafely(c *Command, p *Proc) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(sigPipe); ok {
+				status = ExitSigPipe
+				return
+			}
+			panic(r)
+		}
+	}()
+	return c.Run(p)
+}

@@ -1,0 +1,498 @@
+package dmsetup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/userland"
+)
+
+// Machine is what dmsetup needs from the kernel: the device-mapper ioctls
+// and the /dev and /sys services libdevmapper uses. *dmsim.Kernel has them.
+type Machine interface {
+	Ioctl() dmsim.IoctlAPI
+	Mknod(path string, dev dmsim.DevT) error
+	Unlink(path string) error
+	DevNodes(dir string) map[string]dmsim.DevT
+	LookupBdev(path string) (dmsim.BlockDevice, error)
+	BdevByDevT(d dmsim.DevT) (dmsim.BlockDevice, error)
+	SysfsRead(path string) (string, error)
+}
+
+// Library facts of libdevmapper 1.02.185.
+const (
+	libraryVersion = "1.02.185 (2022-05-18)"
+	dmDir          = "/dev/mapper"
+	dmNameLen      = 128 // DM_NAME_LEN
+	dmUUIDLen      = 129 // DM_UUID_LEN
+	ioctlRetries   = 25  // DM_IOCTL_RETRIES
+	retryDelay     = 200 * time.Millisecond
+)
+
+type taskType int
+
+const (
+	tCreate taskType = iota
+	tReload
+	tRemove
+	tRemoveAll
+	tSuspend
+	tResume
+	tInfo
+	tDeps
+	tRename
+	tVersion
+	tStatus
+	tTable
+	tWaitEvent
+	tList
+	tClear
+	tMknodes
+	tListVersions
+	tTargetMsg
+	tTargetVersion
+)
+
+// ioctlName is _cmd_data_v4[].name, as error messages print it.
+var ioctlName = map[taskType]string{
+	tCreate: "create", tReload: "reload", tRemove: "remove", tRemoveAll: "remove_all",
+	tSuspend: "suspend", tResume: "resume", tInfo: "info", tDeps: "deps", tRename: "rename",
+	tVersion: "version", tStatus: "status", tTable: "table", tWaitEvent: "waitevent",
+	tList: "names", tClear: "clear", tMknodes: "mknodes", tListVersions: "versions",
+	tTargetMsg: "message", tTargetVersion: "target-version",
+}
+
+// task is a struct dm_task: one ioctl (or a composite like create with a
+// table) and its answer.
+type task struct {
+	d   *cmdCtx
+	typ taskType
+
+	name         string
+	uuid         string
+	major, minor int // -1: not set
+	targets      []dmsim.TargetSpec
+	readOnly     bool
+	noFlush      bool
+	skipLockfs   bool
+	inactive     bool
+	deferred     bool
+	retryRemove  bool
+	newName      string
+	newUUID      bool
+	message      string
+	sector       uint64
+	eventNr      uint32
+	addNodeOnCre bool
+
+	// answer
+	info     dmsim.DMInfo
+	exists   bool
+	status   []dmsim.TargetStatus
+	deps     []dmsim.DevT
+	names    []dmsim.NameEntry
+	versions []dmsim.TargetVersion
+	response string
+	errno    dmsim.Errno
+}
+
+func (d *cmdCtx) newTask(t taskType) *task {
+	return &task{d: d, typ: t, major: -1, minor: -1}
+}
+
+// setName is dm_task_set_name: a name with a '/' is a path to an existing
+// device, resolved to its device-mapper name.
+func (t *task) setName(name string) bool {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return t.setNameFromPath(name, name[i+1:])
+	}
+	if len(name) >= dmNameLen {
+		t.d.errorf("Name \"%s\" too long.", name)
+		return false
+	}
+	t.name = name
+	return true
+}
+
+func (t *task) setNameFromPath(p, base string) bool {
+	d := t.d
+	if t.typ == tCreate {
+		d.errorf("Name \"%s\" invalid. It contains \"/\".", p)
+		return false
+	}
+	var final string
+	dev, ok := d.statDev(p)
+	if ok {
+		if dev2, ok2 := d.statDev(dmDir + "/" + base); ok2 && dev2 == dev {
+			final = base
+		}
+	} else {
+		if len(p) < 3 || p[0] == '/' || strings.Count(p, "/") != 1 {
+			d.errorf("Device %s not found", p)
+			return false
+		}
+		if dev, ok = d.statDev(path.Clean(dmDir + "/../" + p)); !ok {
+			d.errorf("Device %s not found", p)
+			return false
+		}
+	}
+	if final == "" {
+		for n, nd := range d.mapperNodes() {
+			if nd == dev {
+				if final == "" || n < final {
+					final = n
+				}
+			}
+		}
+		if final == "" {
+			d.errorf("Device %s not found", base)
+			return false
+		}
+	}
+	t.name = final
+	return true
+}
+
+func (t *task) setUUID(uuid string) bool {
+	t.uuid = uuid
+	return true
+}
+
+func (t *task) setNewName(n string) bool {
+	switch {
+	case strings.Contains(n, "/"):
+		t.d.errorf("Name \"%s\" invalid. It contains \"/\".", n)
+		return false
+	case len(n) >= dmNameLen:
+		t.d.errorf("Name \"%s\" too long", n)
+		return false
+	case n == "":
+		t.d.errorf("Non empty new name is required.")
+		return false
+	}
+	t.newName = n
+	return true
+}
+
+func (t *task) ref() dmsim.DevRef {
+	r := dmsim.DevRef{UUID: t.uuid}
+	if t.major > 0 {
+		r.Dev = dmsim.DevT{Major: uint32(t.major), Minor: uint32(max(t.minor, 0))}
+		return r
+	}
+	if t.uuid == "" {
+		r.Name = t.name
+	}
+	return r
+}
+
+func (t *task) flags() dmsim.IoctlFlags {
+	return dmsim.IoctlFlags{ReadOnly: t.readOnly, NoFlush: t.noFlush, SkipLockfs: t.skipLockfs,
+		Inactive: t.inactive, Deferred: t.deferred}
+}
+
+// ioctlFailed prints libdm's _do_dm_ioctl error line.
+func (t *task) ioctlFailed(err error) {
+	devpart := ""
+	if t.major > 0 {
+		devpart = fmt.Sprintf("(%d:%d)", t.major, max(t.minor, 0))
+	}
+	t.d.errorf("device-mapper: %s ioctl on %s %s%s failed: %s", ioctlName[t.typ], t.name, t.uuid,
+		devpart, userland.Strerror(err))
+}
+
+// run is dm_task_run.
+func (t *task) run() bool {
+	if t.typ == tCreate && len(t.targets) > 0 {
+		return t.createAndLoad()
+	}
+	if t.typ == tMknodes && t.name == "" && t.uuid == "" && t.major <= 0 {
+		return t.d.mknodesAll()
+	}
+	d := t.d
+	var err error
+	for try := 0; ; try++ {
+		err = t.ioctl()
+		if err == nil || !t.retryRemove || t.typ != tRemove || dmsim.AsErrno(err) != dmsim.EBUSY || try >= ioctlRetries {
+			break
+		}
+		if d.sleep(retryDelay) != nil {
+			break
+		}
+	}
+	if err != nil {
+		t.errno = dmsim.AsErrno(err)
+		if t.errno == dmsim.ENXIO && (t.typ == tInfo || t.typ == tMknodes || t.typ == tStatus) {
+			t.exists = false
+			return t.nodeOps()
+		}
+		t.ioctlFailed(err)
+		return false
+	}
+	t.exists = true
+	return t.nodeOps()
+}
+
+// ioctl performs the kernel call as a clock actor.
+func (t *task) ioctl() error {
+	d := t.d
+	api := d.m.Ioctl()
+	if api == nil {
+		return dmsim.ENODEV
+	}
+	var err error
+	switch t.typ {
+	case tCreate:
+		t.info, err = api.DevCreate(t.name, t.uuid, t.flags())
+	case tReload:
+		t.info, err = api.TableLoad(t.ref(), t.targets, t.flags())
+	case tRemove:
+		t.info, err = api.DevRemove(t.ref(), t.flags())
+	case tRemoveAll:
+		err = api.RemoveAll(t.flags())
+	case tSuspend:
+		t.info, err = api.DevSuspend(t.ref(), t.flags())
+	case tResume:
+		t.info, err = api.DevResume(t.ref(), t.flags())
+	case tInfo, tMknodes:
+		t.info, err = api.DevStatus(t.ref(), t.flags())
+	case tDeps:
+		t.info, t.deps, err = api.TableDeps(t.ref(), t.flags())
+	case tRename:
+		target := t.newName
+		if t.newUUID {
+			target = t.uuidArg()
+		}
+		t.info, err = api.DevRename(t.ref(), target, t.newUUID)
+	case tStatus:
+		t.info, t.status, err = api.TableStatus(t.ref(), dmsim.StatusInfo, t.flags())
+	case tTable:
+		t.info, t.status, err = api.TableStatus(t.ref(), dmsim.StatusTable, t.flags())
+	case tWaitEvent:
+		t.info, t.status, err = api.DevWait(d.p.Ctx, t.ref(), t.eventNr, t.flags())
+		if err != nil && d.p.Killed() {
+			err = nil // killed while waiting: the process is gone
+			d.killed = true
+		}
+	case tList:
+		t.names = api.ListDevices()
+	case tClear:
+		t.info, err = api.TableClear(t.ref())
+	case tListVersions:
+		t.versions = api.ListVersions()
+	case tTargetMsg:
+		t.info, t.response, err = api.TargetMessage(t.ref(), t.sector, t.message)
+	case tTargetVersion:
+		err = dmsim.EINVAL
+		for _, v := range api.ListVersions() {
+			if v.Name == t.name {
+				t.versions = []dmsim.TargetVersion{v}
+				err = nil
+			}
+		}
+	case tVersion:
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		d.killed = true
+	}
+	return err
+}
+
+// uuidArg holds the new UUID of `rename --setuuid` (kept in newName).
+func (t *task) uuidArg() string { return t.newName }
+
+// nodeOps does what libdm does to /dev/mapper after a successful ioctl when
+// udev is not used (DM_DISABLE_UDEV=1).
+func (t *task) nodeOps() bool {
+	d := t.d
+	switch t.typ {
+	case tCreate:
+		if t.addNodeOnCre && t.name != "" {
+			d.addNode(t.name, t.info.Dev)
+		}
+	case tRemove:
+		if t.name != "" {
+			d.rmNode(t.name)
+		}
+	case tRename:
+		if !t.newUUID && t.name != "" {
+			d.renameNode(t.name, t.newName)
+		}
+	case tResume:
+		if t.name != "" && !t.addNodeOnCre {
+			d.addNode(t.name, t.info.Dev)
+		}
+	case tMknodes:
+		if t.exists {
+			d.addNode(t.info.Name, t.info.Dev)
+		} else if t.name != "" {
+			d.rmNode(t.name)
+		}
+	}
+	return true
+}
+
+// createAndLoad is _create_and_load_v4: create, load the table addressed by
+// the new device number, resume; on failure the device is removed again.
+func (t *task) createAndLoad() bool {
+	d := t.d
+	create := d.newTask(tCreate)
+	create.name, create.uuid = t.name, t.uuid
+	create.addNodeOnCre = t.addNodeOnCre
+	create.targets = nil
+	if !create.run() {
+		return false
+	}
+	reload := d.newTask(tReload)
+	reload.name = t.name
+	reload.targets = t.targets
+	reload.readOnly = t.readOnly
+	reload.major, reload.minor = int(create.info.Dev.Major), int(create.info.Dev.Minor)
+	if reload.run() {
+		resume := d.newTask(tResume)
+		resume.name = t.name
+		resume.addNodeOnCre = t.addNodeOnCre
+		if resume.run() {
+			t.info, t.exists = resume.info, true
+			return true
+		}
+	}
+	rm := d.newTask(tRemove)
+	rm.name = t.name
+	if !rm.run() {
+		d.errorf("Failed to revert device creation.")
+	}
+	return false
+}
+
+// ---- /dev/mapper nodes ----
+
+func (d *cmdCtx) mapperNodes() map[string]dmsim.DevT {
+	out := map[string]dmsim.DevT{}
+	for n, dev := range d.m.DevNodes(dmDir) {
+		n = path.Base(n)
+		if n != "control" {
+			out[n] = dev
+		}
+	}
+	return out
+}
+
+// statDev is stat(2)'s st_rdev for a device node.
+func (d *cmdCtx) statDev(p string) (dmsim.DevT, bool) {
+	p = path.Clean(p)
+	if dev, ok := d.m.DevNodes(path.Dir(p))[path.Base(p)]; ok {
+		return dev, true
+	}
+	if dev, ok := d.m.DevNodes(path.Dir(p))[p]; ok {
+		return dev, true
+	}
+	if strings.HasPrefix(p, dmDir+"/") {
+		return dmsim.DevT{}, false
+	}
+	b, err := d.m.LookupBdev(p)
+	if err != nil || b == nil {
+		return dmsim.DevT{}, false
+	}
+	return b.Dev(), true
+}
+
+func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
+	p := dmDir + "/" + name
+	if cur, ok := d.mapperNodes()[name]; ok {
+		if cur == dev {
+			return
+		}
+		_ = d.m.Unlink(p)
+	}
+	if err := d.m.Mknod(p, dev); err != nil && dmsim.AsErrno(err) != dmsim.EEXIST {
+		d.errorf("%s: mknod for %s failed: %s", p, name, userland.Strerror(err))
+	}
+}
+
+func (d *cmdCtx) rmNode(name string) {
+	if _, ok := d.mapperNodes()[name]; !ok {
+		return
+	}
+	if err := d.m.Unlink(dmDir + "/" + name); err != nil && dmsim.AsErrno(err) != dmsim.ENOENT {
+		d.errorf("%s: unlink failed: %s", dmDir+"/"+name, userland.Strerror(err))
+	}
+}
+
+func (d *cmdCtx) renameNode(oldName, newName string) {
+	nodes := d.mapperNodes()
+	dev, ok := nodes[oldName]
+	if _, exists := nodes[newName]; exists {
+		_ = d.m.Unlink(dmDir + "/" + newName)
+	}
+	if !ok {
+		return
+	}
+	_ = d.m.Unlink(dmDir + "/" + oldName)
+	if err := d.m.Mknod(dmDir+"/"+newName, dev); err != nil {
+		d.errorf("Unable to rename device node from '%s' to '%s'", oldName, newName)
+	}
+}
+
+// mknodesAll is _mknodes_v4: fix every node under /dev/mapper, then make
+// one for every device.
+func (d *cmdCtx) mknodesAll() bool {
+	r := true
+	names := make([]string, 0)
+	for n := range d.mapperNodes() {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	for _, n := range names {
+		t := d.newTask(tMknodes)
+		t.name = n
+		if !t.run() {
+			r = false
+		}
+	}
+	list := d.newTask(tList)
+	if !list.run() {
+		return false
+	}
+	for _, e := range list.names {
+		t := d.newTask(tMknodes)
+		t.name = e.Name
+		if !t.run() {
+			r = false
+		}
+	}
+	return r
+}
+
+// readAhead is dm_task_get_read_ahead: /sys/dev/block/M:m/bdi/read_ahead_kb
+// × 2, else BLKRAGET on the node (which fails when there is none).
+func (d *cmdCtx) readAhead(name string, dev dmsim.DevT) (uint32, bool) {
+	if dev.Major != 0 {
+		s, err := d.m.SysfsRead(fmt.Sprintf("/sys/dev/block/%d:%d/bdi/read_ahead_kb", dev.Major, dev.Minor))
+		if err == nil {
+			n, _ := strconv.Atoi(strings.TrimSpace(s))
+			return uint32(n * 2), true
+		}
+	}
+	if name == "" {
+		d.errorf("Empty device name passed to BLKRAGET")
+		return 0, false
+	}
+	p := dmDir + "/" + name
+	if _, ok := d.mapperNodes()[name]; !ok {
+		d.errorf("%s: open failed: %s", p, userland.Strerror(dmsim.ENOENT))
+		return 0, false
+	}
+	if _, err := d.m.LookupBdev(p); err != nil {
+		d.errorf("%s: open failed: %s", p, userland.Strerror(err))
+		return 0, false
+	}
+	d.errorf("%s: BLKRAGET failed: %s", name, userland.Strerror(dmsim.ENOTTY))
+	return 0, false
+}

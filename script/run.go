@@ -1,0 +1,397 @@
+package script
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+
+	_ "github.com/dmsim/dmsim/dmsetup" // registers dmsetup
+	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/userland"
+)
+
+// BootModules are the modules the recording kernel loads at boot.
+var BootModules = []string{"dm_thin_pool"}
+
+// Machine is one booted kernel with its shell: what a script runs in
+// between two reboots (and what the REPL drives).
+type Machine struct {
+	Kernel *dmsim.Kernel
+	FS     *userland.SimFS
+
+	scratch string
+	env     []string
+	shell   *interp.Runner
+}
+
+// DiskEnv returns the DISK_NAME=/dev/vdX variables for a script's disks.
+func DiskEnv(disks []Disk) []string {
+	var env []string
+	for _, d := range disks {
+		env = append(env, "DISK_"+d.Name+"="+d.Dev)
+	}
+	return env
+}
+
+// Boot starts a kernel on the disk images and a fresh shell in /tmp with
+// DM_DISABLE_UDEV=1 and the extra environment (e.g. DISK_ variables).
+func Boot(disks []dmsim.DiskSpec, extraEnv []string) (*Machine, error) {
+	k, err := dmsim.NewKernel(dmsim.Config{DMMajor: dmsim.DMMajor, BootModules: BootModules, Disks: disks})
+	if err != nil {
+		return nil, fmt.Errorf("boot: %w", err)
+	}
+	k.Log.Clear() // boot noise, as the recorder's `dmesg -c` before the first command
+	scratch, err := os.MkdirTemp("", "dmsim-root-")
+	if err != nil {
+		k.Halt()
+		return nil, err
+	}
+	sfs, err := userland.NewSimFS(k, scratch)
+	if err != nil {
+		k.Halt()
+		os.RemoveAll(scratch)
+		return nil, err
+	}
+	m := &Machine{Kernel: k, FS: sfs, scratch: scratch}
+	m.env = append([]string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/",
+		"TERM=linux",
+		"SHELL=/bin/sh",
+		"DM_DISABLE_UDEV=1",
+		"UID=0", "EUID=0", "GID=0",
+	}, extraEnv...)
+	if err := m.newShell(); err != nil {
+		m.Halt()
+		return nil, err
+	}
+	return m, nil
+}
+
+// builtinMark routes the shell's echo and printf to userland's busybox
+// versions (ash's builtins), whose output and errors are busybox's.
+const builtinMark = "\x00dmsim-builtin"
+
+func (m *Machine) newShell() error {
+	r, err := interp.New(
+		interp.Env(expand.ListEnviron(m.env...)),
+		interp.StdIO(nil, io.Discard, io.Discard),
+		interp.ExecHandlers(m.execMiddleware),
+		interp.CallHandler(func(ctx context.Context, args []string) ([]string, error) {
+			switch args[0] {
+			case "echo", "printf":
+				return append([]string{builtinMark}, args...), nil
+			}
+			return args, nil
+		}),
+		interp.OpenHandler(m.open),
+		interp.StatHandler(m.stat),
+		interp.ReadDirHandler2(func(ctx context.Context, p string) ([]fs.DirEntry, error) {
+			return m.FS.ReadDir(p)
+		}),
+		interp.AccessHandler(func(ctx context.Context, p string, mode interp.AccessMode) error {
+			_, err := m.FS.Stat(p)
+			return err
+		}),
+	)
+	if err != nil {
+		return err
+	}
+	r.Dir = "/tmp"
+	m.shell = r
+	return nil
+}
+
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}
+
+// execMiddleware runs every command through userland; nothing ever runs on
+// the host.
+func (m *Machine) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+	return func(ctx context.Context, args []string) error {
+		name := args[0]
+		if name == builtinMark {
+			args = args[1:]
+		}
+		hc := interp.HandlerCtx(ctx)
+		var stdin io.Reader = strings.NewReader("")
+		if !isNil(hc.Stdin) {
+			stdin = hc.Stdin
+		}
+		p := &userland.Proc{
+			Ctx:    ctx,
+			Args:   args,
+			Stdin:  stdin,
+			Stdout: hc.Stdout,
+			Stderr: hc.Stderr,
+			Env: func(n string) string {
+				if v := hc.Env.Get(n); v.IsSet() && v.Exported {
+					return v.String()
+				}
+				return ""
+			},
+			Dir:    hc.Dir,
+			FS:     m.FS,
+			Kernel: m.Kernel,
+		}
+		st := userland.Run(p, args)
+		if st != 0 {
+			return interp.NewExitStatus(uint8(st))
+		}
+		return nil
+	}
+}
+
+func absPath(dir, p string) string {
+	if !path.IsAbs(p) {
+		p = path.Join(dir, p)
+	}
+	return path.Clean(p)
+}
+
+// open is the shell's redirection: ash's messages for failures.
+func (m *Machine) open(ctx context.Context, p string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
+	hc := interp.HandlerCtx(ctx)
+	f, err := m.FS.OpenFile(ctx, absPath(hc.Dir, p), flag, perm)
+	if err == nil {
+		return f, nil
+	}
+	create := flag&(os.O_WRONLY|os.O_RDWR) != 0
+	op, text := "sh: can't open", userland.Strerror(err)
+	if create {
+		op = "sh: can't create"
+	}
+	switch userland.Errno(err) {
+	case dmsim.ENOENT, dmsim.ENOTDIR:
+		text = "no such file"
+		if create {
+			text = "nonexistent directory"
+		}
+	}
+	return nil, &os.PathError{Op: op, Path: p, Err: errors.New(text)}
+}
+
+func (m *Machine) stat(ctx context.Context, name string, follow bool) (fs.FileInfo, error) {
+	return m.FS.Stat(name)
+}
+
+// lockedBuffer collects a command's output; pipeline stages write
+// concurrently.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]byte(nil), l.b.Bytes()...)
+}
+
+// Exec runs one logical line in the shell with the given output streams
+// and returns its exit status.
+func (m *Machine) Exec(ctx context.Context, line string, stdout, stderr io.Writer) int {
+	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(line), "")
+	if err != nil {
+		fmt.Fprintf(stderr, "sh: eval: line 0: syntax error: %s\n", syntaxMessage(err))
+		return 2
+	}
+	interp.StdIO(nil, stdout, stderr)(m.shell)
+	err = m.shell.Run(ctx, file)
+	status := 0
+	if st, ok := interp.IsExitStatus(err); ok {
+		status = int(st)
+	} else if err != nil {
+		fmt.Fprintf(stderr, "sh: %v\n", err)
+		status = 2
+	}
+	if m.shell.Exited() {
+		// `exit` ends the shell; the next line gets a fresh one.
+		m.newShell()
+	}
+	return status
+}
+
+// syntaxMessage words a parse error as ash would where it can.
+func syntaxMessage(err error) string {
+	msg := err.Error()
+	var pe syntax.ParseError
+	if errors.As(err, &pe) {
+		msg = pe.Text
+	}
+	switch {
+	case strings.Contains(msg, "without closing quote"):
+		return "unterminated quoted string"
+	case strings.HasPrefix(msg, "reached EOF"), strings.Contains(msg, "must be followed by"):
+		return "unexpected end of file"
+	}
+	return msg
+}
+
+// RunLine runs one logical line and collects its output and the kernel log
+// lines it caused.
+func (m *Machine) RunLine(ctx context.Context, line string) CmdResult {
+	var out, errb lockedBuffer
+	st := m.Exec(ctx, line, &out, &errb)
+	return CmdResult{Stdout: out.Bytes(), Stderr: errb.Bytes(), Kmsg: m.Kernel.Log.ReadClear(), Status: st}
+}
+
+// Halt powers the machine off with no teardown and drops its scratch files.
+func (m *Machine) Halt() {
+	if m.Kernel != nil {
+		m.Kernel.Halt()
+	}
+	if m.scratch != "" {
+		os.RemoveAll(m.scratch)
+	}
+}
+
+// Options control a script run.
+type Options struct {
+	// KeepDir keeps the disk images there as NAME.img; otherwise they live
+	// in a temporary directory removed at the end.
+	KeepDir string
+	// Disks attaches existing images (used in place, not zeroed) by disk name.
+	Disks map[string]string
+	// Version is printed in the `# env: dmsim` line.
+	Version string
+	// Out receives the transcript as it is produced (may be nil).
+	Out io.Writer
+}
+
+// Result is a finished run.
+type Result struct {
+	Transcript string
+	// Images maps disk names to their image files (gone after Run returns
+	// unless kept or attached).
+	Images map[string]string
+}
+
+// Run runs a parsed script and returns its transcript.
+func Run(ctx context.Context, s *Script, o Options) (*Result, error) {
+	for n := range o.Disks {
+		found := false
+		for _, d := range s.Disks {
+			found = found || d.Name == n
+		}
+		if !found {
+			return nil, fmt.Errorf("%s: --disk %s: the script declares no such disk", s.Name, n)
+		}
+	}
+	imgDir := o.KeepDir
+	if imgDir == "" {
+		tmp, err := os.MkdirTemp("", "dmsim-images-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		imgDir = tmp
+	} else if err := os.MkdirAll(imgDir, 0o755); err != nil {
+		return nil, err
+	}
+	res := &Result{Images: map[string]string{}}
+	var specs []dmsim.DiskSpec
+	for _, d := range s.Disks {
+		p, attached := o.Disks[d.Name]
+		if !attached {
+			p = filepath.Join(imgDir, d.Name+".img")
+			os.Remove(p)
+			f, err := os.Create(p)
+			if err == nil {
+				err = f.Truncate(d.Size)
+				f.Close()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		res.Images[d.Name] = p
+		specs = append(specs, dmsim.DiskSpec{Path: p, Size: d.Size, NoDiscard: !d.Discard})
+	}
+
+	var tr strings.Builder
+	out := io.Writer(&tr)
+	if o.Out != nil {
+		out = io.MultiWriter(&tr, o.Out)
+	}
+	version := o.Version
+	if version == "" {
+		version = "devel"
+	}
+	fmt.Fprintf(out, "# env: dmsim %s\n", version)
+	for i, d := range s.Disks {
+		disc := "discard"
+		if !d.Discard {
+			disc = "nodiscard"
+		}
+		fmt.Fprintf(out, "# env: disk %s = %s %s (%d sectors, %d:%d, %s)\n", d.Name, d.Dev,
+			sizeString(d.Size), d.Size/dmsim.SectorSize, dmsim.VirtioMajor, 16*i, disc)
+	}
+
+	env := DiskEnv(s.Disks)
+	m, err := Boot(specs, env)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { m.Halt() }()
+	for _, it := range s.Items {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		switch it.Kind {
+		case Comment:
+			fmt.Fprintln(out, it.Text)
+		case Reboot:
+			fmt.Fprintln(out, it.Text)
+			m.Halt()
+			if m, err = Boot(specs, env); err != nil {
+				return nil, err
+			}
+		case Command:
+			FormatCommand(out, it, m.RunLine(ctx, it.Cmd))
+		}
+	}
+	res.Transcript = tr.String()
+	return res, nil
+}
+
+// RunFile parses and runs a script file.
+func RunFile(ctx context.Context, file string, o Options) (*Result, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Parse(strings.TrimSuffix(filepath.Base(file), ".sh"), src)
+	if err != nil {
+		return nil, err
+	}
+	return Run(ctx, s, o)
+}

@@ -1,0 +1,71 @@
+package script
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dmsim/dmsim/dmsim"
+)
+
+// CmdResult is what one command line produced.
+type CmdResult struct {
+	Stdout, Stderr []byte
+	Kmsg           []dmsim.LogLine
+	Status         int
+}
+
+// SplitLines splits output into transcript lines: a last line without a
+// newline still counts, and empty output has no lines.
+func SplitLines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// FormatCommand writes one command's transcript entry. Silent commands
+// that succeeded print nothing.
+func FormatCommand(w io.Writer, it Item, r CmdResult) {
+	if it.Silent && r.Status == 0 {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("$ " + it.Cmd + "\n")
+	for _, l := range SplitLines(r.Stdout) {
+		b.WriteString("| " + l + "\n")
+	}
+	for _, l := range SplitLines(r.Stderr) {
+		b.WriteString("! " + l + "\n")
+	}
+	for _, l := range r.Kmsg {
+		b.WriteString("k " + l.String() + "\n")
+	}
+	fmt.Fprintf(&b, "[exit %d]\n", r.Status)
+	io.WriteString(w, b.String())
+}
+
+// StripEnv drops the `# env:` lines, which transcripts are compared without.
+func StripEnv(transcript string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(transcript, "\n") {
+		if strings.HasPrefix(l, "# env:") {
+			continue
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// sizeString is a disk size as `# disk:` would write it.
+func sizeString(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dG", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dM", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%dK", n>>10)
+	}
+	return fmt.Sprintf("%d", n)
+}
