@@ -43,6 +43,13 @@ func defaultFeatures() poolFeatures {
 // commitPeriod is COMMIT_PERIOD (HZ).
 const commitPeriod = time.Second
 
+// wakerPeriod is how long the periodic waker's delayed work really takes
+// to run: a timer HZ jiffies ahead lands in the timer wheel's second level,
+// which runs it at a later tick, so it always finds more than
+// COMMIT_PERIOD passed since a commit made when it was armed (one jiffy at
+// HZ=250 stands for that delay).
+const wakerPeriod = commitPeriod + 4*time.Millisecond
+
 // poolTable is dm_thin_pool_table: the pools of one kernel, keyed by their
 // mapped device and by their metadata device. Its mutex is held across the
 // constructors and destructors of both targets, as the kernel's is.
@@ -351,7 +358,7 @@ func (p *pool) startWaker() {
 
 func (p *pool) armWakerLocked() {
 	var t *dmsim.Timer
-	t = p.k.Clock.AfterFuncDaemon(commitPeriod, func() {
+	t = p.k.Clock.AfterFuncDaemon(wakerPeriod, func() {
 		p.mu.Lock()
 		if p.waker != t {
 			p.mu.Unlock()
