@@ -875,7 +875,7 @@ func (md *MappedDevice) setupQueue(t *Table) error {
 
 // ---- target-facing helpers ----
 
-// Table returns the table a target belongs to (dm_table_get_md's inverse).
+// MD is dm_table_get_md(ti->table): the mapped device of the target.
 func (ti *DMTarget) MD() *MappedDevice { return ti.Table.md }
 
 // Kernel returns the kernel of the target's device.
