@@ -206,7 +206,7 @@ func (p *probe) Map(bio *dmsim.Bio) dmsim.MapResult {
 	return dmsim.MapSubmitted
 }
 
-func (p *probe) Dtr()        { p.rec.add("dtr"); p.putDev() }
+func (p *probe) Dtr() { p.rec.add("dtr"); p.putDev() }
 func (p *probe) putDev() {
 	if p.dev != nil {
 		p.ti.PutDevice(p.dev)
