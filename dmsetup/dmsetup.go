@@ -294,7 +294,7 @@ func (d *cmdCtx) main() int {
 		d.report.output(d.p.Stdout)
 	}
 	if d.killed {
-		return 128 + 15
+		return d.p.KilledStatus()
 	}
 	if cmd.name == "help" || d.sw[optHelp] > 0 || d.sw[optVersion] > 0 {
 		return 0

@@ -219,9 +219,11 @@ func (t *task) run() bool {
 	var err error
 	for try := 0; ; try++ {
 		err = t.ioctl()
-		if err == nil || !t.retryRemove || t.typ != tRemove || dmsim.AsErrno(err) != dmsim.EBUSY || try >= ioctlRetries {
+		if err == nil || !t.retryRemove || t.typ != tRemove || dmsim.AsErrno(err) != dmsim.EBUSY || try+1 >= ioctlRetries {
 			break
 		}
+		// libdm logs every failed attempt before it retries
+		t.ioctlFailed(err)
 		if d.sleep(retryDelay) != nil {
 			break
 		}

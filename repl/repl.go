@@ -96,6 +96,10 @@ func (l *linerReader) Close() error {
 	return l.st.Close()
 }
 
+type writerOnly struct{ w io.Writer }
+
+func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
+
 // HistoryFile is where the terminal REPL keeps its history.
 func HistoryFile() string {
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
@@ -151,7 +155,8 @@ func NewSession(o Options, out, errOut io.Writer) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{tmp: tmp, out: out, errOut: errOut}
+	// plain writers: the shell must not take the terminal for a pipe
+	s := &Session{tmp: tmp, out: writerOnly{out}, errOut: writerOnly{errOut}}
 	for i, d := range disks {
 		p, size := d.Path, d.Size
 		if p == "" {

@@ -156,7 +156,13 @@ func (m *Machine) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandler
 			FS:     m.FS,
 			Kernel: m.Kernel,
 		}
-		st := userland.Run(p, args)
+		st, sig := userland.RunStatus(p, args)
+		// ash reports a foreground job killed by a signal other than SIGINT
+		// and SIGPIPE. A command whose output is a pipe is not the last of
+		// its pipeline, whose status the shell reports.
+		if _, piped := hc.Stdout.(*os.File); sig != 0 && sig != userland.SIGINT && sig != userland.SIGPIPE && !piped {
+			fmt.Fprintln(hc.Stderr, userland.SignalText(sig))
+		}
 		if st != 0 {
 			return interp.NewExitStatus(uint8(st))
 		}

@@ -6,18 +6,29 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
 )
 
-// pageSize is the page cache's granularity for buffered block device I/O.
+// pageSize is the page size of the emulated machine.
 const pageSize = 4096
 
-// bdevFile is an open block device node. O_DIRECT I/O goes to the device as
-// one bio per call and must be sector aligned (EINVAL otherwise, as
-// blkdev_direct_IO). Buffered writes go to a page cache that is written back
-// when the file is synced or closed (the last close of a block device writes
-// its dirty pages back; errors then are not reported to the writer).
+// bdevFile is an open block device node.
+//
+// O_DIRECT I/O goes to the device as one bio per call and must be aligned
+// to the logical block size (EINVAL otherwise, as blkdev_direct_IO).
+//
+// Buffered I/O goes through a page cache of buffers of the device's block
+// size (set_init_blocksize: the largest power of two up to the page size
+// dividing the device size): reads fetch whole pages, one bio per buffer,
+// and a buffer that fails logs "Buffer I/O error ..., async page read"
+// (block_read_full_folio); writes dirty buffers (reading a buffer first
+// when it is only partly overwritten) that are written back, one bio per
+// buffer, on fsync and on close (the last close of a block device writes
+// its dirty pages back); a buffer whose write-back fails logs "..., lost
+// async page write" and only a later fsync sees the error.
 type bdevFile struct {
 	k       *dmsim.Kernel
 	b       dmsim.BlockDevice
@@ -26,7 +37,9 @@ type bdevFile struct {
 	flag    int
 	direct  bool
 	off     int64
-	dirty   map[int64][]byte // page index -> page
+	bsize   int64            // buffer (block) size of the page cache
+	dirty   map[int64][]byte // block index -> block
+	wbErr   error            // write-back error not yet reported (AS_EIO)
 	closed  bool
 }
 
@@ -38,26 +51,36 @@ func openBdev(_ context.Context, k *dmsim.Kernel, name string, flag int) (File, 
 	case O_RDWR:
 		mode |= dmsim.FModeWrite
 	}
-	k.Clock.Enter()
-	b, rel, err := k.OpenBdev(name, mode)
-	k.Clock.Exit()
+	var b dmsim.BlockDevice
+	var rel func()
+	var err error
+	kcall(k, func() { b, rel, err = k.OpenBdev(name, mode) })
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
-	return &bdevFile{k: k, b: b, release: rel, name: name, flag: flag, direct: flag&O_DIRECT != 0,
-		dirty: map[int64][]byte{}}, nil
+	f := &bdevFile{k: k, b: b, release: rel, name: name, flag: flag, direct: flag&O_DIRECT != 0,
+		dirty: map[int64][]byte{}}
+	f.bsize = int64(f.SectorSize())
+	for f.bsize < pageSize && f.Size()%(f.bsize*2) == 0 {
+		f.bsize *= 2
+	}
+	return f, nil
 }
 
-func (f *bdevFile) Name() string    { return f.name }
-func (f *bdevFile) Dev() dmsim.DevT { return f.b.Dev() }
-func (f *bdevFile) Size() int64     { return int64(f.b.Size()) * dmsim.SectorSize }
-func (f *bdevFile) ReadOnly() bool  { return f.b.ReadOnly() }
+func (f *bdevFile) Name() string      { return f.name }
+func (f *bdevFile) Dev() dmsim.DevT   { return f.b.Dev() }
+func (f *bdevFile) Size() int64       { return int64(f.b.Size()) * dmsim.SectorSize }
+func (f *bdevFile) ReadOnly() bool    { return f.b.ReadOnly() }
+func (f *bdevFile) SetDirect(on bool) { f.direct = on }
 func (f *bdevFile) SectorSize() int {
 	if s := f.b.Limits().LogicalBlockSize; s > 0 {
 		return int(s)
 	}
 	return dmsim.SectorSize
 }
+
+// BlockSize is the page cache's buffer size (BLKBSZGET).
+func (f *bdevFile) BlockSize() int64 { return f.bsize }
 
 func (f *bdevFile) Stat() (fs.FileInfo, error) {
 	return devInfo{name: path.Base(f.name), mode: fs.ModeDevice | 0o600}, nil
@@ -92,6 +115,77 @@ func (f *bdevFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// bufferIOError is buffer_io_error(): printk_ratelimited at KERN_ERR.
+func (f *bdevFile) bufferIOError(block int64, msg string) {
+	if ratelimit(f.k, "buffer_io_error") {
+		f.k.Log.Printk(dmsim.KernErr, "Buffer I/O error on dev %s, logical block %d, %s", f.b.Name(), block, msg)
+	}
+}
+
+// ratelimitState is a printk_ratelimited call site (5 s interval, burst 10).
+type ratelimitState struct {
+	mu      sync.Mutex
+	begin   time.Duration
+	started bool
+	printed int
+	missed  int
+}
+
+type ratelimitKey string
+
+// ratelimit is ___ratelimit() for one call site, in virtual time.
+func ratelimit(k *dmsim.Kernel, site string) bool {
+	rs := k.ModuleState(ratelimitKey(site), func() any { return &ratelimitState{} }).(*ratelimitState)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	now := k.Clock.Now()
+	if !rs.started {
+		rs.begin, rs.started = now, true
+	}
+	if now > rs.begin+5*time.Second {
+		if rs.missed > 0 {
+			k.Log.Printk(dmsim.KernWarning, "%s: %d callbacks suppressed", site, rs.missed)
+		}
+		rs.begin, rs.printed, rs.missed = now, 0, 0
+	}
+	if rs.printed < 10 {
+		rs.printed++
+		return true
+	}
+	rs.missed++
+	return false
+}
+
+// readBlock fills buf (one buffer, clipped to the device) from the cache or
+// the device.
+func (f *bdevFile) readBlock(blk int64, buf []byte) error {
+	if d, ok := f.dirty[blk]; ok {
+		copy(buf, d)
+		return nil
+	}
+	return f.submit(dmsim.OpRead, uint64(blk*f.bsize/dmsim.SectorSize), buf, 0)
+}
+
+// readPage reads the buffers of one page that lie inside the device
+// (block_read_full_folio); it reports an error if any of them failed.
+func (f *bdevFile) readPage(pg int64) ([]byte, error) {
+	size := f.Size()
+	start := pg * pageSize
+	n := min(int64(pageSize), size-start)
+	page := make([]byte, n)
+	var first error
+	for off := int64(0); off < n; off += f.bsize {
+		blk := (start + off) / f.bsize
+		if err := f.readBlock(blk, page[off:min(off+f.bsize, n)]); err != nil {
+			f.bufferIOError(blk, "async page read")
+			if first == nil {
+				first = toErrno(err)
+			}
+		}
+	}
+	return page, first
+}
+
 func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 	if f.closed {
 		return 0, EBADF
@@ -114,34 +208,28 @@ func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 		want = p[:size-off]
 	}
 	if f.direct {
+		if err := f.writeback(); err != nil {
+			f.wbErr = nil
+		}
 		if err := f.submit(dmsim.OpRead, uint64(off/dmsim.SectorSize), want, 0); err != nil {
 			return 0, toErrno(err)
 		}
 		return len(want), nil
 	}
-	// Buffered: read whole sectors, then lay dirty pages over them.
-	start := off &^ (dmsim.SectorSize - 1)
-	end := (off + int64(len(want)) + dmsim.SectorSize - 1) &^ (dmsim.SectorSize - 1)
-	buf := make([]byte, end-start)
-	if err := f.submit(dmsim.OpRead, uint64(start/dmsim.SectorSize), buf, 0); err != nil {
-		return 0, toErrno(err)
-	}
-	for pg := start / pageSize; pg*pageSize < end; pg++ {
-		if d, ok := f.dirty[pg]; ok {
-			overlay(buf, start, d, pg*pageSize)
+	done := 0
+	for done < len(want) {
+		pos := off + int64(done)
+		pg := pos / pageSize
+		page, err := f.readPage(pg)
+		if err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
 		}
+		done += copy(want[done:], page[pos-pg*pageSize:])
 	}
-	copy(want, buf[off-start:])
-	return len(want), nil
-}
-
-// overlay copies src (at byte offset srcOff) over dst (at dstOff) where they meet.
-func overlay(dst []byte, dstOff int64, src []byte, srcOff int64) {
-	lo := max(dstOff, srcOff)
-	hi := min(dstOff+int64(len(dst)), srcOff+int64(len(src)))
-	if lo < hi {
-		copy(dst[lo-dstOff:hi-dstOff], src[lo-srcOff:hi-srcOff])
-	}
+	return done, nil
 }
 
 func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
@@ -166,9 +254,12 @@ func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
 	}
 	data := p
 	if off+int64(len(p)) > size {
-		data = p[:size-off]
+		data = p[:size-off] // a short write; the next one gets ENOSPC
 	}
 	if f.direct {
+		if err := f.writeback(); err != nil {
+			f.wbErr = nil
+		}
 		if err := f.submit(dmsim.OpWrite, uint64(off/dmsim.SectorSize), data, 0); err != nil {
 			return 0, toErrno(err)
 		}
@@ -176,89 +267,70 @@ func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
 	}
 	for done := 0; done < len(data); {
 		pos := off + int64(done)
-		pg := pos / pageSize
-		in := pos - pg*pageSize
-		n := min(int64(len(data)-done), pageSize-in)
-		page, ok := f.dirty[pg]
+		blk := pos / f.bsize
+		in := pos - blk*f.bsize
+		blen := min(f.bsize, size-blk*f.bsize)
+		n := min(int64(len(data)-done), blen-in)
+		buf, ok := f.dirty[blk]
 		if !ok {
-			page = make([]byte, pageSize)
-			if in != 0 || n != pageSize {
-				if err := f.readPage(pg, page); err != nil {
-					return done, toErrno(err)
+			buf = make([]byte, blen)
+			if in != 0 || n != blen {
+				// __block_write_begin reads the buffer synchronously:
+				// a failure is not logged
+				if err := f.readBlock(blk, buf); err != nil {
+					if done > 0 {
+						return done, nil
+					}
+					return 0, toErrno(err)
 				}
 			}
-			f.dirty[pg] = page
+			f.dirty[blk] = buf
 		}
-		copy(page[in:in+n], data[done:])
+		copy(buf[in:in+n], data[done:])
 		done += int(n)
 	}
 	return len(data), nil
 }
 
-// readPage fills a page from the device (the part inside the device).
-func (f *bdevFile) readPage(pg int64, page []byte) error {
-	start := pg * pageSize
-	n := min(int64(pageSize), f.Size()-start)
-	n &^= dmsim.SectorSize - 1
-	if n <= 0 {
-		return nil
-	}
-	return f.submit(dmsim.OpRead, uint64(start/dmsim.SectorSize), page[:n], 0)
-}
-
-// writeback writes the dirty pages, lowest first, one bio per run of
-// adjacent pages.
+// writeback writes the dirty buffers back, lowest first, one bio each.
 func (f *bdevFile) writeback() error {
 	if len(f.dirty) == 0 {
 		return nil
 	}
-	pages := make([]int64, 0, len(f.dirty))
-	for pg := range f.dirty {
-		pages = append(pages, pg)
+	blocks := make([]int64, 0, len(f.dirty))
+	for b := range f.dirty {
+		blocks = append(blocks, b)
 	}
-	sort.Slice(pages, func(i, j int) bool { return pages[i] < pages[j] })
-	size := f.Size()
-	var first error
-	for i := 0; i < len(pages); {
-		j := i + 1
-		for j < len(pages) && pages[j] == pages[j-1]+1 && j-i < 256 {
-			j++
-		}
-		start := pages[i] * pageSize
-		buf := make([]byte, 0, (j-i)*pageSize)
-		for _, pg := range pages[i:j] {
-			buf = append(buf, f.dirty[pg]...)
-		}
-		if start+int64(len(buf)) > size {
-			buf = buf[:size-start]
-		}
-		buf = buf[:int64(len(buf))&^(dmsim.SectorSize-1)]
-		if len(buf) > 0 {
-			if err := f.submit(dmsim.OpWrite, uint64(start/dmsim.SectorSize), buf, 0); err != nil && first == nil {
-				first = toErrno(err)
+	sort.Slice(blocks, func(i, j int) bool { return blocks[i] < blocks[j] })
+	for _, blk := range blocks {
+		buf := f.dirty[blk]
+		if err := f.submit(dmsim.OpWrite, uint64(blk*f.bsize/dmsim.SectorSize), buf, 0); err != nil {
+			f.bufferIOError(blk, "lost async page write")
+			if f.wbErr == nil {
+				f.wbErr = toErrno(err)
 			}
 		}
-		i = j
 	}
 	clear(f.dirty)
-	return first
+	return f.wbErr
 }
 
-// Sync is fsync: write back, then flush the device's cache.
+// Sync is fsync: write back, then flush the device's cache; a write-back
+// error is reported once.
 func (f *bdevFile) Sync() error {
 	if f.closed {
 		return EBADF
 	}
 	err := f.writeback()
+	f.wbErr = nil
 	if ferr := f.submit(dmsim.OpFlush, 0, nil, 0); err == nil && ferr != nil {
 		err = toErrno(ferr)
 	}
 	return err
 }
 
-// Discard is BLKDISCARD: the range must be sector aligned and inside the device.
+// Discard is BLKDISCARD (blk_ioctl_discard).
 func (f *bdevFile) Discard(off, length int64) error {
-	// blk_ioctl_discard
 	if f.flag&(O_WRONLY|O_RDWR) == 0 {
 		return EBADF
 	}
@@ -271,8 +343,8 @@ func (f *bdevFile) Discard(off, length int64) error {
 	if off < 0 || length < 0 || off+length > f.Size() {
 		return dmsim.EINVAL
 	}
-	for pg := off / pageSize; pg*pageSize < off+length; pg++ {
-		delete(f.dirty, pg) // truncate_bdev_range
+	for blk := off / f.bsize; blk*f.bsize < off+length; blk++ {
+		delete(f.dirty, blk) // truncate_bdev_range
 	}
 	if length == 0 {
 		return nil
@@ -297,8 +369,7 @@ func (f *bdevFile) Seek(off int64, whence int) (int64, error) {
 	return off, nil
 }
 
-// Close writes back dirty pages (errors are lost, as on the last close of
-// a block device) and releases the device.
+// Close writes dirty buffers back (errors are lost) and releases the device.
 func (f *bdevFile) Close() error {
 	if f.closed {
 		return EBADF
@@ -306,9 +377,7 @@ func (f *bdevFile) Close() error {
 	_ = f.writeback()
 	f.closed = true
 	if f.release != nil {
-		f.k.Clock.Enter()
-		f.release()
-		f.k.Clock.Exit()
+		kcall(f.k, f.release)
 	}
 	return nil
 }

@@ -381,7 +381,7 @@ func yes(p *Proc) int {
 	buf := []byte(strings.Repeat(line, max(1, 4096/len(line))))
 	for {
 		if p.Killed() {
-			return 128 + 15
+			return p.KilledStatus()
 		}
 		if _, err := p.Stdout.Write(buf); err != nil {
 			return 1
@@ -923,7 +923,7 @@ func sleep(p *Proc) int {
 	err := c.Sleep(p.Ctx, total)
 	c.Exit()
 	if err != nil && p.Killed() {
-		return 128 + 15
+		return p.KilledStatus()
 	}
 	return 0
 }
@@ -978,9 +978,12 @@ func timeout(p *Proc) int {
 	defer cancel()
 	child := *p
 	child.Ctx = ctx
-	st := Run(&child, args[1:])
-	if ctx.Err() != nil && p.Ctx.Err() == nil {
-		return 128 + sig
+	child.KillSignal = sig
+	// timeout execs PROG in its own process: PROG's exit (or death) is
+	// timeout's.
+	st, signal := RunStatus(&child, args[1:])
+	if signal != 0 {
+		return Signaled(signal)
 	}
 	return st
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"strings"
 
@@ -19,8 +18,6 @@ func init() {
 // DirectSetter is implemented by files whose O_DIRECT flag can be turned
 // off (fcntl F_SETFL), as busybox dd does when a direct transfer is refused.
 type DirectSetter interface{ SetDirect(bool) }
-
-func (f *bdevFile) SetDirect(on bool) { f.direct = on }
 
 const (
 	ddNotrunc = 1 << iota
@@ -201,6 +198,16 @@ func dd(p *Proc) int {
 		return 1
 	}
 
+	// alloc_buf: buffers of a page or more are mmap()ed, hence page
+	// aligned; smaller ones come from malloc and are not aligned enough for
+	// O_DIRECT, whose first transfer then fails with EINVAL and makes dd
+	// clear O_DIRECT (clear_O_DIRECT).
+	if ds, ok := inFile.(DirectSetter); ok && flags&ddIDirect != 0 && ibs < pageSize {
+		ds.SetDirect(false)
+	}
+	if ds, ok := outFile.(DirectSetter); ok && flags&ddODirect != 0 && obs < pageSize {
+		ds.SetDirect(false)
+	}
 	ibuf := make([]byte, ibs)
 	if skip > 0 {
 		blocksz := ibs
@@ -249,31 +256,27 @@ func dd(p *Proc) int {
 	write := func(buf []byte) bool {
 		n, err := fullWrite(out, buf)
 		if err != nil && n == 0 && errors.Is(toErrno(err), dmsim.EINVAL) && flags&ddODirect != 0 {
-			if ds, ok := outFile.(DirectSetter); ok {
+			if ds, ok := outFile.(DirectSetter); ok { // clear_O_DIRECT
 				ds.SetDirect(false)
 				n, err = fullWrite(out, buf)
 			}
 		}
-		if err != nil && n == 0 {
-			fmt.Fprintf(p.Stderr, "dd: error writing '%s': %s\n", outfile, Strerror(err))
-			return true
-		}
 		switch {
 		case uint64(n) == obs:
 			outFull++
+			return false
 		case n == len(buf):
 			outPart++
-		default:
-			return true
+			return false
 		}
-		return false
+		fmt.Fprintf(p.Stderr, "dd: error writing '%s': %s\n", outfile, Strerror(err))
+		return true
 	}
 	obuf := make([]byte, 0, obs)
 	twoBufs := ibs != obs
 	for {
 		if p.Killed() {
-			closeOut()
-			return 128 + 15
+			return p.KilledStatus() // the process dies: no status lines, no write-back wait
 		}
 		want := ibs
 		if flags&ddCount != 0 {
@@ -396,17 +399,14 @@ func ddRead(r io.Reader, buf []byte, full bool) (int, error) {
 }
 
 // fullWrite is busybox full_write: it writes everything or stops at the
-// first error, returning what was written (an error only if nothing was).
+// first error, returning what was written and that error.
 func fullWrite(w io.Writer, buf []byte) (int, error) {
 	total := 0
 	for total < len(buf) {
 		n, err := w.Write(buf[total:])
 		total += n
 		if err != nil {
-			if total > 0 {
-				return total, nil
-			}
-			return 0, err
+			return total, err
 		}
 		if n == 0 {
 			break
@@ -414,5 +414,3 @@ func fullWrite(w io.Writer, buf []byte) (int, error) {
 	}
 	return total, nil
 }
-
-var _ fs.FileMode

@@ -215,8 +215,18 @@ func isUnder(name, dir string) bool {
 var charDevs = map[string]bool{"/dev/null": true, "/dev/zero": true, "/dev/full": true,
 	"/dev/random": true, "/dev/urandom": true}
 
+// mapperControl is /dev/mapper/control, the device-mapper control node
+// devtmpfs creates when dm_mod loads.
+const mapperControl = "/dev/mapper/control"
+
 func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (File, error) {
 	name = path.Clean(name)
+	if flag&O_DIRECT != 0 && !isUnder(name, "/dev") || charDevs[name] && flag&O_DIRECT != 0 {
+		// ramfs, sysfs and the memory devices have no direct I/O
+		if _, err := s.Stat(name); err == nil {
+			return nil, pathErr("open", name, dmsim.EINVAL)
+		}
+	}
 	switch {
 	case charDevs[name]:
 		return &charFile{name: name, rand: s.rand}, nil
@@ -254,6 +264,8 @@ func (s *SimFS) Stat(name string) (fs.FileInfo, error) {
 		return dirInfo(path.Base(name)), nil
 	case charDevs[name]:
 		return devInfo{name: path.Base(name), mode: fs.ModeDevice | fs.ModeCharDevice | 0o666}, nil
+	case name == mapperControl:
+		return devInfo{name: "control", mode: fs.ModeDevice | fs.ModeCharDevice | 0o600}, nil
 	case isUnder(name, "/dev"):
 		if s.Kernel != nil {
 			if _, ok := s.nodes(path.Dir(name))[path.Base(name)]; ok {
@@ -311,6 +323,11 @@ func (s *SimFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		var out []fs.DirEntry
 		for n := range s.nodes(name) {
 			out = append(out, fs.FileInfoToDirEntry(devInfo{name: n, mode: fs.ModeDevice | 0o600}))
+		}
+		if name == "/dev/mapper" {
+			if _, ok := s.nodes(name)["control"]; !ok {
+				out = append(out, fs.FileInfoToDirEntry(devInfo{name: "control", mode: fs.ModeDevice | fs.ModeCharDevice | 0o600}))
+			}
 		}
 		if name == "/dev" {
 			for n := range charDevs {

@@ -44,6 +44,44 @@ type Proc struct {
 	FS FS
 	// Kernel is the emulated kernel, nil when a command runs on the host.
 	Kernel *dmsim.Kernel
+	// KillSignal is the signal that ending Ctx stands for (SIGTERM when 0).
+	KillSignal int
+}
+
+// Killed returns the status of a process that died of its kill signal;
+// commands return it when they notice Killed().
+func (p *Proc) KilledStatus() int {
+	if p.KillSignal != 0 {
+		return Signaled(p.KillSignal)
+	}
+	return Signaled(SIGTERM)
+}
+
+// Signals.
+const (
+	SIGINT  = 2
+	SIGKILL = 9
+	SIGPIPE = 13
+	SIGTERM = 15
+)
+
+// signalBase marks a status as "killed by signal (status - signalBase)".
+const signalBase = 1 << 16
+
+// Signaled is the status a command returns when it dies of a signal; Run
+// turns it into 128+sig, RunStatus also reports the signal.
+func Signaled(sig int) int { return signalBase + sig }
+
+var signalText = map[int]string{1: "Hangup", 2: "Interrupt", 3: "Quit", 6: "Aborted", 9: "Killed",
+	10: "User defined signal 1", 12: "User defined signal 2", 13: "Broken pipe", 14: "Alarm clock",
+	15: "Terminated"}
+
+// SignalText is strsignal(sig), as the shell reports a job killed by it.
+func SignalText(sig int) string {
+	if t, ok := signalText[sig]; ok {
+		return t
+	}
+	return fmt.Sprintf("Unknown signal %d", sig)
 }
 
 // Getenv returns an environment variable ("" if unset or no environment).
@@ -170,13 +208,20 @@ const ExitNotSupported = 127
 // environment, file system and kernel), the way a shell or `timeout` would.
 // Unknown commands print "dmsim: NAME: command not supported" and give 127.
 func Run(parent *Proc, argv []string) int {
+	st, _ := RunStatus(parent, argv)
+	return st
+}
+
+// RunStatus is Run that also reports the signal the command died of (0 if
+// it exited).
+func RunStatus(parent *Proc, argv []string) (status, signal int) {
 	if len(argv) == 0 {
-		return 0
+		return 0, 0
 	}
 	c, ok := Lookup(argv[0])
 	if !ok {
 		fmt.Fprintf(parent.Stderr, "dmsim: %s: command not supported\n", argv[0])
-		return ExitNotSupported
+		return ExitNotSupported, 0
 	}
 	child := *parent
 	child.Args = argv
@@ -189,7 +234,11 @@ func Run(parent *Proc, argv []string) int {
 	if _, wrapped := child.Stdout.(*pipeWriter); !wrapped && child.Stdout != nil {
 		child.Stdout = &pipeWriter{w: child.Stdout}
 	}
-	return runSafely(c, &child)
+	st := runSafely(c, &child)
+	if st >= signalBase {
+		return 128 + st - signalBase, st - signalBase
+	}
+	return st, 0
 }
 
 // sigPipe unwinds a command that wrote to a pipe nobody reads: the process
@@ -207,14 +256,11 @@ func (p *pipeWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// ExitSigPipe is the status of a process killed by SIGPIPE.
-const ExitSigPipe = 128 + 13
-
 func runSafely(c *Command, p *Proc) (status int) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(sigPipe); ok {
-				status = ExitSigPipe
+				status = Signaled(SIGPIPE)
 				return
 			}
 			panic(r)
