@@ -376,7 +376,7 @@ func TestGetDeviceLookup(t *testing.T) {
 		{"nonexistent", "", dmsim.ENODEV},
 		{"0", "", dmsim.ENODEV},
 		{"/dev/nfs", "", dmsim.ENXIO},
-		{"253:0", "", dmsim.EINVAL}, // the device's own number
+		{"1:2:3", "", dmsim.ENXIO}, // name_to_dev_t's M:m:offset form
 	}
 	m.API.DevCreate("g", "", noFlags)
 	for _, tc := range tests {

@@ -103,16 +103,13 @@ func (t *Table) Devices() []*DMDev {
 // the modes asked for; each mapped device opens a (device, mode) once for
 // all its tables, which is what the device's open count shows. Errors:
 // EOVERFLOW (M:m out of range), ENODEV (path resolves to nothing), ENXIO
-// (no such device), EBUSY (held exclusively by a non-DM user), EINVAL (the
-// table's own device).
+// (no such device), EBUSY (held exclusively by a non-DM user). A table may
+// name its own device (6.1 has no check): it then holds the device open.
 func (t *Table) GetDevice(path string, mode FMode) (*DMDev, error) {
 	k := t.md.k
 	dev, err := k.devtFromPath(path)
 	if err != nil {
 		return nil, err
-	}
-	if dev == t.md.dev {
-		return nil, EINVAL
 	}
 	t.devMu.Lock()
 	defer t.devMu.Unlock()

@@ -14,7 +14,11 @@ import (
 	_ "github.com/dmsim/dmsim/targets/all"
 )
 
+// probeBoot boots with the probe module loaded and fresh recorders.
 func probeBoot(t *testing.T, sizes ...int64) *Machine {
+	recMu.Lock()
+	recorders = map[string]*recorder{}
+	recMu.Unlock()
 	return BootConfig(t, dmsim.Config{BootModules: []string{"dm_probe"}}, sizes...)
 }
 
@@ -282,7 +286,11 @@ func TestInternalSuspend(t *testing.T) {
 	if m.Now()-start != 7*time.Second {
 		t.Fatalf("user suspend after %v", m.Now()-start)
 	}
+	// The queued write may have been resubmitted before the user suspend
+	// blocked I/O again, or be queued still: it completes after resume.
+	m.API.DevResume(ref("t"), noFlags)
 	m.Wait(io)
+	m.API.DevSuspend(ref("t"), noFlags)
 	if ioErr != nil {
 		t.Fatal(ioErr)
 	}

@@ -563,8 +563,8 @@ func (a ioctlAPI) TableStatus(ref DevRef, typ StatusType, flags IoctlFlags) (DMI
 
 // TargetMessage is target_message(): the message is split as target
 // arguments are; "@"-prefixed messages are for the core; others go to the
-// live table's target at sector. With no live table nothing happens (and
-// the ioctl succeeds).
+// live table's target at sector (EINVAL, "The device has no table.", if
+// there is none).
 func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, string, error) {
 	ref = normRef(ref)
 	if err := a.validateRef(ref); err != nil {
@@ -602,7 +602,11 @@ func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, 
 		result string
 		err    error
 	)
-	if t != nil {
+	if t == nil {
+		// 6.1.y (as recorded): a device with no live table refuses messages.
+		a.k.Log.DMErr("ioctl", "The device has no table.")
+		err = EINVAL
+	} else {
 		if md.Deleting() {
 			err = ENXIO
 		} else if ti := t.FindTarget(sector); ti == nil {

@@ -14,6 +14,11 @@ type Config struct {
 	BootModules []string
 	// Disks are the virtio disks, in order: /dev/vda, /dev/vdb, ...
 	Disks []DiskSpec
+	// ModuleAutoload lets a table with an unknown target type load module
+	// "dm-TYPE" (request_module) and try again. The recording guest cannot
+	// (its initramfs gives the kernel's modprobe helper nothing to run), so
+	// there a type is unknown until `modprobe`; that is the default.
+	ModuleAutoload bool
 }
 
 // DiskSpec is one emulated virtio disk backed by a sparse image file.

@@ -113,8 +113,9 @@ func ScanDevT(s string) (major, minor uint32, ok bool) {
 }
 
 // ScanDevTOffset is sscanf(s, "%u:%u:%u:%c", ...) == 3, the partition-offset
-// form name_to_dev_t() accepts ("8:0:5:" with nothing after the last colon
-// gives 3 conversions; anything after it gives 4).
+// form name_to_dev_t() accepts: three numbers, after which sscanf stops
+// counting unless a ':' and one more character follow ("8:0:5", "8:0:5:"
+// and "8:0:5x" give 3 conversions; "8:0:5:x" gives 4).
 func ScanDevTOffset(s string) (major, minor uint32, ok bool) {
 	a, rest, ok1 := kScanUnsigned(s)
 	if !ok1 || rest == "" || rest[0] != ':' {
@@ -125,10 +126,10 @@ func ScanDevTOffset(s string) (major, minor uint32, ok bool) {
 		return 0, 0, false
 	}
 	_, rest, ok3 := kScanUnsigned(rest[1:])
-	if !ok3 || rest == "" || rest[0] != ':' {
+	if !ok3 {
 		return 0, 0, false
 	}
-	if rest[1:] != "" {
+	if len(rest) >= 2 && rest[0] == ':' {
 		return 0, 0, false
 	}
 	return uint32(a), uint32(b), true

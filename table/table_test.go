@@ -249,12 +249,12 @@ func TestScanULL(t *testing.T) {
 
 func TestScanDevT(t *testing.T) {
 	tests := []struct {
-		in         string
-		maj, min   uint32
-		ok         bool
-		offOK      bool
-		offMaj     uint32
-		offMinVal  uint32
+		in        string
+		maj, min  uint32
+		ok        bool
+		offOK     bool
+		offMaj    uint32
+		offMinVal uint32
 	}{
 		{in: "254:0", maj: 254, min: 0, ok: true},
 		{in: "253:16", maj: 253, min: 16, ok: true},
@@ -265,6 +265,9 @@ func TestScanDevT(t *testing.T) {
 		{in: "4294967297:0", maj: 1, min: 0, ok: true},
 		{in: "8:0:5:", ok: false, offOK: true, offMaj: 8, offMinVal: 0},
 		{in: "8:0:5:x", ok: false},
+		{in: "1:2:3", ok: false, offOK: true, offMaj: 1, offMinVal: 2},
+		{in: "1:2:3abc", ok: false, offOK: true, offMaj: 1, offMinVal: 2},
+		{in: "1:2:", ok: false},
 	}
 	for _, tc := range tests {
 		maj, min, ok := ScanDevT(tc.in)

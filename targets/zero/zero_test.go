@@ -11,7 +11,7 @@ import (
 )
 
 func TestZero(t *testing.T) {
-	m := Boot(t)
+	m := BootConfig(t, dmsim.Config{ModuleAutoload: true})
 	if m.K.ModuleLoaded("dm_zero") {
 		t.Fatal("loaded at boot")
 	}
@@ -22,7 +22,7 @@ func TestZero(t *testing.T) {
 	m.ExpectLog("<3>device-mapper: table: 253:0: zero: No arguments required (-EINVAL)",
 		"<3>device-mapper: ioctl: error adding target to table")
 	if !m.K.ModuleLoaded("dm-zero") {
-		t.Fatal("not loaded by the lookup")
+		t.Fatal("not loaded by the lookup (request_module)")
 	}
 	m.MustCreate("z", Spec(0, 1<<30, "zero", ""))
 	dev := m.Bdev("/dev/dm-0")
