@@ -54,8 +54,6 @@ func echo(p *Proc) int {
 				nl = false
 			case 'e':
 				esc = true
-			case 'E':
-				esc = false
 			}
 		}
 		args = args[1:]
@@ -166,7 +164,8 @@ func hexVal(c byte) int {
 // printfCmd is busybox printf (ash's builtin).
 func printfCmd(p *Proc) int {
 	if len(p.Args) < 2 {
-		return showUsage(p)
+		fmt.Fprintf(p.Stderr, "%s: usage: printf FORMAT [ARGUMENT...]\n", shellName)
+		return 2
 	}
 	format, args := p.Args[1], p.Args[2:]
 	var out bytes.Buffer
@@ -269,7 +268,7 @@ func printfOnce(p *Proc, out *bytes.Buffer, format string, args *[]string, statu
 			i++
 		}
 		if i >= len(format) {
-			fmt.Fprintf(p.Stderr, "printf: %s: invalid format\n", format[start:])
+			fmt.Fprintf(p.Stderr, "%s: %s: invalid format\n", shellName, format[start:])
 			return used, false, false
 		}
 		conv := format[i]
@@ -304,13 +303,13 @@ func printfOnce(p *Proc, out *bytes.Buffer, format string, args *[]string, statu
 				var err error
 				v, err = strconv.ParseFloat(a, 64)
 				if err != nil {
-					fmt.Fprintf(p.Stderr, "printf: invalid number '%s'\n", a)
+					fmt.Fprintf(p.Stderr, "%s: invalid number '%s'\n", shellName, a)
 					*status = 1
 				}
 			}
 			out.WriteString(cFloat(spec, conv, v))
 		default:
-			fmt.Fprintf(p.Stderr, "printf: %s: invalid format\n", format[start:])
+			fmt.Fprintf(p.Stderr, "%s: %s: invalid format\n", shellName, format[start:])
 			return used, false, false
 		}
 	}
@@ -335,7 +334,7 @@ func printfInt(p *Proc, a string, status *int) int64 {
 		if u, uerr := strconv.ParseUint(strings.TrimPrefix(s, "+"), 0, 64); uerr == nil {
 			return int64(u)
 		}
-		fmt.Fprintf(p.Stderr, "printf: invalid number '%s'\n", a)
+		fmt.Fprintf(p.Stderr, "%s: invalid number '%s'\n", shellName, a)
 		*status = 1
 		return 0
 	}
@@ -638,24 +637,10 @@ func seq(p *Proc) int {
 	if st, ok := helpRequested(p); ok {
 		return st
 	}
-	// negative numbers are not options: stop at the first operand that
-	// looks like a number
-	args := p.Args[1:]
-	var optArgs []string
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") && len(args[0]) > 1 &&
-		!(args[0][1] >= '0' && args[0][1] <= '9' || args[0][1] == '.') {
-		optArgs = append(optArgs, args[0])
-		if (args[0] == "-s") && len(args) > 1 {
-			optArgs = append(optArgs, args[1])
-			args = args[1:]
-		}
-		args = args[1:]
-	}
-	o, rest, ok := getoptFrom(p, optArgs, "ws:", true)
+	o, args, ok := getoptFrom(p, p.Args[1:], "ws:", false) // "+ws:": options end at the first operand
 	if !ok {
 		return 1
 	}
-	args = append(rest, args...)
 	if len(args) < 1 || len(args) > 3 {
 		return showUsage(p)
 	}
@@ -825,7 +810,7 @@ func cmp(p *Proc) int {
 	for i, name := range []string{f1, f2} {
 		r, err := openInput(p, name)
 		if err != nil {
-			cantOpen(p, name, err)
+			perror(p, err, "%s", name)
 			return 2
 		}
 		defer r.Close()
