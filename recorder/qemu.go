@@ -100,7 +100,14 @@ func DetectAccel(ctx context.Context, img *Image, cacheDir string, probeTimeout 
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		return "tcg"
 	}
-	cache := filepath.Join(cacheDir, "accel-"+img.KVer+"-"+img.Key)
+	// Whether nested KVM works is a property of the host, not of the image.
+	qemuKey := ""
+	if p, err := exec.LookPath("qemu-system-x86_64"); err == nil {
+		if st, err := os.Stat(p); err == nil {
+			qemuKey = fmt.Sprintf("-%d-%d", st.Size(), st.ModTime().Unix())
+		}
+	}
+	cache := filepath.Join(cacheDir, "accel-"+img.KVer+qemuKey)
 	if b, err := os.ReadFile(cache); err == nil {
 		if a := strings.TrimSpace(string(b)); a == "kvm" || a == "tcg" {
 			return a
