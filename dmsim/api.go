@@ -1,8 +1,9 @@
 package dmsim
 
-// This file fixes the core's API surface that targets (dm_* helpers) and
-// userspace (the ioctl-like calls dmsetup makes) code against. Bodies are
-// filled in by the core implementation.
+// This file fixes the core's API surface that userspace (the ioctl-like
+// calls dmsetup makes) codes against. The target-facing helpers are on
+// Table and DMTarget (dmtable.go, md.go); the implementation of IoctlAPI
+// is in ioctl.go.
 
 import (
 	"context"
@@ -25,7 +26,9 @@ type DMDev struct {
 }
 
 // TargetSpec is one table line as the load ioctl receives it
-// (struct dm_target_spec plus its parameter string).
+// (struct dm_target_spec plus its parameter string). Params is the string
+// as marshalled into the ioctl: libdm doubles backslashes first
+// (table.EscapeParams), and the kernel splits it with dm_split_args.
 type TargetSpec struct {
 	Start, Length uint64
 	Type          string

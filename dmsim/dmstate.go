@@ -106,12 +106,12 @@ func (s *dmState) destroy(md *MappedDevice) {
 	md.freeing = true
 	md.mu.Unlock()
 
-	_ = md.suspendLock.Lock(context.Background())
+	locked := md.suspendLock.Lock(context.Background()) == nil
 	md.mu.Lock()
 	t := md.live
 	wasSuspended := md.suspended
 	md.mu.Unlock()
-	if !wasSuspended {
+	if !wasSuspended && locked {
 		t.presuspendTargets()
 		md.mu.Lock()
 		md.suspended = true
@@ -122,7 +122,9 @@ func (s *dmState) destroy(md *MappedDevice) {
 		md.postSuspending = false
 		md.mu.Unlock()
 	}
-	md.suspendLock.Unlock()
+	if locked {
+		md.suspendLock.Unlock()
+	}
 
 	md.mu.Lock()
 	md.live = nil

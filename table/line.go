@@ -79,9 +79,9 @@ var headLexer = lexer.MustSimple([]lexer.SimpleRule{
 })
 
 type lineHead struct {
-	Start  string         `Space? @Num`
-	Length string         `Space? @Num`
-	Type   string         `Space? @(Num | Word)+ Space?`
+	Start  string         `parser:"Space? @Num"`
+	Length string         `parser:"Space? @Num"`
+	Type   string         `parser:"Space? @(Num | Word)+ Space?"`
 	EndPos lexer.Position // %n
 }
 
