@@ -1,0 +1,238 @@
+package script
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/recorder"
+)
+
+func TestParse(t *testing.T) {
+	src := "# a comment\n# disk: meta 4M\n# disk: data 1G nodiscard\n\n  \n" +
+		"echo a \\\nb\n@dmsetup ls\n  # indented comment\n# reboot\nx=1\r\n# disk: late 1M\n"
+	s, err := Parse("t", []byte(src))
+	if err == nil {
+		t.Fatalf("a disk after the first command was accepted: %+v", s)
+	}
+	src = strings.Replace(src, "# disk: late 1M\n", "", 1)
+	s, err = Parse("t", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDisks := []Disk{{"meta", 4 << 20, true, "/dev/vda"}, {"data", 1 << 30, false, "/dev/vdb"}}
+	if !reflect.DeepEqual(s.Disks, wantDisks) {
+		t.Errorf("disks: %+v", s.Disks)
+	}
+	want := []Item{
+		{Comment, "# a comment", "", false, 1},
+		{Comment, "# disk: meta 4M", "", false, 2},
+		{Comment, "# disk: data 1G nodiscard", "", false, 3},
+		{Command, "echo a b", "echo a b", false, 6},
+		{Command, "@dmsetup ls", "dmsetup ls", true, 8},
+		{Comment, "  # indented comment", "", false, 9},
+		{Reboot, "# reboot", "", false, 10},
+		{Command, "x=1", "x=1", false, 11},
+	}
+	if !reflect.DeepEqual(s.Items, want) {
+		t.Errorf("items:\n got %+v\nwant %+v", s.Items, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, src := range []string{
+		"# disk: a\n",
+		"# disk: a 4X\n",
+		"# disk: a 0M\n",
+		"# disk: a 1M discard\n",
+		"# disk: 1a 1M\n",
+		"# disk: a 1M\n# disk: a 2M\n",
+		"# disk: a 2000G\n",
+	} {
+		if _, err := Parse("t", []byte(src)); err == nil {
+			t.Errorf("%q accepted", src)
+		}
+	}
+}
+
+// The recorder parses the same scripts: both must see the same items.
+func TestParseAgreesWithRecorder(t *testing.T) {
+	files, _ := filepath.Glob("../scripts/*.sh")
+	fixtures, _ := filepath.Glob("testdata/*.sh")
+	files = append(files, fixtures...)
+	if len(files) == 0 {
+		t.Fatal("no scripts")
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, err1 := Parse("x", src)
+		theirs, err2 := recorder.ParseScript("x", src)
+		if (err1 == nil) != (err2 == nil) {
+			t.Errorf("%s: parse errors differ: %v vs %v", f, err1, err2)
+			continue
+		}
+		if err1 != nil {
+			continue
+		}
+		if len(ours.Items) != len(theirs.Items) || len(ours.Disks) != len(theirs.Disks) {
+			t.Errorf("%s: %d items, %d disks; recorder: %d, %d", f, len(ours.Items), len(ours.Disks),
+				len(theirs.Items), len(theirs.Disks))
+			continue
+		}
+		for i, it := range ours.Items {
+			r := theirs.Items[i]
+			if int(it.Kind) != int(r.Kind) || it.Text != r.Text || it.Line != r.Line ||
+				(it.Kind == Command && (it.Cmd != r.Cmd || it.Silent != r.Silent)) {
+				t.Errorf("%s: item %d: %+v vs recorder %+v", f, i, it, r)
+			}
+		}
+		for i, d := range ours.Disks {
+			r := theirs.Disks[i]
+			if d.Name != r.Name || d.Size != r.Size || d.Discard != r.Discard || d.Dev != r.Dev {
+				t.Errorf("%s: disk %d: %+v vs recorder %+v", f, i, d, r)
+			}
+		}
+	}
+}
+
+func TestFormatCommand(t *testing.T) {
+	cases := []struct {
+		it   Item
+		r    CmdResult
+		want string
+	}{
+		{Item{Kind: Command, Cmd: "true"}, CmdResult{}, "$ true\n[exit 0]\n"},
+		{Item{Kind: Command, Cmd: "x", Silent: true}, CmdResult{Stdout: []byte("hidden\n")}, ""},
+		{Item{Kind: Command, Cmd: "x", Silent: true}, CmdResult{Status: 2}, "$ x\n[exit 2]\n"},
+		{Item{Kind: Command, Cmd: "c"}, CmdResult{
+			Stdout: []byte("a\n\nb"), Stderr: []byte("e1\n"),
+			Kmsg:   []dmsim.LogLine{{Level: 4, Text: "device-mapper: thin: x"}}, Status: 1},
+			"$ c\n| a\n| \n| b\n! e1\nk <4>device-mapper: thin: x\n[exit 1]\n"},
+		{Item{Kind: Command, Cmd: "echo"}, CmdResult{Stdout: []byte("\n")}, "$ echo\n| \n[exit 0]\n"},
+	}
+	for _, c := range cases {
+		var b strings.Builder
+		FormatCommand(&b, c.it, c.r)
+		if b.String() != c.want {
+			t.Errorf("%+v: got %q want %q", c.it, b.String(), c.want)
+		}
+	}
+}
+
+func TestStripEnv(t *testing.T) {
+	in := "# env: dmsim x\n# disk: a 1M\n$ true\n# env: late\n[exit 0]\n"
+	if got, want := StripEnv(in), "# disk: a 1M\n$ true\n[exit 0]\n"; got != want {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestUnifiedDiff(t *testing.T) {
+	if d := UnifiedDiff("a", "b", "x\ny\n", "x\ny\n"); d != "" {
+		t.Errorf("equal texts: %q", d)
+	}
+	a := "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n"
+	b := "1\n2\n3\n4\nfive\n6\n7\n8\n9\n10\n11\n"
+	// changes 6 lines apart share a hunk, as in GNU diff -u
+	want := "--- a\n+++ b\n@@ -2,9 +2,10 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n 9\n 10\n+11\n"
+	if d := UnifiedDiff("a", "b", a, b); d != want {
+		t.Errorf("got\n%s\nwant\n%s", d, want)
+	}
+	a = "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n"
+	b = "one\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n"
+	want = "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-1\n+one\n 2\n 3\n 4\n@@ -9,4 +9,3 @@\n 9\n 10\n 11\n-12\n"
+	if d := UnifiedDiff("a", "b", a, b); d != want {
+		t.Errorf("got\n%s\nwant\n%s", d, want)
+	}
+	if d := UnifiedDiff("a", "b", "x", "y"); !strings.Contains(d, "\\ No newline at end of file") {
+		t.Errorf("missing newline marker: %q", d)
+	}
+}
+
+// The runner's shell semantics: variables persist, @ lines are silent,
+// unknown commands fail with 127, redirections reach the scratch
+// directory and /sys, stdin is empty, and the working directory is /tmp.
+func TestRunShell(t *testing.T) {
+	src := `# disk: a 1M
+x=hello
+echo $x $DISK_a $DM_DISABLE_UDEV
+@true
+@false
+pwd
+cat
+nosuchcommand arg
+echo data > f; cat f; cat /tmp/f
+cat < missing
+echo x > /nodir/y
+echo abc > /sys/module/dm_mod/parameters/nosuch
+f() { echo in f "$@"; }; f 1 2
+echo 'unterminated
+ls | head -1
+timeout 1 sleep 5
+sleep 1 && echo slept
+`
+	s, err := Parse("t", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), s, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `# env: dmsim test
+# env: disk a = /dev/vda 1M (2048 sectors, 254:0, discard)
+# disk: a 1M
+$ x=hello
+[exit 0]
+$ echo $x $DISK_a $DM_DISABLE_UDEV
+| hello /dev/vda 1
+[exit 0]
+$ false
+[exit 1]
+$ pwd
+| /tmp
+[exit 0]
+$ cat
+[exit 0]
+$ nosuchcommand arg
+! dmsim: nosuchcommand: command not supported
+[exit 127]
+$ echo data > f; cat f; cat /tmp/f
+| data
+| data
+[exit 0]
+$ cat < missing
+! sh: can't open missing: no such file
+[exit 1]
+$ echo x > /nodir/y
+! sh: can't create /nodir/y: nonexistent directory
+[exit 1]
+$ echo abc > /sys/module/dm_mod/parameters/nosuch
+! sh: can't create /sys/module/dm_mod/parameters/nosuch: nonexistent directory
+[exit 1]
+$ f() { echo in f "$@"; }; f 1 2
+| in f 1 2
+[exit 0]
+$ echo 'unterminated
+! sh: eval: line 0: syntax error: unterminated quoted string
+[exit 2]
+$ ls | head -1
+! dmsim: ls: command not supported
+[exit 0]
+$ timeout 1 sleep 5
+! Terminated
+[exit 143]
+$ sleep 1 && echo slept
+| slept
+[exit 0]
+`
+	if d := UnifiedDiff("want", "got", want, res.Transcript); d != "" {
+		t.Errorf("transcript differs:\n%s", d)
+	}
+}
