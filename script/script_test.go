@@ -113,7 +113,7 @@ func TestFormatCommand(t *testing.T) {
 		{Item{Kind: Command, Cmd: "x", Silent: true}, CmdResult{Status: 2}, "$ x\n[exit 2]\n"},
 		{Item{Kind: Command, Cmd: "c"}, CmdResult{
 			Stdout: []byte("a\n\nb"), Stderr: []byte("e1\n"),
-			Kmsg:   []dmsim.LogLine{{Level: 4, Text: "device-mapper: thin: x"}}, Status: 1},
+			Kmsg: []dmsim.LogLine{{Level: 4, Text: "device-mapper: thin: x"}}, Status: 1},
 			"$ c\n| a\n| \n| b\n! e1\nk <4>device-mapper: thin: x\n[exit 1]\n"},
 		{Item{Kind: Command, Cmd: "echo"}, CmdResult{Stdout: []byte("\n")}, "$ echo\n| \n[exit 0]\n"},
 	}
