@@ -80,6 +80,7 @@ type cmdCtx struct {
 	devNameType      int // 0 devno, 1 blkdevname, 2 devname
 	report           *report
 	cmdName          string
+	conciseOutput    bool // table --concise printed a device
 }
 
 const (
@@ -94,18 +95,6 @@ func (d *cmdCtx) errorf(format string, args ...any) {
 
 func (d *cmdCtx) printf(format string, args ...any) {
 	fmt.Fprintf(d.p.Stdout, format, args...)
-}
-
-func (d *cmdCtx) enter() {
-	if d.clock != nil {
-		d.clock.Enter()
-	}
-}
-
-func (d *cmdCtx) exit() {
-	if d.clock != nil {
-		d.clock.Exit()
-	}
 }
 
 // sleep waits in virtual time; dmsetup holds its clock token throughout
@@ -204,11 +193,13 @@ func Run(p *userland.Proc, m Machine, clock *dmsim.Clock) int {
 	if m == nil {
 		return d.noDriver()
 	}
-	// dmsetup is a clock actor for its whole run (every call into the
-	// kernel must come from one), except while it reads standard input or
-	// runs an --exec command.
-	d.enter()
-	defer d.exit()
+	// dmsetup runs as a process holding its clock token (every call into
+	// the kernel must come from an actor); it gives it up while it reads
+	// standard input and while an --exec command runs.
+	if !p.Token().Held() && clock != nil {
+		clock.Enter()
+		defer clock.Exit()
+	}
 	return d.main()
 }
 
@@ -289,6 +280,9 @@ func (d *cmdCtx) main() int {
 			break
 		}
 		argc--
+	}
+	if d.conciseOutput {
+		d.printf("\n")
 	}
 	if d.report != nil {
 		d.report.output(d.p.Stdout)
@@ -483,23 +477,20 @@ func (d *cmdCtx) readTable(file string, haveFile bool) ([]dmsim.TargetSpec, bool
 	case d.hasTbl:
 		lines, err = table.ParseTableArg(d.table)
 	case haveFile:
-		d.exit()
 		f, oerr := d.p.Open(file)
 		var b []byte
 		if oerr == nil {
 			b, _ = io.ReadAll(f)
 			f.Close()
 		}
-		d.enter()
 		if oerr != nil {
 			d.errorf("Couldn't open '%s' for reading.", file)
 			return nil, false
 		}
 		lines, err = table.ParseLines(string(b), file)
 	default:
-		d.exit()
-		b, _ := io.ReadAll(d.p.Stdin)
-		d.enter()
+		var b []byte
+		d.p.Token().Blocking(func() { b, _ = io.ReadAll(d.p.Stdin) })
 		lines, err = table.ParseLines(string(b), "on stdin")
 	}
 	if err != nil {
@@ -947,21 +938,41 @@ func (d *cmdCtx) statusCmd(cmdName string, argc int, argv []string, ne *dmsim.Na
 			break
 		}
 		if !execing || verbose {
-			if !matched && verbose {
-				d.displayInfo(t)
-			}
-			if multiple && !verbose {
-				d.printf("%s: ", name)
+			concise := d.sw[optConcise] > 0 && typ == tTable
+			if !concise {
+				if !matched && verbose {
+					d.displayInfo(t)
+				}
+				if multiple && !verbose {
+					d.printf("%s: ", name)
+				}
+			} else if !matched {
+				// --concise: name,uuid,minor,flags then ",start length type params" per target
+				if d.conciseOutput {
+					d.printf(";")
+				}
+				d.conciseOutput = true
+				rw := "rw"
+				if t.info.ReadOnly {
+					rw = "ro"
+				}
+				d.printf("%s,%s,%d,%s", conciseQuote(name), conciseQuote(t.info.UUID), t.info.Dev.Minor, rw)
 			}
 			if hasTarget {
-				d.printf("%d %d %s %s", s.Start, s.Length, s.Type, s.Params)
+				if concise {
+					d.printf(",%d %d %s %s", s.Start, s.Length, s.Type, conciseQuote(s.Params))
+				} else {
+					d.printf("%d %d %s %s", s.Start, s.Length, s.Type, s.Params)
+				}
 			}
-			d.printf("\n")
+			if !concise {
+				d.printf("\n")
+			}
 		}
 		matched = true
 		_ = i
 	}
-	if multiple && verbose && matched && !lsOnly {
+	if multiple && verbose && matched && !lsOnly && (d.sw[optConcise] == 0 || d.sw[optVerbose] > 1) {
 		d.printf("\n")
 	}
 	if matched && execing {
@@ -985,9 +996,7 @@ func (d *cmdCtx) execCommand(name string) bool {
 		return false
 	}
 	args = append(args, dmDir+"/"+name)
-	d.exit()
 	userland.Run(d.p, args)
-	d.enter()
 	return true
 }
 
@@ -1155,3 +1164,16 @@ func (d *cmdCtx) mknodes(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bo
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// conciseQuote backslash-quotes the characters special in the concise
+// format: comma, semicolon and backslash.
+func conciseQuote(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(",;\\", s[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

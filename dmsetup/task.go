@@ -229,6 +229,9 @@ func (t *task) run() bool {
 		}
 	}
 	if err != nil {
+		if d.killed {
+			return false
+		}
 		t.errno = dmsim.AsErrno(err)
 		if t.errno == dmsim.ENXIO && (t.typ == tInfo || t.typ == tMknodes || t.typ == tStatus) {
 			t.exists = false
@@ -300,7 +303,8 @@ func (t *task) ioctl() error {
 		}
 	case tVersion:
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && (d.p.Killed() || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// a signal interrupted a wait in the kernel: the process dies
 		d.killed = true
 	}
 	return err

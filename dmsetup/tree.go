@@ -44,7 +44,8 @@ func (d *cmdCtx) tree() bool {
 		if n, ok := names[dev]; ok {
 			fmt.Fprintf(&b, "%s (%d:%d)\n", n, dev.Major, dev.Minor)
 		} else {
-			fmt.Fprintf(&b, "(%d:%d)\n", dev.Major, dev.Minor)
+			// a device that is not a mapped device has an empty name: " (M:m)"
+			fmt.Fprintf(&b, " (%d:%d)\n", dev.Major, dev.Minor)
 		}
 		children := deps[dev]
 		childPrefix := prefix

@@ -11,8 +11,12 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -35,6 +39,74 @@ type Machine struct {
 	scratch string
 	env     []string
 	shell   *interp.Runner
+
+	// activity counts processes acquiring their clock token (starting to
+	// run), to see whether anything ran.
+	activity atomic.Int64
+
+	// The shell is an actor: it holds its clock token except while a
+	// command it runs in the foreground runs, or while it waits for
+	// background jobs. So time passes only while commands wait, and a
+	// waiter a background job left behind is no deadlock while the script
+	// has more to say.
+	shellTok *userland.Token
+	shellGID uint64 // the goroutine running the shell's lines
+
+	// Background jobs wait at a gate until their line is over.
+	gateMu      sync.Mutex
+	gate        chan struct{}
+	gateArrived int
+}
+
+// goid returns the current goroutine's id (from its stack header).
+func goid() uint64 {
+	var b [64]byte
+	n := runtime.Stack(b[:], false)
+	f := bytes.Fields(b[:n])
+	if len(f) < 2 {
+		return 0
+	}
+	id, _ := strconv.ParseUint(string(f[1]), 10, 64)
+	return id
+}
+
+// Commands the runner puts around `wait`: the shell gives its token up
+// while it waits for background jobs.
+const (
+	waitBegin = "\x00dmsim-wait-begin"
+	waitEnd   = "\x00dmsim-wait-end"
+)
+
+func litWord(s string) *syntax.Word {
+	return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}}
+}
+
+// bracketWaits puts waitBegin and waitEnd around every `wait`.
+func bracketWaits(f *syntax.File) {
+	syntax.Walk(f, func(node syntax.Node) bool {
+		st, ok := node.(*syntax.Stmt)
+		if !ok {
+			return true
+		}
+		call, ok := st.Cmd.(*syntax.CallExpr)
+		if !ok || len(call.Args) == 0 || call.Args[0].Lit() != "wait" {
+			return true
+		}
+		inner := &syntax.Stmt{Cmd: call, Position: st.Position}
+		st.Cmd = &syntax.Block{Stmts: []*syntax.Stmt{
+			{Cmd: &syntax.CallExpr{Args: []*syntax.Word{litWord(waitBegin)}}},
+			inner,
+			{Cmd: &syntax.CallExpr{Args: []*syntax.Word{litWord(waitEnd)}}},
+		}}
+		return false
+	})
+}
+
+// clockHook tracks the processes that can run.
+func (m *Machine) clockHook(delta int) {
+	if delta > 0 {
+		m.activity.Add(1)
+	}
 }
 
 // DiskEnv returns the DISK_NAME=/dev/vdX variables for a script's disks.
@@ -78,7 +150,44 @@ func Boot(disks []dmsim.DiskSpec, extraEnv []string) (*Machine, error) {
 		m.Halt()
 		return nil, err
 	}
+	m.shellTok = userland.NewToken(k.Clock)
+	m.shellTok.Acquire()
 	return m, nil
+}
+
+// gateCmd is the first command of every background job: it waits until
+// the line that started the job is over.
+const gateCmd = "\x00dmsim-bg-gate"
+
+// gateBackground puts the gate in front of each background job of a line
+// and returns how many there are.
+func gateBackground(f *syntax.File) int {
+	n := 0
+	syntax.Walk(f, func(node syntax.Node) bool {
+		st, ok := node.(*syntax.Stmt)
+		if !ok || !(st.Background || st.Disown) {
+			return true
+		}
+		inner := &syntax.Stmt{Cmd: st.Cmd, Negated: st.Negated, Position: st.Position}
+		gate := &syntax.Stmt{Cmd: &syntax.CallExpr{Args: []*syntax.Word{
+			{Parts: []syntax.WordPart{&syntax.Lit{Value: gateCmd}}}}}}
+		st.Cmd = &syntax.Block{Stmts: []*syntax.Stmt{gate, inner}}
+		st.Negated = false
+		n++
+		return false
+	})
+	return n
+}
+
+// waitGate is the gate command.
+func (m *Machine) waitGate() {
+	m.gateMu.Lock()
+	g := m.gate
+	m.gateArrived++
+	m.gateMu.Unlock()
+	if g != nil {
+		<-g
+	}
 }
 
 // builtinMark routes the shell's echo and printf to userland's busybox
@@ -100,10 +209,10 @@ func (m *Machine) newShell() error {
 		interp.OpenHandler(m.open),
 		interp.StatHandler(m.stat),
 		interp.ReadDirHandler2(func(ctx context.Context, p string) ([]fs.DirEntry, error) {
-			return m.FS.ReadDir(p)
+			return m.FS.ReadDir(ctx, p)
 		}),
 		interp.AccessHandler(func(ctx context.Context, p string, mode interp.AccessMode) error {
-			_, err := m.FS.Stat(p)
+			_, err := m.FS.Stat(ctx, p)
 			return err
 		}),
 	)
@@ -135,6 +244,26 @@ func (m *Machine) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandler
 		if name == builtinMark {
 			args = args[1:]
 		}
+		if name == gateCmd {
+			m.waitGate()
+			return nil
+		}
+		inShell := goid() == m.shellGID
+		switch name {
+		case waitBegin:
+			if inShell {
+				m.shellTok.Release()
+			}
+			return nil
+		case waitEnd:
+			if inShell {
+				m.shellTok.Acquire()
+			}
+			if st := interp.HandlerCtx(ctx).LastExitStatus; st != 0 {
+				return interp.NewExitStatus(uint8(st))
+			}
+			return nil
+		}
 		hc := interp.HandlerCtx(ctx)
 		var stdin io.Reader = strings.NewReader("")
 		if !isNil(hc.Stdin) {
@@ -152,9 +281,13 @@ func (m *Machine) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandler
 				}
 				return ""
 			},
-			Dir:    hc.Dir,
-			FS:     m.FS,
-			Kernel: m.Kernel,
+			Dir:       hc.Dir,
+			FS:        m.FS,
+			Kernel:    m.Kernel,
+			ClockHook: m.clockHook,
+		}
+		if inShell {
+			p.SetToken(m.shellTok) // a foreground command: the shell waits for it
 		}
 		st, sig := userland.RunStatus(p, args)
 		// ash reports a foreground job killed by a signal other than SIGINT
@@ -200,7 +333,7 @@ func (m *Machine) open(ctx context.Context, p string, flag int, perm os.FileMode
 }
 
 func (m *Machine) stat(ctx context.Context, name string, follow bool) (fs.FileInfo, error) {
-	return m.FS.Stat(name)
+	return m.FS.Stat(ctx, name)
 }
 
 // lockedBuffer collects a command's output; pipeline stages write
@@ -223,14 +356,30 @@ func (l *lockedBuffer) Bytes() []byte {
 }
 
 // Exec runs one logical line in the shell with the given output streams
-// and returns its exit status.
+// and returns its exit status. Background jobs it starts run before Exec
+// returns, until they block.
 func (m *Machine) Exec(ctx context.Context, line string, stdout, stderr io.Writer) int {
+	st, release := m.exec(ctx, line, stdout, stderr)
+	release()
+	return st
+}
+
+// exec runs a line; release lets its background jobs go (they wait at
+// their gate until then) and lets them run until they block.
+func (m *Machine) exec(ctx context.Context, line string, stdout, stderr io.Writer) (int, func()) {
 	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(line), "")
 	if err != nil {
 		fmt.Fprintf(stderr, "sh: eval: line 0: syntax error: %s\n", syntaxMessage(err))
-		return 2
+		return 2, func() {}
 	}
+	jobs := gateBackground(file)
+	bracketWaits(file)
+	gate := make(chan struct{})
+	m.gateMu.Lock()
+	m.gate, m.gateArrived = gate, 0
+	m.gateMu.Unlock()
 	interp.StdIO(nil, stdout, stderr)(m.shell)
+	m.shellGID = goid()
 	err = m.shell.Run(ctx, file)
 	status := 0
 	if st, ok := interp.IsExitStatus(err); ok {
@@ -243,7 +392,52 @@ func (m *Machine) Exec(ctx context.Context, line string, stdout, stderr io.Write
 		// `exit` ends the shell; the next line gets a fresh one.
 		m.newShell()
 	}
-	return status
+	return status, func() {
+		// every job reaches its gate before any is let go
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			m.gateMu.Lock()
+			n := m.gateArrived
+			m.gateMu.Unlock()
+			if n >= jobs {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		m.gateMu.Lock()
+		close(gate)
+		m.gate = nil
+		arrived := m.gateArrived
+		m.gateMu.Unlock()
+		if jobs > 0 || arrived > 0 {
+			m.settle()
+		}
+	}
+}
+
+// settle lets the background jobs a line started run until they block: on
+// the real machine they run at once, so the next command (a sleep, say)
+// must not let virtual time pass before they got as far as they can. The
+// shell, holding its token, sleeps for no time: the clock wakes it only
+// when every other actor waits, without moving time. As a process can
+// hand work to another through a pipe at the very moment both are
+// between their waits, settle also wants a short quiet period (in real
+// time) with no process starting to run.
+func (m *Machine) settle() {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		before := m.activity.Load()
+		if err := m.Kernel.Clock.Sleep(context.Background(), 0); err != nil {
+			return // halted
+		}
+		if m.activity.Load() != before {
+			continue
+		}
+		time.Sleep(5 * time.Millisecond)
+		if m.activity.Load() == before {
+			return
+		}
+	}
 }
 
 // syntaxMessage words a parse error as ash would where it can.
@@ -263,11 +457,15 @@ func syntaxMessage(err error) string {
 }
 
 // RunLine runs one logical line and collects its output and the kernel log
-// lines it caused.
+// lines it caused. Background jobs it started are held until their line's
+// kernel log is collected (the recorder reads the log right after each
+// line), then run until they block; what they log goes with the next line.
 func (m *Machine) RunLine(ctx context.Context, line string) CmdResult {
 	var out, errb lockedBuffer
-	st := m.Exec(ctx, line, &out, &errb)
-	return CmdResult{Stdout: out.Bytes(), Stderr: errb.Bytes(), Kmsg: m.Kernel.Log.ReadClear(), Status: st}
+	st, release := m.exec(ctx, line, &out, &errb)
+	kmsg := m.Kernel.Log.ReadClear()
+	release()
+	return CmdResult{Stdout: out.Bytes(), Stderr: errb.Bytes(), Kmsg: kmsg, Status: st}
 }
 
 // Halt powers the machine off with no teardown and drops its scratch files.

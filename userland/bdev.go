@@ -31,6 +31,7 @@ const pageSize = 4096
 // async page write" and only a later fsync sees the error.
 type bdevFile struct {
 	k       *dmsim.Kernel
+	tok     *Token // the opener's clock token
 	b       dmsim.BlockDevice
 	release func()
 	name    string
@@ -43,7 +44,7 @@ type bdevFile struct {
 	closed  bool
 }
 
-func openBdev(_ context.Context, k *dmsim.Kernel, name string, flag int) (File, error) {
+func openBdev(ctx context.Context, k *dmsim.Kernel, name string, flag int) (File, error) {
 	mode := dmsim.FModeRead
 	switch flag & (O_WRONLY | O_RDWR) {
 	case O_WRONLY:
@@ -51,14 +52,17 @@ func openBdev(_ context.Context, k *dmsim.Kernel, name string, flag int) (File, 
 	case O_RDWR:
 		mode |= dmsim.FModeWrite
 	}
+	if flag&O_EXCL != 0 {
+		mode |= dmsim.FModeExcl // O_EXCL on a block device: an exclusive claim
+	}
 	var b dmsim.BlockDevice
 	var rel func()
 	var err error
-	kcall(k, func() { b, rel, err = k.OpenBdev(name, mode) })
+	kdo(ctx, k, func() { b, rel, err = k.OpenBdev(name, mode) })
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
-	f := &bdevFile{k: k, b: b, release: rel, name: name, flag: flag, direct: flag&O_DIRECT != 0,
+	f := &bdevFile{k: k, tok: tokenFrom(ctx), b: b, release: rel, name: name, flag: flag, direct: flag&O_DIRECT != 0,
 		dirty: map[int64][]byte{}}
 	f.bsize = int64(f.SectorSize())
 	for f.bsize < pageSize && f.Size()%(f.bsize*2) == 0 {
@@ -86,16 +90,15 @@ func (f *bdevFile) Stat() (fs.FileInfo, error) {
 	return devInfo{name: path.Base(f.name), mode: fs.ModeDevice | 0o600}, nil
 }
 
-// submit runs one bio as a clock actor; the wait is uninterruptible.
-func (f *bdevFile) submit(op dmsim.Op, sector uint64, data []byte, sectors uint64) error {
-	c := f.k.Clock
-	c.Enter()
-	defer c.Exit()
+// submit runs one bio and waits for it as the opener (the wait, which
+// gives the token up, is uninterruptible).
+func (f *bdevFile) submit(op dmsim.Op, sector uint64, data []byte, sectors uint64) (err error) {
 	bio := dmsim.NewBio(op, f.b, sector, data, nil)
 	if data == nil {
 		bio.Sectors = sectors
 	}
-	return dmsim.SubmitWait(context.Background(), c, bio)
+	f.tok.Do(f.k, func() { err = dmsim.SubmitWait(context.Background(), f.k.Clock, bio) })
+	return err
 }
 
 func (f *bdevFile) aligned(p []byte, off int64) bool {
@@ -377,7 +380,7 @@ func (f *bdevFile) Close() error {
 	_ = f.writeback()
 	f.closed = true
 	if f.release != nil {
-		kcall(f.k, f.release)
+		f.tok.Do(f.k, f.release)
 	}
 	return nil
 }

@@ -903,10 +903,8 @@ func sleep(p *Proc) int {
 	if p.Kernel == nil {
 		return 0
 	}
-	c := p.Kernel.Clock
-	c.Enter()
-	err := c.Sleep(p.Ctx, total)
-	c.Exit()
+	var err error
+	p.Kcall(func() { err = p.Kernel.Clock.Sleep(p.Ctx, total) })
 	if err != nil && p.Killed() {
 		return p.KilledStatus()
 	}

@@ -64,8 +64,8 @@ type Syncer interface{ Sync() error }
 type FS interface {
 	// OpenFile opens an absolute, clean path.
 	OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (File, error)
-	Stat(name string) (fs.FileInfo, error)
-	ReadDir(name string) ([]fs.DirEntry, error)
+	Stat(ctx context.Context, name string) (fs.FileInfo, error)
+	ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
 	Remove(name string) error
 	Truncate(name string, size int64) error
 }
@@ -113,7 +113,7 @@ func (HostFS) OpenFile(_ context.Context, name string, flag int, perm fs.FileMod
 	return &osFile{File: f, name: name}, nil
 }
 
-func (HostFS) Stat(name string) (fs.FileInfo, error) {
+func (HostFS) Stat(_ context.Context, name string) (fs.FileInfo, error) {
 	fi, err := os.Stat(name)
 	if err != nil {
 		return nil, pathErr("stat", name, err)
@@ -121,7 +121,7 @@ func (HostFS) Stat(name string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
-func (HostFS) ReadDir(name string) ([]fs.DirEntry, error) {
+func (HostFS) ReadDir(_ context.Context, name string) ([]fs.DirEntry, error) {
 	d, err := os.ReadDir(name)
 	if err != nil {
 		return nil, pathErr("open", name, err)
@@ -195,14 +195,6 @@ func NewSimFS(k *dmsim.Kernel, root string) (*SimFS, error) {
 	return &SimFS{Kernel: k, Root: root, rand: newDetRand()}, nil
 }
 
-// kcall runs f as a clock actor: every call into the kernel must come from
-// one. Callers must not already hold a token.
-func kcall(k *dmsim.Kernel, f func()) {
-	k.Clock.Enter()
-	defer k.Clock.Exit()
-	f()
-}
-
 // hostPath maps an emulated path to the scratch directory.
 func (s *SimFS) hostPath(name string) string {
 	return filepath.Join(s.Root, filepath.FromSlash(path.Clean("/"+name)))
@@ -223,7 +215,7 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 	name = path.Clean(name)
 	if flag&O_DIRECT != 0 && !isUnder(name, "/dev") || charDevs[name] && flag&O_DIRECT != 0 {
 		// ramfs, sysfs and the memory devices have no direct I/O
-		if _, err := s.Stat(name); err == nil {
+		if _, err := s.Stat(ctx, name); err == nil {
 			return nil, pathErr("open", name, dmsim.EINVAL)
 		}
 	}
@@ -244,11 +236,11 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 		}
 		var data string
 		var err error
-		kcall(s.Kernel, func() { data, err = s.Kernel.SysfsRead(name) })
+		kdo(ctx, s.Kernel, func() { data, err = s.Kernel.SysfsRead(name) })
 		if err != nil {
 			return nil, pathErr("open", name, err)
 		}
-		return &sysFile{k: s.Kernel, name: name, data: []byte(data)}, nil
+		return &sysFile{k: s.Kernel, tok: tokenFrom(ctx), name: name, data: []byte(data)}, nil
 	}
 	f, err := os.OpenFile(s.hostPath(name), flag&^O_DIRECT, perm)
 	if err != nil {
@@ -257,7 +249,7 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 	return &osFile{File: f, name: name}, nil
 }
 
-func (s *SimFS) Stat(name string) (fs.FileInfo, error) {
+func (s *SimFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 	name = path.Clean(name)
 	switch {
 	case name == "/dev" || name == "/dev/mapper" || name == "/sys" || name == "/proc":
@@ -268,12 +260,12 @@ func (s *SimFS) Stat(name string) (fs.FileInfo, error) {
 		return devInfo{name: "control", mode: fs.ModeDevice | fs.ModeCharDevice | 0o600}, nil
 	case isUnder(name, "/dev"):
 		if s.Kernel != nil {
-			if _, ok := s.nodes(path.Dir(name))[path.Base(name)]; ok {
+			if _, ok := s.nodes(ctx, path.Dir(name))[path.Base(name)]; ok {
 				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
 			}
 			var b dmsim.BlockDevice
 			var err error
-			kcall(s.Kernel, func() { b, err = s.Kernel.LookupBdev(name) })
+			kdo(ctx, s.Kernel, func() { b, err = s.Kernel.LookupBdev(name) })
 			if err == nil && b != nil {
 				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
 			}
@@ -282,14 +274,14 @@ func (s *SimFS) Stat(name string) (fs.FileInfo, error) {
 	case isUnder(name, "/sys") || isUnder(name, "/proc"):
 		if s.Kernel != nil {
 			var err error
-			kcall(s.Kernel, func() { _, err = s.Kernel.SysfsRead(name) })
+			kdo(ctx, s.Kernel, func() { _, err = s.Kernel.SysfsRead(name) })
 			if err == nil {
 				return devInfo{name: path.Base(name), mode: 0o644}, nil
 			}
 			if strings.HasPrefix(name, "/sys/module/") {
 				mod := strings.SplitN(strings.TrimPrefix(name, "/sys/module/"), "/", 2)
 				loaded := false
-				kcall(s.Kernel, func() { loaded = s.Kernel.ModuleLoaded(mod[0]) })
+				kdo(ctx, s.Kernel, func() { loaded = s.Kernel.ModuleLoaded(mod[0]) })
 				if len(mod) == 1 && loaded {
 					return dirInfo(mod[0]), nil
 				}
@@ -304,12 +296,12 @@ func (s *SimFS) Stat(name string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
-func (s *SimFS) nodes(dir string) map[string]dmsim.DevT {
+func (s *SimFS) nodes(ctx context.Context, dir string) map[string]dmsim.DevT {
 	if s.Kernel == nil {
 		return nil
 	}
 	var m map[string]dmsim.DevT
-	kcall(s.Kernel, func() { m = s.Kernel.DevNodes(dir) })
+	kdo(ctx, s.Kernel, func() { m = s.Kernel.DevNodes(dir) })
 	out := make(map[string]dmsim.DevT, len(m))
 	for n, d := range m {
 		out[path.Base(n)] = d
@@ -317,15 +309,15 @@ func (s *SimFS) nodes(dir string) map[string]dmsim.DevT {
 	return out
 }
 
-func (s *SimFS) ReadDir(name string) ([]fs.DirEntry, error) {
+func (s *SimFS) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error) {
 	name = path.Clean(name)
 	if isUnder(name, "/dev") {
 		var out []fs.DirEntry
-		for n := range s.nodes(name) {
+		for n := range s.nodes(ctx, name) {
 			out = append(out, fs.FileInfoToDirEntry(devInfo{name: n, mode: fs.ModeDevice | 0o600}))
 		}
 		if name == "/dev/mapper" {
-			if _, ok := s.nodes(name)["control"]; !ok {
+			if _, ok := s.nodes(ctx, name)["control"]; !ok {
 				out = append(out, fs.FileInfoToDirEntry(devInfo{name: "control", mode: fs.ModeDevice | fs.ModeCharDevice | 0o600}))
 			}
 		}
@@ -451,6 +443,7 @@ func (r *detRand) fill(p []byte) {
 
 type sysFile struct {
 	k    *dmsim.Kernel
+	tok  *Token
 	name string
 	data []byte
 	off  int64
@@ -476,7 +469,7 @@ func (f *sysFile) ReadAt(p []byte, off int64) (int, error) {
 // Write stores the value: one write(2) is one store into the attribute.
 func (f *sysFile) Write(p []byte) (int, error) {
 	var err error
-	kcall(f.k, func() { err = f.k.SysfsWrite(f.name, string(p)) })
+	f.tok.Do(f.k, func() { err = f.k.SysfsWrite(f.name, string(p)) })
 	if err != nil {
 		return 0, toErrno(err)
 	}

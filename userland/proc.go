@@ -46,6 +46,12 @@ type Proc struct {
 	Kernel *dmsim.Kernel
 	// KillSignal is the signal that ending Ctx stands for (SIGTERM when 0).
 	KillSignal int
+	// ClockHook, if set, sees every process acquiring (+1) and releasing
+	// (-1) its clock token (the script runner uses it to know when nothing
+	// can run).
+	ClockHook func(delta int)
+
+	tok *Token
 }
 
 // Killed returns the status of a process that died of its kill signal;
@@ -129,7 +135,7 @@ func (p *Proc) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	if p.FS == nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: dmsim.ENOENT}
 	}
-	return p.FS.OpenFile(p.Ctx, p.Abs(name), flag, perm)
+	return p.FS.OpenFile(p.ctx(), p.Abs(name), flag, perm)
 }
 
 // Stat returns a file's information.
@@ -137,7 +143,7 @@ func (p *Proc) Stat(name string) (fs.FileInfo, error) {
 	if p.FS == nil {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: dmsim.ENOENT}
 	}
-	return p.FS.Stat(p.Abs(name))
+	return p.FS.Stat(p.ctx(), p.Abs(name))
 }
 
 // Errorf prints "NAME: text" on standard error, as busybox's bb_error_msg.
@@ -230,6 +236,27 @@ func RunStatus(parent *Proc, argv []string) (status, signal int) {
 	}
 	if child.Ctx == nil {
 		child.Ctx = context.Background()
+	}
+	if parent.Kernel != nil {
+		// The child is a process of its own with its own clock token; the
+		// parent waits for it without its token.
+		child.tok = newToken(parent.Kernel.Clock, parent.ClockHook)
+		if r := rawStream(child.Stdin); isPipe(r) {
+			child.Stdin = tokenReader{r.(io.Reader), child.tok}
+		}
+		if w := rawStream(child.Stdout); isPipe(w) {
+			child.Stdout = tokenWriter{w.(io.Writer), child.tok}
+		}
+		if w := rawStream(child.Stderr); isPipe(w) {
+			child.Stderr = tokenWriter{w.(io.Writer), child.tok}
+		}
+		// hand over without letting the token count drop to zero
+		child.tok.Acquire()
+		parent.tok.Release()
+		defer func() {
+			parent.tok.Acquire()
+			child.tok.Release()
+		}()
 	}
 	if _, wrapped := child.Stdout.(*pipeWriter); !wrapped && child.Stdout != nil {
 		child.Stdout = &pipeWriter{w: child.Stdout}

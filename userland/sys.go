@@ -154,7 +154,7 @@ func blockdev(p *Proc) int {
 		}
 		var s string
 		var err error
-		kcall(p.Kernel, func() { s, err = p.Kernel.SysfsRead(raPath) })
+		p.Kcall(func() { s, err = p.Kernel.SysfsRead(raPath) })
 		if err != nil {
 			return fail(err)
 		}
@@ -165,7 +165,7 @@ func blockdev(p *Proc) int {
 			return fail(dmsim.ENOTTY)
 		}
 		var err error
-		kcall(p.Kernel, func() { err = p.Kernel.SysfsWrite(raPath, strconv.FormatUint(arg/2, 10)) })
+		p.Kcall(func() { err = p.Kernel.SysfsWrite(raPath, strconv.FormatUint(arg/2, 10)) })
 		if err != nil {
 			return fail(err)
 		}
@@ -224,7 +224,7 @@ func losetup(p *Proc) int {
 			return "", false
 		}
 		var f string
-		kcall(k, func() { f, ok = k.LoopFile(n) })
+		p.Kcall(func() { f, ok = k.LoopFile(n) })
 		if !ok {
 			return "", false
 		}
@@ -250,7 +250,7 @@ func losetup(p *Proc) int {
 			n, ok := loopNum(dev)
 			err := error(dmsim.ENOENT)
 			if ok {
-				kcall(k, func() { err = k.LoopClear(n) })
+				p.Kcall(func() { err = k.LoopClear(n) })
 			}
 			if err != nil {
 				fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", dev, Strerror(err))
@@ -277,7 +277,7 @@ func losetup(p *Proc) int {
 				return 1
 			}
 			used := false
-			kcall(k, func() { _, used = k.LoopFile(n) })
+			p.Kcall(func() { _, used = k.LoopFile(n) })
 			if !used {
 				dev = fmt.Sprintf("/dev/loop%d", n)
 				break
@@ -316,9 +316,8 @@ func losetup(p *Proc) int {
 			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, Strerror(dmsim.ENOENT))
 			return 1
 		}
-		k.Clock.Enter()
-		err := k.LoopSetFile(n, host, o.has('r'))
-		k.Clock.Exit()
+		var err error
+		p.Kcall(func() { err = k.LoopSetFile(n, host, o.has('r')) })
 		if err != nil {
 			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, Strerror(err))
 			return 1
@@ -376,9 +375,8 @@ func modprobe(p *Proc) int {
 			status = 1
 			continue
 		}
-		p.Kernel.Clock.Enter()
-		err := p.Kernel.Modprobe(m, params)
-		p.Kernel.Clock.Exit()
+		var err error
+		p.Kcall(func() { err = p.Kernel.Modprobe(m, params) })
 		if err != nil {
 			fmt.Fprintf(p.Stderr, "modprobe: can't load module %s (%s): %s\n", dmsim.ModuleKey(m),
 				modulePath(m), Strerror(err))
