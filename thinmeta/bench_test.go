@@ -172,13 +172,8 @@ func BenchmarkPoolScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		im, err := OpenImage(dev, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rep, err := im.Check()
-		if err != nil || !rep.OK() {
-			b.Fatalf("check: %v %+v", err, rep.Problems)
+		if rep := NewImage(dev).Check(); !rep.OK() {
+			b.Fatalf("check: %+v", rep.Problems)
 		}
 		check := time.Since(t1)
 		runtime.GC()

@@ -38,32 +38,32 @@ func fuzzBase(tb testing.TB) ([]byte, map[uint64]block.Validator) {
 		tb.Fatal(err)
 	}
 	img := dev.Bytes()
+	// Every block in use is a btree node but for the superblocks, the
+	// metadata index block and the bitmaps.
 	types := map[uint64]block.Validator{}
-	im, err := OpenImage(dev, 0)
+	im := NewImage(dev)
+	sb, err := im.Superblock(SuperblockLocation)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	note := func(v block.Validator) NodeVisitor {
-		return func(b uint64) bool { types[b] = v; return true }
+	rc, err := im.RecountMetadata(&sb, nil)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	sb := im.Superblock()
-	types[0] = nil
-	types[sb.HeldRoot] = nil
-	for _, s := range []Superblock{sb} {
-		im.WalkTree(s.DeviceDetailsRoot, DetailsSize, note(btree.Validator), nil)
-		im.WalkTree(s.DataMappingRoot, 8, note(btree.Validator), func(k uint64, v []byte) error {
-			return im.WalkTree(binary.LittleEndian.Uint64(v), 8, note(btree.Validator), nil)
-		})
+	for b, c := range rc.Expected {
+		if c != 0 {
+			types[uint64(b)] = btree.Validator
+		}
 	}
-	im.SpaceMapCounts(sb.DataSpaceMap(), false, note(btree.Validator), func(uint64, uint32) error { return nil })
-	im.SpaceMapCounts(sb.MetadataSpaceMap(), true, note(btree.Validator), func(uint64, uint32) error { return nil })
-	// Bitmaps and the index block were noted as btree nodes: fix them up.
-	mroot := sb.MetadataSpaceMap()
-	types[mroot.BitmapRoot] = spacemap.IndexValidator
-	for b := range types {
-		d := img[b*block.Size : (b+1)*block.Size]
-		if types[b] == btree.Validator && btree.Validator.Check(d, b) != nil {
-			types[b] = spacemap.BitmapValidator
+	types[0], types[sb.HeldRoot] = nil, nil
+	types[sb.MetadataSpaceMap().BitmapRoot] = spacemap.IndexValidator
+	for i, r := range []spacemap.Root{sb.MetadataSpaceMap(), sb.DataSpaceMap()} {
+		s, err := im.ReadSpaceMap(r, i == 0, nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, ie := range s.Entries {
+			types[ie.Blocknr] = spacemap.BitmapValidator
 		}
 	}
 	return img, types
@@ -107,12 +107,15 @@ func FuzzMetadataReader(f *testing.F) {
 		}
 		dev := block.NewMemDevice(int64(len(img)))
 		dev.WriteAt(img, 0)
-		if im, err := OpenImage(dev, 0); err == nil {
-			if _, err := im.Check(); err != nil && err.Error() == "" {
-				t.Fatal("empty error")
+		im := NewImage(dev)
+		for _, p := range im.Check().Problems {
+			if p.Msg == "" {
+				t.Fatal("empty problem")
 			}
-			if _, err := im.SnapshotSuperblock(); err == nil {
-				im.WalkDevices(im.Superblock().DeviceDetailsRoot, func(uint64, DeviceDetails) error { return nil })
+		}
+		if sb, err := im.Superblock(SuperblockLocation); err == nil && sb.HeldRoot != 0 {
+			if snap, err := im.Superblock(sb.HeldRoot); err == nil {
+				im.ReadTree(snap.DeviceDetailsRoot, DetailsSize, nil, nil)
 			}
 		}
 		pmd, err := Open(dev, 128, false, Options{})

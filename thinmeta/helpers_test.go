@@ -127,13 +127,13 @@ func (m *model) xml() string {
 // imageModel reads an image back into a model with the walker.
 func imageModel(t testing.TB, dev block.Device, snap bool) *model {
 	t.Helper()
-	im, err := OpenImage(dev, 0)
+	im := NewImage(dev)
+	sb, err := im.Superblock(SuperblockLocation)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb := im.Superblock()
 	if snap {
-		if sb, err = im.SnapshotSuperblock(); err != nil {
+		if sb, err = im.Superblock(sb.HeldRoot); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -141,18 +141,19 @@ func imageModel(t testing.TB, dev block.Device, snap bool) *model {
 	if !snap {
 		m.nrData = sb.DataSpaceMap().NrBlocks
 	}
-	if err := im.WalkDevices(sb.DeviceDetailsRoot, func(id uint64, d DeviceDetails) error {
-		m.devs[id] = &modelDev{details: d, maps: map[uint64]mapping{}}
+	if err := im.ReadTree(sb.DeviceDetailsRoot, DetailsSize, nil, func(id uint64, v []byte) error {
+		m.devs[id] = &modelDev{details: DecodeDetails(v), maps: map[uint64]mapping{}}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := im.WalkDeviceRoots(sb.DataMappingRoot, func(id, root uint64) error {
+	if err := im.ReadTree(sb.DataMappingRoot, 8, nil, func(id uint64, v []byte) error {
 		d := m.devs[id]
 		if d == nil {
 			return fmt.Errorf("device %d has mappings but no details", id)
 		}
-		return im.WalkMappings(root, func(vb, b uint64, tm uint32) error {
+		return im.ReadTree(le.Uint64(v), 8, nil, func(vb uint64, v []byte) error {
+			b, tm := UnpackBlockTime(le.Uint64(v))
 			d.maps[vb] = mapping{b, tm}
 			return nil
 		})
@@ -165,14 +166,7 @@ func imageModel(t testing.TB, dev block.Device, snap bool) *model {
 // selfCheck runs the walker's Check and fails on any problem.
 func selfCheck(t testing.TB, dev block.Device) {
 	t.Helper()
-	im, err := OpenImage(dev, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := im.Check()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := NewImage(dev).Check()
 	for _, p := range rep.Problems {
 		t.Errorf("check: %s", p.Msg)
 	}

@@ -9,22 +9,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // makeBigImage writes a 1 GiB metadata image holding about 0.85 GiB of
-// btrees: 8 thin devices with 55M mappings between them.
+// btrees: 8 thin devices with 27.6M mappings between them, restored as
+// thin_restore does (half-full leaves).
 func makeBigImage(b *testing.B, path string) {
 	const size = 1 << 30
-	const perDev = 6_900_000
-	md := &xmlMetadata{time: 1, transID: 1, version: 2, dataBlockSize: 128, nrDataBlocks: 8 * perDev}
-	for d := uint64(0); d < 8; d++ {
-		dev := &xmlDevice{id: d, keys: make([]uint64, perDev), vals: make([]uint64, perDev)}
-		for i := uint64(0); i < perDev; i++ {
-			dev.keys[i] = i
-			dev.vals[i] = (d*perDev+i)<<24 | (i & 3)
-		}
-		md.devices = append(md.devices, dev)
-	}
+	const perDev = 3_450_000
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
@@ -33,12 +27,32 @@ func makeBigImage(b *testing.B, path string) {
 		b.Fatal(err)
 	}
 	f.Close()
-	dev, err := OSFS{}.OpenDevice(path, true)
+	dev, err := OSFS{}.OpenDevice(path, true, false)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer closeDev(dev)
-	if err := writeMetadata(dev, md, size/blockSize); err != nil {
+	r, err := thinmeta.NewRestorer(blockDevice{dev})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.BeginSuperblock(thinmeta.PoolHeader{Time: 1, TransID: 1, Version: 2, DataBlockSize: 128, NrDataBlocks: 8 * perDev}); err != nil {
+		b.Fatal(err)
+	}
+	for d := uint64(0); d < 8; d++ {
+		if err := r.BeginDevice(d, thinmeta.DeviceDetails{}); err != nil {
+			b.Fatal(err)
+		}
+		for i := uint64(0); i < perDev; i++ {
+			if err := r.Map(i, d*perDev+i, uint32(i&3)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := r.EndDevice(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := r.Commit(); err != nil {
 		b.Fatal(err)
 	}
 }

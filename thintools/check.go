@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dmsim/dmsim/persistent-data/block"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 const checkUsage = `Usage: thin_check [options] {device|file}
@@ -119,24 +122,23 @@ func ThinCheck(ctx context.Context, args []string, env *Env) int {
 }
 
 func (t *tool) check(path string, o *checkOpts) (int, error) {
-	im, err := t.openImage(path, o.clearNeedsCheck || o.autoRepair)
+	im, err := t.openImage(path, o.clearNeedsCheck || o.autoRepair, !o.snap)
 	if err != nil {
 		return 1, err
 	}
 	defer im.close()
-	if im.nrBlocks < 1 {
+	if im.NrBlocks < 1 {
 		return 1, toolError("Metadata device/file too small.  Is this binary metadata?")
 	}
 	out := &nested{w: t.err, off: o.quiet}
-	var sb *superblock
 	if o.snap {
-		live, err := im.superblockAt(0)
-		if err == nil && live.metadataSnap == 0 {
+		live, err := im.superblock(0)
+		if err == nil && live.HeldRoot == 0 {
 			return 1, toolError("No metadata snapshot found.")
 		}
 	}
 	out.say("examining superblock")
-	sb, err = im.superblockAt(0)
+	sb, err := im.superblock(0)
 	if err != nil {
 		out.level++
 		out.say("superblock is corrupt")
@@ -145,16 +147,16 @@ func (t *tool) check(path string, o *checkOpts) (int, error) {
 		return 1, nil
 	}
 	if !o.quiet {
-		fmt.Fprintf(t.out, "TRANSACTION_ID=%d\nMETADATA_FREE_BLOCKS=%d\n", sb.transID, im.nrBlocks-1)
+		fmt.Fprintf(t.out, "TRANSACTION_ID=%d\nMETADATA_FREE_BLOCKS=%d\n", sb.TransID, im.NrBlocks-1)
 		t.out.Flush() // endl
 	}
 	root := sb
 	if o.snap {
-		if root, err = im.superblockAt(sb.metadataSnap); err != nil {
+		if root, err = im.superblock(sb.HeldRoot); err != nil {
 			return 1, err
 		}
 	}
-	mappingRoot := root.mappingRoot
+	mappingRoot := root.DataMappingRoot
 	if o.overrideRoot != nil {
 		mappingRoot = *o.overrideRoot
 	}
@@ -163,14 +165,14 @@ func (t *tool) check(path string, o *checkOpts) (int, error) {
 	if !o.sbOnly {
 		out.say("examining devices tree")
 		out.level++
-		w := newWalker(im, 24, func(uint64, []byte) error { return nil }, func(d damage) {
+		w := newWalker(im, thinmeta.DetailsSize, func(uint64, []byte) error { return nil }, func(d damage) {
 			out.say("missing devices: %s", d.keys)
 			out.level++
 			out.say("%s", d.desc)
 			out.level--
 			level = fatal
 		})
-		err := w.walk(root.detailsRoot)
+		err := w.walk(root.DeviceDetailsRoot)
 		out.level--
 		if err != nil {
 			return 1, err
@@ -245,17 +247,17 @@ func (t *tool) check(path string, o *checkOpts) (int, error) {
 }
 
 func clearNeedsCheck(im *image) error {
-	p0, err := im.raw(0)
+	p0, err := im.Raw(0)
 	if err != nil {
-		return err
+		return toolText(err)
 	}
 	p := append([]byte(nil), p0...)
-	le.PutUint32(p[4:], le.Uint32(p[4:])&^1)
-	le.PutUint32(p, checksum(p, superblockXor))
+	le.PutUint32(p[4:], le.Uint32(p[4:])&^thinmeta.NeedsCheckFlag)
+	le.PutUint32(p, block.Checksum(p[4:], thinmeta.SuperblockCsumXor))
 	if _, err := im.dev.WriteAt(p, 0); err != nil {
 		return errorf("couldn't write superblock: %v", err)
 	}
-	im.invalidate()
+	im.Invalidate()
 	return syncDev(im.dev)
 }
 
@@ -269,84 +271,16 @@ func syncDev(d Device) error {
 	return nil
 }
 
-// checkMetadataCounts recomputes every metadata block's reference count
-// from the structures that point at it and compares the metadata space
-// map's counts with them.
-func checkMetadataCounts(im *image, sb *superblock, out *nested) (errLevel, error) {
-	c := &nodeCounter{im: im, counts: map[uint64]uint32{}}
-	c.counts[0]++
-	if err := countThinTrees(c, sb); err != nil {
-		return fatal, err
-	}
-	if sb.metadataSnap != 0 {
-		c.counts[sb.metadataSnap]++
-		snap, err := im.superblockAt(sb.metadataSnap)
-		if err != nil {
-			return fatal, err
-		}
-		if err := countThinTrees(c, snap); err != nil {
-			return fatal, err
-		}
-	}
-	// data space map: index tree, bitmaps, overflow tree
-	data := parseSMRoot(sb.dataSM[:])
-	if err := c.countTree(data.bitmapRoot, func(n node) error {
-		if n.valueSize() != 16 || nodeHeader+24*int(n.maxEntries()) > blockSize || n.nrEntries() > n.maxEntries() {
-			return nil
-		}
-		for i := 0; i < int(n.nrEntries()); i++ {
-			b := le.Uint64(n.value(i))
-			if _, err := im.bitmap(b); err != nil {
-				return err
-			}
-			c.counts[b]++
-		}
-		return nil
-	}); err != nil {
-		return fatal, err
-	}
-	if err := c.countTree(data.refCountRoot, nil); err != nil {
-		return fatal, err
-	}
-	// metadata space map: index block, bitmaps, overflow tree
-	meta := parseSMRoot(sb.metaSM[:])
-	idx, err := im.metaIndex(meta.bitmapRoot)
+// checkMetadataCounts compares the metadata space map's count of every
+// block with the references the structures hold (thinmeta's recount).
+func checkMetadataCounts(im *image, sb *thinmeta.Superblock, out *nested) (errLevel, error) {
+	rc, err := im.RecountMetadata(sb, nil)
 	if err != nil {
-		return fatal, err
-	}
-	c.counts[meta.bitmapRoot]++
-	nrBitmaps := (meta.nrBlocks + entriesPerBmap - 1) / entriesPerBmap
-	if nrBitmaps > metaMaxBitmaps {
-		nrBitmaps = metaMaxBitmaps
-	}
-	bitmaps := make([][]byte, nrBitmaps)
-	for i := uint64(0); i < nrBitmaps; i++ {
-		b := le.Uint64(idx[16+16*i:])
-		bm, err := im.bitmap(b)
-		if err != nil {
-			return fatal, err
-		}
-		bitmaps[i] = bm
-		c.counts[b]++
-	}
-	if err := c.countTree(meta.refCountRoot, nil); err != nil {
-		return fatal, err
-	}
-	overflow := map[uint64]uint32{}
-	if err := readRefCounts(im, meta.refCountRoot, overflow); err != nil {
-		return fatal, err
+		return fatal, toolText(err)
 	}
 	level := noError
-	for b := uint64(0); b < meta.nrBlocks && b/entriesPerBmap < nrBitmaps; b++ {
-		bm := bitmaps[b/entriesPerBmap]
-		i := b % entriesPerBmap
-		v := bm[16+i/4] >> (2 * (i % 4)) & 3
-		actual := uint32(v>>1) | uint32(v&1)<<1
-		if actual == 3 {
-			actual = overflow[b]
-		}
-		expected := c.counts[b]
-		if actual != expected {
+	for b, expected := range rc.Expected {
+		if actual := rc.Actual[b]; actual != expected {
 			out.say("metadata reference counts differ for block %d, expected %d, but got %d", b, expected, actual)
 			if expected > actual {
 				level = fatal
@@ -356,57 +290,4 @@ func checkMetadataCounts(im *image, sb *superblock, out *nested) (errLevel, erro
 		}
 	}
 	return level, nil
-}
-
-// countThinTrees counts the details tree and both levels of the mapping
-// tree of one superblock.
-func countThinTrees(c *nodeCounter, sb *superblock) error {
-	if err := c.countTree(sb.detailsRoot, nil); err != nil {
-		return err
-	}
-	return c.countTree(sb.mappingRoot, func(n node) error {
-		if n.valueSize() != 8 || nodeHeader+16*int(n.maxEntries()) > blockSize || n.nrEntries() > n.maxEntries() {
-			return nil
-		}
-		for i := 0; i < int(n.nrEntries()); i++ {
-			if err := c.countTree(n.value64(i), nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// readRefCounts loads a space map overflow tree (u32 values).
-func readRefCounts(im *image, root uint64, m map[uint64]uint32) error {
-	seen := map[uint64]bool{}
-	var walk func(b uint64) error
-	walk = func(b uint64) error {
-		if seen[b] {
-			return nil
-		}
-		seen[b] = true
-		n, err := im.node(b)
-		if err != nil {
-			return err
-		}
-		vs := n.valueSize()
-		if n.flags()&flagInternal != 0 {
-			vs = 8
-		}
-		if uint64(8+vs)*uint64(n.maxEntries())+nodeHeader > blockSize || n.nrEntries() > n.maxEntries() || n.valueSize() != vs {
-			return nil
-		}
-		for i := 0; i < int(n.nrEntries()); i++ {
-			if n.flags()&flagInternal != 0 {
-				if err := walk(n.value64(i)); err != nil {
-					return err
-				}
-			} else if vs == 4 {
-				m[n.key(i)] = le.Uint32(n.value(i))
-			}
-		}
-		return nil
-	}
-	return walk(root)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 const deltaUsage = `Usage: thin_delta [options] <device or file>
@@ -131,41 +133,40 @@ func (im *image) lookup1(root, key uint64) ([]byte, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		nr := int(n.nrEntries())
-		vs := n.valueSize()
-		if vs != 8 {
+		nr := n.NrEntries()
+		if vs := n.ValueSize(); vs != 8 {
 			return nil, false, errorf("value size mismatch: expected 8, but got %d (block %d).", vs, b)
 		}
-		if uint64(8+vs)*uint64(n.maxEntries())+nodeHeader > blockSize || nr > int(n.maxEntries()) {
-			return nil, false, errorf("bad nr_entries: %d < %d (block %d)", nr, n.maxEntries(), b)
+		if !thinmeta.Sane(n, 8) {
+			return nil, false, errorf("bad nr_entries: %d < %d (block %d)", nr, n.MaxEntries(), b)
 		}
 		// largest key <= target
 		lo, hi := -1, nr
 		for hi-lo > 1 {
 			mid := (lo + hi) / 2
-			if n.key(mid) <= key {
+			if n.Key(mid) <= key {
 				lo = mid
 			} else {
 				hi = mid
 			}
 		}
-		if n.flags()&flagInternal != 0 {
+		if n.IsInternal() {
 			if lo < 0 {
 				return nil, false, nil
 			}
-			b = n.value64(lo)
+			b = n.Value64(lo)
 			continue
 		}
-		if lo < 0 || n.key(lo) != key {
+		if lo < 0 || n.Key(lo) != key {
 			return nil, false, nil
 		}
-		return n.value(lo), true, nil
+		return n.Value(lo), true, nil
 	}
 	return nil, false, toolError("btree too deep")
 }
 
 func (t *tool) delta(path string, id1, id2 uint64, snap bool, snapLoc *uint64, verbose bool) error {
-	im, err := t.openImage(path, false)
+	im, err := t.openImage(path, false, !snap)
 	if err != nil {
 		return err
 	}
@@ -176,7 +177,7 @@ func (t *tool) delta(path string, id1, id2 uint64, snap bool, snapLoc *uint64, v
 	}
 	var roots [2]uint64
 	for i, id := range []uint64{id1, id2} {
-		v, ok, err := im.lookup1(sb.mappingRoot, id)
+		v, ok, err := im.lookup1(sb.DataMappingRoot, id)
 		if err != nil {
 			return err
 		}
@@ -195,9 +196,9 @@ func (t *tool) delta(path string, id1, id2 uint64, snap bool, snapLoc *uint64, v
 	}
 	w := t.out
 	fmt.Fprintf(w, "<superblock uuid=\"\" time=\"%d\" transaction=\"%d\" data_block_size=\"%d\" nr_data_blocks=\"%d\"",
-		sb.time, sb.transID, sb.dataBlockSize, parseSMRoot(sb.dataSM[:]).nrBlocks)
-	if sb.metadataSnap != 0 {
-		fmt.Fprintf(w, " metadata_snap=\"%d\"", sb.metadataSnap)
+		sb.Time, sb.TransID, sb.DataBlockSize, sb.DataSpaceMap().NrBlocks)
+	if sb.HeldRoot != 0 {
+		fmt.Fprintf(w, " metadata_snap=\"%d\"", sb.HeldRoot)
 	}
 	fmt.Fprintf(w, ">\n  <diff left=\"%d\" right=\"%d\">\n", id1, id2)
 	var e diffEmitter

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 const dumpUsage = `Usage: thin_dump [options] {device|file}
@@ -166,7 +168,7 @@ func (t *tool) dump(path string, w *bufio.Writer, o *dumpOpts) error {
 	default:
 		return errorf("unknown format '%s'", o.format)
 	}
-	im, err := t.openImage(path, false)
+	im, err := t.openImage(path, false, !o.snap)
 	if err != nil {
 		return err
 	}
@@ -180,20 +182,20 @@ func (t *tool) dump(path string, w *bufio.Writer, o *dumpOpts) error {
 
 // dumpMetadata is metadata_dump(): details first, then the superblock, then
 // each device of the mapping tree's top level with its mappings.
-func dumpMetadata(im *image, sb *superblock, e emitter, o *dumpOpts, stderr io.Writer) error {
-	devs, dmg, err := readDetails(im, sb.detailsRoot)
+func dumpMetadata(im *image, sb *thinmeta.Superblock, e emitter, o *dumpOpts, stderr io.Writer) error {
+	devs, dmg, err := readDetails(im, sb.DeviceDetailsRoot)
 	if err != nil {
 		return err
 	}
 	if dmg != nil {
 		return toolError(msgDamageRepair)
 	}
-	details := map[uint64]deviceDetails{}
+	details := map[uint64]thinmeta.DeviceDetails{}
 	for _, d := range devs {
 		details[d.id] = d.d
 	}
-	e.beginSuperblock(sb, sb.dataNrBlocks())
-	roots, dmg, err := readTopLevel(im, sb.mappingRoot)
+	e.beginSuperblock(sb, dataNrBlocks(sb))
+	roots, dmg, err := readTopLevel(im, sb.DataMappingRoot)
 	if err != nil {
 		return err
 	}

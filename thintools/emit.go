@@ -3,13 +3,15 @@ package thintools
 import (
 	"bufio"
 	"fmt"
+
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // emitter is the thin_dump output format (xml or human_readable).
 type emitter interface {
-	beginSuperblock(sb *superblock, nrDataBlocks uint64)
+	beginSuperblock(sb *thinmeta.Superblock, nrDataBlocks uint64)
 	endSuperblock()
-	beginDevice(dev uint64, d deviceDetails)
+	beginDevice(dev uint64, d thinmeta.DeviceDetails)
 	endDevice()
 	rangeMap(origin, data uint64, time uint32, length uint64)
 	singleMap(origin, data uint64, time uint32)
@@ -57,10 +59,10 @@ func (x *xmlEmitter) pad() {
 	}
 }
 
-func (x *xmlEmitter) beginSuperblock(sb *superblock, nrDataBlocks uint64) {
+func (x *xmlEmitter) beginSuperblock(sb *thinmeta.Superblock, nrDataBlocks uint64) {
 	x.pad()
 	fmt.Fprintf(x.w, "<superblock uuid=\"\" time=\"%d\" transaction=\"%d\" flags=\"%d\" version=\"%d\" data_block_size=\"%d\" nr_data_blocks=\"%d\">\n",
-		sb.time, sb.transID, sb.flags, sb.version, sb.dataBlockSize, nrDataBlocks)
+		sb.Time, sb.TransID, sb.Flags, sb.Version, sb.DataBlockSize, nrDataBlocks)
 	x.indent += 2
 }
 
@@ -70,10 +72,10 @@ func (x *xmlEmitter) endSuperblock() {
 	x.w.WriteString("</superblock>\n")
 }
 
-func (x *xmlEmitter) beginDevice(dev uint64, d deviceDetails) {
+func (x *xmlEmitter) beginDevice(dev uint64, d thinmeta.DeviceDetails) {
 	x.pad()
 	fmt.Fprintf(x.w, "<device dev_id=\"%d\" mapped_blocks=\"%d\" transaction=\"%d\" creation_time=\"%d\" snap_time=\"%d\">\n",
-		dev, d.mappedBlocks, d.transactionID, d.creationTime, d.snapTime)
+		dev, d.MappedBlocks, d.TransactionID, d.CreationTime, d.SnapshottedTime)
 	x.indent += 2
 }
 
@@ -96,16 +98,16 @@ func (x *xmlEmitter) singleMap(origin, data uint64, time uint32) {
 // humanEmitter writes the 0.9.0 human_readable format.
 type humanEmitter struct{ w *bufio.Writer }
 
-func (h *humanEmitter) beginSuperblock(sb *superblock, nrDataBlocks uint64) {
+func (h *humanEmitter) beginSuperblock(sb *thinmeta.Superblock, nrDataBlocks uint64) {
 	fmt.Fprintf(h.w, "begin superblock: \"\", %d, %d, %d, %d, %d, %d\n",
-		sb.time, sb.transID, sb.flags, sb.version, sb.dataBlockSize, nrDataBlocks)
+		sb.Time, sb.TransID, sb.Flags, sb.Version, sb.DataBlockSize, nrDataBlocks)
 }
 
 func (h *humanEmitter) endSuperblock() { h.w.WriteString("end superblock\n") }
 
-func (h *humanEmitter) beginDevice(dev uint64, d deviceDetails) {
+func (h *humanEmitter) beginDevice(dev uint64, d thinmeta.DeviceDetails) {
 	fmt.Fprintf(h.w, "device: %d\nmapped_blocks: %d\ntransaction: %d\ncreation time: %d\nsnap time: %d\n",
-		dev, d.mappedBlocks, d.transactionID, d.creationTime, d.snapTime)
+		dev, d.MappedBlocks, d.TransactionID, d.CreationTime, d.SnapshottedTime)
 }
 
 func (h *humanEmitter) endDevice() { h.w.WriteString("\n") }

@@ -10,6 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/persistent-data/block"
+	"github.com/dmsim/dmsim/persistent-data/btree"
+	"github.com/dmsim/dmsim/persistent-data/spacemap"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // memDev is an in-memory Device for tests and fuzzing.
@@ -38,7 +43,7 @@ func (m *memDev) Size() int64 { return int64(len(m.b)) }
 // memFS serves named in-memory devices and files.
 type memFS struct{ files map[string]*memDev }
 
-func (f memFS) OpenDevice(p string, write bool) (Device, error) {
+func (f memFS) OpenDevice(p string, write, excl bool) (Device, error) {
 	d, ok := f.files[p]
 	if !ok {
 		return nil, os.ErrNotExist
@@ -141,19 +146,20 @@ func FuzzImage(f *testing.F) {
 
 // fixChecksum recomputes a block's checksum for whatever type it claims.
 func fixChecksum(p []byte) {
-	for _, x := range []uint32{superblockXor, nodeXor, bitmapXor, indexXor} {
-		if le.Uint32(p) == checksum(p, x) {
+	sum := func(x uint32) uint32 { return block.Checksum(p[4:], x) }
+	for _, x := range []uint32{thinmeta.SuperblockCsumXor, btree.CsumXor, spacemap.BitmapCsumXor, spacemap.IndexCsumXor} {
+		if le.Uint32(p) == sum(x) {
 			return
 		}
 	}
 	// guess the type from the layout: superblock magic, node flags
-	switch {
-	case le.Uint64(p[32:]) == 27022010:
-		le.PutUint32(p, checksum(p, superblockXor))
-	case le.Uint32(p[4:]) == flagLeaf || le.Uint32(p[4:]) == flagInternal:
-		le.PutUint32(p, checksum(p, nodeXor))
+	switch f := le.Uint32(p[4:]); {
+	case le.Uint64(p[32:]) == thinmeta.SuperblockMagic:
+		le.PutUint32(p, sum(thinmeta.SuperblockCsumXor))
+	case f == btree.LeafNode || f == btree.InternalNode:
+		le.PutUint32(p, sum(btree.CsumXor))
 	default:
-		le.PutUint32(p, checksum(p, bitmapXor))
+		le.PutUint32(p, sum(spacemap.BitmapCsumXor))
 	}
 }
 

@@ -50,7 +50,9 @@ func (d dirFS) abs(p string) string {
 	}
 	return filepath.Join(d.dir, p)
 }
-func (d dirFS) OpenDevice(p string, w bool) (Device, error) { return OSFS{}.OpenDevice(d.abs(p), w) }
+func (d dirFS) OpenDevice(p string, w, x bool) (Device, error) {
+	return OSFS{}.OpenDevice(d.abs(p), w, x)
+}
 func (d dirFS) Open(p string) (io.ReadCloser, error)        { return OSFS{}.Open(d.abs(p)) }
 func (d dirFS) Create(p string) (io.WriteCloser, error)     { return OSFS{}.Create(d.abs(p)) }
 

@@ -130,7 +130,7 @@ func ThinLs(ctx context.Context, args []string, env *Env) int {
 }
 
 func (t *tool) ls(path string, fields []string, headers, snap bool) error {
-	im, err := t.openImage(path, false)
+	im, err := t.openImage(path, false, !snap)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (t *tool) ls(path string, fields []string, headers, snap bool) error {
 	if err != nil {
 		return err
 	}
-	devs, dmg, err := readDetails(im, sb.detailsRoot)
+	devs, dmg, err := readDetails(im, sb.DeviceDetailsRoot)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (t *tool) ls(path string, fields []string, headers, snap bool) error {
 			needExclusive = true
 		}
 	}
-	bs := uint64(sb.dataBlockSize)
+	bs := uint64(sb.DataBlockSize)
 	var grid [][]string
 	if headers {
 		grid = append(grid, fields)
@@ -160,7 +160,7 @@ func (t *tool) ls(path string, fields []string, headers, snap bool) error {
 	var users map[uint64]uint8 // data block -> 1 exclusive, 2 shared
 	var roots map[uint64]uint64
 	if needExclusive {
-		top, dmg, err := readTopLevel(im, sb.mappingRoot)
+		top, dmg, err := readTopLevel(im, sb.DataMappingRoot)
 		if err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ func (t *tool) ls(path string, fields []string, headers, snap bool) error {
 				return toolError(msgDamage)
 			}
 		}
-		mapped := d.d.mappedBlocks
+		mapped := d.d.MappedBlocks
 		shared := mapped - exclusive
 		var row []string
 		for _, f := range fields {
@@ -242,11 +242,11 @@ func (t *tool) ls(path string, fields []string, headers, snap bool) error {
 			case "SHARED":
 				s = formatDiskUnit(shared * bs)
 			case "TRANSACTION":
-				s = itoa(d.d.transactionID)
+				s = itoa(d.d.TransactionID)
 			case "CREATE_TIME":
-				s = itoa(uint64(d.d.creationTime))
+				s = itoa(uint64(d.d.CreationTime))
 			case "SNAP_TIME":
-				s = itoa(uint64(d.d.snapTime))
+				s = itoa(uint64(d.d.SnapshottedTime))
 			}
 			row = append(row, s)
 		}

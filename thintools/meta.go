@@ -1,9 +1,15 @@
 package thintools
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
+	"syscall"
+
+	"github.com/dmsim/dmsim/thinmeta"
 )
+
+var le = binary.LittleEndian
 
 const (
 	msgDamage       = "metadata contains errors (run thin_check for details)."
@@ -11,9 +17,11 @@ const (
 )
 
 // openImage opens path read-only (or read-write) the way the 0.9.0 tools'
-// open_bm/get_nr_blocks do, with their error texts.
-func (t *tool) openImage(path string, write bool) (*image, error) {
-	dev, err := t.fs.OpenDevice(path, write)
+// open_bm/get_nr_blocks do, with their error texts. excl opens it O_EXCL,
+// as the tools do unless they read a metadata snapshot: a block device a
+// live pool holds is then busy.
+func (t *tool) openImage(path string, write, excl bool) (*image, error) {
+	dev, err := t.fs.OpenDevice(path, write, excl)
 	if err != nil {
 		return nil, openError(err)
 	}
@@ -22,6 +30,8 @@ func (t *tool) openImage(path string, write bool) (*image, error) {
 
 func openError(err error) error {
 	switch {
+	case errors.Is(err, syscall.EBUSY):
+		return toolError("syscall 'open' failed: Device or resource busy\nNote: you cannot run this tool with these options on live metadata.")
 	case errors.Is(err, os.ErrNotExist):
 		return toolError("Couldn't stat path")
 	case errors.Is(err, ErrNotDevice):
@@ -32,12 +42,10 @@ func openError(err error) error {
 	return toolError(err.Error())
 }
 
-func (im *image) close() { closeDev(im.dev) }
-
 // devEntry is one device of the details tree.
 type devEntry struct {
 	id uint64
-	d  deviceDetails
+	d  thinmeta.DeviceDetails
 }
 
 // readDetails walks the device details tree; any damage is returned as
@@ -46,7 +54,7 @@ func readDetails(im *image, root uint64) ([]devEntry, *damage, error) {
 	var devs []devEntry
 	var first *damage
 	w := newWalker(im, 24, func(k uint64, v []byte) error {
-		devs = append(devs, devEntry{k, parseDetails(v)})
+		devs = append(devs, devEntry{k, thinmeta.DecodeDetails(v)})
 		return nil
 	}, func(d damage) {
 		if first == nil {
@@ -85,8 +93,8 @@ var errStopWalk = errors.New("stop")
 func walkMappings(im *image, root uint64, fn func(vblock, dblock uint64, time uint32) error, stopOnDamage bool) (*damage, error) {
 	var first *damage
 	w := newWalker(im, 8, func(k uint64, v []byte) error {
-		bt := le.Uint64(v)
-		return fn(k, bt>>24, uint32(bt&0xffffff))
+		d, t := thinmeta.UnpackBlockTime(le.Uint64(v))
+		return fn(k, d, t)
 	}, nil)
 	w.onDamage = func(d damage) {
 		if first == nil {

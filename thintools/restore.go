@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
+	"syscall"
+
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 const restoreUsage = `Usage: thin_restore [options]
@@ -110,7 +112,7 @@ func (t *tool) restore(in, out string, ov *restoreOverrides) error {
 		return toolError("Couldn't stat file")
 	}
 	defer f.Close()
-	dev, err := t.fs.OpenDevice(out, true)
+	dev, err := t.fs.OpenDevice(out, true, true)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return toolError("Output file does not exist." + trimNL(outputHelp))
@@ -126,53 +128,37 @@ func (t *tool) restore(in, out string, ov *restoreOverrides) error {
 	if _, err := dev.WriteAt(make([]byte, blockSize), 0); err != nil {
 		return toolError("couldn't zero superblock")
 	}
-	nr := uint64(dev.Size()) / blockSize
-	if nr > maxMetaBlocks {
-		nr = maxMetaBlocks
-	}
-	md, err := parseMetadataXML(f, ov, nr*uint64(maxEntries(8)))
+	r, err := thinmeta.NewRestorer(blockDevice{dev})
 	if err != nil {
-		return err
+		return restoreError(err)
 	}
-	return writeMetadata(dev, md, nr)
+	return restoreXML(f, ov, r)
 }
 
 func trimNL(s string) string { return s[:len(s)-1] }
 
-// xmlDevice is one device read from the XML.
-type xmlDevice struct {
-	id       uint64
-	details  deviceDetails
-	mappings map[uint64]uint64 // vblock -> block_time, while parsing
-	// keys and vals are the mappings in vblock order (finish()).
-	keys, vals []uint64
+const errNoSpace = "transaction_manager::new_block() couldn't allocate new block"
+
+// restoreError is what thin_restore prints for a failed write.
+func restoreError(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return toolError(errNoSpace)
+	case errors.Is(err, syscall.EEXIST):
+		return toolError("Device already exists")
+	}
+	return err
 }
 
-// finish sorts the mappings for the writer.
-func (d *xmlDevice) finish() {
-	d.keys = make([]uint64, 0, len(d.mappings))
-	for k := range d.mappings {
-		d.keys = append(d.keys, k)
-	}
-	sort.Slice(d.keys, func(i, j int) bool { return d.keys[i] < d.keys[j] })
-	d.vals = make([]uint64, len(d.keys))
-	for i, k := range d.keys {
-		d.vals[i] = d.mappings[k]
-	}
-	d.mappings = nil
-}
+// blockDevice gives a tool's device the flushes the block manager issues.
+type blockDevice struct{ Device }
 
-// xmlMetadata is what thin_restore builds from the XML.
-type xmlMetadata struct {
-	uuid          string
-	time          uint32
-	transID       uint64
-	flags         uint32
-	version       uint32
-	dataBlockSize uint32
-	nrDataBlocks  uint64
-	metadataSnap  uint64
-	devices       []*xmlDevice
+func (d blockDevice) Flush() error { return syncDev(d.Device) }
+func (d blockDevice) WriteFUA(p []byte, off int64) error {
+	if _, err := d.WriteAt(p, off); err != nil {
+		return err
+	}
+	return syncDev(d.Device)
 }
 
 const badCast = "bad lexical cast: source type value could not be interpreted as target"
@@ -207,28 +193,20 @@ func optU32(ev xmlEvent, name string, def uint32) (uint32, error) {
 	return attrU32(ev, name)
 }
 
-// parseMetadataXML reads thin_dump XML the way 0.9.0's restore emitter
-// consumes it. capacity bounds the number of mappings (what the output
-// device could hold): past it the restore fails as the tools do when they
-// run out of metadata blocks, instead of exhausting memory.
-func parseMetadataXML(r io.Reader, ov *restoreOverrides, capacity uint64) (*xmlMetadata, error) {
-	s := newXMLScanner(r)
-	var total uint64
-	var md *xmlMetadata
-	var cur *xmlDevice
-	ids := map[uint64]bool{}
-	addMapping := func(v, d uint64, t uint32) error {
-		if d >= md.nrDataBlocks {
-			return errorf("mapping beyond end of data device (%d >= %d)", d, md.nrDataBlocks)
+// restoreXML reads thin_dump XML the way 0.9.0's restore emitter consumes
+// it, writing through r as it goes; the superblock is committed at the end.
+func restoreXML(in io.Reader, ov *restoreOverrides, r *thinmeta.Restorer) error {
+	s := newXMLScanner(in)
+	var hdr *thinmeta.PoolHeader
+	inDevice := false
+	mapping := func(v, d uint64, t uint32) error {
+		if d >= hdr.NrDataBlocks {
+			return errorf("mapping beyond end of data device (%d >= %d)", d, hdr.NrDataBlocks)
 		}
-		if cur == nil {
+		if !inDevice {
 			return toolError("missing device")
 		}
-		if total++; total > capacity {
-			return toolError(errNoSpace)
-		}
-		cur.mappings[v] = d<<24 | uint64(t&0xffffff)
-		return nil
+		return restoreError(r.Map(v, d, t))
 	}
 	for {
 		ev, err := s.next()
@@ -236,131 +214,143 @@ func parseMetadataXML(r io.Reader, ov *restoreOverrides, capacity uint64) (*xmlM
 			break
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ev.start {
-			if ev.name == "device" {
-				cur = nil
+			if ev.name == "device" && inDevice {
+				inDevice = false
+				if err := r.EndDevice(); err != nil {
+					return restoreError(err)
+				}
 			}
 			continue
 		}
+		if ev.name != "superblock" && ev.name != "device" && ev.name != "range_mapping" && ev.name != "single_mapping" {
+			return toolError("unknown tag type")
+		}
+		if ev.name != "superblock" && hdr == nil {
+			return toolError("missing superblock")
+		}
 		switch ev.name {
 		case "superblock":
-			md = &xmlMetadata{}
-			var e error
-			get := func(f func() error) {
-				if e == nil {
-					e = f()
-				}
+			h, err := superblockAttrs(ev, ov)
+			if err != nil {
+				return err
 			}
-			if u, ok := ev.attrs["uuid"]; ok {
-				md.uuid = u
-			} else {
-				e = toolError("could not find attribute: uuid")
-			}
-			get(func() (err error) { md.time, err = attrU32(ev, "time"); return })
-			get(func() (err error) { md.transID, err = attrU64(ev, "transaction"); return })
-			get(func() (err error) { md.flags, err = optU32(ev, "flags", 0); return })
-			get(func() (err error) { md.version, err = optU32(ev, "version", 1); return })
-			get(func() (err error) { md.dataBlockSize, err = attrU32(ev, "data_block_size"); return })
-			get(func() (err error) { md.nrDataBlocks, err = attrU64(ev, "nr_data_blocks"); return })
-			get(func() (err error) {
-				if _, ok := ev.attrs["metadata_snap"]; ok {
-					md.metadataSnap, err = attrU64(ev, "metadata_snap")
-				}
-				return
-			})
-			if e != nil {
-				return nil, e
-			}
-			if ov.transID != nil {
-				md.transID = *ov.transID
-			}
-			if ov.dataBlockSize != nil {
-				md.dataBlockSize = uint32(*ov.dataBlockSize)
-			}
-			if ov.nrDataBlocks != nil {
-				md.nrDataBlocks = *ov.nrDataBlocks
+			hdr = h
+			if err := r.BeginSuperblock(*h); err != nil {
+				return restoreError(err)
 			}
 		case "device":
-			if md == nil {
-				return nil, toolError("missing superblock")
-			}
-			d := &xmlDevice{mappings: map[uint64]uint64{}}
+			var id uint64
+			var d thinmeta.DeviceDetails
 			var e error
 			get := func(f func() error) {
 				if e == nil {
 					e = f()
 				}
 			}
-			get(func() (err error) { d.id, err = attrU64(ev, "dev_id"); return })
-			get(func() (err error) { d.details.mappedBlocks, err = attrU64(ev, "mapped_blocks"); return })
-			get(func() (err error) { d.details.transactionID, err = attrU64(ev, "transaction"); return })
-			get(func() (err error) { d.details.creationTime, err = attrU32(ev, "creation_time"); return })
-			get(func() (err error) { d.details.snapTime, err = attrU32(ev, "snap_time"); return })
+			get(func() (err error) { id, err = attrU64(ev, "dev_id"); return })
+			get(func() (err error) { d.MappedBlocks, err = attrU64(ev, "mapped_blocks"); return })
+			get(func() (err error) { d.TransactionID, err = attrU64(ev, "transaction"); return })
+			get(func() (err error) { d.CreationTime, err = attrU32(ev, "creation_time"); return })
+			get(func() (err error) { d.SnapshottedTime, err = attrU32(ev, "snap_time"); return })
 			if e != nil {
-				return nil, e
+				return e
 			}
-			if ids[d.id] {
-				return nil, toolError("Device already exists")
+			if inDevice {
+				if err := r.EndDevice(); err != nil {
+					return restoreError(err)
+				}
 			}
-			ids[d.id] = true
-			md.devices = append(md.devices, d)
-			cur = d
+			if err := r.BeginDevice(id, d); err != nil {
+				return restoreError(err)
+			}
+			inDevice = true
 		case "range_mapping":
-			if md == nil {
-				return nil, toolError("missing superblock")
-			}
 			ob, err := attrU64(ev, "origin_begin")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			db, err := attrU64(ev, "data_begin")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			n, err := attrU64(ev, "length")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			tm, err := attrU32(ev, "time")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for i := uint64(0); i < n; i++ {
-				if err := addMapping(ob+i, db+i, tm); err != nil {
-					return nil, err
+				if err := mapping(ob+i, db+i, tm); err != nil {
+					return err
 				}
 			}
 		case "single_mapping":
-			if md == nil {
-				return nil, toolError("missing superblock")
-			}
 			ob, err := attrU64(ev, "origin_block")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			db, err := attrU64(ev, "data_block")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			tm, err := attrU32(ev, "time")
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err := addMapping(ob, db, tm); err != nil {
-				return nil, err
+			if err := mapping(ob, db, tm); err != nil {
+				return err
 			}
-		default:
-			return nil, toolError("unknown tag type")
 		}
 	}
-	if md == nil {
-		return nil, toolError("missing superblock")
+	if hdr == nil {
+		return toolError("missing superblock")
 	}
-	sort.Slice(md.devices, func(i, j int) bool { return md.devices[i].id < md.devices[j].id })
-	for _, d := range md.devices {
-		d.finish()
+	return restoreError(r.Commit())
+}
+
+// superblockAttrs reads <superblock>'s attributes, with the command line's
+// overrides.
+func superblockAttrs(ev xmlEvent, ov *restoreOverrides) (*thinmeta.PoolHeader, error) {
+	h := &thinmeta.PoolHeader{}
+	var e error
+	get := func(f func() error) {
+		if e == nil {
+			e = f()
+		}
 	}
-	return md, nil
+	if u, ok := ev.attrs["uuid"]; ok {
+		copy(h.UUID[:], u)
+	} else {
+		e = toolError("could not find attribute: uuid")
+	}
+	get(func() (err error) { h.Time, err = attrU32(ev, "time"); return })
+	get(func() (err error) { h.TransID, err = attrU64(ev, "transaction"); return })
+	get(func() (err error) { h.Flags, err = optU32(ev, "flags", 0); return })
+	get(func() (err error) { h.Version, err = optU32(ev, "version", 1); return })
+	get(func() (err error) { h.DataBlockSize, err = attrU32(ev, "data_block_size"); return })
+	get(func() (err error) { h.NrDataBlocks, err = attrU64(ev, "nr_data_blocks"); return })
+	get(func() (err error) {
+		if _, ok := ev.attrs["metadata_snap"]; ok {
+			h.HeldRoot, err = attrU64(ev, "metadata_snap")
+		}
+		return
+	})
+	if e != nil {
+		return nil, e
+	}
+	if ov.transID != nil {
+		h.TransID = *ov.transID
+	}
+	if ov.dataBlockSize != nil {
+		h.DataBlockSize = uint32(*ov.dataBlockSize)
+	}
+	if ov.nrDataBlocks != nil {
+		h.NrDataBlocks = *ov.nrDataBlocks
+	}
+	return h, nil
 }

@@ -103,7 +103,7 @@ type rmapRun struct {
 }
 
 func (t *tool) rmap(path string, regions []region) error {
-	im, err := t.openImage(path, false)
+	im, err := t.openImage(path, false, true)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (t *tool) rmap(path string, regions []region) error {
 		return i < len(set) && set[i].begin <= b
 	}
 	const damageMsg = "Damage in mapping tree, please run thin_check.\n"
-	top, dmg, err := readTopLevel(im, sb.mappingRoot)
+	top, dmg, err := readTopLevel(im, sb.DataMappingRoot)
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,11 @@ var ErrNotDevice = errors.New("not a block device or regular file")
 // FS is what the tools may touch outside their own memory. Paths are passed
 // as the user typed them.
 type FS interface {
-	// OpenDevice opens a metadata device or image file. A missing path
-	// returns an error satisfying errors.Is(err, os.ErrNotExist).
-	OpenDevice(path string, write bool) (Device, error)
+	// OpenDevice opens a metadata device or image file, with excl
+	// O_EXCL: a block device held by someone else (a live pool's table)
+	// is then busy (EBUSY). A missing path returns an error satisfying
+	// errors.Is(err, os.ErrNotExist).
+	OpenDevice(path string, write, excl bool) (Device, error)
 	// Open reads a plain file (thin_restore's XML input).
 	Open(path string) (io.ReadCloser, error)
 	// Create truncates or creates a plain file (thin_dump -o).
@@ -133,7 +135,7 @@ type tool struct {
 // OSFS is the host file system.
 type OSFS struct{}
 
-func (OSFS) OpenDevice(path string, write bool) (Device, error) {
+func (OSFS) OpenDevice(path string, write, excl bool) (Device, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -144,6 +146,9 @@ func (OSFS) OpenDevice(path string, write bool) (Device, error) {
 	flag := os.O_RDONLY
 	if write {
 		flag = os.O_RDWR
+	}
+	if excl {
+		flag |= os.O_EXCL // without O_CREAT: exclusive on a block device only
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {

@@ -58,7 +58,7 @@ func init() {
 // procFS gives the tools a process's view of files.
 type procFS struct{ p *userland.Proc }
 
-func (f procFS) OpenDevice(path string, write bool) (Device, error) {
+func (f procFS) OpenDevice(path string, write, excl bool) (Device, error) {
 	st, err := f.p.Stat(path)
 	if err != nil {
 		return nil, osErr(err)
@@ -69,6 +69,9 @@ func (f procFS) OpenDevice(path string, write bool) (Device, error) {
 	flag := userland.O_RDONLY
 	if write {
 		flag = userland.O_RDWR
+	}
+	if excl {
+		flag |= userland.O_EXCL // an exclusive claim on a block device
 	}
 	file, err := f.p.OpenFile(path, flag, 0)
 	if err != nil {

@@ -84,16 +84,13 @@ func (e *env) verify(t *testing.T, roots []uint64, models []map[uint64]uint64) {
 	if n := e.bm.Locked(); n != 0 {
 		t.Fatalf("%d blocks still locked", n)
 	}
-	im, err := thinmeta.OpenImage(e.dev, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	im := thinmeta.NewImage(e.dev)
 	expected := map[uint64]uint32{0: 1}
 	seen := func(b uint64) bool { expected[b]++; return expected[b] == 1 }
 	dataRefs := map[uint64]uint32{}
 	for i, root := range roots {
 		var keys []uint64
-		err := im.WalkTree(root, e.info.VT.Size, nil, func(k uint64, v []byte) error {
+		err := im.ReadTree(root, e.info.VT.Size, nil, func(k uint64, v []byte) error {
 			keys = append(keys, k)
 			if models[i][k] != binary.LittleEndian.Uint64(v) {
 				t.Fatalf("tree %d key %d: value %d, want %d", i, k, binary.LittleEndian.Uint64(v), models[i][k])
@@ -107,13 +104,13 @@ func (e *env) verify(t *testing.T, roots []uint64, models []map[uint64]uint64) {
 			t.Fatalf("tree %d has %d keys, model %d", i, len(keys), len(models[i]))
 		}
 		// Count nodes; data refs once per distinct leaf.
-		im.WalkTree(root, e.info.VT.Size, seen, func(k uint64, v []byte) error {
+		im.ReadTree(root, e.info.VT.Size, seen, func(k uint64, v []byte) error {
 			dataRefs[binary.LittleEndian.Uint64(v)]++
 			return nil
 		})
 	}
 	actual := map[uint64]uint32{}
-	if err := im.SpaceMapCounts(e.data.Root(), false, seen, func(b uint64, c uint32) error {
+	if err := spaceMapCounts(im, e.data.Root(), false, seen, func(b uint64, c uint32) error {
 		if c != dataRefs[b] {
 			t.Fatalf("data block %d count %d, want %d", b, c, dataRefs[b])
 		}
@@ -125,7 +122,7 @@ func (e *env) verify(t *testing.T, roots []uint64, models []map[uint64]uint64) {
 	if len(dataRefs) != 0 {
 		t.Fatalf("data blocks not counted: %v", dataRefs)
 	}
-	if err := im.SpaceMapCounts(e.msm.Root(), true, seen, func(b uint64, c uint32) error {
+	if err := spaceMapCounts(im, e.msm.Root(), true, seen, func(b uint64, c uint32) error {
 		actual[b] = c
 		return nil
 	}); err != nil {
@@ -266,4 +263,19 @@ func TestBtreeRandom(t *testing.T) {
 		}
 		e.verify(t, roots, models)
 	}
+}
+
+// spaceMapCounts reads a space map back from the image, telling seen of
+// its own blocks, and calls fn for every block with a non-zero count.
+func spaceMapCounts(im *thinmeta.Image, r spacemap.Root, metadata bool, seen func(uint64) bool, fn func(b uint64, c uint32) error) error {
+	s, err := im.ReadSpaceMap(r, metadata, seen)
+	if err != nil {
+		return err
+	}
+	s.EachUsed(func(b uint64, c uint32) {
+		if err == nil {
+			err = fn(b, c)
+		}
+	})
+	return err
 }

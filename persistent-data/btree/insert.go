@@ -335,9 +335,12 @@ func insertRaw(s *shadowSpine, root uint64, vt *ValueType, key uint64, index int
 		n = Node(s.current().Data())
 		if !hasSpaceForInsert(n, key) {
 			var err error
-			if top {
+			switch {
+			case top:
 				err = splitBeneath(s, key)
-			} else {
+			case s.info.SplitOnly:
+				err = splitOneIntoTwo(s, i, key)
+			default:
 				err = rebalanceOrSplit(s, vt, i, key)
 			}
 			if err != nil {

@@ -97,6 +97,10 @@ type Info struct {
 	TM     *transaction.Manager
 	Levels int
 	VT     ValueType
+	// SplitOnly makes Insert split a full non-root node in two instead of
+	// rebalancing it with a sibling, as thin-provisioning-tools' btree
+	// (used by thin_restore) does. The kernel never sets it.
+	SplitOnly bool
 }
 
 func values64(v []byte, count int) []uint64 {

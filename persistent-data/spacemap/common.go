@@ -85,7 +85,8 @@ func BitmapLookup(data []byte, i uint64) uint32 {
 	return hi<<1 | lo
 }
 
-func bitmapSet(data []byte, i uint64, v uint32) {
+// BitmapSet stores v (0..3) as entry i of a bitmap block's data.
+func BitmapSet(data []byte, i uint64, v uint32) {
 	p := &data[16+i/4]
 	sh := 2 * (i % 4)
 	*p &^= 3 << sh
@@ -516,7 +517,7 @@ func (l *ll) incRange(b, e uint64) (int64, error) {
 			d := ic.bitmap.Data()
 			switch old := BitmapLookup(d, bit); old {
 			case 0:
-				bitmapSet(d, bit, 1)
+				BitmapSet(d, bit, 1)
 				allocs++
 				l.nrAllocated++
 				ic.ie.NrFree--
@@ -524,9 +525,9 @@ func (l *ll) incRange(b, e uint64) (int64, error) {
 					ic.ie.NoneFreeBefore = uint32(bit + 1)
 				}
 			case 1:
-				bitmapSet(d, bit, 2)
+				BitmapSet(d, bit, 2)
 			case 2:
-				bitmapSet(d, bit, 3)
+				BitmapSet(d, bit, 3)
 				l.exitCtx(&ic)
 				var v [4]byte
 				le.PutUint32(v[:], 3)
@@ -604,7 +605,7 @@ func (l *ll) decRange(b, e uint64) (int64, error) {
 			case 0:
 				err = fmt.Errorf("unable to decrement block %d: %w", b, syscall.EINVAL)
 			case 1:
-				bitmapSet(d, bit, 0)
+				BitmapSet(d, bit, 0)
 				allocs--
 				l.nrAllocated--
 				ic.ie.NrFree++
@@ -612,12 +613,12 @@ func (l *ll) decRange(b, e uint64) (int64, error) {
 					ic.ie.NoneFreeBefore = uint32(bit)
 				}
 			case 2:
-				bitmapSet(d, bit, 1)
+				BitmapSet(d, bit, 1)
 			case 3:
 				var old uint32
 				if old, err = l.decOverflow(b, &ic); err == nil && old == 3 {
 					if err = l.ensureBitmap(&ic); err == nil {
-						bitmapSet(ic.bitmap.Data(), bit, 2)
+						BitmapSet(ic.bitmap.Data(), bit, 2)
 					}
 				}
 			}
@@ -657,7 +658,7 @@ func (l *ll) insert(b uint64, count uint32) (int64, error) {
 		}
 	}
 	if count <= 2 {
-		bitmapSet(nb.Data(), bit, count)
+		BitmapSet(nb.Data(), bit, count)
 		l.tm.Unlock(nb)
 		if old > 2 {
 			nr, err := btree.Remove(&l.refInfo, l.refCountRoot, []uint64{b})
@@ -667,7 +668,7 @@ func (l *ll) insert(b uint64, count uint32) (int64, error) {
 			l.refCountRoot = nr
 		}
 	} else {
-		bitmapSet(nb.Data(), bit, 3)
+		BitmapSet(nb.Data(), bit, 3)
 		l.tm.Unlock(nb)
 		var v [4]byte
 		le.PutUint32(v[:], count)

@@ -31,6 +31,10 @@ type Metadata struct {
 	thresholdSet, valueSet bool
 	threshold, current     uint64
 	thresholdFn            func()
+
+	// Log, when set, receives the kernel log lines the space map prints
+	// (printk level, full text).
+	Log func(level int, msg string)
 }
 
 func (m *Metadata) addBop(inc bool, b, e uint64) error {
@@ -184,6 +188,7 @@ func (m *Metadata) DecBlocks(b, e uint64) error { return m.incDec(false, b, e) }
 
 // NewBlock is sm_metadata_new_block: the first block at or after the
 // cursor that is free now and at the last commit, wrapping to the start.
+// In bootstrap mode it is sm_bootstrap_new_block, which logs nothing.
 func (m *Metadata) NewBlock() (uint64, error) {
 	if m.bootstrap {
 		if m.begin == m.ll.nrBlocks {
@@ -193,12 +198,27 @@ func (m *Metadata) NewBlock() (uint64, error) {
 		m.begin++
 		return b, nil
 	}
+	b, err := m.newBlock()
+	if err != nil {
+		// DMERR_LIMIT (the kernel rate-limits it; dmsim does not)
+		if m.Log != nil {
+			m.Log(3, "device-mapper: space map metadata: unable to allocate new metadata block")
+		}
+		return 0, fmt.Errorf("unable to allocate new metadata block: %w", err)
+	}
+	m.allocated++
+	m.checkThreshold(m.NrFree())
+	return b, nil
+}
+
+// newBlock is sm_metadata_new_block_.
+func (m *Metadata) newBlock() (uint64, error) {
 	b, err := findCommonFree(&m.old, &m.ll, m.begin, m.ll.nrBlocks)
 	if err == syscall.ENOSPC {
 		b, err = findCommonFree(&m.old, &m.ll, 0, m.begin)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("unable to allocate new metadata block: %w", err)
+		return 0, err
 	}
 	m.begin = b + 1
 	if m.recursion > 0 {
@@ -210,12 +230,7 @@ func (m *Metadata) NewBlock() (uint64, error) {
 			err = err2
 		}
 	}
-	if err != nil {
-		return 0, err
-	}
-	m.allocated++
-	m.checkThreshold(m.NrFree())
-	return b, nil
+	return b, err
 }
 
 func (m *Metadata) checkThreshold(v uint64) {

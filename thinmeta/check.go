@@ -1,0 +1,145 @@
+package thinmeta
+
+import (
+	"fmt"
+
+	"github.com/dmsim/dmsim/persistent-data/btree"
+)
+
+// Problem is one inconsistency found by Check.
+type Problem struct {
+	Fatal bool
+	Msg   string
+}
+
+// CheckReport is the result of Check.
+type CheckReport struct {
+	Problems []Problem
+	// Dropped counts problems beyond the first maxProblems.
+	Dropped int
+}
+
+const maxProblems = 1000
+
+// OK is true when no problem was found.
+func (r *CheckReport) OK() bool { return len(r.Problems) == 0 }
+
+func (r *CheckReport) add(fatal bool, format string, a ...any) {
+	if len(r.Problems) >= maxProblems {
+		r.Dropped++
+		return
+	}
+	r.Problems = append(r.Problems, Problem{fatal, fmt.Sprintf(format, a...)})
+}
+
+// Check verifies an image beyond what thin_check 0.9.0 looks at, as the
+// kernel depends on it (metadata-format.md §12.2): every tree's nodes, the
+// metadata and data reference counts, both nr_allocated, the device sets
+// and mapped_blocks.
+func (im *Image) Check() *CheckReport {
+	rep := &CheckReport{}
+	sb, err := im.Superblock(SuperblockLocation)
+	if err != nil {
+		rep.add(true, "superblock: %v", err)
+		return rep
+	}
+	dataRoot := sb.DataSpaceMap()
+	// Each data bitmap takes a metadata block: a larger data space map
+	// cannot be real, and must not make us allocate for it.
+	if dataRoot.NrBlocks > im.NrBlocks*16320 {
+		rep.add(true, "data space map claims %d blocks, more than %d metadata blocks can describe", dataRoot.NrBlocks, im.NrBlocks)
+		return rep
+	}
+	im.checkPool(rep, &sb, "")
+	if sb.HeldRoot != 0 {
+		if snap, err := im.Superblock(sb.HeldRoot); err != nil {
+			rep.add(true, "metadata snapshot: %v", err)
+		} else {
+			im.checkPool(rep, &snap, "metadata snapshot: ")
+		}
+	}
+	dataRefs := map[uint64]uint32{}
+	rc, err := im.RecountMetadata(&sb, func(n btree.Node) {
+		for i := 0; i < n.NrEntries(); i++ {
+			b, _ := UnpackBlockTime(n.Value64(i))
+			if b >= dataRoot.NrBlocks {
+				rep.add(true, "mapping %d maps data block %d beyond the data device (%d blocks)", n.Key(i), b, dataRoot.NrBlocks)
+			}
+			dataRefs[b]++
+		}
+	})
+	if err != nil {
+		rep.add(true, "reference counts: %v", err)
+		return rep
+	}
+	var metaAllocated uint64
+	for b, e := range rc.Expected {
+		if a := rc.Actual[b]; a != e {
+			rep.add(e > a, "metadata reference counts differ for block %d, expected %d, but got %d", b, e, a)
+		}
+		if rc.Actual[b] != 0 {
+			metaAllocated++
+		}
+	}
+	if metaRoot := sb.MetadataSpaceMap(); metaAllocated != metaRoot.NrAllocated {
+		rep.add(false, "metadata space map nr_allocated is %d, counted %d", metaRoot.NrAllocated, metaAllocated)
+	}
+	data, err := im.ReadSpaceMap(dataRoot, false, nil)
+	if err != nil {
+		rep.add(true, "data space map: %v", err)
+		return rep
+	}
+	var dataAllocated uint64
+	data.EachUsed(func(b uint64, c uint32) {
+		dataAllocated++
+		if e := dataRefs[b]; e != c {
+			rep.add(e > c, "data reference counts differ for block %d, expected %d, but got %d", b, e, c)
+		}
+		delete(dataRefs, b)
+	})
+	for b, e := range dataRefs {
+		if b < dataRoot.NrBlocks {
+			rep.add(true, "data reference counts differ for block %d, expected %d, but got 0", b, e)
+		}
+	}
+	if dataAllocated != dataRoot.NrAllocated {
+		rep.add(false, "data space map nr_allocated is %d, counted %d", dataRoot.NrAllocated, dataAllocated)
+	}
+	return rep
+}
+
+// checkPool checks the trees of one superblock: every node, the device
+// sets of the details and mapping trees, and (live) mapped_blocks.
+func (im *Image) checkPool(rep *CheckReport, s *Superblock, label string) {
+	devs := map[uint64]DeviceDetails{}
+	if err := im.ReadTree(s.DeviceDetailsRoot, DetailsSize, nil, func(k uint64, v []byte) error {
+		devs[k] = DecodeDetails(v)
+		return nil
+	}); err != nil {
+		rep.add(true, "%sdevice details tree: %v", label, err)
+	}
+	roots := map[uint64]uint64{}
+	if err := im.ReadTree(s.DataMappingRoot, 8, nil, func(k uint64, v []byte) error {
+		roots[k] = le.Uint64(v)
+		return nil
+	}); err != nil {
+		rep.add(true, "%smapping tree: %v", label, err)
+	}
+	for id, root := range roots {
+		var mapped uint64
+		if err := im.ReadTree(root, 8, nil, func(uint64, []byte) error { mapped++; return nil }); err != nil {
+			rep.add(true, "%sthin device %d: %v", label, id, err)
+			continue
+		}
+		if d, ok := devs[id]; !ok {
+			rep.add(true, "%smappings present for device %d, but it isn't present in device tree", label, id)
+		} else if d.MappedBlocks != mapped && label == "" {
+			rep.add(false, "thin device %d has %d mappings but mapped_blocks is %d", id, mapped, d.MappedBlocks)
+		}
+	}
+	for id := range devs {
+		if _, ok := roots[id]; !ok {
+			rep.add(true, "%sdevice %d has details but no mapping tree", label, id)
+		}
+	}
+}

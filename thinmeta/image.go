@@ -1,0 +1,552 @@
+package thinmeta
+
+// The read-only side of the on-disk format, shared by the thin_* tools and
+// by dmsim's own checks: validated block reads, one walker for btrees, the
+// space maps read back, and the metadata reference-count recount.
+
+import (
+	"fmt"
+
+	"github.com/dmsim/dmsim/persistent-data/block"
+	"github.com/dmsim/dmsim/persistent-data/btree"
+	"github.com/dmsim/dmsim/persistent-data/spacemap"
+)
+
+// ReadDevice is what an Image reads: a block.Device, an image file, the
+// tools' devices.
+type ReadDevice interface {
+	ReadAt(p []byte, off int64) (int, error)
+	Size() int64
+}
+
+// BlockKind is one of the four checksummed block types.
+type BlockKind int
+
+const (
+	SuperblockBlock BlockKind = iota
+	NodeBlock
+	BitmapBlock
+	IndexBlock
+)
+
+var kindXor = [...]uint32{SuperblockCsumXor, btree.CsumXor, spacemap.BitmapCsumXor, spacemap.IndexCsumXor}
+var kindName = [...]string{"superblock", "btree node", "space map bitmap", "metadata index block"}
+
+func (k BlockKind) String() string { return kindName[k] }
+
+// Fault says what was wrong with a block.
+type Fault int
+
+const (
+	BadChecksum Fault = iota + 1
+	BadBlocknr
+	OutOfBounds
+	ReadFailed
+)
+
+// BlockError is a block that could not be read or failed validation.
+type BlockError struct {
+	Kind  BlockKind
+	Block uint64
+	Fault Fault
+	// Want is the checksum the block's contents call for (BadChecksum).
+	Want uint32
+	// NrBlocks is the device size in blocks (OutOfBounds).
+	NrBlocks uint64
+}
+
+func (e *BlockError) Error() string {
+	switch e.Fault {
+	case BadChecksum:
+		return fmt.Sprintf("%s %d: bad checksum (wanted %d)", e.Kind, e.Block, e.Want)
+	case BadBlocknr:
+		return fmt.Sprintf("%s %d: wrong block number", e.Kind, e.Block)
+	case OutOfBounds:
+		return fmt.Sprintf("block %d beyond the end of the device (%d blocks)", e.Block, e.NrBlocks)
+	}
+	return fmt.Sprintf("block %d: read failed", e.Block)
+}
+
+// Image is a read-only view of a metadata device. Reads go through a small
+// cache of 256 KiB chunks: btrees written in bulk are laid out mostly in
+// order, so a walk costs one read per chunk instead of one per block.
+type Image struct {
+	dev       ReadDevice
+	NrBlocks  uint64
+	chunks    map[uint64][]byte
+	lru       []uint64
+	validated BlockSet // nodes whose checksum was verified
+}
+
+const (
+	chunkBlocks = 64
+	maxChunks   = 32
+)
+
+// NewImage opens dev for reading; nothing is read yet.
+func NewImage(dev ReadDevice) *Image {
+	return &Image{dev: dev, NrBlocks: uint64(dev.Size()) / block.Size, chunks: map[uint64][]byte{}}
+}
+
+// Invalidate forgets cached blocks (after the device was written).
+func (im *Image) Invalidate() {
+	im.chunks, im.lru, im.validated = map[uint64][]byte{}, nil, nil
+}
+
+// Raw reads block b without validation. The block may share memory with
+// the cache: callers must not modify it.
+func (im *Image) Raw(b uint64) ([]byte, error) {
+	if b >= im.NrBlocks {
+		return nil, &BlockError{Block: b, Fault: OutOfBounds, NrBlocks: im.NrBlocks}
+	}
+	c := b / chunkBlocks
+	chunk, ok := im.chunks[c]
+	if !ok {
+		n := min(uint64(chunkBlocks), im.NrBlocks-c*chunkBlocks)
+		chunk = make([]byte, n*block.Size)
+		if got, err := im.dev.ReadAt(chunk, int64(c*chunkBlocks)*block.Size); got < len(chunk) && err != nil {
+			// fall back to the single block (a short device)
+			p := make([]byte, block.Size)
+			if _, err := im.dev.ReadAt(p, int64(b)*block.Size); err != nil {
+				return nil, &BlockError{Block: b, Fault: ReadFailed}
+			}
+			return p, nil
+		}
+		if len(im.lru) >= maxChunks {
+			delete(im.chunks, im.lru[0])
+			im.lru = im.lru[1:]
+		}
+		im.chunks[c] = chunk
+		im.lru = append(im.lru, c)
+	}
+	o := (b % chunkBlocks) * block.Size
+	return chunk[o : o+block.Size : o+block.Size], nil
+}
+
+// read reads block b as a block of kind k: the checksum, then (except for
+// a superblock) the block number, as the tools check them.
+func (im *Image) read(b uint64, k BlockKind) ([]byte, error) {
+	p, err := im.Raw(b)
+	if err != nil {
+		return nil, err
+	}
+	if k != NodeBlock || !im.validated.Has(b) {
+		if want := block.Checksum(p[4:block.Size], kindXor[k]); le.Uint32(p) != want {
+			return nil, &BlockError{Kind: k, Block: b, Fault: BadChecksum, Want: want}
+		}
+		if k == NodeBlock {
+			im.validated.Add(b)
+		}
+	}
+	if k != SuperblockBlock && le.Uint64(p[8:]) != b {
+		return nil, &BlockError{Kind: k, Block: b, Fault: BadBlocknr}
+	}
+	return p, nil
+}
+
+// Superblock reads a superblock (the live one at 0, or a metadata snapshot
+// copy), checking its checksum only, as the tools do; the kernel's further
+// checks are sbValidator's.
+func (im *Image) Superblock(loc uint64) (Superblock, error) {
+	p, err := im.read(loc, SuperblockBlock)
+	if err != nil {
+		return Superblock{}, err
+	}
+	return DecodeSuperblock(p), nil
+}
+
+// Node reads a btree node, checksum and block number checked.
+func (im *Image) Node(b uint64) (btree.Node, error) {
+	p, err := im.read(b, NodeBlock)
+	return btree.Node(p), err
+}
+
+// Bitmap reads a space map bitmap block.
+func (im *Image) Bitmap(b uint64) ([]byte, error) { return im.read(b, BitmapBlock) }
+
+// Index reads the metadata space map's index block.
+func (im *Image) Index(b uint64) ([]byte, error) { return im.read(b, IndexBlock) }
+
+// Sane reports whether a node's header lets nr_entries keys and values of
+// valueSize bytes be read inside the block.
+func Sane(n btree.Node, valueSize int) bool {
+	return n.ValueSize() == valueSize && uint64(8+valueSize)*uint64(uint32(n.MaxEntries()))+btree.HeaderSize <= block.Size &&
+		n.NrEntries() <= n.MaxEntries()
+}
+
+// NodeVisit is one node reached by WalkTree.
+type NodeVisit struct {
+	Block uint64
+	// Node is the node read, or nil when Err says why it could not be.
+	Node btree.Node
+	Err  error
+	Root bool
+	// ParentKey is the parent's key for this node (not for the root).
+	ParentKey uint64
+	Depth     int
+}
+
+// WalkTree walks one level of a btree depth first, children in key order.
+// visit sees every node reached; for a good internal node it returns
+// whether to descend into the children (which the walker only does when
+// the node is Sane). A visit error stops the walk and is returned.
+func (im *Image) WalkTree(root uint64, visit func(v *NodeVisit) (bool, error)) error {
+	return im.walk(&NodeVisit{Block: root, Root: true}, visit)
+}
+
+func (im *Image) walk(v *NodeVisit, visit func(*NodeVisit) (bool, error)) error {
+	v.Node, v.Err = im.Node(v.Block)
+	if v.Err != nil {
+		v.Node = nil
+	}
+	descend, err := visit(v)
+	if err != nil || !descend || v.Node == nil || !v.Node.IsInternal() || !Sane(v.Node, 8) {
+		return err
+	}
+	n := v.Node
+	for i := 0; i < n.NrEntries(); i++ {
+		if err := im.walk(&NodeVisit{Block: n.Value64(i), ParentKey: n.Key(i), Depth: v.Depth + 1}, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NodeFaultKind is a btree node check that failed.
+type NodeFaultKind int
+
+// The node checks, in the order CheckNode applies them (thin_check's).
+// A and B of the NodeFault are given for each.
+const (
+	FaultValueSize   NodeFaultKind = iota + 1 // A expected, B found
+	FaultMaxTooLarge                          // A max_entries
+	FaultMaxNotDiv3                           // A max_entries
+	FaultTooMany                              // A nr_entries, B max_entries
+	FaultTooFew                               // A nr_entries, B max_entries
+	FaultKeyOrder                             // A the key, B the key before it
+	FaultParentKey                            // A the parent key, B the first key
+	FaultLeafOrder                            // A the previous leaf's last key, B the first key
+)
+
+// NodeFault is the first check a node failed.
+type NodeFault struct {
+	Kind  NodeFaultKind
+	Block uint64
+	A, B  uint64
+}
+
+func (f *NodeFault) Error() string {
+	return fmt.Sprintf("btree node %d: check %d failed (%d, %d)", f.Block, f.Kind, f.A, f.B)
+}
+
+// NodeCheck is what CheckNode compares a node with.
+type NodeCheck struct {
+	ValueSize int // of leaves (internal nodes: 8)
+	Root      bool
+	ParentKey uint64
+	// LastLeafKey is the last key of the previous leaf, if any.
+	LastLeafKey *uint64
+}
+
+// CheckNode checks a node read with a good checksum and block number.
+func CheckNode(n btree.Node, loc uint64, c NodeCheck) *NodeFault {
+	fault := func(k NodeFaultKind, a, b uint64) *NodeFault { return &NodeFault{k, loc, a, b} }
+	want := c.ValueSize
+	if n.IsInternal() {
+		want = 8
+	}
+	if n.ValueSize() != want {
+		return fault(FaultValueSize, uint64(want), uint64(n.ValueSize()))
+	}
+	max, nr := uint64(uint32(n.MaxEntries())), uint64(uint32(n.NrEntries()))
+	if uint64(8+want)*max+btree.HeaderSize > block.Size {
+		return fault(FaultMaxTooLarge, max, 0)
+	}
+	if max%3 != 0 {
+		return fault(FaultMaxNotDiv3, max, 0)
+	}
+	if nr > max {
+		return fault(FaultTooMany, nr, max)
+	}
+	if !c.Root && nr < max/3 {
+		return fault(FaultTooFew, nr, max)
+	}
+	for i := 1; i < int(nr); i++ {
+		if n.Key(i) <= n.Key(i-1) {
+			return fault(FaultKeyOrder, n.Key(i), n.Key(i-1))
+		}
+	}
+	if !c.Root && nr > 0 && c.ParentKey > n.Key(0) {
+		return fault(FaultParentKey, c.ParentKey, n.Key(0))
+	}
+	if n.IsLeaf() && nr > 0 && c.LastLeafKey != nil && *c.LastLeafKey >= n.Key(0) {
+		return fault(FaultLeafOrder, *c.LastLeafKey, n.Key(0))
+	}
+	return nil
+}
+
+// maxDepth bounds ReadTree's descent: a damaged tree with a cycle gives
+// an error instead of a hang.
+const maxDepth = 32
+
+// ReadTree walks a one-level btree whose leaves hold values of valueSize
+// bytes, checking every node, and calls leaf for every entry in key order.
+// Any damage stops it with an error. enter, when set, is told of every
+// node before it is read; returning false skips the node.
+func (im *Image) ReadTree(root uint64, valueSize int, enter func(b uint64) bool, leaf func(key uint64, value []byte) error) error {
+	var last *uint64
+	return im.WalkTree(root, func(v *NodeVisit) (bool, error) {
+		if v.Err != nil {
+			return false, v.Err
+		}
+		if enter != nil && !enter(v.Block) {
+			return false, nil
+		}
+		if v.Depth > maxDepth {
+			return false, fmt.Errorf("btree node %d: tree too deep", v.Block)
+		}
+		n := v.Node
+		if f := n.Flags(); f != btree.InternalNode && f != btree.LeafNode {
+			return false, fmt.Errorf("btree node %d: flags %d", v.Block, f)
+		}
+		if f := CheckNode(n, v.Block, NodeCheck{valueSize, v.Root, v.ParentKey, last}); f != nil {
+			return false, f
+		}
+		if n.IsInternal() {
+			return true, nil
+		}
+		for i := 0; i < n.NrEntries(); i++ {
+			k := n.Key(i)
+			last = &k
+			if leaf != nil {
+				if err := leaf(k, n.Value(i)); err != nil {
+					return false, err
+				}
+			}
+		}
+		return false, nil
+	})
+}
+
+// countTree is the tools' counting walk: enter is told of every node
+// reached and a node reached again (enter returns false) is not descended
+// into; an unreadable node stops it; leaf sees each leaf on first reach.
+func (im *Image) countTree(root uint64, enter func(uint64) bool, leaf func(btree.Node) error) error {
+	return im.WalkTree(root, func(v *NodeVisit) (bool, error) {
+		if !enter(v.Block) {
+			return false, nil
+		}
+		if v.Err != nil {
+			return false, v.Err
+		}
+		if v.Node.IsInternal() {
+			return true, nil
+		}
+		if leaf != nil {
+			return false, leaf(v.Node)
+		}
+		return false, nil
+	})
+}
+
+// SpaceMap is a space map read back from an image.
+type SpaceMap struct {
+	Root     spacemap.Root
+	Entries  []spacemap.IndexEntry
+	bitmaps  [][]byte
+	overflow map[uint64]uint32
+}
+
+// ReadSpaceMap reads a space map's index (the metadata index block, or the
+// data index btree), its bitmaps and its overflow tree, in that order.
+// enter is told of every metadata block the space map uses; for a btree
+// node, returning false means it is not walked again. Read errors stop it.
+func (im *Image) ReadSpaceMap(r spacemap.Root, metadata bool, enter func(uint64) bool) (*SpaceMap, error) {
+	if enter == nil {
+		enter = func(uint64) bool { return true }
+	}
+	s := &SpaceMap{Root: r, overflow: map[uint64]uint32{}}
+	readBitmap := func(ie spacemap.IndexEntry) error {
+		bm, err := im.Bitmap(ie.Blocknr)
+		if err != nil {
+			return err
+		}
+		enter(ie.Blocknr)
+		s.Entries = append(s.Entries, ie)
+		s.bitmaps = append(s.bitmaps, bm)
+		return nil
+	}
+	if metadata {
+		idx, err := im.Index(r.BitmapRoot)
+		if err != nil {
+			return nil, err
+		}
+		enter(r.BitmapRoot)
+		n := min((r.NrBlocks+spacemap.EntriesPerBlock-1)/spacemap.EntriesPerBlock, spacemap.MaxMetadataBitmaps)
+		for i := uint64(0); i < n; i++ {
+			if err := readBitmap(spacemap.DecodeIndexEntry(idx[16+16*i:])); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := im.countTree(r.BitmapRoot, enter, func(n btree.Node) error {
+		if !Sane(n, 16) {
+			return nil
+		}
+		for i := 0; i < n.NrEntries(); i++ {
+			if err := readBitmap(spacemap.DecodeIndexEntry(n.Value(i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := im.countTree(r.RefCountRoot, enter, nil); err != nil {
+		return nil, err
+	}
+	// The overflow values, read in a walk of their own (thin_check reads
+	// only the metadata space map's, and fails on an unreadable node).
+	var seen BlockSet
+	err := im.WalkTree(r.RefCountRoot, func(v *NodeVisit) (bool, error) {
+		if v.Err != nil && metadata {
+			return false, v.Err
+		}
+		if v.Err != nil || seen.Has(v.Block) {
+			return false, nil
+		}
+		seen.Add(v.Block)
+		n := v.Node
+		if n.IsInternal() {
+			return true, nil
+		}
+		if Sane(n, 4) {
+			for i := 0; i < n.NrEntries(); i++ {
+				s.overflow[n.Key(i)] = le.Uint32(n.Value(i))
+			}
+		}
+		return false, nil
+	})
+	return s, err
+}
+
+// Covered is the number of blocks the space map's bitmaps describe.
+func (s *SpaceMap) Covered() uint64 {
+	return min(s.Root.NrBlocks, uint64(len(s.bitmaps))*spacemap.EntriesPerBlock)
+}
+
+// Count is the reference count of block b < Covered().
+func (s *SpaceMap) Count(b uint64) uint32 {
+	c := spacemap.BitmapLookup(s.bitmaps[b/spacemap.EntriesPerBlock], b%spacemap.EntriesPerBlock)
+	if c == 3 {
+		c = s.overflow[b]
+	}
+	return c
+}
+
+// EachUsed calls fn for every covered block with a non-zero count.
+func (s *SpaceMap) EachUsed(fn func(b uint64, count uint32)) {
+	n := s.Covered()
+	for i, bm := range s.bitmaps {
+		base := uint64(i) * spacemap.EntriesPerBlock
+		for j := uint64(0); j < spacemap.EntriesPerBlock && base+j < n; j++ {
+			if j%32 == 0 && le.Uint64(bm[16+j/4:]) == 0 {
+				j += 31 // 32 free entries
+				continue
+			}
+			if c := s.Count(base + j); c != 0 {
+				fn(base+j, c)
+			}
+		}
+	}
+}
+
+// RefCounts is the metadata reference-count recount: for every metadata
+// block the metadata space map covers, the count the structures imply and
+// the count the space map holds.
+type RefCounts struct {
+	Expected, Actual []uint32
+}
+
+// RecountMetadata recounts the references to every metadata block as
+// thin_check does: the superblock, the details and both levels of the
+// mapping tree of the live superblock and of the metadata snapshot, both
+// space maps' own blocks. A node reached again gets +1 but is not walked
+// again. mappingLeaf, when set, sees every bottom-level leaf on its first
+// reach. An unreadable block stops the recount.
+func (im *Image) RecountMetadata(sb *Superblock, mappingLeaf func(btree.Node)) (*RefCounts, error) {
+	expected := make([]uint32, max(im.NrBlocks, 1))
+	enter := func(b uint64) bool {
+		if b >= uint64(len(expected)) {
+			return true // unreadable anyway
+		}
+		expected[b]++
+		return expected[b] == 1
+	}
+	enter(SuperblockLocation)
+	trees := func(s *Superblock) error {
+		if err := im.countTree(s.DeviceDetailsRoot, enter, nil); err != nil {
+			return err
+		}
+		var sub func(btree.Node) error
+		if mappingLeaf != nil {
+			sub = func(n btree.Node) error {
+				if Sane(n, 8) {
+					mappingLeaf(n)
+				}
+				return nil
+			}
+		}
+		return im.countTree(s.DataMappingRoot, enter, func(n btree.Node) error {
+			if !Sane(n, 8) {
+				return nil
+			}
+			for i := 0; i < n.NrEntries(); i++ {
+				if err := im.countTree(n.Value64(i), enter, sub); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := trees(sb); err != nil {
+		return nil, err
+	}
+	if sb.HeldRoot != 0 {
+		enter(sb.HeldRoot)
+		snap, err := im.Superblock(sb.HeldRoot)
+		if err != nil {
+			return nil, err
+		}
+		if err := trees(&snap); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := im.ReadSpaceMap(sb.DataSpaceMap(), false, enter); err != nil {
+		return nil, err
+	}
+	meta, err := im.ReadSpaceMap(sb.MetadataSpaceMap(), true, enter)
+	if err != nil {
+		return nil, err
+	}
+	n := meta.Covered()
+	rc := &RefCounts{Expected: make([]uint32, n), Actual: make([]uint32, n)}
+	copy(rc.Expected, expected)
+	for b := uint64(0); b < n; b++ {
+		rc.Actual[b] = meta.Count(b)
+	}
+	return rc, nil
+}
+
+// BlockSet is a growable set of block numbers.
+type BlockSet []uint64
+
+// Has reports whether b is in the set.
+func (s *BlockSet) Has(b uint64) bool { return b/64 < uint64(len(*s)) && (*s)[b/64]&(1<<(b%64)) != 0 }
+
+// Add puts b in the set.
+func (s *BlockSet) Add(b uint64) {
+	for b/64 >= uint64(len(*s)) {
+		*s = append(*s, make([]uint64, len(*s)+1)...)
+	}
+	(*s)[b/64] |= 1 << (b % 64)
+}
