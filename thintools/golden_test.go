@@ -53,8 +53,8 @@ func (d dirFS) abs(p string) string {
 func (d dirFS) OpenDevice(p string, w, x bool) (Device, error) {
 	return OSFS{}.OpenDevice(d.abs(p), w, x)
 }
-func (d dirFS) Open(p string) (io.ReadCloser, error)        { return OSFS{}.Open(d.abs(p)) }
-func (d dirFS) Create(p string) (io.WriteCloser, error)     { return OSFS{}.Create(d.abs(p)) }
+func (d dirFS) Open(p string) (io.ReadCloser, error)    { return OSFS{}.Open(d.abs(p)) }
+func (d dirFS) Create(p string) (io.WriteCloser, error) { return OSFS{}.Create(d.abs(p)) }
 
 // setupDir fills dir with the test images and XML inputs.
 func setupDir(t testing.TB, dir string) {
