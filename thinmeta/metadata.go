@@ -218,6 +218,7 @@ func (pmd *PoolMetadata) formatMetadata() error {
 		return err
 	}
 	pmd.tm, pmd.metaSM = tm, msm
+	msm.Log = pmd.log
 	if pmd.dataSM, err = spacemap.CreateDisk(tm, 0); err != nil {
 		pmd.logf(LogErr, "sm_disk_create failed")
 		return err
@@ -271,6 +272,7 @@ func (pmd *PoolMetadata) openMetadata() error {
 		return err
 	}
 	pmd.tm, pmd.metaSM = tm, msm
+	msm.Log = pmd.log
 	// As in the kernel, a threshold registered before an abort is not
 	// carried over to the reopened space map.
 	if pmd.dataSM, err = spacemap.OpenDisk(tm, s.DataSpaceMap()); err != nil {

@@ -29,8 +29,9 @@ type PoolHeader struct {
 // extended, then each device's mappings inserted one by one and its
 // details and top-level entry added at its end, then one commit.
 //
-// The btrees split like the tools' (never rebalancing); mappings
-// overwritten by a later one keep their data reference, as in 0.9.0.
+// The btrees split like the tools' (never rebalancing), the space maps
+// use the tools' layout (spacemap.ToolsLayout), and mappings overwritten
+// by a later one keep their data reference, as in 0.9.0.
 type Restorer struct {
 	bm     *block.Manager
 	tm     *transaction.Manager
@@ -53,10 +54,10 @@ type Restorer struct {
 func NewRestorer(dev block.Device) (*Restorer, error) {
 	r := &Restorer{bm: block.NewManager(dev)}
 	var err error
-	if r.tm, r.metaSM, err = spacemap.CreateMetadata(r.bm, SuperblockLocation); err != nil {
+	if r.tm, r.metaSM, err = spacemap.CreateMetadata(r.bm, SuperblockLocation, spacemap.ToolsLayout); err != nil {
 		return nil, err
 	}
-	if r.dataSM, err = spacemap.CreateDisk(r.tm, 0); err != nil {
+	if r.dataSM, err = spacemap.CreateDisk(r.tm, 0, spacemap.ToolsLayout); err != nil {
 		return nil, err
 	}
 	r.details = btree.Info{TM: r.tm, Levels: 1, VT: btree.ValueType{Size: DetailsSize}, SplitOnly: true}
@@ -172,9 +173,16 @@ func (r *Restorer) Commit() error {
 	if err := r.tm.Commit(b); err != nil {
 		return err
 	}
-	if c > 1 {
-		return nil
+	if c == 1 {
+		if err := r.freeEmptyLeaf(); err != nil {
+			return err
+		}
 	}
+	return r.bm.Close()
+}
+
+// freeEmptyLeaf clears the shared empty leaf's bitmap entry in place.
+func (r *Restorer) freeEmptyLeaf() error {
 	idx, err := r.bm.ReadLock(r.metaSM.Root().BitmapRoot, spacemap.IndexValidator)
 	if err != nil {
 		return err
@@ -187,5 +195,5 @@ func (r *Restorer) Commit() error {
 	}
 	spacemap.BitmapSet(bm.Data(), r.empty%spacemap.EntriesPerBlock, 0)
 	r.bm.Unlock(bm)
-	return r.bm.Close()
+	return nil
 }

@@ -1,6 +1,7 @@
 package thintools
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"os"
@@ -152,8 +153,28 @@ func TestRealRandomPools(t *testing.T) {
 			want, _, _ := runLine(t, dir, "thin_dump real.img", true, false)
 			got, _, _ := runLine(t, dir, "thin_dump ours.img", true, false)
 			compare(t, "real thin_dump of dmsim's restore", got, want)
+			// and the image itself is the real thin_restore's, byte for byte
+			realImg, _ := os.ReadFile(filepath.Join(dir, "real.img"))
+			ourImg, _ := os.ReadFile(filepath.Join(dir, "ours.img"))
+			if b := firstDiffBlock(realImg, ourImg); b >= 0 {
+				t.Errorf("dmsim's thin_restore image differs from the real one at block %d", b)
+			}
 		})
 	}
+}
+
+// firstDiffBlock is the first metadata block two images differ in, -1 if
+// none (or the size, if only that differs).
+func firstDiffBlock(a, b []byte) int {
+	for i := 0; i < len(a) && i < len(b); i += blockSize {
+		if !bytes.Equal(a[i:min(i+blockSize, len(a))], b[i:min(i+blockSize, len(b))]) {
+			return i / blockSize
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b)) / blockSize
+	}
+	return -1
 }
 
 func realDevIDs(t *testing.T, dir string) []string {

@@ -333,7 +333,8 @@ func insertRaw(s *shadowSpine, root uint64, vt *ValueType, key uint64, index int
 			Node(s.parent().Data()).setValue64(i, s.current().Location())
 		}
 		n = Node(s.current().Data())
-		if !hasSpaceForInsert(n, key) {
+		// The tools split a full node even to overwrite.
+		if !hasSpaceForInsert(n, key) || s.info.SplitOnly && n.NrEntries() == n.MaxEntries() {
 			var err error
 			switch {
 			case top:

@@ -131,6 +131,7 @@ type ll struct {
 	bitmapRoot   uint64
 	refCountRoot uint64
 	metadata     bool
+	tools        bool // ToolsLayout
 	mi           [MaxMetadataBitmaps]IndexEntry
 	cache        [ieCacheSize]ieCache
 	indexChanged bool
@@ -140,6 +141,19 @@ func (l *ll) init(tm *transaction.Manager, metadata bool) {
 	*l = ll{tm: tm, metadata: metadata}
 	l.bitmapInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: 16}}
 	l.refInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: 4}}
+}
+
+// Option configures a new space map.
+type Option func(*ll)
+
+// ToolsLayout lays a new space map out as thin-provisioning-tools 0.9.0
+// (thin_restore) does: the index entry of a partial last bitmap counts
+// only the blocks in range as free, and the index and overflow btrees
+// split like the tools' (btree.Info.SplitOnly).
+func ToolsLayout(l *ll) {
+	l.tools = true
+	l.bitmapInfo.SplitOnly = true
+	l.refInfo.SplitOnly = true
 }
 
 func (l *ll) maxEntries() uint64 {
@@ -256,8 +270,11 @@ func (l *ll) encodeIndex(d []byte) {
 }
 
 // newMetadataLL is sm_ll_new_metadata.
-func (l *ll) newMetadata(tm *transaction.Manager) error {
+func (l *ll) newMetadata(tm *transaction.Manager, opts []Option) error {
 	l.init(tm, true)
+	for _, o := range opts {
+		o(l)
+	}
 	b, err := tm.NewBlock(IndexValidator)
 	if err != nil {
 		return err
@@ -285,8 +302,11 @@ func (l *ll) openMetadata(tm *transaction.Manager, r Root) error {
 }
 
 // newDisk is sm_ll_new_disk.
-func (l *ll) newDisk(tm *transaction.Manager) error {
+func (l *ll) newDisk(tm *transaction.Manager, opts []Option) error {
 	l.init(tm, false)
+	for _, o := range opts {
+		o(l)
+	}
 	var err error
 	if l.bitmapRoot, err = btree.Empty(&l.bitmapInfo); err != nil {
 		return err
@@ -320,6 +340,9 @@ func (l *ll) extend(extra uint64) error {
 			return err
 		}
 		ie := IndexEntry{Blocknr: b.Location(), NrFree: EntriesPerBlock}
+		if l.tools {
+			ie.NrFree = uint32(min(EntriesPerBlock, nrBlocks-i*EntriesPerBlock))
+		}
 		l.tm.Unlock(b)
 		if err := l.saveIE(i, ie); err != nil {
 			return err
@@ -354,6 +377,16 @@ func (l *ll) lookupBig(b uint64) (uint32, error) {
 		return 0, err
 	}
 	return le.Uint32(v[:]), nil
+}
+
+func (l *ll) insertBig(b uint64, count uint32) error {
+	var v [4]byte
+	le.PutUint32(v[:], count)
+	nr, _, err := btree.Insert(&l.refInfo, l.refCountRoot, []uint64{b}, v[:])
+	if err == nil {
+		l.refCountRoot = nr
+	}
+	return err
 }
 
 // lookup is sm_ll_lookup: the full reference count.
@@ -529,13 +562,17 @@ func (l *ll) incRange(b, e uint64) (int64, error) {
 			case 2:
 				BitmapSet(d, bit, 3)
 				l.exitCtx(&ic)
-				var v [4]byte
-				le.PutUint32(v[:], 3)
-				var nr uint64
-				if nr, _, err = btree.Insert(&l.refInfo, l.refCountRoot, []uint64{b}, v[:]); err == nil {
-					l.refCountRoot = nr
-				}
+				err = l.insertBig(b, 3)
 			default:
+				if l.tools {
+					// the tools rewrite the count with an insert
+					l.exitCtx(&ic)
+					var c uint32
+					if c, err = l.lookupBig(b); err == nil {
+						err = l.insertBig(b, c+1)
+					}
+					break
+				}
 				var i int
 				if i, err = l.overflowLeaf(b, &ic); err == nil {
 					vp := btree.Node(ic.overflow.Data()).Value(i)
@@ -670,13 +707,9 @@ func (l *ll) insert(b uint64, count uint32) (int64, error) {
 	} else {
 		BitmapSet(nb.Data(), bit, 3)
 		l.tm.Unlock(nb)
-		var v [4]byte
-		le.PutUint32(v[:], count)
-		nr, _, err := btree.Insert(&l.refInfo, l.refCountRoot, []uint64{b}, v[:])
-		if err != nil {
+		if err := l.insertBig(b, count); err != nil {
 			return 0, err
 		}
-		l.refCountRoot = nr
 	}
 	var allocs int64
 	if count != 0 && old == 0 {

@@ -15,9 +15,9 @@ type Disk struct {
 }
 
 // CreateDisk is dm_sm_disk_create.
-func CreateDisk(tm *transaction.Manager, nrBlocks uint64) (*Disk, error) {
+func CreateDisk(tm *transaction.Manager, nrBlocks uint64, opts ...Option) (*Disk, error) {
 	d := &Disk{}
-	if err := d.ll.newDisk(tm); err != nil {
+	if err := d.ll.newDisk(tm, opts); err != nil {
 		return nil, err
 	}
 	if err := d.ll.extend(nrBlocks); err != nil {

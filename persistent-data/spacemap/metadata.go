@@ -300,13 +300,13 @@ func (m *Metadata) Extend(extra uint64) error {
 // CreateMetadata is dm_tm_create_with_sm + dm_sm_metadata_create: format a
 // metadata space map over nrBlocks blocks, the superblock at block
 // superblock; it also makes the transaction manager.
-func CreateMetadata(bm *block.Manager, superblock uint64) (*transaction.Manager, *Metadata, error) {
+func CreateMetadata(bm *block.Manager, superblock uint64, opts ...Option) (*transaction.Manager, *Metadata, error) {
 	m := &Metadata{}
 	tm := transaction.New(bm, m)
 	nrBlocks := bm.NrBlocks()
 	m.begin = superblock + 1
 	m.bootstrap = true
-	err := m.ll.newMetadata(tm)
+	err := m.ll.newMetadata(tm, opts)
 	if err == nil {
 		if nrBlocks > MetadataMaxBlocks {
 			nrBlocks = MetadataMaxBlocks
