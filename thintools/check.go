@@ -103,6 +103,10 @@ func ThinCheck(ctx context.Context, args []string, env *Env) int {
 				return 1
 			}
 		}
+		if o.snap && (o.clearNeedsCheck || o.autoRepair) {
+			io.WriteString(t.err, "cannot perform fix within metadata snap\n"+checkUsage)
+			return 1
+		}
 		ops := g.Operands()
 		if len(ops) == 0 {
 			if !o.quiet {
