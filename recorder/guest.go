@@ -3,6 +3,8 @@ package recorder
 import (
 	"fmt"
 	"strings"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // The guest side. /init (PID 1) mounts the pseudo file systems, loads the modules in dependency
@@ -18,7 +20,7 @@ import (
 //
 //	@@DMSIM BOOT <n>
 //	@@DMSIM ENV <len>                         then <len> bytes of "key\tvalue\n" lines (first boot only)
-//	@@DMSIM CMD <index> <status> <olen> <elen> <klen>   then stdout, stderr and `dmesg -r -c` bytes
+//	@@DMSIM CMD <item> <status> <olen> <elen> <klen>   then stdout, stderr and `dmesg -r -c` bytes
 //	@@DMSIM END
 //
 // The host refuses a stream that does not end with END (the guest shell died, or the boot timed out).
@@ -94,8 +96,9 @@ __dmsim_end() {
 }
 `
 
-// bootScript returns /dmsim/boot.sh for boot number n (1-based) with the given commands.
-func bootScript(s *Script, n int, cmds []Item) string {
+// bootScript returns /dmsim/boot.sh for boot number n (1-based) with the given commands (indexes
+// into s.Items, as scenario.Script.Commands gives them). Command i runs the text of /dmsim/cmd/i.
+func bootScript(s *scenario.Script, n int, cmds []int) string {
 	var b strings.Builder
 	b.WriteString("# dmsim recorder: boot script, written by the host\n")
 	b.WriteString(". /dmsim/lib.sh\n")
@@ -115,8 +118,8 @@ func bootScript(s *Script, n int, cmds []Item) string {
 	// Boot noise is cleared just before the first command.
 	b.WriteString("dmesg -c >/dev/null\n")
 	for _, c := range cmds {
-		fmt.Fprintf(&b, "__dmsim_i=%d\n", c.Index)
-		fmt.Fprintf(&b, "eval \"$(cat /dmsim/cmd/%d)\" </dev/null >/dmsim/o 2>/dmsim/e 9>&-\n", c.Index)
+		fmt.Fprintf(&b, "__dmsim_i=%d\n", c)
+		fmt.Fprintf(&b, "eval \"$(cat /dmsim/cmd/%d)\" </dev/null >/dmsim/o 2>/dmsim/e 9>&-\n", c)
 		b.WriteString("__dmsim_post $?\n")
 	}
 	b.WriteString("__dmsim_end\n")

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // imageVersion changes whenever the layout of the image changes, so that cached images are rebuilt.
@@ -402,14 +404,15 @@ func BuildImage(cacheDir, kver string, logf func(string, ...any)) (*Image, error
 	return img, nil
 }
 
-// segment returns an uncompressed cpio archive with /dmsim/boot.sh and /dmsim/cmd/N for one boot;
-// it is appended to the cached initramfs (the kernel unpacks concatenated archives in order).
-func segment(s *Script, n int, cmds []Item) []byte {
+// segment returns an uncompressed cpio archive with /dmsim/boot.sh and /dmsim/cmd/N for one boot
+// (N indexes s.Items; the file holds the command as the parser gives it, without its @); it is
+// appended to the cached initramfs (the kernel unpacks concatenated archives in order).
+func segment(s *scenario.Script, n int, cmds []int) []byte {
 	var buf bytes.Buffer
 	cw := &cpioWriter{w: &buf}
 	cw.Dir("dmsim/cmd", 0o755)
 	for _, c := range cmds {
-		cw.File(fmt.Sprintf("dmsim/cmd/%d", c.Index), 0o644, []byte(c.Cmd))
+		cw.File(fmt.Sprintf("dmsim/cmd/%d", c), 0o644, []byte(s.Items[c].Cmd))
 	}
 	cw.File("dmsim/boot.sh", 0o644, []byte(bootScript(s, n, cmds)))
 	cw.Close()

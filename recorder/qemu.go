@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // KernelCmdline is the guest kernel command line. quiet only keeps the console (ttyS0) short;
@@ -119,7 +121,7 @@ func DetectAccel(ctx context.Context, img *Image, cacheDir string, probeTimeout 
 		return "tcg"
 	}
 	defer os.RemoveAll(dir)
-	s := &Script{Name: "probe"}
+	s := &scenario.Script{Name: "probe"}
 	out, err := bootVM(ctx, img, "kvm", dir, 1, segment(s, 1, nil), nil, probeTimeout)
 	accel := "tcg"
 	if err == nil && bytes.HasSuffix(out, []byte("@@DMSIM END\n")) {

@@ -9,7 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dmsim/dmsim/scenario"
 )
+
+// ParseScript parses a scenario script with the shared parser (package scenario).
+//
+// Deprecated: use scenario.Parse. It is kept only for script's TestParseAgreesWithRecorder, which
+// compares script/parse.go with the shared parser until package script uses it too.
+func ParseScript(name string, src []byte) (*scenario.Script, error) { return scenario.Parse(name, src) }
 
 // Options control a recording.
 type Options struct {
@@ -77,7 +85,7 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 		return nil, err
 	}
 	name := ScriptName(path)
-	s, err := ParseScript(name, src)
+	s, err := scenario.Parse(name, src)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +140,7 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 
 	results := map[int]CmdResult{}
 	var env []string
-	for i, cmds := range s.Boots() {
+	for i, cmds := range s.Commands() {
 		n := i + 1
 		stream, err := bootVM(ctx, o.Image, o.Accel, work, n, segment(s, n, cmds), disks, o.Timeout)
 		res.Boots = n
@@ -147,11 +155,12 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 			return fail(fmt.Errorf("boot %d: the guest did not start its script", n))
 		}
 		for _, c := range cmds {
-			r, ok := br.Results[c.Index]
+			r, ok := br.Results[c]
 			if !ok {
-				return fail(fmt.Errorf("boot %d: no result for line %d %q (did it exit the shell?)", n, c.Line, c.Text))
+				it := s.Items[c]
+				return fail(fmt.Errorf("boot %d: no result for line %d %q (did it exit the shell?)", n, it.Line, it.Text))
 			}
-			results[c.Index] = r
+			results[c] = r
 		}
 		if !br.Ended {
 			return fail(fmt.Errorf("boot %d: the guest shell did not reach the end of the boot", n))

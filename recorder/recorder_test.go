@@ -1,89 +1,122 @@
 package recorder
 
 import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
-func TestParseScript(t *testing.T) {
-	tests := []struct {
-		name    string
-		src     string
-		disks   string // name:size:discard:dev, space separated
-		items   string // kind letters: c comment, x command, s silent command, r reboot
-		cmds    []string
-		wantErr string
-	}{
-		{name: "basic", src: "# disk: meta 4M\n# disk: data 1G nodiscard\n\necho a\n@true\n# reboot\n# note\n",
-			disks: "meta:4194304:true:/dev/vda data:1073741824:false:/dev/vdb", items: "ccxsrc", cmds: []string{"echo a", "true"}},
-		{name: "continuation", src: "echo a \\\nb\\\n c\n", items: "x", cmds: []string{"echo a b c"}},
-		{name: "trailing backslash", src: "echo a\\", items: "x", cmds: []string{"echo a"}},
-		{name: "bad size", src: "# disk: meta 4X\n", wantErr: "bad disk size"},
-		{name: "no suffix", src: "# disk: meta 4096\n", wantErr: "bad disk size"},
-		{name: "bad option", src: "# disk: meta 4M discard\n", wantErr: "want `# disk:"},
-		{name: "twice", src: "# disk: a 4M\n# disk: a 4M\n", wantErr: "declared twice"},
-		{name: "bad name", src: "# disk: a-b 4M\n", wantErr: "bad disk name"},
-		{name: "late disk", src: "true\n# disk: a 4M\n", wantErr: "after the first command"},
+// The guest runs exactly the commands the shared parser (package scenario) gives, boot by boot
+// and in order: every scenario script, split at its `# reboot` lines, becomes one segment per
+// boot whose /dmsim/cmd/N files hold the parsed commands (without their @) and whose boot.sh
+// evals them in script order.
+func TestGuestCommandsFromParser(t *testing.T) {
+	files, _ := filepath.Glob("../scripts/*.sh")
+	more, _ := filepath.Glob("../scripts/*/*.sh")
+	files = append(files, more...)
+	if len(files) == 0 {
+		t.Fatal("no scripts")
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := ParseScript("x", []byte(tt.src))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
+	// Silent commands, continuations, indented comments and reboots, which the scenarios may lack.
+	fixture := filepath.Join(t.TempDir(), "fixture.sh")
+	err := os.WriteFile(fixture, []byte("# disk: meta 4M\n@true\necho a \\\n  b\n  # c\n# reboot\n"+
+		"@dmsetup ls\r\nx=1\n# reboot\n# reboot\necho $x\\"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, fixture)
+	evalRE := regexp.MustCompile(`^eval "\$\(cat /dmsim/cmd/([0-9]+)\)"`)
+	rebootRE := regexp.MustCompile(`(?m)^# reboot\r?$`)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := scenario.Parse(ScriptName(f), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := ParseScript(s.Name, src); err != nil || !reflect.DeepEqual(r, s) {
+			t.Fatalf("%s: ParseScript differs from scenario.Parse", f)
+		}
+		var want, got []string
+		for _, it := range s.Items {
+			if it.Kind == scenario.Command {
+				want = append(want, it.Cmd)
 			}
+		}
+		boots := s.Commands()
+		if n := len(rebootRE.FindAll(src, -1)); len(boots) != n+1 {
+			t.Errorf("%s: %d boots for %d reboot lines", f, len(boots), n)
+		}
+		for i, cmds := range boots {
+			entries := readCpio(t, segment(s, i+1, cmds))
+			var order []string
+			for _, l := range strings.Split(string(entries["dmsim/boot.sh"]), "\n") {
+				if m := evalRE.FindStringSubmatch(l); m != nil {
+					order = append(order, m[1])
+				}
+			}
+			if len(order) != len(cmds) {
+				t.Fatalf("%s: boot %d: boot.sh evals %d commands, the parser gives %d", f, i+1, len(order), len(cmds))
+			}
+			for _, n := range order {
+				data, ok := entries["dmsim/cmd/"+n]
+				if !ok {
+					t.Fatalf("%s: boot %d: boot.sh runs /dmsim/cmd/%s, which the segment lacks", f, i+1, n)
+				}
+				got = append(got, string(data))
+			}
+			if len(entries) != len(cmds)+2 { // the commands, dmsim/cmd and dmsim/boot.sh
+				t.Errorf("%s: boot %d: %d entries in the segment for %d commands", f, i+1, len(entries), len(cmds))
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: guest commands\n%q\nparser commands\n%q", f, got, want)
+		}
+	}
+}
+
+// readCpio decodes a newc archive written by cpioWriter: name -> data, up to the trailer.
+func readCpio(t *testing.T, b []byte) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	pos := 0
+	align := func() { pos = (pos + 3) &^ 3 }
+	for {
+		if pos+110 > len(b) || string(b[pos:pos+6]) != "070701" {
+			t.Fatalf("bad cpio header at %d", pos)
+		}
+		field := func(i int) int {
+			v, err := strconv.ParseUint(string(b[pos+6+8*i:pos+14+8*i]), 16, 32)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ds []string
-			for _, d := range s.Disks {
-				ds = append(ds, strings.Join([]string{d.Name, itoa(d.Size), map[bool]string{true: "true", false: "false"}[d.Discard], d.Dev}, ":"))
-			}
-			if got := strings.Join(ds, " "); got != tt.disks {
-				t.Errorf("disks = %q, want %q", got, tt.disks)
-			}
-			var kinds string
-			var cmds []string
-			for _, it := range s.Items {
-				switch {
-				case it.Kind == Comment:
-					kinds += "c"
-				case it.Kind == Reboot:
-					kinds += "r"
-				case it.Silent:
-					kinds += "s"
-				default:
-					kinds += "x"
-				}
-				if it.Kind == Command {
-					cmds = append(cmds, it.Cmd)
-				}
-			}
-			if kinds != tt.items {
-				t.Errorf("items = %q, want %q", kinds, tt.items)
-			}
-			if strings.Join(cmds, "\n") != strings.Join(tt.cmds, "\n") {
-				t.Errorf("cmds = %q, want %q", cmds, tt.cmds)
-			}
-		})
+			return int(v)
+		}
+		size, namesize := field(6), field(11)
+		pos += 110
+		name := string(b[pos : pos+namesize-1])
+		pos += namesize
+		align()
+		data := b[pos : pos+size]
+		pos += size
+		align()
+		if name == "TRAILER!!!" {
+			return out
+		}
+		out[name] = data
 	}
-}
-
-func itoa(n int64) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 func TestStreamAndTranscript(t *testing.T) {
-	s, err := ParseScript("x", []byte("# c\necho a\n@false\n@true\nprintf x\n"))
+	s, err := scenario.Parse("x", []byte("# c\necho a\n@false\n@true\nprintf x\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

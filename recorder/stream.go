@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // CmdResult is what one command did in the guest.
@@ -20,7 +22,7 @@ type CmdResult struct {
 type bootResult struct {
 	Boot    int
 	Env     []byte
-	Results map[int]CmdResult
+	Results map[int]CmdResult // by the command's index in the script's Items
 	Ended   bool
 }
 
@@ -101,9 +103,9 @@ func splitLines(b []byte) []string {
 }
 
 // formatEnv turns the guest's "key\tvalue" lines into `# env:` lines.
-func formatEnv(env []byte, s *Script) []string {
+func formatEnv(env []byte, s *scenario.Script) []string {
 	var out []string
-	disks := map[string]Disk{}
+	disks := map[string]scenario.Disk{}
 	for _, d := range s.Disks {
 		disks[d.Name] = d
 	}
@@ -177,18 +179,19 @@ func kmsgLines(b []byte) []string {
 	return out
 }
 
-// Transcript formats the script's transcript from the env lines and the results of its commands.
-func Transcript(s *Script, env []string, results map[int]CmdResult) string {
+// Transcript formats the script's transcript from the env lines and the results of its commands
+// (keyed by their index in s.Items).
+func Transcript(s *scenario.Script, env []string, results map[int]CmdResult) string {
 	var b strings.Builder
 	for _, l := range env {
 		b.WriteString(l + "\n")
 	}
-	for _, it := range s.Items {
+	for i, it := range s.Items {
 		switch it.Kind {
-		case Comment, Reboot:
+		case scenario.Comment, scenario.Reboot:
 			b.WriteString(it.Text + "\n")
-		case Command:
-			r := results[it.Index]
+		case scenario.Command:
+			r := results[i]
 			if it.Silent && r.Status == 0 {
 				continue
 			}

@@ -1,11 +1,9 @@
-// Package recorder runs dmsim scenario scripts on the real Linux kernel under qemu and writes the
-// kernel's transcript (docs/script-format.md) and the host-side thin_dump of every metadata disk.
-//
-// The host side (this package) parses the script, builds and caches a small initramfs, boots qemu
-// once per `# reboot`-separated segment, reads the framed results the guest sends over its second
-// serial port and formats them as a transcript. The guest side is a busybox shell script
-// (guest.go) that evals each command line in one shell.
-package recorder
+// Package scenario parses scenario scripts (docs/script-format.md): `# disk:`
+// declarations, comments, `# reboot` and command lines (with `@` and
+// backslash continuations). It is the one parser of the script format: the
+// recorder (which runs scripts on the real kernel) uses it, and so can
+// dmsim's runner (package script); it imports nothing of the emulator.
+package scenario
 
 import (
 	"bufio"
@@ -21,29 +19,25 @@ type Disk struct {
 	Name    string
 	Size    int64 // bytes
 	Discard bool
-	Dev     string // guest path: /dev/vda, /dev/vdb, ...
+	Dev     string // /dev/vda, /dev/vdb, ...
 }
 
-// ItemKind says what a logical script line is.
+// ItemKind says what a logical line is.
 type ItemKind int
 
 const (
-	// Comment lines (including `# disk:`) are copied to the transcript as they are.
-	Comment ItemKind = iota
-	// Command lines are run in the guest shell.
-	Command
-	// Reboot (`# reboot`) powers the machine off without teardown and boots it again.
-	Reboot
+	Comment ItemKind = iota // copied to the transcript as it is (includes `# disk:`)
+	Command                 // run in the shell
+	Reboot                  // `# reboot`
 )
 
 // Item is one logical line of a script.
 type Item struct {
 	Kind   ItemKind
-	Text   string // the logical line as written (comments, reboot, and commands with their @)
-	Cmd    string // for commands: the text run in the guest (without a leading @)
-	Silent bool   // the command line started with @
-	Index  int    // for commands: 1-based command number, unique within the script
-	Line   int    // 1-based physical line number where the logical line starts
+	Text   string // the logical line as written
+	Cmd    string // for commands: what the shell runs (without a leading @)
+	Silent bool   // the line started with @
+	Line   int    // 1-based physical line the logical line starts on
 }
 
 // Script is a parsed scenario script.
@@ -75,17 +69,17 @@ func ParseSize(s string) (int64, error) {
 	return n << shift, nil
 }
 
-// logicalLines joins backslash-continued lines. It returns the logical lines and the physical
-// line number each starts on.
-func logicalLines(src []byte) ([]string, []int, error) {
+// LogicalLines joins backslash-continued lines (the backslash and newline
+// are removed, as the shell does). It returns each logical line and the
+// physical line it starts on.
+func LogicalLines(src []byte) ([]string, []int) {
 	var lines []string
 	var starts []int
 	sc := bufio.NewScanner(bytes.NewReader(src))
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	sc.Buffer(make([]byte, 1<<16), 1<<26)
 	var cur strings.Builder
 	cont := false
-	start := 0
-	n := 0
+	start, n := 0, 0
 	for sc.Scan() {
 		n++
 		l := strings.TrimSuffix(sc.Text(), "\r")
@@ -103,25 +97,20 @@ func logicalLines(src []byte) ([]string, []int, error) {
 		cur.Reset()
 		cont = false
 	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, err
-	}
 	if cont {
 		lines = append(lines, cur.String())
 		starts = append(starts, start)
 	}
-	return lines, starts, nil
+	return lines, starts
 }
 
-// ParseScript parses a scenario script. Disk declarations must come before the first command.
-func ParseScript(name string, src []byte) (*Script, error) {
+// Parse parses a scenario script. Disks must be declared before the first
+// command.
+func Parse(name string, src []byte) (*Script, error) {
 	s := &Script{Name: name}
-	lines, starts, err := logicalLines(src)
-	if err != nil {
-		return nil, err
-	}
+	lines, starts := LogicalLines(src)
 	seen := map[string]bool{}
-	ncmd := 0
+	commands := 0
 	for i, l := range lines {
 		ln := starts[i]
 		t := strings.TrimSpace(l)
@@ -138,7 +127,7 @@ func ParseScript(name string, src []byte) (*Script, error) {
 				if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "nodiscard") {
 					return nil, fmt.Errorf("%s:%d: want `# disk: NAME SIZE [nodiscard]`", name, ln)
 				}
-				if ncmd > 0 {
+				if commands > 0 {
 					return nil, fmt.Errorf("%s:%d: disk declared after the first command", name, ln)
 				}
 				if !diskNameRE.MatchString(f[0]) {
@@ -155,20 +144,15 @@ func ParseScript(name string, src []byte) (*Script, error) {
 				if len(s.Disks) >= 26 {
 					return nil, fmt.Errorf("%s:%d: too many disks", name, ln)
 				}
-				s.Disks = append(s.Disks, Disk{
-					Name:    f[0],
-					Size:    size,
-					Discard: len(f) == 2,
-					Dev:     "/dev/vd" + string(rune('a'+len(s.Disks))),
-				})
+				s.Disks = append(s.Disks, Disk{Name: f[0], Size: size, Discard: len(f) == 2,
+					Dev: "/dev/vd" + string(rune('a'+len(s.Disks)))})
 			}
 			s.Items = append(s.Items, Item{Kind: Comment, Text: l, Line: ln})
 		default:
-			ncmd++
-			it := Item{Kind: Command, Text: l, Cmd: l, Index: ncmd, Line: ln}
+			commands++
+			it := Item{Kind: Command, Text: l, Cmd: l, Line: ln}
 			if strings.HasPrefix(l, "@") {
-				it.Silent = true
-				it.Cmd = l[1:]
+				it.Silent, it.Cmd = true, l[1:]
 			}
 			s.Items = append(s.Items, it)
 		}
@@ -176,15 +160,18 @@ func ParseScript(name string, src []byte) (*Script, error) {
 	return s, nil
 }
 
-// Boots splits the script's commands into boots: one slice of commands per boot.
-func (s *Script) Boots() [][]Item {
-	boots := [][]Item{nil}
-	for _, it := range s.Items {
+// Commands returns the script's command items, one slice per boot (the
+// script's `# reboot` lines separate boots; a script with no reboot has one).
+// Every command keeps its position in s.Items, so results can be matched to
+// items.
+func (s *Script) Commands() [][]int {
+	boots := [][]int{nil}
+	for i, it := range s.Items {
 		switch it.Kind {
 		case Reboot:
 			boots = append(boots, nil)
 		case Command:
-			boots[len(boots)-1] = append(boots[len(boots)-1], it)
+			boots[len(boots)-1] = append(boots[len(boots)-1], i)
 		}
 	}
 	return boots
