@@ -3,7 +3,9 @@
 package all
 
 import (
+	_ "github.com/dmsim/dmsim/targets/delay"
 	_ "github.com/dmsim/dmsim/targets/errortarget"
+	_ "github.com/dmsim/dmsim/targets/flakey"
 	_ "github.com/dmsim/dmsim/targets/linear"
 	_ "github.com/dmsim/dmsim/targets/striped"
 	_ "github.com/dmsim/dmsim/targets/thin"

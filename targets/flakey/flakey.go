@@ -1,0 +1,403 @@
+// Package flakey is the flakey target of Linux 6.1 (drivers/md/dm-flakey.c,
+// version 1.5.0), module dm_flakey:
+//
+//	<start> <len> flakey <dev> <offset> <up interval> <down interval> \
+//	    [<#feature args> [drop_writes | error_writes |
+//	     corrupt_bio_byte <Nth byte> <r|w> <value> <flags>]...]
+//
+// It maps like linear, but for <down interval> seconds after every <up
+// interval> seconds (counted from the table load, in jiffies of the virtual
+// clock) it fails I/O, drops or fails writes, or corrupts one byte of
+// matching bios. The random_read_corrupt, random_write_corrupt and
+// error_reads features came after 6.1 and are "Unrecognised" here.
+package flakey
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/table"
+)
+
+// Type is the flakey target type.
+var Type = &dmsim.TargetType{
+	Name:    "flakey",
+	Version: [3]uint32{1, 5, 0},
+	Ctr:     ctr,
+}
+
+func init() {
+	dmsim.RegisterModule(&dmsim.Module{
+		Name:    "dm_flakey",
+		Aliases: []string{"dm-flakey"},
+		Targets: []*dmsim.TargetType{Type},
+	})
+}
+
+// HZ of the recorded kernel (Debian's CONFIG_HZ_250): jiffies tick every
+// 4ms of virtual time.
+const hz = 250
+
+const tick = time.Second / hz
+
+// jiffies is the kernel's jiffies counter on the virtual clock. Only
+// differences are used, so the boot offset (INITIAL_JIFFIES) cancels out.
+func jiffies(c *dmsim.Clock) uint64 { return uint64(c.Now() / tick) }
+
+// Bits of bi_opf that corrupt_bio_byte's <flags> mask is compared with
+// (include/linux/blk_types.h in 6.1): the operation in the low byte, then
+// the request flags. dmsim bios carry only these of them.
+const (
+	reqOpRead     = 0
+	reqOpWrite    = 1
+	reqOpDiscard  = 3
+	reqFUA        = 1 << 17
+	reqPreflush   = 1 << 18
+	directionRead = 0 // READ
+	directionWrit = 1 // WRITE
+)
+
+// opf is the bio's bi_opf as far as dmsim models it. An empty flush is a
+// REQ_OP_WRITE with REQ_PREFLUSH at the bio level.
+func opf(b *dmsim.Bio) uint32 {
+	var v uint32
+	switch b.Op {
+	case dmsim.OpRead:
+		v = reqOpRead
+	case dmsim.OpWrite:
+		v = reqOpWrite
+	case dmsim.OpFlush:
+		v = reqOpWrite | reqPreflush
+	case dmsim.OpDiscard:
+		v = reqOpDiscard
+	}
+	if b.Flags&dmsim.ReqFUA != 0 {
+		v |= reqFUA
+	}
+	if b.Flags&dmsim.ReqPreflush != 0 {
+		v |= reqPreflush
+	}
+	return v
+}
+
+// isWrite is bio_data_dir(bio) == WRITE: op_is_write(), so discards and
+// flushes count as writes.
+func isWrite(b *dmsim.Bio) bool { return b.Op != dmsim.OpRead }
+
+type flakeyC struct {
+	ti        *dmsim.DMTarget
+	clock     *dmsim.Clock
+	dev       *dmsim.DMDev
+	startTime uint64 // jiffies at construction
+	start     uint64
+	up, down  uint32
+
+	dropWrites, errorWrites bool
+	corruptByte             uint32 // 1-based; 0: off
+	corruptRW               uint32 // directionRead or directionWrit
+	corruptValue            uint32
+	corruptFlags            uint32
+}
+
+// argSet is struct dm_arg_set.
+type argSet struct{ argv []string }
+
+// shift is dm_shift_arg(): the next argument, or false when none is left.
+func (as *argSet) shift() (string, bool) {
+	if len(as.argv) == 0 {
+		return "", false
+	}
+	s := as.argv[0]
+	as.argv = as.argv[1:]
+	return s, true
+}
+
+// dmArg is struct dm_arg.
+type dmArg struct {
+	min, max uint32
+	err      string
+}
+
+// read is validate_next_arg() behind dm_read_arg() and (grouped)
+// dm_read_arg_group(): sscanf "%u%c" (32-bit wrap), the range, and for a
+// group, that enough arguments follow.
+func (a dmArg) read(ti *dmsim.DMTarget, as *argSet, grouped bool) (uint32, error) {
+	s, ok := as.shift()
+	var v uint32
+	if ok {
+		v, ok = table.ScanUint(s)
+	}
+	if !ok || v < a.min || v > a.max || (grouped && uint64(len(as.argv)) < uint64(v)) {
+		ti.Error = a.err
+		return 0, dmsim.EINVAL
+	}
+	return v, nil
+}
+
+var featureArgs = []dmArg{
+	{0, 6, "Invalid number of feature args"},
+	{1, ^uint32(0), "Invalid corrupt bio byte"},
+	{0, 255, "Invalid corrupt value to write into bio byte (0-255)"},
+	{0, ^uint32(0), "Invalid corrupt bio flags mask"},
+}
+
+func fail(ti *dmsim.DMTarget, text string) error {
+	ti.Error = text
+	return dmsim.EINVAL
+}
+
+// parseFeatures is parse_features(). The count of feature arguments is an
+// unsigned int that corrupt_bio_byte decrements four times without
+// checking it, so a group that is too short wraps it and parsing goes on
+// with the arguments after the group (or stops with "Insufficient feature
+// arguments"). Arguments after the features are ignored. A missing
+// direction is rejected ("dm flakey: fix a crash with invalid table line",
+// in 6.1.y).
+func (fc *flakeyC) parseFeatures(ti *dmsim.DMTarget, as *argSet) error {
+	if len(as.argv) == 0 {
+		return nil
+	}
+	argc, err := featureArgs[0].read(ti, as, true)
+	if err != nil {
+		return err
+	}
+	for argc != 0 {
+		name, ok := as.shift()
+		argc--
+		if !ok {
+			return fail(ti, "Insufficient feature arguments")
+		}
+		switch {
+		case strings.EqualFold(name, "drop_writes"):
+			if fc.dropWrites {
+				return fail(ti, "Feature drop_writes duplicated")
+			}
+			fc.dropWrites = true
+			if fc.errorWrites {
+				return fail(ti, "Feature drop_writes conflicts with feature error_writes")
+			}
+		case strings.EqualFold(name, "error_writes"):
+			if fc.errorWrites {
+				return fail(ti, "Feature error_writes duplicated")
+			}
+			fc.errorWrites = true
+			if fc.dropWrites {
+				return fail(ti, "Feature error_writes conflicts with feature drop_writes")
+			}
+		case strings.EqualFold(name, "corrupt_bio_byte"):
+			if argc == 0 {
+				return fail(ti, "Feature corrupt_bio_byte requires parameters")
+			}
+			if fc.corruptByte, err = featureArgs[1].read(ti, as, false); err != nil {
+				return err
+			}
+			argc--
+			dir, ok := as.shift()
+			switch {
+			case ok && strings.EqualFold(dir, "w"):
+				fc.corruptRW = directionWrit
+			case ok && strings.EqualFold(dir, "r"):
+				fc.corruptRW = directionRead
+			default:
+				return fail(ti, "Invalid corrupt bio direction (r or w)")
+			}
+			argc--
+			if fc.corruptValue, err = featureArgs[2].read(ti, as, false); err != nil {
+				return err
+			}
+			argc--
+			if fc.corruptFlags, err = featureArgs[3].read(ti, as, false); err != nil {
+				return err
+			}
+			argc--
+		default:
+			return fail(ti, "Unrecognised flakey feature requested")
+		}
+	}
+	if fc.dropWrites && fc.corruptRW == directionWrit {
+		return fail(ti, "drop_writes is incompatible with corrupt_bio_byte with the WRITE flag set")
+	}
+	if fc.errorWrites && fc.corruptRW == directionWrit {
+		return fail(ti, "error_writes is incompatible with corrupt_bio_byte with the WRITE flag set")
+	}
+	return nil
+}
+
+// ctr is flakey_ctr(). Both intervals are read with the up interval's
+// dm_arg, so a bad down interval is reported as "Invalid up interval"; the
+// sum is 32-bit. The device is looked up last.
+func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
+	if len(argv) < 4 {
+		return nil, fail(ti, "Invalid argument count")
+	}
+	k := ti.Kernel()
+	fc := &flakeyC{ti: ti, clock: k.Clock, startTime: jiffies(k.Clock)}
+	as := &argSet{argv: argv}
+	devname, _ := as.shift()
+	s, _ := as.shift()
+	var ok bool
+	if fc.start, ok = table.ScanULL(s); !ok {
+		return nil, fail(ti, "Invalid device sector")
+	}
+	interval := dmArg{0, ^uint32(0), "Invalid up interval"}
+	var err error
+	if fc.up, err = interval.read(ti, as, false); err != nil {
+		return nil, err
+	}
+	if fc.down, err = interval.read(ti, as, false); err != nil {
+		return nil, err
+	}
+	if fc.up+fc.down == 0 {
+		return nil, fail(ti, "Total (up + down) interval is zero")
+	}
+	if fc.up+fc.down < fc.up {
+		return nil, fail(ti, "Interval overflow")
+	}
+	if err := fc.parseFeatures(ti, as); err != nil {
+		return nil, err
+	}
+	fc.dev, err = ti.GetDevice(devname, ti.Table.Mode())
+	if err != nil {
+		ti.Error = "Device lookup failed"
+		return nil, err
+	}
+	ti.NumFlushBios = 1
+	ti.NumDiscardBios = 1
+	return fc, nil
+}
+
+func (fc *flakeyC) Dtr() { fc.ti.PutDevice(fc.dev) }
+
+// isDown reports whether the device is in its down interval: whole seconds
+// of jiffies since the constructor ran, modulo up+down (flakey_map()).
+func (fc *flakeyC) isDown() bool {
+	elapsed := uint32((jiffies(fc.clock) - fc.startTime) / hz)
+	return elapsed%(fc.up+fc.down) >= fc.up
+}
+
+// submittedDown is the per-bio data flakey_map() leaves for
+// flakey_end_io(): the bio was mapped while down.
+type submittedDown struct{}
+
+// mapBio is flakey_map_bio(): linear remapping (an empty flush keeps its
+// sector).
+func (fc *flakeyC) mapBio(bio *dmsim.Bio) {
+	bio.Dev = fc.dev.Bdev
+	if bio.Size() != 0 {
+		bio.Sector = fc.start + (bio.Sector - fc.ti.Begin)
+	}
+}
+
+func (fc *flakeyC) flagsMatch(bio *dmsim.Bio) bool {
+	return opf(bio)&fc.corruptFlags == fc.corruptFlags
+}
+
+// corrupt is corrupt_bio_data(): byte N (1-based) of the bio's data, if
+// the bio is that long, becomes the value.
+func (fc *flakeyC) corrupt(data []byte) {
+	if i := uint64(fc.corruptByte) - 1; i < uint64(len(data)) {
+		data[i] = byte(fc.corruptValue)
+	}
+}
+
+// Map is flakey_map(). While up, bios are remapped as linear does. While
+// down: with no features everything fails (EIO); reads otherwise go
+// through (flakey_end_io() may corrupt them); writes (and discards and
+// flushes) are completed unwritten with drop_writes, fail with
+// error_writes, and go through with corrupt_bio_byte, a matching write
+// being corrupted in a copy of its data ("dm flakey: clone pages on write
+// bio before corrupting them") so the submitter's pages stay intact.
+func (fc *flakeyC) Map(bio *dmsim.Bio) dmsim.MapResult {
+	if !fc.isDown() {
+		fc.mapBio(bio)
+		return dmsim.MapRemapped
+	}
+	bio.Private = submittedDown{}
+	if !isWrite(bio) {
+		if fc.corruptByte == 0 && !fc.dropWrites && !fc.errorWrites {
+			return dmsim.MapKill
+		}
+		fc.mapBio(bio)
+		return dmsim.MapRemapped
+	}
+	switch {
+	case fc.dropWrites:
+		bio.Endio(nil)
+		return dmsim.MapSubmitted
+	case fc.errorWrites:
+		bio.Endio(dmsim.EIO)
+		return dmsim.MapSubmitted
+	case fc.corruptByte == 0:
+		return dmsim.MapKill
+	}
+	if fc.corruptRW == directionWrit && fc.flagsMatch(bio) && bio.Op == dmsim.OpWrite && len(bio.Data) > 0 {
+		data := make([]byte, len(bio.Data))
+		copy(data, bio.Data)
+		fc.corrupt(data)
+		fc.mapBio(bio)
+		clone := dmsim.NewBio(bio.Op, bio.Dev, bio.Sector, data, func(_ *dmsim.Bio, err error) { bio.Endio(err) })
+		clone.Flags = bio.Flags
+		clone.Dev.Submit(clone)
+		return dmsim.MapSubmitted
+	}
+	fc.mapBio(bio)
+	return dmsim.MapRemapped
+}
+
+// EndIO is flakey_end_io(): a read that succeeded while down is corrupted
+// when corrupt_bio_byte asks for reads and its flags match ("dm-flakey:
+// make corrupting read bios work", in 6.1.y); without features it fails
+// (map already killed those).
+func (fc *flakeyC) EndIO(bio *dmsim.Bio, err error) (error, bool) {
+	if _, down := bio.Private.(submittedDown); err == nil && down && !isWrite(bio) {
+		if fc.corruptByte != 0 {
+			if fc.corruptRW == directionRead && fc.flagsMatch(bio) {
+				fc.corrupt(bio.Data)
+			}
+		} else if !fc.dropWrites && !fc.errorWrites {
+			err = dmsim.EIO
+		}
+	}
+	return err, false
+}
+
+// Status is flakey_status(): nothing for INFO; for TABLE the arguments
+// back, each followed by a space, the feature count always present.
+func (fc *flakeyC) Status(typ dmsim.StatusType, _ dmsim.StatusFlags) string {
+	if typ != dmsim.StatusTable {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %d %d %d ", fc.dev.Name, fc.start, fc.up, fc.down)
+	n := 0
+	if fc.dropWrites {
+		n++
+	}
+	if fc.errorWrites {
+		n++
+	}
+	if fc.corruptByte > 0 {
+		n += 5
+	}
+	fmt.Fprintf(&b, "%d ", n)
+	if fc.dropWrites {
+		b.WriteString("drop_writes ")
+	} else if fc.errorWrites {
+		b.WriteString("error_writes ")
+	}
+	if fc.corruptByte > 0 {
+		dir := 'r'
+		if fc.corruptRW == directionWrit {
+			dir = 'w'
+		}
+		fmt.Fprintf(&b, "corrupt_bio_byte %d %c %d %d ", fc.corruptByte, dir, fc.corruptValue, fc.corruptFlags)
+	}
+	return b.String()
+}
+
+// IterateDevices is flakey_iterate_devices().
+func (fc *flakeyC) IterateDevices(fn func(dev *dmsim.DMDev, start, length uint64) error) error {
+	return fn(fc.dev, fc.start, fc.ti.Len)
+}
