@@ -131,6 +131,11 @@ func thinDumpGolden(image string) (string, bool) {
 
 // replay runs a scenario and returns the differences from the kernel ("" if none).
 func replay(t *testing.T, sc scenario) string {
+	return replayAt(t, sc, 0)
+}
+
+// replayAt is replay with a given cost per command line (Options.CommandTime).
+func replayAt(t *testing.T, sc scenario, commandTime time.Duration) string {
 	src, err := os.ReadFile(sc.script)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +147,7 @@ func replay(t *testing.T, sc scenario) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard, not a timing assertion
 	defer cancel()
 	keep := t.TempDir()
-	res, err := Run(ctx, s, Options{KeepDir: keep})
+	res, err := Run(ctx, s, Options{KeepDir: keep, CommandTime: commandTime})
 	if err != nil {
 		return fmt.Sprintf("run failed: %v\n", err)
 	}

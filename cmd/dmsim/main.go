@@ -2,7 +2,8 @@
 // provisioning, linear, striped, error, zero) with dmsetup 1.02.185 and the
 // busybox utilities scenario scripts use.
 //
-//	dmsim run [--keep DIR] [--disk NAME=PATH]... SCRIPT   replay a script, print its transcript
+//	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT
+//	                                                       replay a script, print its transcript
 //	dmsim repl [--disk NAME=SIZE|PATH]...                 interactive shell (also: dmsim with no arguments)
 //	dmsim version                                          print the version
 //	dmsim help                                             this text
@@ -18,6 +19,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dmsim/dmsim/repl"
 	"github.com/dmsim/dmsim/script"
@@ -49,9 +51,10 @@ const usage = `dmsim: Linux 6.1 device-mapper (thin provisioning) in userspace, 
 and busybox 1.35 utilities; no root, kernel or VM needed.
 
 Usage:
-  dmsim run [--keep DIR] [--disk NAME=PATH]... SCRIPT
+  dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT
         replay a scenario script (docs/script-format.md) and print its transcript;
-        --keep DIR keeps the disk images as DIR/NAME.img, --disk attaches an existing image
+        --keep DIR keeps the disk images as DIR/NAME.img, --disk attaches an existing image,
+        --command-time D is the virtual time each command line costs (default %v, 0 for none)
   dmsim repl [--disk NAME=SIZE|NAME=PATH]...
         interactive shell on an emulated machine (default disks: meta 4M, data 64M);
         also what plain "dmsim" runs
@@ -78,7 +81,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "dmsim %s\n", Version())
 		return 0
 	case "help", "--help", "-h":
-		io.WriteString(stdout, usage)
+		fmt.Fprintf(stdout, usage, script.DefaultCommandTime)
 		printHostTools(stdout)
 		return 0
 	}
@@ -87,7 +90,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			Env: os.Getenv, Dir: cwd(), FS: userland.HostFS{}}
 		return userland.Run(p, args)
 	}
-	fmt.Fprintf(stderr, "dmsim: unknown command %q\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "dmsim: unknown command %q\n"+usage, args[0], script.DefaultCommandTime)
 	return 2
 }
 
@@ -144,6 +147,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 			o.Disks[name] = p
+		case a == "--command-time" || strings.HasPrefix(a, "--command-time="):
+			v, ok := val()
+			d, err := time.ParseDuration(v)
+			if !ok || err != nil || d < 0 {
+				fmt.Fprintln(stderr, "dmsim run: --command-time wants a duration (350ms, 1s, 0)")
+				return 2
+			}
+			o.CommandTime = d
+			if d == 0 {
+				o.CommandTime = -1 // none
+			}
 		case strings.HasPrefix(a, "-") && a != "-":
 			fmt.Fprintf(stderr, "dmsim run: unknown option %s\n", a)
 			return 2
@@ -156,7 +170,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if file == "" {
-		fmt.Fprintln(stderr, "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... SCRIPT")
+		fmt.Fprintln(stderr, "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT")
 		return 2
 	}
 	if _, err := script.RunFile(ctx, file, o); err != nil {
