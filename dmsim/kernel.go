@@ -14,10 +14,13 @@ type Config struct {
 	BootModules []string
 	// Disks are the virtio disks, in order: /dev/vda, /dev/vdb, ...
 	Disks []DiskSpec
-	// ModuleAutoload lets a table with an unknown target type load module
-	// "dm-TYPE" (request_module) and try again. The recording guest cannot
-	// (its initramfs gives the kernel's modprobe helper nothing to run), so
-	// there a type is unknown until `modprobe`; that is the default.
+	// NoModuleAutoload makes request_module fail, as on a machine without
+	// /sbin/modprobe: a table's unloaded target type stays unknown until
+	// `modprobe`. By default, as on Debian 12 and in the recorder's guest, a
+	// table naming an unloaded type loads module "dm-TYPE" and tries again.
+	NoModuleAutoload bool
+	// Deprecated: autoload is the default (see NoModuleAutoload); this field
+	// has no effect.
 	ModuleAutoload bool
 }
 

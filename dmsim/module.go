@@ -167,13 +167,13 @@ func (k *Kernel) SetModuleParam(module, name, value string) error {
 }
 
 // getTargetType is dm_get_target_type(): a registered type, or, failing
-// that, request_module("dm-NAME") and a second look (when the machine's
-// request_module works: Config.ModuleAutoload).
+// that, request_module("dm-NAME") and a second look (unless the machine's
+// request_module fails: Config.NoModuleAutoload).
 func (k *Kernel) getTargetType(name string) *TargetType {
 	if t := k.findTargetType(name); t != nil {
 		return t
 	}
-	if !k.cfg.ModuleAutoload {
+	if k.cfg.NoModuleAutoload {
 		return nil
 	}
 	k.requestModule("dm-" + name)

@@ -192,6 +192,10 @@ func buildSpec(kver string) (*imageSpec, error) {
 		}
 	}
 	s.add(&imgEntry{path: "bin/[", mode: modeLink, target: "busybox"})
+	// The kernel's module loader helper (request_module(), e.g. "dm-zero" for a table naming an
+	// unloaded target type) runs CONFIG_MODPROBE_PATH, /sbin/modprobe on Debian, as
+	// /proc/sys/kernel/modprobe says: busybox's modprobe, with the modules.dep below.
+	s.add(&imgEntry{path: "sbin/modprobe", mode: modeLink, target: "/bin/busybox"})
 
 	// dmsetup and pdata_tools with their libraries; the thin_*, cache_*, era_* links.
 	var libs []string

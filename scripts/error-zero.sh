@@ -1,4 +1,4 @@
-# The error and zero targets; zero needs its module.
+# The error and zero targets; zero's module (dm-zero) loads on its first use.
 # disk: a 1M
 dmsetup targets
 dmsetup create err --table "0 1024 error"
@@ -8,10 +8,13 @@ dd if=/dev/mapper/err bs=4K count=1 iflag=direct status=none | wc -c
 printf x | dd of=/dev/mapper/err bs=512 count=1 conv=fsync status=none
 # Kernel: error ignores any arguments.
 dmsetup create err2 --table "0 1024 error foo"
-dmsetup create zero --table "0 1024 zero"
-modprobe dm-zero
-dmsetup targets
+# A target type that no module provides is unknown.
+dmsetup create frob --table "0 1024 frobnicate"
+# Kernel: the first table naming zero loads dm-zero (request_module("dm-zero") runs /sbin/modprobe),
+# so zero appears in the list of targets; a later modprobe has nothing to do.
 dmsetup create zero --table "0 2097152 zero"
+dmsetup targets
+modprobe dm-zero
 dmsetup table zero
 dmsetup status zero
 dd if=/dev/mapper/zero bs=64K count=2 skip=10 iflag=direct status=none | md5sum
