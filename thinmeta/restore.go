@@ -133,6 +133,10 @@ func (r *Restorer) EndDevice() error {
 	return nil
 }
 
+// Close writes what is cached (after a failure: the superblock is not
+// written, as when thin_restore gives up).
+func (r *Restorer) Close() error { return r.bm.Close() }
+
 // Commit writes the superblock: the commit point.
 func (r *Restorer) Commit() error {
 	// The emitter drops its own reference to the empty leaf only after

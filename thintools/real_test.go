@@ -159,6 +159,15 @@ func TestRealRandomPools(t *testing.T) {
 			if b := firstDiffBlock(realImg, ourImg); b >= 0 {
 				t.Errorf("dmsim's thin_restore image differs from the real one at block %d", b)
 			}
+			// and both fail alike on a device too small for the pool
+			small := fmt.Sprintf("truncate -s %dK small.img; thin_restore -i p.xml -o small.img", 32+4*r.Intn(40))
+			ro, re, rrc := runLine(t, dir, "rm -f small.img; "+small, true, false)
+			oo, oe, orc := runLine(t, dir, "rm -f small.img; "+small, false, false)
+			compare(t, small+": stdout", oo, ro)
+			compare(t, small+": stderr", oe, re)
+			if orc != rrc {
+				t.Errorf("%s: exit code %d, real %d", small, orc, rrc)
+			}
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/dmsim/dmsim/persistent-data/transaction"
 	"github.com/dmsim/dmsim/thinmeta"
 )
 
@@ -132,20 +133,26 @@ func (t *tool) restore(in, out string, ov *restoreOverrides) error {
 	if err != nil {
 		return restoreError(err)
 	}
-	return restoreXML(f, ov, r)
+	if err := restoreXML(f, ov, r); err != nil {
+		r.Close() // the tools' block cache writes its dirty blocks back
+		return err
+	}
+	return nil
 }
 
 func trimNL(s string) string { return s[:len(s)-1] }
 
-const errNoSpace = "transaction_manager::new_block() couldn't allocate new block"
-
 // restoreError is what thin_restore prints for a failed write.
 func restoreError(err error) error {
+	var ae *transaction.AllocError
 	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return toolError(errNoSpace)
+	case errors.As(err, &ae) && errors.Is(err, syscall.ENOSPC):
+		return errorf("transaction_manager::%s() couldn't allocate new block", ae.Op)
 	case errors.Is(err, syscall.EEXIST):
 		return toolError("Device already exists")
+	case errors.Is(err, syscall.ENODATA):
+		// a data block without a bitmap (nr_data_blocks wrapped around)
+		return toolError("Couldn't lookup bitmap")
 	}
 	return err
 }

@@ -61,12 +61,22 @@ func (tm *Manager) Commit(sb *block.Block) error {
 // WipeShadows forgets the shadow set (used when a transaction is dropped).
 func (tm *Manager) WipeShadows() { clear(tm.shadows) }
 
+// AllocError is a failed allocation, with the operation that needed the
+// block ("new_block" or "shadow"): thin_restore names it.
+type AllocError struct {
+	Op  string
+	Err error
+}
+
+func (e *AllocError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *AllocError) Unwrap() error { return e.Err }
+
 // NewBlock is dm_tm_new_block: allocate, write lock zeroed, and remember
 // it as a shadow so it is not shadowed again in this transaction.
 func (tm *Manager) NewBlock(v block.Validator) (*block.Block, error) {
 	b, err := tm.sm.NewBlock()
 	if err != nil {
-		return nil, err
+		return nil, &AllocError{"new_block", err}
 	}
 	blk, err := tm.bm.WriteLockZero(b, v)
 	if err != nil {
@@ -82,7 +92,7 @@ func (tm *Manager) NewBlock(v block.Validator) (*block.Block, error) {
 func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) {
 	nb, err := tm.sm.NewBlock()
 	if err != nil {
-		return nil, err
+		return nil, &AllocError{"shadow", err}
 	}
 	if err := tm.sm.DecBlocks(orig, orig+1); err != nil {
 		return nil, err
