@@ -2,6 +2,11 @@
 // the thin pool's metadata device, built on the persistent-data layers. The
 // API mirrors dm-thin-metadata.h function by function, and the on-disk image
 // is the kernel's: the real kernel and thin-provisioning-tools accept it.
+//
+// It is also the one place the on-disk format is read and written outside
+// the kernel's own paths: Image (image.go) is the read-only reader the
+// thin_* tools and dmsim's checks share, and Restorer (restore.go) writes a
+// whole pool as thin_restore does.
 package thinmeta
 
 import (

@@ -170,7 +170,7 @@ func (im *Image) Index(b uint64) ([]byte, error) { return im.read(b, IndexBlock)
 // Sane reports whether a node's header lets nr_entries keys and values of
 // valueSize bytes be read inside the block.
 func Sane(n btree.Node, valueSize int) bool {
-	return n.ValueSize() == valueSize && uint64(8+valueSize)*uint64(uint32(n.MaxEntries()))+btree.HeaderSize <= block.Size &&
+	return n.ValueSize() == valueSize && uint64(8+valueSize)*uint64(n.MaxEntries())+btree.HeaderSize <= block.Size &&
 		n.NrEntries() <= n.MaxEntries()
 }
 
@@ -248,7 +248,9 @@ type NodeCheck struct {
 	LastLeafKey *uint64
 }
 
-// CheckNode checks a node read with a good checksum and block number.
+// CheckNode checks a node read with a good checksum and block number, in
+// the order thin_check 0.9.0's node checker does, and returns the first
+// check it fails.
 func CheckNode(n btree.Node, loc uint64, c NodeCheck) *NodeFault {
 	fault := func(k NodeFaultKind, a, b uint64) *NodeFault { return &NodeFault{k, loc, a, b} }
 	want := c.ValueSize
@@ -258,7 +260,7 @@ func CheckNode(n btree.Node, loc uint64, c NodeCheck) *NodeFault {
 	if n.ValueSize() != want {
 		return fault(FaultValueSize, uint64(want), uint64(n.ValueSize()))
 	}
-	max, nr := uint64(uint32(n.MaxEntries())), uint64(uint32(n.NrEntries()))
+	max, nr := uint64(n.MaxEntries()), uint64(n.NrEntries())
 	if uint64(8+want)*max+btree.HeaderSize > block.Size {
 		return fault(FaultMaxTooLarge, max, 0)
 	}
@@ -292,7 +294,7 @@ const maxDepth = 32
 // ReadTree walks a one-level btree whose leaves hold values of valueSize
 // bytes, checking every node, and calls leaf for every entry in key order.
 // Any damage stops it with an error. enter, when set, is told of every
-// node before it is read; returning false skips the node.
+// node reached (once it is read); returning false skips the node.
 func (im *Image) ReadTree(root uint64, valueSize int, enter func(b uint64) bool, leaf func(key uint64, value []byte) error) error {
 	var last *uint64
 	return im.WalkTree(root, func(v *NodeVisit) (bool, error) {
