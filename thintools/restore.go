@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/dmsim/dmsim/persistent-data/spacemap"
 	"github.com/dmsim/dmsim/persistent-data/transaction"
 	"github.com/dmsim/dmsim/thinmeta"
 )
@@ -128,6 +129,9 @@ func (t *tool) restore(in, out string, ov *restoreOverrides) error {
 	// valid metadata behind.
 	if _, err := dev.WriteAt(make([]byte, blockSize), 0); err != nil {
 		return toolError("couldn't zero superblock")
+	}
+	if nr := uint64(dev.Size()) / blockSize; nr > spacemap.MetadataMaxBlocks {
+		fmt.Fprintf(t.err, "truncating metadata device to %d 4k blocks\n", spacemap.MetadataMaxBlocks)
 	}
 	r, err := thinmeta.NewRestorer(blockDevice{dev})
 	if err != nil {
