@@ -144,3 +144,58 @@ func TestStreamAndTranscript(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitHalves(t *testing.T) {
+	tests := []struct {
+		name, src, build, reopen, wantErr string
+	}{
+		{name: "basic",
+			src:    "# story\n# disk: meta 4M\n\n# disk: data 8M\ncreate\n# c\n# reboot\nopen \\\n x\n# reboot\nagain\n",
+			build:  "# story\n# disk: meta 4M\n\n# disk: data 8M\ncreate\n# c\n",
+			reopen: "# story\n# disk: meta 4M\n\n# disk: data 8M\nopen \\\n x\n# reboot\nagain\n"},
+		{name: "no disks", src: "true\n# reboot\nfalse", build: "true\n", reopen: "false\n"},
+		{name: "empty reopen", src: "true\n# reboot\n", build: "true\n", reopen: ""},
+		{name: "no reboot", src: "# disk: a 1M\ntrue\n", wantErr: "no `# reboot`"},
+		{name: "reboot first", src: "# disk: a 1M\n# reboot\ntrue\n", wantErr: "no command before"},
+		{name: "bad script", src: "# disk: a 1X\n", wantErr: "bad disk size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, r, err := SplitHalves("x", []byte(tt.src))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tt.build || string(r) != tt.reopen {
+				t.Fatalf("build %q reopen %q, want %q and %q", b, r, tt.build, tt.reopen)
+			}
+			// Both halves are scripts on the same disks.
+			whole, _ := scenario.Parse("x", []byte(tt.src))
+			for _, half := range [][]byte{b, r} {
+				s, err := scenario.Parse("x", half)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(s.Disks, whole.Disks) {
+					t.Errorf("disks %+v, want %+v", s.Disks, whole.Disks)
+				}
+			}
+		})
+	}
+}
+
+func TestCompareAndStatusLines(t *testing.T) {
+	tr := "# env: kernel k\n# c\n$ dmsetup status pool\n| 0 8 thin-pool 0\n[exit 0]\n$ dmsetup status\n| a: 0 8 zero \n| b: 0 8 error \n! x\n[exit 0]\n$ dmsetup table\n| 0 8 zero \n[exit 0]\n"
+	if got := CompareLines(tr); got != strings.TrimPrefix(tr, "# env: kernel k\n") {
+		t.Errorf("CompareLines: %q", got)
+	}
+	want := []string{"dmsetup status pool: 0 8 thin-pool 0", "dmsetup status: a: 0 8 zero ", "dmsetup status: b: 0 8 error "}
+	if got := StatusLines(tr); !reflect.DeepEqual(got, want) {
+		t.Errorf("StatusLines = %q, want %q", got, want)
+	}
+}
