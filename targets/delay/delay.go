@@ -1,7 +1,6 @@
 // Package delay is the delay target of Linux 6.1 as Debian's 6.1.0-56
-// kernel has it (drivers/md/dm-delay.c, version 1.3.0: the 6.1.y stable
-// tree took "dm delay: for short delays, use kthread instead of timers and
-// wq" and its fixes), module dm_delay:
+// kernel has it (drivers/md/dm-delay.c, version 1.3.0, with "dm-delay: fix
+// a race between delay_presuspend and delay_bio"), module dm_delay:
 //
 //	<start> <len> delay <dev> <offset> <delay ms> \
 //	    [<write dev> <write offset> <write delay ms> \
@@ -10,7 +9,11 @@
 // Reads, writes (discards included) and flushes are sent to their class's
 // device, each held for its class's delay in jiffies of the virtual clock
 // before being submitted. With 3 arguments all classes share them; with 6,
-// flushes follow the write class.
+// flushes follow the write class. Held bios are released by a timer (with
+// the timer wheel's rounding) that queues kdelayd work, whatever the delay:
+// the module has no flush kthread (its imports: timers and a workqueue,
+// no kthread functions), so "dm delay: for short delays, use kthread
+// instead of timers and wq" is not in this kernel.
 package delay
 
 import (
@@ -114,11 +117,7 @@ type delayC struct {
 	read  class
 	write class
 	flush class
-	// fast is the kthread mode (every delay under 50ms): the worker polls
-	// the list and submits each bio at the jiffy it expires. Otherwise a
-	// timer (with the wheel's rounding) queues kdelayd work.
-	fast bool
-	wq   *dmsim.Workqueue // kdelayd, or the flush worker thread
+	wq    *dmsim.Workqueue // kdelayd
 
 	mu       sync.Mutex // delayed_bios_lock
 	list     []*delayed
@@ -152,8 +151,7 @@ func classCtr(ti *dmsim.DMTarget, c *class, argv []string) error {
 
 // ctr is delay_ctr(): 3, 6 or 9 arguments; the read class first, then the
 // write class (the read arguments again for 3), then the flush class (the
-// write arguments for 3 or 6). The kthread mode is chosen when the
-// largest delay is under 50ms ("dm-delay: fix max_delay calculations").
+// write arguments for 3 or 6).
 func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	argc := len(argv)
 	if argc != 3 && argc != 6 && argc != 9 {
@@ -177,7 +175,6 @@ func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 			return nil, err
 		}
 	}
-	dc.fast = max(dc.read.delay, dc.write.delay, dc.flush.delay) < 50
 	dc.wq = k.Clock.NewWorkqueue()
 	ti.NumFlushBios = 1
 	ti.NumDiscardBios = 1
@@ -209,18 +206,15 @@ func (dc *delayC) stopTimerLocked() {
 	}
 }
 
-// queueTimeoutLocked is queue_timeout() (timer mode: re-arm only if the
-// timer is idle or the new expiry is earlier) and, in kthread mode, the
-// worker's polling, which notices an expired bio at its expiry jiffy.
+// queueTimeoutLocked is queue_timeout(): (re-)arm the timer only if it is
+// idle or the new expiry is earlier; it runs at the jiffy the timer wheel
+// rounds the expiry to.
 func (dc *delayC) queueTimeoutLocked(expires uint64) {
 	if dc.dead || (dc.timer != nil && expires >= dc.timerExp) {
 		return
 	}
 	dc.stopTimerLocked()
-	at, capped := expires, false
-	if !dc.fast {
-		at, capped = wheelExpiry(expires, jiffies(dc.clock))
-	}
+	at, capped := wheelExpiry(expires, jiffies(dc.clock))
 	d := time.Duration(at)*tick - dc.clock.Now()
 	var t *dmsim.Timer
 	fire := func() {

@@ -10,6 +10,13 @@
 // clock) it fails I/O, drops or fails writes, or corrupts one byte of
 // matching bios. The random_read_corrupt, random_write_corrupt and
 // error_reads features came after 6.1 and are "Unrecognised" here.
+//
+// What the Debian 6.1.0-56 module does, as recorded (scripts/flakey-basic.sh)
+// and as its imports show: a write is corrupted in place, in the
+// submitter's pages (no clone: the module allocates no bios or pages); a
+// read is corrupted at completion through the bio's iterator as it stands
+// then, so only when the device below left it alone (6.1 has no fix that
+// saves the iterator at map time).
 package flakey
 
 import (
@@ -307,8 +314,8 @@ func (fc *flakeyC) corrupt(data []byte) {
 // through (flakey_end_io() may corrupt them); writes (and discards and
 // flushes) are completed unwritten with drop_writes, fail with
 // error_writes, and go through with corrupt_bio_byte, a matching write
-// being corrupted in a copy of its data ("dm flakey: clone pages on write
-// bio before corrupting them") so the submitter's pages stay intact.
+// being corrupted in place: the submitter's own pages change (6.1 has no
+// "dm flakey: clone pages on write bio before corrupting them").
 func (fc *flakeyC) Map(bio *dmsim.Bio) dmsim.MapResult {
 	if !fc.isDown() {
 		fc.mapBio(bio)
@@ -332,28 +339,27 @@ func (fc *flakeyC) Map(bio *dmsim.Bio) dmsim.MapResult {
 	case fc.corruptByte == 0:
 		return dmsim.MapKill
 	}
-	if fc.corruptRW == directionWrit && fc.flagsMatch(bio) && bio.Op == dmsim.OpWrite && len(bio.Data) > 0 {
-		data := make([]byte, len(bio.Data))
-		copy(data, bio.Data)
-		fc.corrupt(data)
-		fc.mapBio(bio)
-		clone := dmsim.NewBio(bio.Op, bio.Dev, bio.Sector, data, func(_ *dmsim.Bio, err error) { bio.Endio(err) })
-		clone.Flags = bio.Flags
-		clone.Dev.Submit(clone)
-		return dmsim.MapSubmitted
+	if fc.corruptRW == directionWrit && fc.flagsMatch(bio) && bio.Op == dmsim.OpWrite {
+		fc.corrupt(bio.Data) // corrupt_bio_data(): bio_has_data()
 	}
 	fc.mapBio(bio)
 	return dmsim.MapRemapped
 }
 
 // EndIO is flakey_end_io(): a read that succeeded while down is corrupted
-// when corrupt_bio_byte asks for reads and its flags match ("dm-flakey:
-// make corrupting read bios work", in 6.1.y); without features it fails
-// (map already killed those).
+// when corrupt_bio_byte asks for reads and its flags match; without
+// features it fails (map already killed those).
+//
+// corrupt_bio_data() walks the completed bio from its iterator as it
+// stands at completion (6.1 has no "dm-flakey: make corrupting read bios
+// work"). A blk-mq driver has advanced it to the end, so bio_has_data() is
+// false and nothing is corrupted; a bio-based device leaves it alone and
+// the byte is corrupted. Recorded: reads over a virtio disk or a loop
+// device come back intact, over a RAM disk or another dm device corrupted.
 func (fc *flakeyC) EndIO(bio *dmsim.Bio, err error) (error, bool) {
 	if _, down := bio.Private.(submittedDown); err == nil && down && !isWrite(bio) {
 		if fc.corruptByte != 0 {
-			if fc.corruptRW == directionRead && fc.flagsMatch(bio) {
+			if fc.corruptRW == directionRead && fc.flagsMatch(bio) && !advancesIter(fc.dev.Bdev) {
 				fc.corrupt(bio.Data)
 			}
 		} else if !fc.dropWrites && !fc.errorWrites {
@@ -361,6 +367,19 @@ func (fc *flakeyC) EndIO(bio *dmsim.Bio, err error) (error, bool) {
 		}
 	}
 	return err, false
+}
+
+// advancesIter reports whether dev completes a bio with its iterator
+// advanced past all its data: blk-mq drivers do (blk_update_request()
+// calls bio_advance() on each bio of a request: virtio disks, loop
+// devices); bio-based drivers iterate over a copy (brd_submit_bio(), and
+// device-mapper, which maps clones of the bio).
+func advancesIter(dev dmsim.BlockDevice) bool {
+	switch dev.(type) {
+	case *dmsim.Disk, *dmsim.LoopDev:
+		return true
+	}
+	return false
 }
 
 // Status is flakey_status(): nothing for INFO; for TABLE the arguments
