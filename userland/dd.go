@@ -152,6 +152,18 @@ func dd(p *Proc) int {
 	}
 	var out io.Writer = p.Stdout
 	var outFile File
+	outClosed := false
+	// closeOut closes the output once; the deferred call covers every
+	// way out, a killed dd's too (the kernel closes a dying process's
+	// files, and the last close of a block device writes it back).
+	closeOut := func() error {
+		if outFile == nil || outClosed {
+			return nil
+		}
+		outClosed = true
+		return outFile.Close()
+	}
+	defer closeOut()
 	if haveOut {
 		fl := O_WRONLY | O_CREATE
 		if seek == 0 && flags&ddNotrunc == 0 {
@@ -177,7 +189,6 @@ func dd(p *Proc) int {
 			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 				if err := p.FS.Truncate(p.Abs(outfile), int64(size)); err != nil {
 					perror(p, err, "%s", outfile)
-					f.Close()
 					return 1
 				}
 			}
@@ -185,16 +196,15 @@ func dd(p *Proc) int {
 	} else {
 		outfile = "standard output"
 	}
-	closeOut := func() error {
-		if outFile == nil {
-			return nil
-		}
-		return outFile.Close()
-	}
 
+	// A signal that arrived while dd was in a system call (I/O to a block
+	// device waits uninterruptibly) kills it when the call returns, before
+	// it prints anything more: every way out after a call checks first.
 	die := func(name string, err error) int {
+		if p.Killed() {
+			return p.KilledStatus()
+		}
 		perror(p, err, "%s", name)
-		closeOut()
 		return 1
 	}
 
@@ -252,6 +262,15 @@ func dd(p *Proc) int {
 			fmt.Fprintf(p.Stderr, "%d+%d records in\n%d+%d records out\n", inFull, inPart, outFull, outPart)
 		}
 	}
+	// stop is the way out after a failed write: the status lines, unless
+	// the process was killed.
+	stop := func() int {
+		if p.Killed() {
+			return p.KilledStatus()
+		}
+		status()
+		return 1
+	}
 	// write is write_and_stats; it reports whether to stop.
 	write := func(buf []byte) bool {
 		n, err := fullWrite(out, buf)
@@ -260,6 +279,9 @@ func dd(p *Proc) int {
 				ds.SetDirect(false)
 				n, err = fullWrite(out, buf)
 			}
+		}
+		if p.Killed() {
+			return true
 		}
 		switch {
 		case uint64(n) == obs:
@@ -276,7 +298,7 @@ func dd(p *Proc) int {
 	twoBufs := ibs != obs
 	for {
 		if p.Killed() {
-			return p.KilledStatus() // the process dies: no status lines, no write-back wait
+			return p.KilledStatus() // the process dies: no status lines; its files are closed
 		}
 		want := ibs
 		if flags&ddCount != 0 {
@@ -298,6 +320,9 @@ func dd(p *Proc) int {
 				ds.SetDirect(false)
 				n, err = ddRead(in, ibuf[:want], flags&ddFullblock != 0)
 			}
+		}
+		if p.Killed() { // what the read got is never written
+			return p.KilledStatus()
 		}
 		if err != nil && n == 0 {
 			if flags&ddNoerror == 0 {
@@ -334,17 +359,13 @@ func dd(p *Proc) int {
 				data = data[d:]
 				if len(obuf) == int(obs) {
 					if write(obuf) {
-						status()
-						closeOut()
-						return 1
+						return stop()
 					}
 					obuf = obuf[:0]
 				}
 			}
 		} else if write(data) {
-			status()
-			closeOut()
-			return 1
+			return stop()
 		}
 	}
 	if flags&ddFsync != 0 {
@@ -356,14 +377,14 @@ func dd(p *Proc) int {
 	}
 	if len(obuf) > 0 {
 		if write(obuf) {
-			status()
-			closeOut()
-			return 1
+			return stop()
 		}
 	}
 	if err := closeOut(); err != nil {
-		perror(p, err, "%s", outfile)
-		return 1
+		return die(outfile, err)
+	}
+	if p.Killed() { // the last close of a device waits for its write-back
+		return p.KilledStatus()
 	}
 	status()
 	return 0

@@ -51,7 +51,38 @@ type Proc struct {
 	// can run).
 	ClockHook func(delta int)
 
-	tok *Token
+	tok   *Token
+	files *openFiles // what OpenFile opened, closed when the process exits
+}
+
+// openFiles is a process's table of open files. The kernel closes every
+// file a process still has open when it exits (do_exit, close_files), so a
+// command that returns or dies (killed, or SIGPIPE) without closing a
+// block device does not keep it open: RunStatus closes what is left.
+type openFiles struct {
+	mu    sync.Mutex
+	files []File
+}
+
+func (o *openFiles) add(f File) {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	o.files = append(o.files, f)
+	o.mu.Unlock()
+}
+
+// closeAll closes every file, in the order they were opened. Closing a
+// file the command closed already does nothing (its Close just fails).
+func (o *openFiles) closeAll() {
+	o.mu.Lock()
+	files := o.files
+	o.files = nil
+	o.mu.Unlock()
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // Killed returns the status of a process that died of its kill signal;
@@ -135,7 +166,11 @@ func (p *Proc) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	if p.FS == nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: dmsim.ENOENT}
 	}
-	return p.FS.OpenFile(p.ctx(), p.Abs(name), flag, perm)
+	f, err := p.FS.OpenFile(p.ctx(), p.Abs(name), flag, perm)
+	if err == nil {
+		p.files.add(f)
+	}
+	return f, err
 }
 
 // Stat returns a file's information.
@@ -231,6 +266,7 @@ func RunStatus(parent *Proc, argv []string) (status, signal int) {
 	}
 	child := *parent
 	child.Args = argv
+	child.files = &openFiles{}
 	if child.Stdin == nil {
 		child.Stdin = strings.NewReader("")
 	}
@@ -262,6 +298,7 @@ func RunStatus(parent *Proc, argv []string) (status, signal int) {
 		child.Stdout = &pipeWriter{w: child.Stdout}
 	}
 	st := runSafely(c, &child)
+	child.files.closeAll() // the process exits (as the child, with its token)
 	if st >= signalBase {
 		return 128 + st - signalBase, st - signalBase
 	}
