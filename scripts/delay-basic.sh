@@ -32,7 +32,8 @@ dmsetup create d --table "0 16 delay $DISK_a 0 0 $DISK_a 0 100000"
 yes w | head -c 4096 | dd of=/dev/mapper/d bs=4K iflag=fullblock oflag=direct >/tmp/dd.out 2>&1 &
 sleep 1
 dmsetup status d
-dd if=/dev/mapper/d bs=4K count=1 iflag=direct status=none | head -c 4 | od -c
+# The disk has not seen the write yet.
+dd if=/dev/mapper/d of=/tmp/r bs=4K count=1 iflag=direct status=none; od -c -N 4 /tmp/r
 # Suspending sends every held bio on at once, so the write completes.
 dmsetup suspend d
 wait; cat /tmp/dd.out
