@@ -4,6 +4,11 @@
 // commands are dmsetup and the busybox utilities of package userland, and
 // `# reboot` powers the machine off and boots a new kernel on the same
 // disk images.
+//
+// Time is the kernel's virtual clock: every command line costs
+// DefaultCommandTime of it, and the shell's processes (commands, pipeline
+// stages, background jobs) are clock actors (procs.go), so a run never
+// waits in real time and two runs print the same bytes.
 package script
 
 import (

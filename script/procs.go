@@ -1,0 +1,560 @@
+package script
+
+import (
+	"context"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+
+	"mvdan.cc/sh/v3/interp"
+
+	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/userland"
+)
+
+// Processes as clock actors.
+//
+// The virtual clock moves only when no actor holds a running token and some
+// actor waits (dmsim.Clock, userland.Token). For time never to pass while a
+// process could still run, every process of the emulated machine holds a
+// token whenever it can run, and whoever makes a waiting process runnable
+// hands it a token at that moment. Commands get theirs from userland; this
+// file does it for the shell's own goroutines and for its pipes:
+//
+//   - The interpreter runs a pipeline's stages but the last, and background
+//     jobs, in goroutines of their own. The runner rewrites every line (see
+//     rewrite.go) so that the goroutine that starts such a stage or job
+//     first takes a token for it (spawn markers, run while it holds its own),
+//     which the new goroutine adopts as its first act and gives up as its
+//     last: it holds a token from before it exists until it ends, and runs
+//     its shell code (loops, redirections, builtins) under it. The main
+//     shell's goroutine has the shell's token.
+//   - A command's standard streams that are pipelines' pipes are read and
+//     written without blocking on the host: a process that would block waits
+//     in the clock instead, and the process at the other end wakes it (a
+//     dmsim.Event, which hands the token over) when it writes, reads or
+//     closes. A stage's end closes its pipe itself (the interpreter's close
+//     comes later and does nothing), so the reader's end of file is handed
+//     over too, and the last stage waits for the others in the clock.
+//   - `wait` waits in the clock for the jobs to end, and each job's end
+//     wakes it.
+//   - A redirection from a scratch file gives the command the host file
+//     (reading it never blocks), from /sys, /proc or /dev/null a copy of
+//     its contents; a here-document's pipe is filled by the interpreter at
+//     once, so its reader holds its token while it reads.
+//
+// What is not covered: code run by `eval` or `.` is not rewritten (its
+// pipelines work as before: a pipe reader gives its token up while blocked
+// on the host, and gets one back when it wakes, so time could pass in
+// between if other processes wait for timers); a redirection from a block
+// device or /dev/zero goes through the interpreter's copying goroutine
+// likewise; builtins other than echo and printf (ash's builtins are
+// commands here) write to pipes directly, so their output wakes a waiting
+// reader only at the writer's next command or end; `read` reads a pipe
+// holding its token, so it must not wait for a writer that waits for time.
+
+// proc is a goroutine of the shell: the main shell, a pipeline stage or a
+// background job.
+type proc struct {
+	tok  *userland.Token
+	jobs []*job // background jobs it started, in order ($! is g<index+1>)
+	job  *job   // the job it is, if it is one
+}
+
+// job is a background job.
+type job struct {
+	end *dmsim.Event // fired when it ends
+}
+
+// pendingJob is a job whose goroutine has not adopted its token yet.
+type pendingJob struct {
+	tok *userland.Token
+	j   *job
+}
+
+// pipeKind says who uses a pipe.
+type pipeKind int
+
+const (
+	pipeline pipeKind = iota // a pipeline's pipe: both ends are ours
+	heredoc                  // filled at once by the interpreter
+)
+
+// pipe is a host pipe the shell made, found by its inode.
+type pipe struct {
+	kind pipeKind
+	mu   sync.Mutex
+	// processes waiting for data or end of file, for room or for the
+	// reader's end
+	readers, writers []*dmsim.Event
+	// stageEnd fires when the stage writing a pipeline's pipe ends.
+	stageEnd *dmsim.Event
+}
+
+func wakeAll(evs *[]*dmsim.Event) {
+	for _, ev := range *evs {
+		ev.Fire(nil)
+	}
+	*evs = nil
+}
+
+// procs is the machine's table of shell goroutines and pipes.
+type procs struct {
+	mu      sync.Mutex
+	byGID   map[uint64]*proc
+	spare   []*userland.Token // taken for pipeline stages about to start
+	pending map[int][]pendingJob
+	pipes   map[uint64]*pipe
+	site    int // last spawn site number given out
+
+	// held counts, by goroutine, the commands' tokens held (ClockHook);
+	// handed counts the tokens handed to a goroutine woken while its
+	// command had given its token up (see pipeWait).
+	held, handed map[uint64]int
+}
+
+func (m *Machine) initProcs() {
+	m.procs = procs{byGID: map[uint64]*proc{}, pending: map[int][]pendingJob{}, pipes: map[uint64]*pipe{},
+		held: map[uint64]int{}, handed: map[uint64]int{}}
+}
+
+// clockHook sees the commands' tokens taken (+1) and given up (-1), in the
+// goroutine that runs the command. A token handed to the goroutine while
+// its command had given its own up is dropped when the command takes its
+// own back: the two never both count, and the count never drops between.
+func (m *Machine) clockHook(delta int) {
+	id := goid()
+	m.procs.mu.Lock()
+	m.procs.held[id] += delta
+	if m.procs.held[id] == 0 {
+		delete(m.procs.held, id)
+	}
+	handed := delta > 0 && m.procs.handed[id] > 0
+	if handed {
+		m.procs.handed[id]--
+		if m.procs.handed[id] == 0 {
+			delete(m.procs.handed, id)
+		}
+	}
+	m.procs.mu.Unlock()
+	if handed {
+		m.Kernel.Clock.Exit()
+	}
+}
+
+// pipeWait waits for a pipe's event as the calling process. A command
+// normally holds its token and gives it up in the wait; but one that gave
+// it up itself around the read (dmsetup reading its table) waits without
+// one, and keeps the token the waker hands over until it takes its own.
+func (m *Machine) pipeWait(ev *dmsim.Event) error {
+	id := goid()
+	m.procs.mu.Lock()
+	p := m.procs.byGID[id]
+	held := m.procs.held[id] > 0 || m.procs.handed[id] > 0 || p != nil && p.tok.Held()
+	m.procs.mu.Unlock()
+	if held {
+		return ev.Wait(context.Background())
+	}
+	m.Kernel.Clock.Enter()
+	err := ev.Wait(context.Background())
+	m.procs.mu.Lock()
+	m.procs.handed[id]++
+	m.procs.mu.Unlock()
+	return err
+}
+
+// current is the proc of the calling goroutine (nil if not a shell's).
+func (m *Machine) current() *proc {
+	id := goid()
+	m.procs.mu.Lock()
+	defer m.procs.mu.Unlock()
+	return m.procs.byGID[id]
+}
+
+func (m *Machine) bind(p *proc) {
+	id := goid()
+	m.procs.mu.Lock()
+	m.procs.byGID[id] = p
+	m.procs.mu.Unlock()
+}
+
+func (m *Machine) unbind() {
+	id := goid()
+	m.procs.mu.Lock()
+	delete(m.procs.byGID, id)
+	m.procs.mu.Unlock()
+}
+
+// newSite numbers a place in a line that starts background jobs.
+func (m *Machine) newSite() int {
+	m.procs.mu.Lock()
+	defer m.procs.mu.Unlock()
+	m.procs.site++
+	return m.procs.site
+}
+
+// heldToken returns a new token, taken.
+func (m *Machine) heldToken() *userland.Token {
+	t := userland.NewToken(m.Kernel.Clock)
+	t.Acquire()
+	return t
+}
+
+func inode(f *os.File) (uint64, bool) {
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// pipeOf returns the pipe f is an end of, registering it as kind if it
+// is not known and register is set (nil if not known or not a pipe).
+func (m *Machine) pipeOf(v any, register bool, kind pipeKind) (*pipe, *os.File) {
+	f, ok := v.(*os.File)
+	if !ok {
+		return nil, nil
+	}
+	ino, ok := inode(f)
+	if !ok {
+		return nil, f
+	}
+	m.procs.mu.Lock()
+	defer m.procs.mu.Unlock()
+	p := m.procs.pipes[ino]
+	if p == nil && register {
+		p = &pipe{kind: kind, stageEnd: m.Kernel.Clock.NewEvent()}
+		m.procs.pipes[ino] = p
+	}
+	return p, f
+}
+
+func (m *Machine) dropPipe(f *os.File) {
+	if ino, ok := inode(f); ok {
+		m.procs.mu.Lock()
+		delete(m.procs.pipes, ino)
+		m.procs.mu.Unlock()
+	}
+}
+
+// lastStatus is what a marker returns: the status of the command before
+// it, so that markers do not change $? or a block's status.
+func lastStatus(ctx context.Context) error {
+	if st := interp.HandlerCtx(ctx).LastExitStatus; st != 0 {
+		return interp.NewExitStatus(uint8(st))
+	}
+	return nil
+}
+
+// marker runs one of the runner's marker commands (rewrite.go); it reports
+// false if name is not one.
+func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
+	hc := interp.HandlerCtx(ctx)
+	switch args[0] {
+	case mkSpawnStage:
+		// before a pipeline: a token for its stage goroutine
+		t := m.heldToken()
+		m.procs.mu.Lock()
+		m.procs.spare = append(m.procs.spare, t)
+		m.procs.mu.Unlock()
+	case mkStageBegin:
+		m.procs.mu.Lock()
+		t := m.procs.spare[0]
+		m.procs.spare = m.procs.spare[1:]
+		m.procs.mu.Unlock()
+		m.bind(&proc{tok: t})
+		m.pipeOf(hc.Stdout, true, pipeline)
+	case mkStageEnd:
+		if p, f := m.pipeOf(hc.Stdout, false, pipeline); p != nil {
+			p.mu.Lock()
+			f.Close()
+			wakeAll(&p.readers)
+			p.stageEnd.Fire(nil)
+			p.mu.Unlock()
+		}
+		cur := m.current()
+		m.unbind()
+		if cur != nil {
+			cur.tok.Release()
+		}
+	case mkLastBegin:
+		m.pipeOf(hc.Stdin, true, pipeline)
+	case mkLastEnd:
+		if p, f := m.pipeOf(hc.Stdin, false, pipeline); p != nil {
+			p.mu.Lock()
+			f.Close()
+			wakeAll(&p.writers)
+			p.mu.Unlock()
+			p.stageEnd.Wait(ctx)
+			m.dropPipe(f)
+		}
+	case mkSpawnJob:
+		site := atoi(args[1])
+		j := &job{end: m.Kernel.Clock.NewEvent()}
+		if cur := m.current(); cur != nil {
+			cur.jobs = append(cur.jobs, j)
+		}
+		t := m.heldToken()
+		m.procs.mu.Lock()
+		m.procs.pending[site] = append(m.procs.pending[site], pendingJob{t, j})
+		m.procs.mu.Unlock()
+	case mkJobBegin:
+		site := atoi(args[1])
+		m.procs.mu.Lock()
+		pj := m.procs.pending[site][0]
+		m.procs.pending[site] = m.procs.pending[site][1:]
+		if len(m.procs.pending[site]) == 0 {
+			delete(m.procs.pending, site)
+		}
+		m.procs.mu.Unlock()
+		m.bind(&proc{tok: pj.tok, job: pj.j})
+		m.jobGate(pj.tok)
+	case mkJobEnd:
+		cur := m.current()
+		m.unbind()
+		if cur != nil {
+			cur.job.end.Fire(nil)
+			cur.tok.Release()
+		}
+	case mkWait:
+		// The jobs this line started run now rather than after it: it
+		// waits for them.
+		m.openGate()
+		if cur := m.current(); cur != nil {
+			for _, j := range waitedJobs(cur.jobs, args[1:]) {
+				if j.end.Wait(ctx) != nil {
+					break
+				}
+			}
+		}
+		return true, nil // `wait` says how it went
+	case mkHdoc:
+		m.pipeOf(hc.Stdin, true, heredoc)
+	case mkHdocEnd:
+		if _, f := m.pipeOf(hc.Stdin, false, heredoc); f != nil {
+			m.dropPipe(f)
+		}
+	case mkCat:
+		// $(<FILE)
+		in, _ := m.streams(hc)
+		if _, err := io.Copy(hc.Stdout, in); err != nil {
+			return true, interp.NewExitStatus(1)
+		}
+	default:
+		return false, nil
+	}
+	return true, lastStatus(ctx)
+}
+
+// waitedJobs are the jobs `wait ARGS` waits for: all of them without
+// arguments, else those named g1, g2, ... ($!); an argument that names
+// none of them waits for all.
+func waitedJobs(jobs []*job, args []string) []*job {
+	if len(args) == 0 {
+		return jobs
+	}
+	var out []*job
+	for _, a := range args {
+		n := 0
+		if len(a) > 1 && a[0] == 'g' {
+			n = atoi(a[1:])
+		}
+		if n < 1 || n > len(jobs) {
+			return jobs
+		}
+		out = append(out, jobs[n-1])
+	}
+	return out
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// jobGate holds a background job until the line that started it is over
+// (its kernel log read) or waits for jobs, without its token; the runner
+// takes the token back for it before it lets it go. A job started after
+// that runs at once.
+func (m *Machine) jobGate(t *userland.Token) {
+	m.gateMu.Lock()
+	g := m.gate
+	if g == nil {
+		m.gateMu.Unlock()
+		return
+	}
+	m.gated = append(m.gated, t)
+	t.Release()
+	m.gateMu.Unlock()
+	<-g
+}
+
+// openGate lets the jobs held at the gate go, each holding its token.
+func (m *Machine) openGate() {
+	m.gateMu.Lock()
+	defer m.gateMu.Unlock()
+	for _, t := range m.gated {
+		t.Acquire()
+	}
+	m.gated = nil
+	if m.gate != nil {
+		close(m.gate)
+		m.gate = nil
+	}
+}
+
+// streams returns a command's standard input and output as it should
+// see them: a pipeline's pipe is read and written in the clock, a
+// regular file or a here-document's pipe is read holding the token (it
+// never waits for another process), anything else is left as it is.
+func (m *Machine) streams(hc interp.HandlerContext) (stdin io.Reader, stdout io.Writer) {
+	stdin = io.Reader(nil)
+	if !isNil(hc.Stdin) {
+		stdin = hc.Stdin
+	}
+	if f, ok := hc.Stdin.(*os.File); ok && f != nil {
+		p, _ := m.pipeOf(f, false, pipeline)
+		switch {
+		case p != nil && p.kind == pipeline:
+			stdin = &pipeReader{m: m, p: p, f: f}
+		case p != nil || isRegular(f):
+			stdin = heldReader{f}
+		}
+	}
+	if stdin == nil {
+		stdin = eofReader{}
+	}
+	return stdin, m.outStream(hc.Stdout)
+}
+
+func (m *Machine) outStream(w io.Writer) io.Writer {
+	if p, f := m.pipeOf(w, false, pipeline); p != nil && p.kind == pipeline {
+		return &pipeWriter{m: m, p: p, f: f}
+	}
+	return w
+}
+
+func isRegular(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// heldReader reads a file that never makes its reader wait for another
+// process; not being an *os.File, it keeps userland from giving the
+// reader's token up around the read.
+type heldReader struct{ f *os.File }
+
+func (r heldReader) Read(b []byte) (int, error) { return r.f.Read(b) }
+
+// rawIO reads or writes the pipe once without blocking.
+func rawIO(f *os.File, b []byte, write bool) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var ioErr error
+	err = rc.Read(func(fd uintptr) bool {
+		if write {
+			n, ioErr = syscall.Write(int(fd), b)
+		} else {
+			n, ioErr = syscall.Read(int(fd), b)
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, ioErr
+}
+
+// pipeReader is a command's end of a pipeline's pipe it reads.
+type pipeReader struct {
+	m *Machine
+	p *pipe
+	f *os.File
+}
+
+func (r *pipeReader) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		r.p.mu.Lock()
+		n, err := rawIO(r.f, b, false)
+		if err != syscall.EAGAIN {
+			if n > 0 {
+				wakeAll(&r.p.writers)
+			}
+			r.p.mu.Unlock()
+			switch {
+			case err != nil:
+				return n, dmsim.EIO
+			case n == 0:
+				return 0, io.EOF
+			}
+			return n, nil
+		}
+		ev := r.m.Kernel.Clock.NewEvent()
+		r.p.readers = append(r.p.readers, ev)
+		r.p.mu.Unlock()
+		if err := r.m.pipeWait(ev); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// pipeWriter is a command's end of a pipeline's pipe it writes.
+type pipeWriter struct {
+	m *Machine
+	p *pipe
+	f *os.File
+}
+
+func (w *pipeWriter) Write(b []byte) (int, error) {
+	total := 0
+	for total < len(b) {
+		w.p.mu.Lock()
+		n, err := rawIO(w.f, b[total:], true)
+		total += n
+		if n > 0 {
+			wakeAll(&w.p.readers)
+		}
+		switch {
+		case err == syscall.EPIPE:
+			w.p.mu.Unlock()
+			return total, dmsim.Errno(syscall.EPIPE)
+		case err != nil && err != syscall.EAGAIN:
+			w.p.mu.Unlock()
+			return total, dmsim.EIO
+		case err == nil:
+			w.p.mu.Unlock()
+			continue
+		}
+		ev := w.m.Kernel.Clock.NewEvent()
+		w.p.writers = append(w.p.writers, ev)
+		w.p.mu.Unlock()
+		if err := w.m.pipeWait(ev); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
