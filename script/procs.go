@@ -107,60 +107,59 @@ type procs struct {
 	pending map[int][]pendingJob
 	pipes   map[uint64]*pipe
 	site    int // last spawn site number given out
-
-	// held counts, by goroutine, the commands' tokens held (ClockHook);
-	// handed counts the tokens handed to a goroutine woken while its
-	// command had given its token up (see pipeWait).
-	held, handed map[uint64]int
 }
 
 func (m *Machine) initProcs() {
-	m.procs = procs{byGID: map[uint64]*proc{}, pending: map[int][]pendingJob{}, pipes: map[uint64]*pipe{},
-		held: map[uint64]int{}, handed: map[uint64]int{}}
+	m.procs = procs{byGID: map[uint64]*proc{}, pending: map[int][]pendingJob{}, pipes: map[uint64]*pipe{}}
 }
 
-// clockHook sees the commands' tokens taken (+1) and given up (-1), in the
-// goroutine that runs the command. A token handed to the goroutine while
-// its command had given its own up is dropped when the command takes its
-// own back: the two never both count, and the count never drops between.
-func (m *Machine) clockHook(delta int) {
-	id := goid()
-	m.procs.mu.Lock()
-	m.procs.held[id] += delta
-	if m.procs.held[id] == 0 {
-		delete(m.procs.held, id)
-	}
-	handed := delta > 0 && m.procs.handed[id] > 0
+// command is one command the shell runs (with the children it runs in
+// turn, in the same goroutine), as its pipe ends see it.
+type command struct {
+	m  *Machine
+	mu sync.Mutex
+	// held counts its tokens held (ClockHook); handed counts tokens handed
+	// to it when it was woken while it had given its own up (see wait).
+	held, handed int
+}
+
+// hook sees the command's tokens taken (+1) and given up (-1). A token
+// handed to the command while it had given its own up is dropped when it
+// takes its own back: the two never both count, and the count never drops
+// in between.
+func (c *command) hook(delta int) {
+	c.mu.Lock()
+	c.held += delta
+	handed := delta > 0 && c.handed > 0
 	if handed {
-		m.procs.handed[id]--
-		if m.procs.handed[id] == 0 {
-			delete(m.procs.handed, id)
-		}
+		c.handed--
 	}
-	m.procs.mu.Unlock()
+	c.mu.Unlock()
 	if handed {
-		m.Kernel.Clock.Exit()
+		c.m.Kernel.Clock.Exit()
 	}
 }
 
-// pipeWait waits for a pipe's event as the calling process. A command
-// normally holds its token and gives it up in the wait; but one that gave
-// it up itself around the read (dmsetup reading its table) waits without
-// one, and keeps the token the waker hands over until it takes its own.
-func (m *Machine) pipeWait(ev *dmsim.Event) error {
-	id := goid()
-	m.procs.mu.Lock()
-	p := m.procs.byGID[id]
-	held := m.procs.held[id] > 0 || m.procs.handed[id] > 0 || p != nil && p.tok.Held()
-	m.procs.mu.Unlock()
+// wait waits for a pipe's event as the command (nil: the shell's own code,
+// which holds its goroutine's token). A command normally holds its token
+// and gives it up in the wait; but one that gave it up itself around the
+// read (dmsetup reading its table) waits without one, and keeps the token
+// the waker hands over until it takes its own back.
+func (c *command) wait(m *Machine, ev *dmsim.Event) error {
+	if c == nil {
+		return ev.Wait(context.Background())
+	}
+	c.mu.Lock()
+	held := c.held > 0 || c.handed > 0
+	c.mu.Unlock()
 	if held {
 		return ev.Wait(context.Background())
 	}
 	m.Kernel.Clock.Enter()
 	err := ev.Wait(context.Background())
-	m.procs.mu.Lock()
-	m.procs.handed[id]++
-	m.procs.mu.Unlock()
+	c.mu.Lock()
+	c.handed++
+	c.mu.Unlock()
 	return err
 }
 
@@ -341,7 +340,7 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 		}
 	case mkCat:
 		// $(<FILE)
-		in, _ := m.streams(hc)
+		in, _ := m.streams(hc, nil)
 		if _, err := io.Copy(hc.Stdout, in); err != nil {
 			return true, interp.NewExitStatus(1)
 		}
@@ -418,7 +417,7 @@ func (m *Machine) openGate() {
 // see them: a pipeline's pipe is read and written in the clock, a
 // regular file or a here-document's pipe is read holding the token (it
 // never waits for another process), anything else is left as it is.
-func (m *Machine) streams(hc interp.HandlerContext) (stdin io.Reader, stdout io.Writer) {
+func (m *Machine) streams(hc interp.HandlerContext, c *command) (stdin io.Reader, stdout io.Writer) {
 	stdin = io.Reader(nil)
 	if !isNil(hc.Stdin) {
 		stdin = hc.Stdin
@@ -427,7 +426,7 @@ func (m *Machine) streams(hc interp.HandlerContext) (stdin io.Reader, stdout io.
 		p, _ := m.pipeOf(f, false, pipeline)
 		switch {
 		case p != nil && p.kind == pipeline:
-			stdin = &pipeReader{m: m, p: p, f: f}
+			stdin = &pipeReader{m: m, c: c, p: p, f: f}
 		case p != nil || isRegular(f):
 			stdin = heldReader{f}
 		}
@@ -435,12 +434,12 @@ func (m *Machine) streams(hc interp.HandlerContext) (stdin io.Reader, stdout io.
 	if stdin == nil {
 		stdin = eofReader{}
 	}
-	return stdin, m.outStream(hc.Stdout)
+	return stdin, m.outStream(hc.Stdout, c)
 }
 
-func (m *Machine) outStream(w io.Writer) io.Writer {
+func (m *Machine) outStream(w io.Writer, c *command) io.Writer {
 	if p, f := m.pipeOf(w, false, pipeline); p != nil && p.kind == pipeline {
-		return &pipeWriter{m: m, p: p, f: f}
+		return &pipeWriter{m: m, c: c, p: p, f: f}
 	}
 	return w
 }
@@ -489,6 +488,7 @@ func rawIO(f *os.File, b []byte, write bool) (int, error) {
 // pipeReader is a command's end of a pipeline's pipe it reads.
 type pipeReader struct {
 	m *Machine
+	c *command
 	p *pipe
 	f *os.File
 }
@@ -516,7 +516,7 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 		ev := r.m.Kernel.Clock.NewEvent()
 		r.p.readers = append(r.p.readers, ev)
 		r.p.mu.Unlock()
-		if err := r.m.pipeWait(ev); err != nil {
+		if err := r.c.wait(r.m, ev); err != nil {
 			return 0, err
 		}
 	}
@@ -525,6 +525,7 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 // pipeWriter is a command's end of a pipeline's pipe it writes.
 type pipeWriter struct {
 	m *Machine
+	c *command
 	p *pipe
 	f *os.File
 }
@@ -552,7 +553,7 @@ func (w *pipeWriter) Write(b []byte) (int, error) {
 		ev := w.m.Kernel.Clock.NewEvent()
 		w.p.writers = append(w.p.writers, ev)
 		w.p.mu.Unlock()
-		if err := w.m.pipeWait(ev); err != nil {
+		if err := w.c.wait(w.m, ev); err != nil {
 			return total, err
 		}
 	}

@@ -194,13 +194,14 @@ func (m *Machine) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandler
 			return err
 		}
 		hc := interp.HandlerCtx(ctx)
-		stdin, stdout := m.streams(hc)
+		cmd := &command{m: m}
+		stdin, stdout := m.streams(hc, cmd)
 		p := &userland.Proc{
 			Ctx:    ctx,
 			Args:   args,
 			Stdin:  stdin,
 			Stdout: stdout,
-			Stderr: m.outStream(hc.Stderr),
+			Stderr: m.outStream(hc.Stderr, cmd),
 			Env: func(n string) string {
 				if v := hc.Env.Get(n); v.IsSet() && v.Exported {
 					return v.String()
@@ -210,7 +211,7 @@ func (m *Machine) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandler
 			Dir:       hc.Dir,
 			FS:        m.FS,
 			Kernel:    m.Kernel,
-			ClockHook: m.clockHook,
+			ClockHook: cmd.hook,
 		}
 		if cur := m.current(); cur != nil {
 			// the shell's goroutine waits for its command without its token
