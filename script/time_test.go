@@ -3,6 +3,8 @@ package script
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +83,37 @@ dmsetup status pool
 	}
 	if root[-1] == root[600*time.Millisecond] {
 		t.Errorf("the held root is %s with and without a cost per line: no commit between the writes", root[-1])
+	}
+}
+
+// --keep DIR keeps each disk's image as DIR/NAME.img (NAME the disk's name);
+// --disk NAME=PATH attaches an image in place, which is not copied there.
+func TestKeepImages(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kept")
+	attached := filepath.Join(t.TempDir(), "mine.img")
+	if err := os.WriteFile(attached, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("t", []byte("# disk: meta 4M\n# disk: other 1M\n# disk: data 2M nodiscard\n"+
+		"echo kept | dd of=$DISK_data conv=notrunc status=none\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), s, Options{KeepDir: dir, Disks: map[string]string{"other": attached}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range map[string]int64{"meta": 4 << 20, "data": 2 << 20} {
+		p := filepath.Join(dir, name+".img")
+		fi, err := os.Stat(p)
+		if err != nil || fi.Size() != size || res.Images[name] != p {
+			t.Errorf("%s: %v, size %v, Images %q (want %s, %d bytes)", name, err, fi, res.Images[name], p, size)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "data.img")); !strings.HasPrefix(string(b), "kept\n") {
+		t.Errorf("data.img does not hold what the script wrote: %q", b[:8])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "other.img")); err == nil || res.Images["other"] != attached {
+		t.Errorf("attached disk: kept a copy (%v) or Images[other] = %q", err, res.Images["other"])
 	}
 }
