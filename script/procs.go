@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"mvdan.cc/sh/v3/interp"
 
@@ -90,6 +91,7 @@ type pipe struct {
 	readers, writers []*dmsim.Event
 	// stageEnd fires when the stage writing a pipeline's pipe ends.
 	stageEnd *dmsim.Event
+	closed   bool // the writing end is closed
 }
 
 func wakeAll(evs *[]*dmsim.Event) {
@@ -272,6 +274,7 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 		if p, f := m.pipeOf(hc.Stdout, false, pipeline); p != nil {
 			p.mu.Lock()
 			f.Close()
+			p.closed = true
 			wakeAll(&p.readers)
 			p.stageEnd.Fire(nil)
 			p.mu.Unlock()
@@ -411,6 +414,47 @@ func (m *Machine) openGate() {
 		close(m.gate)
 		m.gate = nil
 	}
+}
+
+// awaitReadable lets the shell's `read` start only once its standard
+// input, if a pipeline's pipe, has something to read or is at its end: the
+// builtin reads the host pipe itself, holding its goroutine's token. As it
+// does not wake writers when it makes room, this wakes them first.
+func (m *Machine) awaitReadable(hc interp.HandlerContext) {
+	p, f := m.pipeOf(hc.Stdin, false, pipeline)
+	if p == nil || p.kind != pipeline {
+		return
+	}
+	for {
+		p.mu.Lock()
+		wakeAll(&p.writers)
+		if p.closed || queued(f) != 0 {
+			p.mu.Unlock()
+			return
+		}
+		ev := m.Kernel.Clock.NewEvent()
+		p.readers = append(p.readers, ev)
+		p.mu.Unlock()
+		if ev.Wait(context.Background()) != nil {
+			return
+		}
+	}
+}
+
+// queued is how many bytes a pipe holds (-1 if that cannot be told).
+func queued(f *os.File) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	rc.Control(func(fd uintptr) {
+		var v int32
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); e == 0 {
+			n = int(v)
+		}
+	})
+	return n
 }
 
 // streams returns a command's standard input and output as it should

@@ -50,6 +50,9 @@ func TestProcessesInVirtualTime(t *testing.T) {
 		{[]string{"(set -e; false | true; echo ok)"}, "ok\n", 0},
 		{[]string{"(set -e; true | false; echo no)"}, "", 0},
 		{[]string{"(set -e; false || true | cat; echo ok)"}, "ok\n", 0},
+		// read from a pipe whose writer waits for time, and more than fits
+		{[]string{"(sleep 1; echo a; sleep 1; echo b) | (read x; read y; echo $x$y)"}, "ab\n", 2 * time.Second},
+		{[]string{"seq 1 30000 | (n=0; while read l; do n=$((n+1)); done; echo $n)"}, "30000\n", 0},
 		// redirections from files
 		{[]string{"echo 5 > n; read v < n; echo $v", "cat < n", "echo $(<n)"}, "5\n5\n5\n", 0},
 		{[]string{"cat < /sys/module/dm_thin_pool/parameters/no_space_timeout; cat < /dev/null"}, "60\n", 0},

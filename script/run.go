@@ -148,6 +148,8 @@ func (m *Machine) newShell() error {
 			switch args[0] {
 			case "echo", "printf":
 				return append([]string{builtinMark}, args...), nil
+			case "read":
+				m.awaitReadable(interp.HandlerCtx(ctx))
 			}
 			return args, nil
 		}),
