@@ -19,9 +19,6 @@ type Config struct {
 	// `modprobe`. By default, as on Debian 12 and in the recorder's guest, a
 	// table naming an unloaded type loads module "dm-TYPE" and tries again.
 	NoModuleAutoload bool
-	// Deprecated: autoload is the default (see NoModuleAutoload); this field
-	// has no effect.
-	ModuleAutoload bool
 }
 
 // DiskSpec is one emulated virtio disk backed by a sparse image file.

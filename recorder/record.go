@@ -13,12 +13,6 @@ import (
 	"github.com/dmsim/dmsim/scenario"
 )
 
-// ParseScript parses a scenario script with the shared parser (package scenario).
-//
-// Deprecated: use scenario.Parse. It is kept only for script's TestParseAgreesWithRecorder, which
-// compares script/parse.go with the shared parser until package script uses it too.
-func ParseScript(name string, src []byte) (*scenario.Script, error) { return scenario.Parse(name, src) }
-
 // Options control a recording.
 type Options struct {
 	OutDir  string            // where NAME.txt and NAME.DISK.xml are written

@@ -5,47 +5,6 @@ import (
 	"testing"
 )
 
-// FuzzParse: any input either parses or is refused with an error; a parse
-// keeps every non-blank logical line, commands keep their text, and disks
-// get consecutive device names.
-func FuzzParse(f *testing.F) {
-	f.Add("# disk: meta 4M\n# disk: data 64M\ndmsetup ls\n@true\n# reboot\necho a \\\nb\n")
-	f.Add("# disk: a 1M nodiscard\n\n  # c\r\nx=1\\")
-	f.Add("\\\n\\\n# disk: b 2G")
-	f.Fuzz(func(t *testing.T, src string) {
-		s, err := Parse("f", []byte(src))
-		if err != nil {
-			return
-		}
-		lines, starts := LogicalLines([]byte(src))
-		if len(lines) != len(starts) {
-			t.Fatalf("%d lines, %d starts", len(lines), len(starts))
-		}
-		n := 0
-		for _, l := range lines {
-			if strings.TrimSpace(l) != "" {
-				n++
-			}
-		}
-		if n != len(s.Items) {
-			t.Fatalf("%d non-blank logical lines, %d items", n, len(s.Items))
-		}
-		for i, d := range s.Disks {
-			if d.Dev != "/dev/vd"+string(rune('a'+i)) || d.Size <= 0 {
-				t.Fatalf("disk %d: %+v", i, d)
-			}
-		}
-		for _, it := range s.Items {
-			if it.Kind == Command && it.Silent != strings.HasPrefix(it.Text, "@") {
-				t.Fatalf("silent flag wrong: %+v", it)
-			}
-			if it.Kind == Command && it.Cmd != strings.TrimPrefix(it.Text, "@") {
-				t.Fatalf("command text wrong: %+v", it)
-			}
-		}
-	})
-}
-
 // FuzzTranscriptLines: SplitLines and FormatCommand keep every byte of
 // output, one "| " or "! " line per output line.
 func FuzzTranscriptLines(f *testing.F) {

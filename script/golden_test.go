@@ -38,17 +38,17 @@ const (
 	knownFailures = "../goldens/KNOWN_FAILURES"
 )
 
-type scenario struct {
+type goldenCase struct {
 	name   string // NAME, or testdata/NAME for fixtures
 	script string
 	golden string
 	xmls   map[string]string // disk -> golden thin_dump
 }
 
-func scenarios(t *testing.T) []scenario {
-	var out []scenario
+func scenarios(t *testing.T) []goldenCase {
+	var out []goldenCase
 	add := func(name, script, golden, xmlDir, xmlPrefix string) {
-		sc := scenario{name: name, script: script, golden: golden, xmls: map[string]string{}}
+		sc := goldenCase{name: name, script: script, golden: golden, xmls: map[string]string{}}
 		matches, _ := filepath.Glob(filepath.Join(xmlDir, xmlPrefix+".*.xml"))
 		for _, m := range matches {
 			disk := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), xmlPrefix+"."), ".xml")
@@ -130,12 +130,12 @@ func thinDumpGolden(image string) (string, bool) {
 }
 
 // replay runs a scenario and returns the differences from the kernel ("" if none).
-func replay(t *testing.T, sc scenario) string {
+func replay(t *testing.T, sc goldenCase) string {
 	return replayAt(t, sc, 0)
 }
 
 // replayAt is replay with a given cost per command line (Options.CommandTime).
-func replayAt(t *testing.T, sc scenario, commandTime time.Duration) string {
+func replayAt(t *testing.T, sc goldenCase, commandTime time.Duration) string {
 	src, err := os.ReadFile(sc.script)
 	if err != nil {
 		t.Fatal(err)

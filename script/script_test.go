@@ -2,105 +2,11 @@ package script
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/dmsim/dmsim/dmsim"
-	"github.com/dmsim/dmsim/recorder"
 )
-
-func TestParse(t *testing.T) {
-	src := "# a comment\n# disk: meta 4M\n# disk: data 1G nodiscard\n\n  \n" +
-		"echo a \\\nb\n@dmsetup ls\n  # indented comment\n# reboot\nx=1\r\n# disk: late 1M\n"
-	s, err := Parse("t", []byte(src))
-	if err == nil {
-		t.Fatalf("a disk after the first command was accepted: %+v", s)
-	}
-	src = strings.Replace(src, "# disk: late 1M\n", "", 1)
-	s, err = Parse("t", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantDisks := []Disk{{"meta", 4 << 20, true, "/dev/vda"}, {"data", 1 << 30, false, "/dev/vdb"}}
-	if !reflect.DeepEqual(s.Disks, wantDisks) {
-		t.Errorf("disks: %+v", s.Disks)
-	}
-	want := []Item{
-		{Comment, "# a comment", "", false, 1},
-		{Comment, "# disk: meta 4M", "", false, 2},
-		{Comment, "# disk: data 1G nodiscard", "", false, 3},
-		{Command, "echo a b", "echo a b", false, 6},
-		{Command, "@dmsetup ls", "dmsetup ls", true, 8},
-		{Comment, "  # indented comment", "", false, 9},
-		{Reboot, "# reboot", "", false, 10},
-		{Command, "x=1", "x=1", false, 11},
-	}
-	if !reflect.DeepEqual(s.Items, want) {
-		t.Errorf("items:\n got %+v\nwant %+v", s.Items, want)
-	}
-}
-
-func TestParseErrors(t *testing.T) {
-	for _, src := range []string{
-		"# disk: a\n",
-		"# disk: a 4X\n",
-		"# disk: a 0M\n",
-		"# disk: a 1M discard\n",
-		"# disk: 1a 1M\n",
-		"# disk: a 1M\n# disk: a 2M\n",
-		"# disk: a 2000G\n",
-	} {
-		if _, err := Parse("t", []byte(src)); err == nil {
-			t.Errorf("%q accepted", src)
-		}
-	}
-}
-
-// The recorder parses the same scripts: both must see the same items.
-func TestParseAgreesWithRecorder(t *testing.T) {
-	files, _ := filepath.Glob("../scripts/*.sh")
-	fixtures, _ := filepath.Glob("testdata/*.sh")
-	files = append(files, fixtures...)
-	if len(files) == 0 {
-		t.Fatal("no scripts")
-	}
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ours, err1 := Parse("x", src)
-		theirs, err2 := recorder.ParseScript("x", src)
-		if (err1 == nil) != (err2 == nil) {
-			t.Errorf("%s: parse errors differ: %v vs %v", f, err1, err2)
-			continue
-		}
-		if err1 != nil {
-			continue
-		}
-		if len(ours.Items) != len(theirs.Items) || len(ours.Disks) != len(theirs.Disks) {
-			t.Errorf("%s: %d items, %d disks; recorder: %d, %d", f, len(ours.Items), len(ours.Disks),
-				len(theirs.Items), len(theirs.Disks))
-			continue
-		}
-		for i, it := range ours.Items {
-			r := theirs.Items[i]
-			if int(it.Kind) != int(r.Kind) || it.Text != r.Text || it.Line != r.Line ||
-				(it.Kind == Command && (it.Cmd != r.Cmd || it.Silent != r.Silent)) {
-				t.Errorf("%s: item %d: %+v vs recorder %+v", f, i, it, r)
-			}
-		}
-		for i, d := range ours.Disks {
-			r := theirs.Disks[i]
-			if d.Name != r.Name || d.Size != r.Size || d.Discard != r.Discard || d.Dev != r.Dev {
-				t.Errorf("%s: disk %d: %+v vs recorder %+v", f, i, d, r)
-			}
-		}
-	}
-}
 
 func TestFormatCommand(t *testing.T) {
 	cases := []struct {

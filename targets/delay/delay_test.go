@@ -22,7 +22,7 @@ func boot(t *testing.T) *Machine {
 }
 
 func TestModule(t *testing.T) {
-	m := BootConfig(t, dmsim.Config{ModuleAutoload: true}, 1<<20)
+	m := BootConfig(t, dmsim.Config{}, 1<<20)
 	if m.K.ModuleLoaded("dm_delay") {
 		t.Fatal("loaded at boot")
 	}

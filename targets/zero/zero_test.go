@@ -11,7 +11,7 @@ import (
 )
 
 func TestZero(t *testing.T) {
-	m := BootConfig(t, dmsim.Config{ModuleAutoload: true})
+	m := BootConfig(t, dmsim.Config{})
 	if m.K.ModuleLoaded("dm_zero") {
 		t.Fatal("loaded at boot")
 	}
