@@ -1,51 +1,23 @@
 package thinmeta
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/dmsim/dmsim/internal/realtools"
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
-// needTool returns the path of a thin-provisioning-tools binary. Off CI a
-// missing tool skips the test; with CI=true it fails it.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if _, e := os.Stat(filepath.Join(dir, name)); e == nil {
-				return filepath.Join(dir, name)
-			}
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: CI must install thin-provisioning-tools", name)
-		}
-		t.Skipf("%s not installed (apt-get install -y thin-provisioning-tools)", name)
-	}
-	return p
-}
-
-// runTool runs a tool and returns stdout, stderr and the exit code.
+// runTool runs a real thin-provisioning-tools binary and returns stdout,
+// stderr and the exit code. A missing tool skips the test, except on CI
+// (see realtools).
 func runTool(t testing.TB, name string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(needTool(t, name), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return out.String(), errb.String(), code
+	return realtools.Run(t, name, args...)
 }
 
 // writeImage saves a MemDevice to a temporary image file.

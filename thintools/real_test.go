@@ -9,21 +9,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/internal/realtools"
 )
 
 // requireRealTools skips (off CI) or fails (CI=true) when the real
-// thin-provisioning-tools 0.9.0 are not installed.
+// thin-provisioning-tools 0.9.0 are not installed. The cases run them
+// through bash, so they must be on PATH.
 func requireRealTools(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command("thin_dump", "-V").Output()
-	if err == nil && strings.TrimSpace(string(out)) == Version {
-		return
+	if realtools.Version != Version {
+		t.Fatalf("realtools.Version %s, thintools.Version %s", realtools.Version, Version)
 	}
-	msg := "the real thin-provisioning-tools 0.9.0 are not installed (apt-get install thin-provisioning-tools)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
+	p := realtools.Path(t, "thin_dump")
+	if onPath, err := exec.LookPath("thin_dump"); err != nil || onPath != p {
+		realtools.Missing(t, p+" is not the thin_dump on PATH")
 	}
-	t.Skip(msg)
 }
 
 // TestRealGoldenCases runs every golden case with the real tools and with
