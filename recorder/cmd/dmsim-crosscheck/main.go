@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,17 +27,6 @@ import (
 	"github.com/dmsim/dmsim/recorder"
 	"github.com/dmsim/dmsim/scenario"
 )
-
-func defaultCache() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "dmsim-recorder")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "dmsim-recorder")
-	}
-	return filepath.Join(home, ".cache", "dmsim-recorder")
-}
 
 type checker struct {
 	dmsim string
@@ -62,42 +50,21 @@ func main() {
 	jobs := fs.Int("j", 2, "check this many scripts at once (each qemu is one host thread)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "time limit for one kernel boot")
 	accel := fs.String("accel", "auto", "qemu accelerator: auto, kvm or tcg (see dmsim-record)")
-	cache := fs.String("cache", defaultCache(), "cache `dir` for the guest image and the KVM probe")
-	noInstall := fs.Bool("no-install", false, "do not apt-get install missing host packages")
+	setup := recorder.AddSetupFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: dmsim-crosscheck [flags] [SCRIPT...]\n\nBoots the real kernel on pools built by dmsim and compares what it reports with dmsim.\n\n")
 		fs.PrintDefaults()
 	}
-	var args []string
-	rest := os.Args[1:]
-	for {
-		fs.Parse(rest)
-		if fs.NArg() == 0 {
-			break
-		}
-		args = append(args, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
+	args := recorder.ParseArgs(fs, os.Args[1:])
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "dmsim-crosscheck: "+f+"\n", a...) }
 	die := func(err error) {
 		logf("%v", err)
 		os.Exit(2)
 	}
 
-	var scripts []string
-	if len(args) == 0 {
-		scripts, _ = filepath.Glob(filepath.Join(*dir, "*.sh"))
-		sort.Strings(scripts)
-	}
-	for _, a := range args {
-		p := a
-		if _, err := os.Stat(p); err != nil && !strings.Contains(a, "/") {
-			p = filepath.Join(*dir, strings.TrimSuffix(a, ".sh")+".sh")
-		}
-		if _, err := os.Stat(p); err != nil {
-			die(err)
-		}
-		scripts = append(scripts, p)
+	scripts, err := recorder.FindScripts(*dir, args)
+	if err != nil {
+		die(err)
 	}
 	if len(scripts) == 0 {
 		die(fmt.Errorf("no scripts in %s", *dir))
@@ -127,23 +94,14 @@ func main() {
 		die(fmt.Errorf("bad --dmsim"))
 	}
 
-	if !*noInstall {
-		if err := recorder.EnsurePackages(logf); err != nil {
-			die(err)
-		}
-	}
-	kver, err := recorder.KernelVersion()
-	if err != nil {
-		die(err)
-	}
-	img, err := recorder.BuildImage(*cache, kver, logf)
+	img, err := setup.PrepareImage("", logf)
 	if err != nil {
 		die(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *accel == "auto" {
-		*accel = recorder.DetectAccel(ctx, img, *cache, 30*time.Second, logf)
+		*accel = recorder.DetectAccel(ctx, img, *setup.Cache, 30*time.Second, logf)
 	}
 	c := &checker{
 		dmsim: bin,

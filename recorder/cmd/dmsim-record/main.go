@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -34,17 +32,6 @@ func (d diskFlags) Set(v string) error {
 	return nil
 }
 
-func defaultCache() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "dmsim-recorder")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "dmsim-recorder")
-	}
-	return filepath.Join(home, ".cache", "dmsim-recorder")
-}
-
 func main() {
 	fs := flag.NewFlagSet("dmsim-record", flag.ExitOnError)
 	out := fs.String("out", "goldens", "write NAME.txt and NAME.DISK.xml into this `dir`")
@@ -54,25 +41,14 @@ func main() {
 	fs.Var(disks, "disk", "attach the existing image `NAME=PATH` for the script's disk NAME (used in place; one script only)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "time limit for one boot")
 	accel := fs.String("accel", "auto", "qemu accelerator: auto (probe KVM once, cache the answer), kvm or tcg")
-	cache := fs.String("cache", defaultCache(), "cache `dir` for the guest image and the KVM probe")
+	setup := recorder.AddSetupFlags(fs)
 	jobs := fs.Int("j", 1, "record this many scripts at once")
-	noInstall := fs.Bool("no-install", false, "do not apt-get install missing host packages")
 	kernel := fs.String("kernel", "", "kernel version (default: the one linux-image-amd64 depends on)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: dmsim-record [flags] [SCRIPT...]\n\nRecords scenario scripts on the real kernel under qemu.\n\n")
 		fs.PrintDefaults()
 	}
-	// Flags may come after script names.
-	var args []string
-	rest := os.Args[1:]
-	for {
-		fs.Parse(rest)
-		if fs.NArg() == 0 {
-			break
-		}
-		args = append(args, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
+	args := recorder.ParseArgs(fs, os.Args[1:])
 
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "dmsim-record: "+f+"\n", a...) }
 	die := func(err error) {
@@ -80,21 +56,9 @@ func main() {
 		os.Exit(1)
 	}
 
-	var scripts []string
-	if len(args) == 0 {
-		all, _ := filepath.Glob(filepath.Join(*scriptsDir, "*.sh"))
-		sort.Strings(all)
-		scripts = all
-	}
-	for _, a := range args {
-		p := a
-		if _, err := os.Stat(p); err != nil && !strings.Contains(a, "/") {
-			p = filepath.Join(*scriptsDir, strings.TrimSuffix(a, ".sh")+".sh")
-		}
-		if _, err := os.Stat(p); err != nil {
-			die(err)
-		}
-		scripts = append(scripts, p)
+	scripts, err := recorder.FindScripts(*scriptsDir, args)
+	if err != nil {
+		die(err)
 	}
 	if len(scripts) == 0 {
 		die(fmt.Errorf("no scripts to record"))
@@ -103,26 +67,14 @@ func main() {
 		die(fmt.Errorf("--disk needs exactly one script"))
 	}
 
-	if !*noInstall {
-		if err := recorder.EnsurePackages(logf); err != nil {
-			die(err)
-		}
-	}
-	kver := *kernel
-	if kver == "" {
-		var err error
-		if kver, err = recorder.KernelVersion(); err != nil {
-			die(err)
-		}
-	}
-	img, err := recorder.BuildImage(*cache, kver, logf)
+	img, err := setup.PrepareImage(*kernel, logf)
 	if err != nil {
 		die(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *accel == "auto" {
-		*accel = recorder.DetectAccel(ctx, img, *cache, 30*time.Second, logf)
+		*accel = recorder.DetectAccel(ctx, img, *setup.Cache, 30*time.Second, logf)
 	}
 
 	opts := recorder.Options{
