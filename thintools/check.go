@@ -53,11 +53,60 @@ func (n *nested) say(format string, a ...any) {
 	fmt.Fprintf(n.w, "%s%s\n", strings.Repeat(" ", 2*n.level), fmt.Sprintf(format, a...))
 }
 
+// The option handlers' results besides an exit code: carry on with the
+// next option, or an option the tool does not know.
+const (
+	moreOptions = -1
+	badOption   = -2
+)
+
+// options is the getopt loop the tools share: -h prints usage (exit 0), -V
+// the version (exit 0), and any other option goes to opt, which returns
+// moreOptions, badOption (usage on stderr, exit 1) or an exit code. done
+// says the tool ends now with rc.
+func (t *tool) options(short string, long []longOpt, usage string, opt func(g *getopt, c int) int) (g *getopt, rc int, done bool) {
+	g = newGetopt(t.prog, t.args, short, long, t.err)
+	for {
+		c := g.Next()
+		switch c {
+		case -1:
+			return g, 0, false
+		case 'h':
+			io.WriteString(t.out, usage)
+			return g, 0, true
+		case 'V':
+			io.WriteString(t.out, Version+"\n")
+			return g, 0, true
+		}
+		switch rc := opt(g, c); rc {
+		case moreOptions:
+		case badOption:
+			io.WriteString(t.err, usage)
+			return g, 1, true
+		default:
+			return g, rc, true
+		}
+	}
+}
+
+// input is the input file operand the readers take: the first operand, or
+// (unless quiet) "No input file provided." and the usage on stderr.
+func (t *tool) input(g *getopt, usage string, quiet bool) (string, bool) {
+	ops := g.Operands()
+	if len(ops) == 0 {
+		if !quiet {
+			io.WriteString(t.err, "No input file provided.\n"+usage)
+		}
+		return "", false
+	}
+	return ops[0], true
+}
+
 // ThinCheck is thin_check 0.9.0.
 func ThinCheck(ctx context.Context, args []string, env *Env) int {
 	return run(args, env, func(t *tool) int {
 		var o checkOpts
-		g := newGetopt(t.prog, t.args, "qhVm", []longOpt{
+		g, rc, done := t.options("qhVm", []longOpt{
 			{"quiet", noArg, 'q'},
 			{"help", noArg, 'h'},
 			{"version", noArg, 'V'},
@@ -68,21 +117,10 @@ func ThinCheck(ctx context.Context, args []string, env *Env) int {
 			{"clear-needs-check-flag", noArg, 4},
 			{"override-mapping-root", reqArg, 5},
 			{"auto-repair", noArg, 6},
-		}, t.err)
-		for {
-			c := g.Next()
-			if c == -1 {
-				break
-			}
+		}, checkUsage, func(g *getopt, c int) int {
 			switch c {
-			case 'h':
-				io.WriteString(t.out, checkUsage)
-				return 0
 			case 'q':
 				o.quiet = true
-			case 'V':
-				io.WriteString(t.out, Version+"\n")
-				return 0
 			case 'm':
 				o.snap = true
 			case 1:
@@ -99,22 +137,22 @@ func ThinCheck(ctx context.Context, args []string, env *Env) int {
 			case 6:
 				o.autoRepair = true
 			default:
-				io.WriteString(t.err, checkUsage)
-				return 1
+				return badOption
 			}
+			return moreOptions
+		})
+		if done {
+			return rc
 		}
 		if o.snap && (o.clearNeedsCheck || o.autoRepair) {
 			io.WriteString(t.err, "cannot perform fix within metadata snap\n"+checkUsage)
 			return 1
 		}
-		ops := g.Operands()
-		if len(ops) == 0 {
-			if !o.quiet {
-				io.WriteString(t.err, "No input file provided.\n"+checkUsage)
-			}
+		in, ok := t.input(g, checkUsage, o.quiet)
+		if !ok {
 			return 1
 		}
-		rc, err := t.check(ops[0], &o)
+		rc, err := t.check(in, &o)
 		if err != nil {
 			if !o.quiet {
 				fmt.Fprintf(t.err, "%s\n", err)

@@ -35,7 +35,7 @@ func ThinDelta(ctx context.Context, args []string, env *Env) int {
 			}
 			return &v, true
 		}
-		g := newGetopt(t.prog, t.args, "hVm::", []longOpt{
+		g, rc, done := t.options("hVm::", []longOpt{
 			{"help", noArg, 'h'},
 			{"version", noArg, 'V'},
 			{"thin1", reqArg, 1},
@@ -44,19 +44,8 @@ func ThinDelta(ctx context.Context, args []string, env *Env) int {
 			{"snap2", reqArg, 2},
 			{"metadata-snap", optArg, 'm'},
 			{"verbose", noArg, 4},
-		}, t.err)
-		for {
-			c := g.Next()
-			if c == -1 {
-				break
-			}
+		}, deltaUsage, func(g *getopt, c int) int {
 			switch c {
-			case 'h':
-				io.WriteString(t.out, deltaUsage)
-				return 0
-			case 'V':
-				io.WriteString(t.out, Version+"\n")
-				return 0
 			case 1, 2:
 				v, ok := parse(g.Optarg, "")
 				if !ok {
@@ -79,9 +68,12 @@ func ThinDelta(ctx context.Context, args []string, env *Env) int {
 			case 4:
 				verbose = true
 			default:
-				io.WriteString(t.err, deltaUsage)
-				return 1
+				return badOption
 			}
+			return moreOptions
+		})
+		if done {
+			return rc
 		}
 		ops := g.Operands()
 		if len(ops) == 0 {

@@ -75,7 +75,7 @@ func ThinDump(ctx context.Context, args []string, env *Env) int {
 		o.format = "xml"
 		var output string
 		hasOutput := false
-		g := newGetopt(t.prog, t.args, "hm::o:f:rV", []longOpt{
+		g, rc, done := t.options("hm::o:f:rV", []longOpt{
 			{"help", noArg, 'h'},
 			{"metadata-snap", optArg, 'm'},
 			{"output", reqArg, 'o'},
@@ -84,16 +84,8 @@ func ThinDump(ctx context.Context, args []string, env *Env) int {
 			{"dev-id", reqArg, 1},
 			{"skip-mappings", noArg, 2},
 			{"version", noArg, 'V'},
-		}, t.err)
-		for {
-			c := g.Next()
-			if c == -1 {
-				break
-			}
+		}, dumpUsage, func(g *getopt, c int) int {
 			switch c {
-			case 'h':
-				io.WriteString(t.out, dumpUsage)
-				return 0
 			case 'f':
 				o.format = g.Optarg
 			case 'r':
@@ -119,17 +111,16 @@ func ThinDump(ctx context.Context, args []string, env *Env) int {
 				o.devID = &v
 			case 2:
 				o.skipMappings = true
-			case 'V':
-				io.WriteString(t.out, Version+"\n")
-				return 0
 			default:
-				io.WriteString(t.err, dumpUsage)
-				return 1
+				return badOption
 			}
+			return moreOptions
+		})
+		if done {
+			return rc
 		}
-		ops := g.Operands()
-		if len(ops) == 0 {
-			io.WriteString(t.err, "No input file provided.\n"+dumpUsage)
+		in, ok := t.input(g, dumpUsage, false)
+		if !ok {
 			return 1
 		}
 		w := t.out
@@ -144,7 +135,7 @@ func ThinDump(ctx context.Context, args []string, env *Env) int {
 			defer bw.Flush()
 			w = bw
 		}
-		if err := t.dump(ops[0], w, &o); err != nil {
+		if err := t.dump(in, w, &o); err != nil {
 			fmt.Fprintf(t.err, "%s\n", err)
 			return 1
 		}

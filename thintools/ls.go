@@ -3,7 +3,6 @@ package thintools
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -81,22 +80,14 @@ func ThinLs(ctx context.Context, args []string, env *Env) int {
 	return run(args, env, func(t *tool) int {
 		fields := []string{"DEV", "MAPPED", "CREATE_TIME", "SNAP_TIME"}
 		headers, snap := true, false
-		g := newGetopt(t.prog, t.args, "hmo:V", []longOpt{
+		g, rc, done := t.options("hmo:V", []longOpt{
 			{"help", noArg, 'h'},
 			{"metadata-snap", noArg, 'm'},
 			{"version", noArg, 'V'},
 			{"format", reqArg, 'o'},
 			{"no-headers", noArg, 1},
-		}, t.err)
-		for {
-			c := g.Next()
-			if c == -1 {
-				break
-			}
+		}, lsUsage, func(g *getopt, c int) int {
 			switch c {
-			case 'h':
-				io.WriteString(t.out, lsUsage)
-				return 0
 			case 'm':
 				snap = true
 			case 'o':
@@ -106,22 +97,21 @@ func ThinLs(ctx context.Context, args []string, env *Env) int {
 					return 1
 				}
 				fields = f
-			case 'V':
-				io.WriteString(t.out, Version+"\n")
-				return 0
 			case 1:
 				headers = false
 			default:
-				io.WriteString(t.err, lsUsage)
-				return 1
+				return badOption
 			}
+			return moreOptions
+		})
+		if done {
+			return rc
 		}
-		ops := g.Operands()
-		if len(ops) == 0 {
-			io.WriteString(t.err, "No input file provided.\n"+lsUsage)
+		in, ok := t.input(g, lsUsage, false)
+		if !ok {
 			return 1
 		}
-		if err := t.ls(ops[0], fields, headers, snap); err != nil {
+		if err := t.ls(in, fields, headers, snap); err != nil {
 			fmt.Fprintf(t.err, "%s\n", err)
 			return 1
 		}

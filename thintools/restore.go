@@ -45,7 +45,7 @@ func ThinRestore(ctx context.Context, args []string, env *Env) int {
 		var in, out string
 		var hasIn, hasOut bool
 		var ov restoreOverrides
-		g := newGetopt(t.prog, t.args, "hi:o:qV", []longOpt{
+		_, rc, done := t.options("hi:o:qV", []longOpt{
 			{"help", noArg, 'h'},
 			{"input", reqArg, 'i'},
 			{"output", reqArg, 'o'},
@@ -54,24 +54,13 @@ func ThinRestore(ctx context.Context, args []string, env *Env) int {
 			{"transaction-id", reqArg, 1},
 			{"data-block-size", reqArg, 2},
 			{"nr-data-blocks", reqArg, 3},
-		}, t.err)
-		for {
-			c := g.Next()
-			if c == -1 {
-				break
-			}
+		}, restoreUsage, func(g *getopt, c int) int {
 			switch c {
-			case 'h':
-				io.WriteString(t.out, restoreUsage)
-				return 0
 			case 'i':
 				in, hasIn = g.Optarg, true
 			case 'o':
 				out, hasOut = g.Optarg, true
 			case 'q':
-			case 'V':
-				io.WriteString(t.out, Version+"\n")
-				return 0
 			case 1, 2, 3:
 				v, err := strconv.ParseUint(g.Optarg, 10, 64)
 				if err != nil {
@@ -88,9 +77,12 @@ func ThinRestore(ctx context.Context, args []string, env *Env) int {
 					ov.nrDataBlocks = &v
 				}
 			default:
-				io.WriteString(t.err, restoreUsage)
-				return 1
+				return badOption
 			}
+			return moreOptions
+		})
+		if done {
+			return rc
 		}
 		if !hasIn {
 			io.WriteString(t.err, "No input file provided.\n\n"+restoreUsage)

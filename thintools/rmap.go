@@ -52,23 +52,12 @@ func cutULL(s string) (uint64, string, bool) {
 func ThinRmap(ctx context.Context, args []string, env *Env) int {
 	return run(args, env, func(t *tool) int {
 		var regions []region
-		g := newGetopt(t.prog, t.args, "hV", []longOpt{
+		g, rc, done := t.options("hV", []longOpt{
 			{"help", noArg, 'h'},
 			{"version", noArg, 'V'},
 			{"region", reqArg, 1},
-		}, t.err)
-		for {
-			c := g.Next()
-			if c == -1 {
-				break
-			}
+		}, rmapUsage, func(g *getopt, c int) int {
 			switch c {
-			case 'h':
-				io.WriteString(t.out, rmapUsage)
-				return 0
-			case 'V':
-				io.WriteString(t.out, Version+"\n")
-				return 0
 			case 1:
 				r, err := parseRegion(g.Optarg)
 				if err != nil {
@@ -77,20 +66,22 @@ func ThinRmap(ctx context.Context, args []string, env *Env) int {
 				}
 				regions = append(regions, r)
 			default:
-				io.WriteString(t.err, rmapUsage)
-				return 1
+				return badOption
 			}
+			return moreOptions
+		})
+		if done {
+			return rc
 		}
-		ops := g.Operands()
-		if len(ops) == 0 {
-			io.WriteString(t.err, "No input file provided.\n"+rmapUsage)
+		in, ok := t.input(g, rmapUsage, false)
+		if !ok {
 			return 1
 		}
 		if len(regions) == 0 {
 			io.WriteString(t.err, "No regions provided.\n"+rmapUsage)
 			return 1
 		}
-		if err := t.rmap(ops[0], regions); err != nil {
+		if err := t.rmap(in, regions); err != nil {
 			io.WriteString(t.err, err.Error())
 			return 1
 		}
