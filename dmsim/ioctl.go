@@ -81,6 +81,35 @@ func (a ioctlAPI) validateRef(ref DevRef) error {
 	return nil
 }
 
+// lockedCell is find_device_interface() behind validate_params(): the
+// cell ref names, returned with hashMu held (the caller unlocks); ENXIO,
+// unlocked, when there is none.
+func (a ioctlAPI) lockedCell(ref DevRef) (*hashCell, error) {
+	ref = normRef(ref)
+	if err := a.validateRef(ref); err != nil {
+		return nil, err
+	}
+	s := a.dm()
+	s.hashMu.Lock()
+	hc := s.findCell(ref)
+	if hc == nil {
+		s.hashMu.Unlock()
+		return nil, ENXIO
+	}
+	return hc, nil
+}
+
+// device is find_device(): the mapped device ref names (ENXIO if none).
+func (a ioctlAPI) device(ref DevRef) (*MappedDevice, error) {
+	hc, err := a.lockedCell(ref)
+	if err != nil {
+		return nil, err
+	}
+	md := hc.md
+	a.dm().hashMu.Unlock()
+	return md, nil
+}
+
 // checkName is check_name().
 func (a ioctlAPI) checkName(name string) error {
 	if strings.Contains(name, "/") {
@@ -152,17 +181,11 @@ func (a ioctlAPI) DevCreate(name, uuid string, flags IoctlFlags) (DMInfo, error)
 // DevRemove is dev_remove(): EBUSY while open (with Deferred: mark for
 // removal at last close and succeed).
 func (a ioctlAPI) DevRemove(ref DevRef, flags IoctlFlags) (DMInfo, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	hc, err := a.lockedCell(ref)
+	if err != nil {
 		return DMInfo{}, err
 	}
 	s := a.dm()
-	s.hashMu.Lock()
-	hc := s.findCell(ref)
-	if hc == nil {
-		s.hashMu.Unlock()
-		return DMInfo{}, ENXIO
-	}
 	md := hc.md
 	if err := md.lockForDeletion(flags.Deferred, false); err != nil {
 		s.hashMu.Unlock()
@@ -273,13 +296,9 @@ func (a ioctlAPI) DevRename(ref DevRef, newName string, setUUID bool) (DMInfo, e
 
 // DevSuspend is do_suspend(): already suspended is a no-op.
 func (a ioctlAPI) DevSuspend(ref DevRef, flags IoctlFlags) (DMInfo, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	md, err := a.device(ref)
+	if err != nil {
 		return DMInfo{}, err
-	}
-	md := a.dm().findDevice(ref)
-	if md == nil {
-		return DMInfo{}, ENXIO
 	}
 	if !md.Suspended() {
 		if err := md.suspend(a.ctx, flags.NoFlush); err != nil {
@@ -295,17 +314,11 @@ func (a ioctlAPI) DevSuspend(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 // (a failing preresume leaves the device suspended, with the new table
 // live).
 func (a ioctlAPI) DevResume(ref DevRef, flags IoctlFlags) (DMInfo, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	hc, err := a.lockedCell(ref)
+	if err != nil {
 		return DMInfo{}, err
 	}
 	s := a.dm()
-	s.hashMu.Lock()
-	hc := s.findCell(ref)
-	if hc == nil {
-		s.hashMu.Unlock()
-		return DMInfo{}, ENXIO
-	}
 	md := hc.md
 	newMap := hc.newMap
 	hc.newMap = nil
@@ -317,7 +330,6 @@ func (a ioctlAPI) DevResume(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 			// The kernel ignores a failure here: the swap then fails.
 			_ = md.suspend(a.ctx, flags.NoFlush)
 		}
-		var err error
 		old, err = md.swapTable(a.ctx, newMap)
 		if err != nil {
 			md.syncTable()
@@ -328,7 +340,6 @@ func (a ioctlAPI) DevResume(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 		md.ro = newMap.mode&FModeWrite == 0
 		md.mu.Unlock()
 	}
-	var err error
 	if md.Suspended() {
 		err = md.resume(a.ctx)
 	}
@@ -343,13 +354,9 @@ func (a ioctlAPI) DevResume(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 
 // DevStatus is dev_status() (dmsetup info).
 func (a ioctlAPI) DevStatus(ref DevRef, flags IoctlFlags) (DMInfo, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	md, err := a.device(ref)
+	if err != nil {
 		return DMInfo{}, err
-	}
-	md := a.dm().findDevice(ref)
-	if md == nil {
-		return DMInfo{}, ENXIO
 	}
 	return a.status(md, flags.Inactive), nil
 }
@@ -357,13 +364,9 @@ func (a ioctlAPI) DevStatus(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 // DevWait is dev_wait(): wait until the event counter differs from
 // eventNr (at once if it already does), then report the status lines.
 func (a ioctlAPI) DevWait(ctx context.Context, ref DevRef, eventNr uint32, flags IoctlFlags) (DMInfo, []TargetStatus, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	md, err := a.device(ref)
+	if err != nil {
 		return DMInfo{}, nil, err
-	}
-	md := a.dm().findDevice(ref)
-	if md == nil {
-		return DMInfo{}, nil, ENXIO
 	}
 	if ctx == nil {
 		ctx = a.ctx
@@ -419,13 +422,9 @@ func (a ioctlAPI) retrieveStatus(md *MappedDevice, typ StatusType, flags IoctlFl
 // ever loads also sets up its queue: device areas are checked now and the
 // disk (/dev/dm-N) appears.
 func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (DMInfo, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	md, err := a.device(ref)
+	if err != nil {
 		return DMInfo{}, err
-	}
-	md := a.dm().findDevice(ref)
-	if md == nil {
-		return DMInfo{}, ENXIO
 	}
 	if len(specs) > dmMaxTargets {
 		return DMInfo{}, EOVERFLOW
@@ -498,17 +497,11 @@ func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (D
 
 // TableClear is table_clear(): drop the inactive table, if any.
 func (a ioctlAPI) TableClear(ref DevRef) (DMInfo, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	hc, err := a.lockedCell(ref)
+	if err != nil {
 		return DMInfo{}, err
 	}
 	s := a.dm()
-	s.hashMu.Lock()
-	hc := s.findCell(ref)
-	if hc == nil {
-		s.hashMu.Unlock()
-		return DMInfo{}, ENXIO
-	}
 	old := hc.newMap
 	hc.newMap = nil
 	md := hc.md
@@ -524,13 +517,9 @@ func (a ioctlAPI) TableClear(ref DevRef) (DMInfo, error) {
 // TableDeps is table_deps(): the devices the table holds, most recently
 // added first.
 func (a ioctlAPI) TableDeps(ref DevRef, flags IoctlFlags) (DMInfo, []DevT, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	md, err := a.device(ref)
+	if err != nil {
 		return DMInfo{}, nil, err
-	}
-	md := a.dm().findDevice(ref)
-	if md == nil {
-		return DMInfo{}, nil, ENXIO
 	}
 	info := a.status(md, flags.Inactive)
 	t := a.tableFor(md, flags.Inactive)
@@ -549,13 +538,9 @@ func (a ioctlAPI) TableDeps(ref DevRef, flags IoctlFlags) (DMInfo, []DevT, error
 // table (StatusTable) line, of the live table or, with Inactive, the
 // inactive one; none if there is no such table.
 func (a ioctlAPI) TableStatus(ref DevRef, typ StatusType, flags IoctlFlags) (DMInfo, []TargetStatus, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	md, err := a.device(ref)
+	if err != nil {
 		return DMInfo{}, nil, err
-	}
-	md := a.dm().findDevice(ref)
-	if md == nil {
-		return DMInfo{}, nil, ENXIO
 	}
 	info := a.status(md, flags.Inactive)
 	return info, a.retrieveStatus(md, typ, flags), nil
@@ -566,13 +551,9 @@ func (a ioctlAPI) TableStatus(ref DevRef, typ StatusType, flags IoctlFlags) (DMI
 // live table's target at sector (EINVAL, "The device has no table.", if
 // there is none).
 func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, string, error) {
-	ref = normRef(ref)
-	if err := a.validateRef(ref); err != nil {
+	md, err := a.device(ref)
+	if err != nil {
 		return DMInfo{}, "", err
-	}
-	md := a.dm().findDevice(ref)
-	if md == nil {
-		return DMInfo{}, "", ENXIO
 	}
 	if i := strings.IndexByte(msg, 0); i >= 0 {
 		msg = msg[:i]
@@ -598,10 +579,7 @@ func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, 
 		return DMInfo{}, "", EINVAL
 	}
 	t := md.getLiveTable()
-	var (
-		result string
-		err    error
-	)
+	var result string
 	if t == nil {
 		// 6.1.y (as recorded): a device with no live table refuses messages.
 		a.k.Log.DMErr("ioctl", "The device has no table.")
