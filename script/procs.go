@@ -557,6 +557,13 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 			}
 			return n, nil
 		}
+		if r.p.closed {
+			// The stage writing the pipe has closed its end, so nothing
+			// more can come: a host process forked meanwhile may still hold
+			// a copy of the end until it execs, which is all EAGAIN says.
+			r.p.mu.Unlock()
+			return 0, io.EOF
+		}
 		ev := r.m.Kernel.Clock.NewEvent()
 		r.p.readers = append(r.p.readers, ev)
 		r.p.mu.Unlock()
