@@ -92,6 +92,11 @@ type pipe struct {
 	// stageEnd fires when the stage writing a pipeline's pipe ends.
 	stageEnd *dmsim.Event
 	closed   bool // the writing end is closed
+	// rclosed: the reading end is closed (the last stage has ended), so
+	// a write fails with EPIPE even while a host process forked meanwhile
+	// still holds a copy of the end (its write would then succeed or wait
+	// for room that nobody will ever make)
+	rclosed bool
 }
 
 func wakeAll(evs *[]*dmsim.Event) {
@@ -290,6 +295,7 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 		if p, f := m.pipeOf(hc.Stdin, false, pipeline); p != nil {
 			p.mu.Lock()
 			f.Close()
+			p.rclosed = true
 			wakeAll(&p.writers)
 			p.mu.Unlock()
 			p.stageEnd.Wait(ctx)
@@ -585,6 +591,10 @@ func (w *pipeWriter) Write(b []byte) (int, error) {
 	total := 0
 	for total < len(b) {
 		w.p.mu.Lock()
+		if w.p.rclosed {
+			w.p.mu.Unlock()
+			return total, dmsim.Errno(syscall.EPIPE)
+		}
 		n, err := rawIO(w.f, b[total:], true)
 		total += n
 		if n > 0 {
