@@ -85,6 +85,7 @@ const (
 // pipe is a host pipe the shell made, found by its inode.
 type pipe struct {
 	kind pipeKind
+	ino  uint64 // the key it is registered under
 	mu   sync.Mutex
 	// processes waiting for data or end of file, for room or for the
 	// reader's end
@@ -234,18 +235,18 @@ func (m *Machine) pipeOf(v any, register bool, kind pipeKind) (*pipe, *os.File) 
 	defer m.procs.mu.Unlock()
 	p := m.procs.pipes[ino]
 	if p == nil && register {
-		p = &pipe{kind: kind, stageEnd: m.Kernel.Clock.NewEvent()}
+		p = &pipe{kind: kind, ino: ino, stageEnd: m.Kernel.Clock.NewEvent()}
 		m.procs.pipes[ino] = p
 	}
 	return p, f
 }
 
-func (m *Machine) dropPipe(f *os.File) {
-	if ino, ok := inode(f); ok {
-		m.procs.mu.Lock()
-		delete(m.procs.pipes, ino)
-		m.procs.mu.Unlock()
-	}
+// dropPipe forgets a pipe once both its ends are done with (by the inode
+// it was registered under: its ends may be closed by now).
+func (m *Machine) dropPipe(p *pipe) {
+	m.procs.mu.Lock()
+	delete(m.procs.pipes, p.ino)
+	m.procs.mu.Unlock()
 }
 
 // lastStatus is what a marker returns: the status of the command before
@@ -299,7 +300,7 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 			wakeAll(&p.writers)
 			p.mu.Unlock()
 			p.stageEnd.Wait(ctx)
-			m.dropPipe(f)
+			m.dropPipe(p)
 		}
 	case mkSpawnJob:
 		site := atoi(args[1])
@@ -344,8 +345,8 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 	case mkHdoc:
 		m.pipeOf(hc.Stdin, true, heredoc)
 	case mkHdocEnd:
-		if _, f := m.pipeOf(hc.Stdin, false, heredoc); f != nil {
-			m.dropPipe(f)
+		if p, _ := m.pipeOf(hc.Stdin, false, heredoc); p != nil {
+			m.dropPipe(p)
 		}
 	case mkCat:
 		// $(<FILE)
