@@ -884,18 +884,25 @@ func (d *cmdCtx) status(argc int, argv []string, ne *dmsim.NameEntry, multiple b
 	return d.statusCmd(d.cmdName, argc, argv, ne, multiple)
 }
 
+// deviceArg is how _status, _info and _deps pick their device: the entry
+// they are called with for each device, else the first argument; all is
+// set when there is neither (and no --uuid or --major), meaning every
+// device.
+func (d *cmdCtx) deviceArg(argc int, argv []string, ne *dmsim.NameEntry) (name string, haveName, all bool) {
+	switch {
+	case ne != nil:
+		return ne.Name, true, false
+	case argc > 0:
+		return argv[0], true, false
+	}
+	return "", false, d.sw[optUUID] == 0 && d.sw[optMajor] == 0
+}
+
 // statusCmd is _status, shared by status, table and ls --target/--exec.
 func (d *cmdCtx) statusCmd(cmdName string, argc int, argv []string, ne *dmsim.NameEntry, multiple bool) bool {
-	var name string
-	if ne != nil {
-		name = ne.Name
-	} else {
-		if argc == 0 && d.sw[optUUID] == 0 && d.sw[optMajor] == 0 {
-			return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.statusCmd(cmdName, 0, nil, e, true) })
-		}
-		if argc > 0 {
-			name = argv[0]
-		}
+	name, _, all := d.deviceArg(argc, argv, ne)
+	if all {
+		return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.statusCmd(cmdName, 0, nil, e, true) })
 	}
 	typ := tStatus
 	if cmdName == "table" {
@@ -1035,17 +1042,9 @@ func (d *cmdCtx) version(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bo
 }
 
 func (d *cmdCtx) info(argc int, argv []string, ne *dmsim.NameEntry, multiple bool) bool {
-	var name string
-	haveName := false
-	if ne != nil {
-		name, haveName = ne.Name, true
-	} else {
-		if argc == 0 && d.sw[optUUID] == 0 && d.sw[optMajor] == 0 {
-			return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.info(0, nil, e, true) })
-		}
-		if argc > 0 {
-			name, haveName = argv[0], true
-		}
+	name, haveName, all := d.deviceArg(argc, argv, ne)
+	if all {
+		return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.info(0, nil, e, true) })
 	}
 	t := d.newTask(tInfo)
 	if !d.setTaskDevice(t, name, haveName, false) {
@@ -1110,17 +1109,9 @@ func (d *cmdCtx) displayInfoLong(t *task) {
 }
 
 func (d *cmdCtx) deps(argc int, argv []string, ne *dmsim.NameEntry, multiple bool) bool {
-	var name string
-	haveName := false
-	if ne != nil {
-		name, haveName = ne.Name, true
-	} else {
-		if argc == 0 && d.sw[optUUID] == 0 && d.sw[optMajor] == 0 {
-			return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.deps(0, nil, e, true) })
-		}
-		if argc > 0 {
-			name, haveName = argv[0], true
-		}
+	name, haveName, all := d.deviceArg(argc, argv, ne)
+	if all {
+		return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.deps(0, nil, e, true) })
 	}
 	t := d.newTask(tDeps)
 	if !d.setTaskDevice(t, name, haveName, false) {
