@@ -447,28 +447,9 @@ func head(p *Proc) int {
 	if !ok {
 		return 1
 	}
-	count, bytesMode, allBut := uint64(10), false, false
-	parse := func(s string) bool {
-		if strings.HasPrefix(s, "-") {
-			allBut = true
-			s = s[1:]
-		}
-		v, err := parseNumber(s, bkmSuffixes, 0, math.MaxUint64)
-		if err != nil {
-			fmt.Fprintf(p.Stderr, "head: %v\n", err)
-			return false
-		}
-		count = v
-		return true
-	}
-	if o.has('n') && !parse(o.arg('n')) {
+	count, bytesMode, allBut, ok := headTailCount(p, "head", o, '-')
+	if !ok {
 		return 1
-	}
-	if o.has('c') {
-		bytesMode = true
-		if !parse(o.arg('c')) {
-			return 1
-		}
 	}
 	if len(files) == 0 {
 		files = []string{"-"}
@@ -1053,29 +1034,9 @@ func tail(p *Proc) int {
 		fmt.Fprintf(p.Stderr, "dmsim: tail -f is not supported\n")
 		return 1
 	}
-	count, bytesMode, fromStart := uint64(10), false, false
-	parse := func(s string) bool {
-		if strings.HasPrefix(s, "+") {
-			fromStart, s = true, s[1:]
-		} else {
-			s = strings.TrimPrefix(s, "-")
-		}
-		v, err := parseNumber(s, bkmSuffixes, 0, math.MaxUint64)
-		if err != nil {
-			fmt.Fprintf(p.Stderr, "tail: %v\n", err)
-			return false
-		}
-		count = v
-		return true
-	}
-	if o.has('n') && !parse(o.arg('n')) {
+	count, bytesMode, fromStart, ok := headTailCount(p, "tail", o, '+')
+	if !ok {
 		return 1
-	}
-	if o.has('c') {
-		bytesMode = true
-		if !parse(o.arg('c')) {
-			return 1
-		}
 	}
 	if len(files) == 0 {
 		files = []string{"-"}
@@ -1130,4 +1091,37 @@ func tail(p *Proc) int {
 		fmt.Fprintf(p.Stderr, "tail: no files\n")
 	}
 	return status
+}
+
+// headTailCount reads head's and tail's -n and then -c: a count with
+// busybox's b/k/m suffixes, marked by a leading sign (head: '-', all but
+// the last COUNT; tail: '+', from line or byte COUNT on, and a '-' is
+// dropped). The last option read sets the count; -c selects bytes.
+func headTailCount(p *Proc, name string, o opts, sign byte) (count uint64, bytesMode, signed, ok bool) {
+	count = 10
+	parse := func(s string) bool {
+		switch {
+		case s != "" && s[0] == sign:
+			signed, s = true, s[1:]
+		case sign == '+':
+			s = strings.TrimPrefix(s, "-")
+		}
+		v, err := parseNumber(s, bkmSuffixes, 0, math.MaxUint64)
+		if err != nil {
+			fmt.Fprintf(p.Stderr, "%s: %v\n", name, err)
+			return false
+		}
+		count = v
+		return true
+	}
+	if o.has('n') && !parse(o.arg('n')) {
+		return 0, false, false, false
+	}
+	if o.has('c') {
+		bytesMode = true
+		if !parse(o.arg('c')) {
+			return 0, false, false, false
+		}
+	}
+	return count, bytesMode, signed, true
 }
