@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/table"
 	"github.com/dmsim/dmsim/userland"
 )
@@ -64,7 +65,7 @@ func Main(p *userland.Proc) int {
 type cmdCtx struct {
 	p      *userland.Proc
 	m      Machine
-	clock  *dmsim.Clock
+	clock  *sim.Clock
 	killed bool
 
 	sw      map[int]int
@@ -188,7 +189,7 @@ func catoi(s string) int {
 
 // Run runs dmsetup with argv p.Args on machine m (nil: no device-mapper
 // driver). clock may be nil outside the simulation.
-func Run(p *userland.Proc, m Machine, clock *dmsim.Clock) int {
+func Run(p *userland.Proc, m Machine, clock *sim.Clock) int {
 	d := &cmdCtx{p: p, m: m, clock: clock, sw: map[int]int{}, strArg: map[int]string{}, intArg: map[int]int{}}
 	if m == nil {
 		return d.noDriver()

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
-	"github.com/dmsim/dmsim/userland"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // Machine is what dmsetup needs from the kernel: the device-mapper ioctls
@@ -99,7 +99,7 @@ type task struct {
 	names    []dmsim.NameEntry
 	versions []dmsim.TargetVersion
 	response string
-	errno    dmsim.Errno
+	errno    linuxerr.Errno
 }
 
 func (d *cmdCtx) newTask(t taskType) *task {
@@ -204,7 +204,7 @@ func (t *task) ioctlFailed(err error) {
 		devpart = fmt.Sprintf("(%d:%d)", t.major, max(t.minor, 0))
 	}
 	t.d.errorf("device-mapper: %s ioctl on %s %s%s failed: %s", ioctlName[t.typ], t.name, t.uuid,
-		devpart, userland.Strerror(err))
+		devpart, linuxerr.Strerror(err))
 }
 
 // run is dm_task_run.
@@ -219,7 +219,7 @@ func (t *task) run() bool {
 	var err error
 	for try := 0; ; try++ {
 		err = t.ioctl()
-		if err == nil || !t.retryRemove || t.typ != tRemove || dmsim.AsErrno(err) != dmsim.EBUSY || try+1 >= ioctlRetries {
+		if err == nil || !t.retryRemove || t.typ != tRemove || linuxerr.ToErrno(err) != linuxerr.EBUSY || try+1 >= ioctlRetries {
 			break
 		}
 		// libdm logs every failed attempt before it retries
@@ -232,8 +232,8 @@ func (t *task) run() bool {
 		if d.killed {
 			return false
 		}
-		t.errno = dmsim.AsErrno(err)
-		if t.errno == dmsim.ENXIO && (t.typ == tInfo || t.typ == tMknodes || t.typ == tStatus) {
+		t.errno = linuxerr.ToErrno(err)
+		if t.errno == linuxerr.ENXIO && (t.typ == tInfo || t.typ == tMknodes || t.typ == tStatus) {
 			t.exists = false
 			return t.nodeOps()
 		}
@@ -249,7 +249,7 @@ func (t *task) ioctl() error {
 	d := t.d
 	api := d.m.Ioctl()
 	if api == nil {
-		return dmsim.ENODEV
+		return linuxerr.ENODEV
 	}
 	var err error
 	switch t.typ {
@@ -294,7 +294,7 @@ func (t *task) ioctl() error {
 	case tTargetMsg:
 		t.info, t.response, err = api.TargetMessage(t.ref(), t.sector, t.message)
 	case tTargetVersion:
-		err = dmsim.EINVAL
+		err = linuxerr.EINVAL
 		for _, v := range api.ListVersions() {
 			if v.Name == t.name {
 				t.versions = []dmsim.TargetVersion{v}
@@ -417,8 +417,8 @@ func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
 		}
 		_ = d.m.Unlink(p)
 	}
-	if err := d.m.Mknod(p, dev); err != nil && dmsim.AsErrno(err) != dmsim.EEXIST {
-		d.errorf("%s: mknod for %s failed: %s", p, name, userland.Strerror(err))
+	if err := d.m.Mknod(p, dev); err != nil && linuxerr.ToErrno(err) != linuxerr.EEXIST {
+		d.errorf("%s: mknod for %s failed: %s", p, name, linuxerr.Strerror(err))
 	}
 }
 
@@ -426,8 +426,8 @@ func (d *cmdCtx) rmNode(name string) {
 	if _, ok := d.mapperNodes()[name]; !ok {
 		return
 	}
-	if err := d.m.Unlink(dmDir + "/" + name); err != nil && dmsim.AsErrno(err) != dmsim.ENOENT {
-		d.errorf("%s: unlink failed: %s", dmDir+"/"+name, userland.Strerror(err))
+	if err := d.m.Unlink(dmDir + "/" + name); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
+		d.errorf("%s: unlink failed: %s", dmDir+"/"+name, linuxerr.Strerror(err))
 	}
 }
 
@@ -492,13 +492,13 @@ func (d *cmdCtx) readAhead(name string, dev dmsim.DevT) (uint32, bool) {
 	}
 	p := dmDir + "/" + name
 	if _, ok := d.mapperNodes()[name]; !ok {
-		d.errorf("%s: open failed: %s", p, userland.Strerror(dmsim.ENOENT))
+		d.errorf("%s: open failed: %s", p, linuxerr.Strerror(linuxerr.ENOENT))
 		return 0, false
 	}
 	if _, err := d.m.LookupBdev(p); err != nil {
-		d.errorf("%s: open failed: %s", p, userland.Strerror(err))
+		d.errorf("%s: open failed: %s", p, linuxerr.Strerror(err))
 		return 0, false
 	}
-	d.errorf("%s: BLKRAGET failed: %s", name, userland.Strerror(dmsim.ENOTTY))
+	d.errorf("%s: BLKRAGET failed: %s", name, linuxerr.Strerror(linuxerr.ENOTTY))
 	return 0, false
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/dmsim/dmsim/sim"
 )
 
 // ErrRequeue is BLK_STS_DM_REQUEUE: a target completes a bio it holds with
@@ -130,7 +132,7 @@ func (b *Bio) Clone(offset, sectors uint64, end func(*Bio, error)) *Bio {
 // SubmitWait submits bio to its device and waits (as a clock actor holding a
 // token) until it completes, returning its status. It replaces the bio's
 // completion callback.
-func SubmitWait(ctx context.Context, c *Clock, bio *Bio) error {
+func SubmitWait(ctx context.Context, c *sim.Clock, bio *Bio) error {
 	ev := c.NewEvent()
 	bio.end = func(_ *Bio, err error) { ev.Fire(err) }
 	bio.Dev.Submit(bio)

@@ -3,6 +3,9 @@ package dmsim
 import (
 	"context"
 	"math"
+
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // submitChecks is the generic part of submit_bio_noacct() every device's
@@ -15,7 +18,7 @@ import (
 // (bio_check_ro(), which in 6.1 only warns).
 func (k *Kernel) submitChecks(dev BlockDevice, lim QueueLimits, bio *Bio) bool {
 	if k.isHalted() {
-		bio.Endio(EIO)
+		bio.Endio(linuxerr.EIO)
 		return false
 	}
 	if bio.Op == OpWrite || bio.Op == OpDiscard {
@@ -27,7 +30,7 @@ func (k *Kernel) submitChecks(dev BlockDevice, lim QueueLimits, bio *Bio) bool {
 		max := dev.Size()
 		n := bio.Sectors
 		if n != 0 && max != 0 && (n > max || bio.Sector > max-n) {
-			bio.Endio(EIO)
+			bio.Endio(linuxerr.EIO)
 			return false
 		}
 	}
@@ -41,7 +44,7 @@ func (k *Kernel) submitChecks(dev BlockDevice, lim QueueLimits, bio *Bio) bool {
 		}
 	}
 	if bio.Op == OpDiscard && !lim.DiscardSupported() {
-		bio.Endio(EOPNOTSUPP)
+		bio.Endio(linuxerr.EOPNOTSUPP)
 		return false
 	}
 	return true
@@ -99,7 +102,7 @@ func chainBio(parent *Bio, n int) func(*Bio, error) {
 }
 
 // flushBdev is blkdev_issue_flush(): an empty flush bio, waited for.
-func flushBdev(c *Clock, dev BlockDevice) error {
+func flushBdev(c *sim.Clock, dev BlockDevice) error {
 	bio := NewBio(OpFlush, dev, 0, nil, nil)
 	bio.Flags = ReqPreflush
 	return SubmitWait(context.Background(), c, bio)

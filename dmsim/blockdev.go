@@ -3,6 +3,7 @@ package dmsim
 import (
 	"fmt"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -22,7 +23,7 @@ func ParseDevT(s string) (d DevT, ok bool, err error) {
 		return DevT{}, false, nil
 	}
 	if maj >= 1<<12 || min >= 1<<20 {
-		return DevT{}, true, EOVERFLOW
+		return DevT{}, true, linuxerr.EOVERFLOW
 	}
 	return DevT{maj, min}, true, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	_ "github.com/dmsim/dmsim/targets/all"
 )
 
@@ -52,9 +53,9 @@ func TestVirtioDisks(t *testing.T) {
 	}
 	bio = dmsim.NewBio(dmsim.OpDiscard, vdb, 0, nil, nil)
 	bio.Sectors = 8
-	wantErr(t, dmsim.SubmitWait(context.Background(), m.K.Clock, bio), dmsim.EOPNOTSUPP)
+	wantErr(t, dmsim.SubmitWait(context.Background(), m.K.Clock, bio), linuxerr.EOPNOTSUPP)
 	// Beyond the end.
-	wantErr(t, m.IO(dmsim.OpWrite, vda, 8191, make([]byte, 1024)), dmsim.EIO)
+	wantErr(t, m.IO(dmsim.OpWrite, vda, 8191, make([]byte, 1024)), linuxerr.EIO)
 	// Writes survive a reboot on the same images.
 	m.K.Halt()
 	k2, err := dmsim.NewKernel(cfg)
@@ -70,7 +71,7 @@ func TestVirtioDisks(t *testing.T) {
 		t.Fatalf("after reboot: %v", err)
 	}
 	// I/O after halt fails.
-	wantErr(t, m.IO(dmsim.OpRead, vda, 0, buf), dmsim.EIO)
+	wantErr(t, m.IO(dmsim.OpRead, vda, 0, buf), linuxerr.EIO)
 }
 
 func TestVolatileWriteCache(t *testing.T) {
@@ -117,7 +118,7 @@ func TestVolatileWriteCache(t *testing.T) {
 
 func TestBrd(t *testing.T) {
 	m := Boot(t)
-	if _, err := m.K.LookupBdev("/dev/ram0"); !errors.Is(err, dmsim.ENOENT) {
+	if _, err := m.K.LookupBdev("/dev/ram0"); !errors.Is(err, linuxerr.ENOENT) {
 		t.Fatal("ram0 before brd")
 	}
 	if err := m.K.Modprobe("brd", map[string]string{"rd_nr": "2", "rd_size": "65536", "bogus": "1"}); err != nil {
@@ -145,7 +146,7 @@ func TestBrd(t *testing.T) {
 	if got, _ := m.K.SysfsRead("/sys/module/brd/parameters/rd_nr"); got != "2\n" {
 		t.Fatalf("rd_nr %q", got)
 	}
-	if err := m.K.SysfsWrite("/sys/module/brd/parameters/rd_nr", "3"); !errors.Is(err, dmsim.EACCES) {
+	if err := m.K.SysfsWrite("/sys/module/brd/parameters/rd_nr", "3"); !errors.Is(err, linuxerr.EACCES) {
 		t.Fatal(err)
 	}
 	// The ram disk has no write cache: flushes complete at once.
@@ -161,10 +162,10 @@ func TestBrd(t *testing.T) {
 
 func TestModprobeErrors(t *testing.T) {
 	m := Boot(t)
-	if err := m.K.Modprobe("nosuchmod", nil); !errors.Is(err, dmsim.ENOENT) {
+	if err := m.K.Modprobe("nosuchmod", nil); !errors.Is(err, linuxerr.ENOENT) {
 		t.Fatal(err)
 	}
-	if err := m.K.Modprobe("brd", map[string]string{"rd_nr": "x"}); !errors.Is(err, dmsim.EINVAL) {
+	if err := m.K.Modprobe("brd", map[string]string{"rd_nr": "x"}); !errors.Is(err, linuxerr.EINVAL) {
 		t.Fatal(err)
 	}
 	m.ExpectLog("<3>brd: 'x' invalid for parameter 'rd_nr'")
@@ -183,13 +184,13 @@ func TestModprobeErrors(t *testing.T) {
 	if got, _ := m.K.SysfsRead("/sys/module/dm_probe/parameters/knob"); got != "12\n" {
 		t.Fatalf("knob %q", got)
 	}
-	if err := m.K.SysfsWrite("/sys/module/dm_probe/parameters/knob", "-1"); !errors.Is(err, dmsim.EINVAL) {
+	if err := m.K.SysfsWrite("/sys/module/dm_probe/parameters/knob", "-1"); !errors.Is(err, linuxerr.EINVAL) {
 		t.Fatal(err)
 	}
-	if err := m.K.SysfsWrite("/sys/module/dm_probe/parameters/fixed", "y"); !errors.Is(err, dmsim.EACCES) {
+	if err := m.K.SysfsWrite("/sys/module/dm_probe/parameters/fixed", "y"); !errors.Is(err, linuxerr.EACCES) {
 		t.Fatal(err)
 	}
-	if _, err := m.K.SysfsRead("/sys/module/dm_probe/parameters/nope"); !errors.Is(err, dmsim.ENOENT) {
+	if _, err := m.K.SysfsRead("/sys/module/dm_probe/parameters/nope"); !errors.Is(err, linuxerr.ENOENT) {
 		t.Fatal(err)
 	}
 	if got, _ := m.K.SysfsRead("/sys/module/dm_mod/parameters/reserved_bio_based_ios"); got != "16\n" {
@@ -202,7 +203,7 @@ func TestModprobeErrors(t *testing.T) {
 
 func TestLoop(t *testing.T) {
 	m := Boot(t)
-	if err := m.K.LoopSetFile(0, "/nonexistent", false); !errors.Is(err, dmsim.ENXIO) {
+	if err := m.K.LoopSetFile(0, "/nonexistent", false); !errors.Is(err, linuxerr.ENXIO) {
 		t.Fatalf("loop without module: %v", err)
 	}
 	if err := m.K.Modprobe("loop", nil); err != nil {
@@ -226,7 +227,7 @@ func TestLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.ExpectLog("<6>loop0: detected capacity change from 0 to 2048")
-	if err := m.K.LoopSetFile(0, file, false); !errors.Is(err, dmsim.EBUSY) {
+	if err := m.K.LoopSetFile(0, file, false); !errors.Is(err, linuxerr.EBUSY) {
 		t.Fatal(err)
 	}
 	if p, ok := m.K.LoopFile(0); !ok || p != file {
@@ -258,7 +259,7 @@ func TestLoop(t *testing.T) {
 	if _, ok := m.K.LoopFile(0); ok {
 		t.Fatal("autoclear did not detach")
 	}
-	if err := m.K.LoopClear(0); !errors.Is(err, dmsim.ENXIO) {
+	if err := m.K.LoopClear(0); !errors.Is(err, linuxerr.ENXIO) {
 		t.Fatal(err)
 	}
 	// Attaching a higher number creates the device.
@@ -307,7 +308,7 @@ func TestSysfsAndProc(t *testing.T) {
 			t.Errorf("%s = %q, %v; want %q", p, got, err, want)
 		}
 	}
-	if _, err := m.K.SysfsRead("/sys/block/dm-3/size"); !errors.Is(err, dmsim.ENOENT) {
+	if _, err := m.K.SysfsRead("/sys/block/dm-3/size"); !errors.Is(err, linuxerr.ENOENT) {
 		t.Errorf("device without table in sysfs: %v", err)
 	}
 	if ra, _ := m.K.ReadAhead(dmsim.DevT{Major: 253, Minor: 2}); ra != 2048 {
@@ -323,7 +324,7 @@ func TestSysfsAndProc(t *testing.T) {
 	if got, _ := m.K.SysfsRead("/sys/block/dm-0/bdi/read_ahead_kb"); got != "1000\n" {
 		t.Errorf("read_ahead_kb after write %q", got)
 	}
-	if err := m.K.SysfsWrite("/sys/block/dm-0/size", "1"); !errors.Is(err, dmsim.EACCES) {
+	if err := m.K.SysfsWrite("/sys/block/dm-0/size", "1"); !errors.Is(err, linuxerr.EACCES) {
 		t.Errorf("write size: %v", err)
 	}
 	if got, _ := m.K.SysfsList("/sys/block/vda/holders"); !reflect.DeepEqual(got, []string{"dm-0", "dm-1"}) {
@@ -361,27 +362,27 @@ func TestGetDeviceLookup(t *testing.T) {
 	tests := []struct {
 		path string
 		dev  string
-		err  dmsim.Errno
+		err  linuxerr.Errno
 	}{
 		{"254:0", "254:0", 0},
 		{"/dev/vdb", "254:16", 0},
 		{"/dev/mapper/alias", "254:16", 0},
 		{"/dev//vda", "254:0", 0},
-		{"fe10", "254:16", 0},          // hexadecimal new_encode_dev
-		{"/dev/vda1", "", dmsim.ENXIO}, // a partition that does not exist
-		{"254:1", "", dmsim.ENXIO},
-		{"4096:0", "", dmsim.EOVERFLOW},
-		{"1:1048576", "", dmsim.EOVERFLOW},
-		{"/dev/nonexistent", "", dmsim.ENODEV},
-		{"nonexistent", "", dmsim.ENODEV},
-		{"0", "", dmsim.ENODEV},
-		{"/dev/nfs", "", dmsim.ENXIO},
-		{"1:2:3", "", dmsim.ENXIO}, // name_to_dev_t's M:m:offset form
+		{"fe10", "254:16", 0},             // hexadecimal new_encode_dev
+		{"/dev/vda1", "", linuxerr.ENXIO}, // a partition that does not exist
+		{"254:1", "", linuxerr.ENXIO},
+		{"4096:0", "", linuxerr.EOVERFLOW},
+		{"1:1048576", "", linuxerr.EOVERFLOW},
+		{"/dev/nonexistent", "", linuxerr.ENODEV},
+		{"nonexistent", "", linuxerr.ENODEV},
+		{"0", "", linuxerr.ENODEV},
+		{"/dev/nfs", "", linuxerr.ENXIO},
+		{"1:2:3", "", linuxerr.ENXIO}, // name_to_dev_t's M:m:offset form
 	}
 	m.API.DevCreate("g", "", noFlags)
 	for _, tc := range tests {
 		_, err := m.API.TableLoad(ref("g"), []dmsim.TargetSpec{Spec(0, 8, "linear", tc.path+" 0")}, noFlags)
-		if dmsim.AsErrno(err) != tc.err {
+		if linuxerr.ToErrno(err) != tc.err {
 			t.Errorf("%s: err %v, want %v (log %q)", tc.path, err, tc.err, m.Log())
 			continue
 		}

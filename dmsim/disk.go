@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // Disk is an emulated virtio disk (virtio_blk on qemu with
@@ -108,7 +110,7 @@ func (d *Disk) do(bio *Bio) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.f == nil {
-		return EIO
+		return linuxerr.EIO
 	}
 	if bio.Flags&ReqPreflush != 0 || bio.Op == OpFlush {
 		if err := d.flushLocked(); err != nil {
@@ -118,7 +120,7 @@ func (d *Disk) do(bio *Bio) error {
 	switch bio.Op {
 	case OpRead:
 		if err := readFull(d.f, bio.Data, int64(bio.Sector)*SectorSize); err != nil {
-			return EIO
+			return linuxerr.EIO
 		}
 		if len(d.cache) > 0 {
 			for i := uint64(0); i < bio.Sectors; i++ {
@@ -140,7 +142,7 @@ func (d *Disk) do(bio *Bio) error {
 			delete(d.cache, bio.Sector+i)
 		}
 		if _, err := d.f.WriteAt(bio.Data, int64(bio.Sector)*SectorSize); err != nil {
-			return EIO
+			return linuxerr.EIO
 		}
 	case OpDiscard:
 		// qemu discard=unmap on a raw image punches a hole: the range reads
@@ -149,7 +151,7 @@ func (d *Disk) do(bio *Bio) error {
 			delete(d.cache, bio.Sector+i)
 		}
 		if err := punchHole(d.f, int64(bio.Sector)*SectorSize, int64(bio.Sectors)*SectorSize); err != nil {
-			return EIO
+			return linuxerr.EIO
 		}
 	}
 	return nil
@@ -161,7 +163,7 @@ func (d *Disk) flushLocked() error {
 	}
 	for s, b := range d.cache {
 		if _, err := d.f.WriteAt(b, int64(s)*SectorSize); err != nil {
-			return EIO
+			return linuxerr.EIO
 		}
 	}
 	clear(d.cache)
@@ -173,7 +175,7 @@ func (d *Disk) Flush() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.f == nil {
-		return EIO
+		return linuxerr.EIO
 	}
 	return d.flushLocked()
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // dmState is device-mapper's global state in one kernel: the name and
@@ -23,7 +26,7 @@ type dmState struct {
 
 	globalEvent uint32
 
-	removeWQ *Workqueue // kdmremove
+	removeWQ *sim.Workqueue // kdmremove
 }
 
 // hashCell is struct hash_cell: a device's name, UUID and inactive table.
@@ -67,11 +70,11 @@ func (s *dmState) create(persistent bool, minor uint32) (*MappedDevice, error) {
 	if persistent {
 		if minor >= 1<<20 {
 			s.minorMu.Unlock()
-			return nil, EINVAL
+			return nil, linuxerr.EINVAL
 		}
 		if _, used := s.minors[minor]; used {
 			s.minorMu.Unlock()
-			return nil, EBUSY
+			return nil, linuxerr.EBUSY
 		}
 	} else {
 		minor = 0
@@ -139,7 +142,7 @@ func (s *dmState) destroy(md *MappedDevice) {
 	}
 	md.wq.Stop()
 	for _, b := range deferred {
-		b.Endio(EIO)
+		b.Endio(linuxerr.EIO)
 	}
 	if hasQueue {
 		s.k.delDisk(md.disk)
@@ -158,11 +161,11 @@ func (s *dmState) insert(name, uuid string, md *MappedDevice) error {
 	s.hashMu.Lock()
 	defer s.hashMu.Unlock()
 	if _, ok := s.byName[name]; ok {
-		return EBUSY
+		return linuxerr.EBUSY
 	}
 	if uuid != "" {
 		if _, ok := s.byUUID[uuid]; ok {
-			return EBUSY
+			return linuxerr.EBUSY
 		}
 	}
 	hc := &hashCell{name: name, uuid: uuid, md: md}

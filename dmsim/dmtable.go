@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -213,25 +214,25 @@ func (t *Table) addTarget(typeName string, start, length uint64, params string) 
 	name := t.md.DeviceName()
 	if t.singleton {
 		k.Log.DMErr("table", "%s: target type %s must appear alone in table", name, t.targets[0].Type.Name)
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	if length == 0 {
 		k.Log.DMErr("table", "%s: zero-length target", name)
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	if start+length < start || start+length > (1<<63-1)>>9 {
 		k.Log.DMErr("table", "%s: too large device", name)
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	tt := k.getTargetType(typeName)
 	if tt == nil {
 		k.Log.DMErr("table", "%s: %s: unknown target type", name, typeName)
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	ti := &DMTarget{Table: t, Type: tt, Begin: start, Len: length}
-	var err error = EINVAL
+	var err error = linuxerr.EINVAL
 	bad := func() error {
-		e := AsErrno(err)
+		e := linuxerr.ToErrno(err)
 		k.Log.DMErr("table", "%s: %s: %s (-%s)", name, typeName, ti.Error, e.Name())
 		return err
 	}
@@ -279,7 +280,7 @@ func (t *Table) addTarget(typeName string, start, length uint64, params string) 
 		return bad()
 	}
 	if impl == nil {
-		err = EINVAL
+		err = linuxerr.EINVAL
 		return bad()
 	}
 	ti.Impl = impl
@@ -444,11 +445,11 @@ func (t *Table) calculateLimits() (QueueLimits, error) {
 		if hasIt {
 			if err := it.IterateDevices(func(d *DMDev, start, length uint64) error {
 				if t.deviceAreaIsInvalid(d, start, length, tl) {
-					return EINVAL
+					return linuxerr.EINVAL
 				}
 				return nil
 			}); err != nil {
-				return limits, EINVAL
+				return limits, linuxerr.EINVAL
 			}
 		}
 		stackLimits(&limits, tl)
@@ -517,7 +518,7 @@ func (t *Table) validateLogicalBlockAlignment(lim QueueLimits) error {
 	if remaining != 0 && ti != nil {
 		t.md.k.Log.DMErr("table", "%s: table line %d (start sect %d len %d) not aligned to h/w logical block size %d",
 			t.md.DeviceName(), i, ti.Begin, ti.Len, lim.LogicalBlockSize)
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	return nil
 }
@@ -601,7 +602,7 @@ func (t *Table) resumeTargets() error {
 			continue
 		}
 		if err := h.PreResume(); err != nil {
-			t.md.k.Log.DMErr("table", "%s: %s: preresume failed, error = -%d", t.md.DeviceName(), ti.Type.Name, int(AsErrno(err)))
+			t.md.k.Log.DMErr("table", "%s: %s: preresume failed, error = -%d", t.md.DeviceName(), ti.Type.Name, int(linuxerr.ToErrno(err)))
 			return err
 		}
 	}

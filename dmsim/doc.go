@@ -11,7 +11,7 @@
 // inside the kernel (a bio in flight, a suspend waiting for I/O, dmsetup
 // wait, a sleeping lock) give the token up and take it back. When no actor
 // holds a token, the clock jumps to the next timer; if only daemon timers
-// are left, every waiter is woken with ErrDeadlock (where the real kernel
+// are left, every waiter is woken with sim.ErrDeadlock (where the real kernel
 // would hang). An actor that merely sits between kernel calls without a
 // token lets time jump, or a deadlock be declared, behind its back.
 //

@@ -11,6 +11,8 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 	_ "github.com/dmsim/dmsim/targets/all"
 )
 
@@ -51,7 +53,7 @@ func TestSplitAtBoundariesAndMaxIO(t *testing.T) {
 	}
 	// Past the end of the device: the block layer fails it.
 	err := m.IO(dmsim.OpRead, dev, 115, make([]byte, 1024))
-	wantErr(t, err, dmsim.EIO)
+	wantErr(t, err, linuxerr.EIO)
 }
 
 func TestMaxIOLenWithMaxSectors(t *testing.T) {
@@ -115,7 +117,7 @@ func TestFlushAndDiscardFanOut(t *testing.T) {
 	bio = dmsim.NewBio(dmsim.OpDiscard, nd, 0, nil, nil)
 	bio.Sectors = 8
 	err := dmsim.SubmitWait(context.Background(), m.K.Clock, bio)
-	wantErr(t, err, dmsim.EOPNOTSUPP)
+	wantErr(t, err, linuxerr.EOPNOTSUPP)
 	// No write cache: flushes complete without reaching the target.
 	if err := m.IO(dmsim.OpFlush, nd, 0, nil); err != nil {
 		t.Fatal(err)
@@ -145,10 +147,10 @@ func TestKillAndRequeueOutsideSuspend(t *testing.T) {
 	m := probeBoot(t)
 	m.MustCreate("k", Spec(0, 8, "probe", "name=k kill=1"), Spec(8, 8, "probe", "name=r requeue=1"))
 	dev := m.Bdev("/dev/dm-0")
-	wantErr(t, m.IO(dmsim.OpRead, dev, 0, make([]byte, 512)), dmsim.EIO)
-	wantErr(t, m.IO(dmsim.OpRead, dev, 8, make([]byte, 512)), dmsim.EIO)
+	wantErr(t, m.IO(dmsim.OpRead, dev, 0, make([]byte, 512)), linuxerr.EIO)
+	wantErr(t, m.IO(dmsim.OpRead, dev, 8, make([]byte, 512)), linuxerr.EIO)
 	// A bio spanning both fails with the last error.
-	wantErr(t, m.IO(dmsim.OpWrite, dev, 4, make([]byte, 8*512)), dmsim.EIO)
+	wantErr(t, m.IO(dmsim.OpWrite, dev, 4, make([]byte, 8*512)), linuxerr.EIO)
 }
 
 // Suspend blocks new I/O (queued, not mapped) until resume.
@@ -215,7 +217,7 @@ func TestSuspendWaitsForInflight(t *testing.T) {
 	ctx, cancel := m.K.Clock.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := m.K.IoctlContext(ctx).DevSuspend(ref("h"), noFlags)
-	wantErr(t, err, dmsim.EINTR)
+	wantErr(t, err, linuxerr.EINTR)
 	if info, _ := m.API.DevStatus(ref("h"), noFlags); info.Suspended {
 		t.Fatal("suspended after interrupted suspend")
 	}
@@ -223,9 +225,9 @@ func TestSuspendWaitsForInflight(t *testing.T) {
 		t.Fatalf("hooks %v", got)
 	}
 	// I/O flows again.
-	rec("h").release(dmsim.ENOSPC)
+	rec("h").release(linuxerr.ENOSPC)
 	m.Wait(done)
-	wantErr(t, ioErr, dmsim.ENOSPC)
+	wantErr(t, ioErr, linuxerr.ENOSPC)
 }
 
 // During a noflush suspend a target pushes held bios back (ErrRequeue):
@@ -312,7 +314,7 @@ func TestConcurrentIOAndIoctls(t *testing.T) {
 	m.MustCreate("c", Spec(0, 4096, "linear", "/dev/vdb 0"), Spec(4096, 4096, "striped", "2 8 /dev/vda 0 /dev/vdb 8192"))
 	dev := m.Bdev("/dev/dm-0")
 	var wg sync.WaitGroup
-	var evs []*dmsim.Event
+	var evs []*sim.Event
 	errs := make([]error, 8)
 	for w := 0; w < 8; w++ {
 		w := w
@@ -366,7 +368,7 @@ func TestDeferredBiosFailAtRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Wait(done)
-	wantErr(t, ioErr, dmsim.EIO)
+	wantErr(t, ioErr, linuxerr.EIO)
 	if m.K.GetMD(info.Dev) != nil {
 		t.Fatal("GetMD of a removed device")
 	}
@@ -396,7 +398,7 @@ func TestStripedAndLinearData(t *testing.T) {
 	if got := m.StatusLines("st", dmsim.StatusTable); got[0] != "0 64 striped 2 16 254:0 0 254:16 100" {
 		t.Fatalf("table %v", got)
 	}
-	if errors.Is(nil, dmsim.EIO) {
+	if errors.Is(nil, linuxerr.EIO) {
 		t.Fatal()
 	}
 }

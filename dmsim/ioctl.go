@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -76,7 +77,7 @@ func normRef(ref DevRef) DevRef {
 func (a ioctlAPI) validateRef(ref DevRef) error {
 	if ref.UUID != "" && ref.Name != "" {
 		a.k.Log.DMErr("ioctl", "only supply one of name or uuid, cmd(%d)", 0)
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	return nil
 }
@@ -94,7 +95,7 @@ func (a ioctlAPI) lockedCell(ref DevRef) (*hashCell, error) {
 	hc := s.findCell(ref)
 	if hc == nil {
 		s.hashMu.Unlock()
-		return nil, ENXIO
+		return nil, linuxerr.ENXIO
 	}
 	return hc, nil
 }
@@ -114,7 +115,7 @@ func (a ioctlAPI) device(ref DevRef) (*MappedDevice, error) {
 func (a ioctlAPI) checkName(name string) error {
 	if strings.Contains(name, "/") {
 		a.k.Log.DMErr("ioctl", "invalid device name")
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	return nil
 }
@@ -161,7 +162,7 @@ func (a ioctlAPI) DevCreate(name, uuid string, flags IoctlFlags) (DMInfo, error)
 	name, uuid = truncName(name, dmNameLen), truncName(uuid, dmUUIDLen)
 	if name == "" {
 		a.k.Log.DMErr("ioctl", "name not supplied when creating device")
-		return DMInfo{}, EINVAL
+		return DMInfo{}, linuxerr.EINVAL
 	}
 	if err := a.checkName(name); err != nil {
 		return DMInfo{}, err
@@ -189,7 +190,7 @@ func (a ioctlAPI) DevRemove(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 	md := hc.md
 	if err := md.lockForDeletion(flags.Deferred, false); err != nil {
 		s.hashMu.Unlock()
-		if err == EBUSY && flags.Deferred {
+		if err == linuxerr.EBUSY && flags.Deferred {
 			return a.status(md, false), nil
 		}
 		return DMInfo{}, err
@@ -229,7 +230,7 @@ func (a ioctlAPI) DevRename(ref DevRef, newName string, setUUID bool) (DMInfo, e
 	}
 	if newName == "" || len(newName) > limit-1 {
 		a.k.Log.DMErr("ioctl", "Invalid new mapped device name or uuid string supplied.")
-		return DMInfo{}, EINVAL
+		return DMInfo{}, linuxerr.EINVAL
 	}
 	if !setUUID {
 		if err := a.checkName(newName); err != nil {
@@ -251,7 +252,7 @@ func (a ioctlAPI) DevRename(ref DevRef, newName string, setUUID bool) (DMInfo, e
 	if taken != nil {
 		s.hashMu.Unlock()
 		a.k.Log.DMErr("ioctl", "Unable to change %s on mapped device %s to one that already exists: %s", what, ref.Name, newName)
-		return DMInfo{}, EBUSY
+		return DMInfo{}, linuxerr.EBUSY
 	}
 	var hc *hashCell
 	if ref.Name != "" {
@@ -266,12 +267,12 @@ func (a ioctlAPI) DevRename(ref DevRef, newName string, setUUID bool) (DMInfo, e
 			pfx = "uuid "
 		}
 		a.k.Log.DMErr("ioctl", "Unable to rename non-existent device, %s to %s%s", ref.Name, pfx, newName)
-		return DMInfo{}, ENXIO
+		return DMInfo{}, linuxerr.ENXIO
 	}
 	if setUUID && hc.uuid != "" {
 		s.hashMu.Unlock()
 		a.k.Log.DMErr("ioctl", "Unable to change uuid of mapped device %s to %s because uuid is already set to %s", ref.Name, newName, hc.uuid)
-		return DMInfo{}, EINVAL
+		return DMInfo{}, linuxerr.EINVAL
 	}
 	md := hc.md
 	if setUUID {
@@ -372,7 +373,7 @@ func (a ioctlAPI) DevWait(ctx context.Context, ref DevRef, eventNr uint32, flags
 		ctx = a.ctx
 	}
 	if err := md.waitEvent(ctx, eventNr); err != nil {
-		return DMInfo{}, nil, EINTR
+		return DMInfo{}, nil, linuxerr.EINTR
 	}
 	info := a.status(md, flags.Inactive)
 	st := a.retrieveStatus(md, StatusInfo, flags)
@@ -427,7 +428,7 @@ func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (D
 		return DMInfo{}, err
 	}
 	if len(specs) > dmMaxTargets {
-		return DMInfo{}, EOVERFLOW
+		return DMInfo{}, linuxerr.EOVERFLOW
 	}
 	mode := FModeRead | FModeWrite
 	if flags.ReadOnly {
@@ -435,7 +436,7 @@ func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (D
 	}
 	t := newTable(md, mode)
 	if err := md.typeLock.Lock(a.ctx); err != nil {
-		return DMInfo{}, EINTR
+		return DMInfo{}, linuxerr.EINTR
 	}
 	fail := func(err error) (DMInfo, error) {
 		md.typeLock.Unlock()
@@ -445,7 +446,7 @@ func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (D
 	// populate_table()
 	if len(specs) == 0 {
 		a.k.Log.DMErr("ioctl", "populate_table: no targets specified")
-		return fail(EINVAL)
+		return fail(linuxerr.EINVAL)
 	}
 	for _, sp := range specs {
 		typ := sp.Type
@@ -463,7 +464,7 @@ func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (D
 	md.mu.Unlock()
 	if immut != nil && immut != t.immutable && !t.hasWildcard() {
 		a.k.Log.DMErr("ioctl", "can't replace immutable target type %s", immut.Name)
-		return fail(EINVAL)
+		return fail(linuxerr.EINVAL)
 	}
 	if !hasQueue {
 		if err := md.setupQueue(t); err != nil {
@@ -482,7 +483,7 @@ func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (D
 		s.hashMu.Unlock()
 		a.k.Log.DMErr("ioctl", "device has been removed from the dev hash table.")
 		t.destroy()
-		return DMInfo{}, ENXIO
+		return DMInfo{}, linuxerr.ENXIO
 	}
 	old := hc.newMap
 	hc.newMap = t
@@ -561,14 +562,14 @@ func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, 
 	argv := table.SplitArgs(msg)
 	if len(argv) == 0 {
 		a.k.Log.DMErr("ioctl", "Empty message received.")
-		return DMInfo{}, "", EINVAL
+		return DMInfo{}, "", linuxerr.EINVAL
 	}
 	if strings.HasPrefix(argv[0], "@") {
 		// message_for_md()
 		if strings.EqualFold(argv[0], "@cancel_deferred_remove") {
 			if len(argv) != 1 {
 				a.k.Log.DMErr("ioctl", "Invalid arguments for @cancel_deferred_remove")
-				return DMInfo{}, "", EINVAL
+				return DMInfo{}, "", linuxerr.EINVAL
 			}
 			if err := md.cancelDeferredRemove(); err != nil {
 				return DMInfo{}, "", err
@@ -576,25 +577,25 @@ func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, 
 			return a.status(md, false), "", nil
 		}
 		a.k.Log.DMErr("ioctl", "Unsupported message sent to DM core: %s", argv[0])
-		return DMInfo{}, "", EINVAL
+		return DMInfo{}, "", linuxerr.EINVAL
 	}
 	t := md.getLiveTable()
 	var result string
 	if t == nil {
 		// 6.1.y (as recorded): a device with no live table refuses messages.
 		a.k.Log.DMErr("ioctl", "The device has no table.")
-		err = EINVAL
+		err = linuxerr.EINVAL
 	} else {
 		if md.Deleting() {
-			err = ENXIO
+			err = linuxerr.ENXIO
 		} else if ti := t.FindTarget(sector); ti == nil {
 			a.k.Log.DMErr("ioctl", "Target message sector outside device.")
-			err = EINVAL
+			err = linuxerr.EINVAL
 		} else if m, ok := ti.Impl.(Messager); ok {
 			result, err = m.Message(argv)
 		} else {
 			a.k.Log.DMErr("ioctl", "Target type does not support messages")
-			err = EINVAL
+			err = linuxerr.EINVAL
 		}
 	}
 	md.putLiveTable()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	_ "github.com/dmsim/dmsim/targets/all"
 )
 
@@ -21,9 +22,9 @@ func ref(name string) dmsim.DevRef { return dmsim.DevRef{Name: name} }
 
 var noFlags dmsim.IoctlFlags
 
-func wantErr(t *testing.T, err error, want dmsim.Errno) {
+func wantErr(t *testing.T, err error, want linuxerr.Errno) {
 	t.Helper()
-	if dmsim.AsErrno(err) != want {
+	if linuxerr.ToErrno(err) != want {
 		t.Fatalf("err = %v, want %v", err, want)
 	}
 }
@@ -52,14 +53,14 @@ func TestCreateAndMinors(t *testing.T) {
 	tests := []struct {
 		name, uuid string
 		flags      dmsim.IoctlFlags
-		err        dmsim.Errno
+		err        linuxerr.Errno
 		log        []string
 	}{
-		{name: "a", err: dmsim.EBUSY},
-		{name: "e", uuid: "UUID-d", err: dmsim.EBUSY},
-		{name: "x/y", err: dmsim.EINVAL, log: []string{"<3>device-mapper: ioctl: invalid device name"}},
-		{name: "", err: dmsim.EINVAL, log: []string{"<3>device-mapper: ioctl: name not supplied when creating device"}},
-		{name: "p", flags: dmsim.IoctlFlags{Persistent: true, Minor: 0}, err: dmsim.EBUSY},
+		{name: "a", err: linuxerr.EBUSY},
+		{name: "e", uuid: "UUID-d", err: linuxerr.EBUSY},
+		{name: "x/y", err: linuxerr.EINVAL, log: []string{"<3>device-mapper: ioctl: invalid device name"}},
+		{name: "", err: linuxerr.EINVAL, log: []string{"<3>device-mapper: ioctl: name not supplied when creating device"}},
+		{name: "p", flags: dmsim.IoctlFlags{Persistent: true, Minor: 0}, err: linuxerr.EBUSY},
 	}
 	for _, tc := range tests {
 		_, err := m.API.DevCreate(tc.name, tc.uuid, tc.flags)
@@ -83,10 +84,10 @@ func TestCreateAndMinors(t *testing.T) {
 		t.Fatalf("list %v", names)
 	}
 	// A device without a table has no block device yet.
-	if _, err := m.K.BdevByDevT(info.Dev); !errors.Is(err, dmsim.ENXIO) {
+	if _, err := m.K.BdevByDevT(info.Dev); !errors.Is(err, linuxerr.ENXIO) {
 		t.Fatalf("bdev before load: %v", err)
 	}
-	if _, err := m.K.SysfsRead("/sys/dev/block/253:42/bdi/read_ahead_kb"); !errors.Is(err, dmsim.ENOENT) {
+	if _, err := m.K.SysfsRead("/sys/dev/block/253:42/bdi/read_ahead_kb"); !errors.Is(err, linuxerr.ENOENT) {
 		t.Fatalf("read_ahead_kb before load: %v", err)
 	}
 }
@@ -109,7 +110,7 @@ func TestVersions(t *testing.T) {
 	// Where request_module fails, zero needs its module.
 	m0 := BootConfig(t, dmsim.Config{NoModuleAutoload: true})
 	_, err := m0.Create("z", Spec(0, 8, "zero", ""))
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m0.ExpectLog("<3>device-mapper: table: 253:0: zero: unknown target type",
 		"<3>device-mapper: ioctl: error adding target to table")
 	if err := m0.K.Modprobe("dm-zero", nil); err != nil {
@@ -130,7 +131,7 @@ func TestVersions(t *testing.T) {
 	m.ExpectLog()
 	// A type no module provides stays unknown.
 	_, err = m.Create("f", Spec(0, 8, "frobnicate", ""))
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: table: 253:1: frobnicate: unknown target type",
 		"<3>device-mapper: ioctl: error adding target to table")
 	for _, v := range m.API.ListVersions() {
@@ -151,26 +152,26 @@ func TestBadTablesKernelExample(t *testing.T) {
 	m.Log()
 	tests := []struct {
 		table []dmsim.TargetSpec
-		err   dmsim.Errno
+		err   linuxerr.Errno
 		log   []string
 	}{
-		{[]dmsim.TargetSpec{Spec(0, 2048, "linear", "/dev/mapper/thin0")}, dmsim.EINVAL, []string{
+		{[]dmsim.TargetSpec{Spec(0, 2048, "linear", "/dev/mapper/thin0")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:3: linear: Invalid argument count (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{[]dmsim.TargetSpec{Spec(0, 2048, "linear", "/dev/mapper/thin0 abc")}, dmsim.EINVAL, []string{
+		{[]dmsim.TargetSpec{Spec(0, 2048, "linear", "/dev/mapper/thin0 abc")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:3: linear: Invalid device sector (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{[]dmsim.TargetSpec{Spec(0, 16384, "linear", "/dev/vda 0")}, dmsim.EINVAL, []string{
+		{[]dmsim.TargetSpec{Spec(0, 16384, "linear", "/dev/vda 0")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:3: vda too small for target: start=0, len=16384, dev_size=8192",
 			"<3>device-mapper: core: Cannot calculate initial queue limits",
 			"<3>device-mapper: ioctl: unable to set up device queue for new table."}},
-		{[]dmsim.TargetSpec{Spec(0, 2048, "linear", "/dev/nonexistent 0")}, dmsim.ENODEV, []string{
+		{[]dmsim.TargetSpec{Spec(0, 2048, "linear", "/dev/nonexistent 0")}, linuxerr.ENODEV, []string{
 			"<3>device-mapper: table: 253:3: linear: Device lookup failed (-ENODEV)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{[]dmsim.TargetSpec{Spec(0, 1024, "linear", "/dev/vdb 0"), Spec(2048, 1024, "linear", "/dev/vdb 0")}, dmsim.EINVAL, []string{
+		{[]dmsim.TargetSpec{Spec(0, 1024, "linear", "/dev/vdb 0"), Spec(2048, 1024, "linear", "/dev/vdb 0")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:3: linear: Gap in table (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{[]dmsim.TargetSpec{Spec(0, 2097152, "frobnicate", "/dev/mapper/pool 0")}, dmsim.EINVAL, []string{
+		{[]dmsim.TargetSpec{Spec(0, 2097152, "frobnicate", "/dev/mapper/pool 0")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:3: frobnicate: unknown target type",
 			"<3>device-mapper: ioctl: error adding target to table"}},
 	}
@@ -180,11 +181,11 @@ func TestBadTablesKernelExample(t *testing.T) {
 			_ = m.K.Mknod("/dev/mapper/"+n, m.Bdev("/dev/dm-"+map[string]string{"pool": "0", "thin0": "1", "snap1": "2"}[n]).Dev())
 		}
 		_, err := m.Create("bad", tc.table...)
-		if dmsim.AsErrno(err) != tc.err {
+		if linuxerr.ToErrno(err) != tc.err {
 			t.Fatalf("case %d: err %v, want %v", i, err, tc.err)
 		}
 		m.ExpectLog(tc.log...)
-		if _, err := m.API.DevStatus(ref("bad"), noFlags); !errors.Is(err, dmsim.ENXIO) {
+		if _, err := m.API.DevStatus(ref("bad"), noFlags); !errors.Is(err, linuxerr.ENXIO) {
 			t.Fatalf("case %d: bad left behind", i)
 		}
 	}
@@ -206,42 +207,42 @@ func TestTableRules(t *testing.T) {
 		name  string
 		flags dmsim.IoctlFlags
 		specs []dmsim.TargetSpec
-		err   dmsim.Errno
+		err   linuxerr.Errno
 		log   []string
 	}{
-		{"no targets", noFlags, nil, dmsim.EINVAL, []string{
+		{"no targets", noFlags, nil, linuxerr.EINVAL, []string{
 			"<3>device-mapper: ioctl: populate_table: no targets specified"}},
-		{"zero length", noFlags, []dmsim.TargetSpec{Spec(0, 0, "probe", "")}, dmsim.EINVAL, []string{
+		{"zero length", noFlags, []dmsim.TargetSpec{Spec(0, 0, "probe", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: zero-length target",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"too large", noFlags, []dmsim.TargetSpec{Spec(0, 1<<55, "probe", "")}, dmsim.EINVAL, []string{
+		{"too large", noFlags, []dmsim.TargetSpec{Spec(0, 1<<55, "probe", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: too large device",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"not at 0", noFlags, []dmsim.TargetSpec{Spec(8, 8, "probe", "")}, dmsim.EINVAL, []string{
+		{"not at 0", noFlags, []dmsim.TargetSpec{Spec(8, 8, "probe", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: probe: Gap in table (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"overlap", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(4, 8, "probe", "")}, dmsim.EINVAL, []string{
+		{"overlap", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(4, 8, "probe", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: probe: Gap in table (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"singleton after", noFlags, []dmsim.TargetSpec{Spec(0, 8, "psingle", ""), Spec(8, 8, "probe", "")}, dmsim.EINVAL, []string{
+		{"singleton after", noFlags, []dmsim.TargetSpec{Spec(0, 8, "psingle", ""), Spec(8, 8, "probe", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: target type psingle must appear alone in table",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"singleton second", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(8, 8, "psingle", "")}, dmsim.EINVAL, []string{
+		{"singleton second", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(8, 8, "psingle", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: psingle: singleton target type must appear alone in table (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"immutable mixed", noFlags, []dmsim.TargetSpec{Spec(0, 8, "pimmut", ""), Spec(8, 8, "probe", "")}, dmsim.EINVAL, []string{
+		{"immutable mixed", noFlags, []dmsim.TargetSpec{Spec(0, 8, "pimmut", ""), Spec(8, 8, "probe", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: probe: immutable target type cannot be mixed with other target types (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"immutable second", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(8, 8, "pimmut", "")}, dmsim.EINVAL, []string{
+		{"immutable second", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(8, 8, "pimmut", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: pimmut: immutable target type cannot be mixed with other target types (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"read-only always-writeable", dmsim.IoctlFlags{ReadOnly: true}, []dmsim.TargetSpec{Spec(0, 8, "pwrite", "")}, dmsim.EINVAL, []string{
+		{"read-only always-writeable", dmsim.IoctlFlags{ReadOnly: true}, []dmsim.TargetSpec{Spec(0, 8, "pwrite", "")}, linuxerr.EINVAL, []string{
 			"<3>device-mapper: table: 253:0: pwrite: target type may not be included in a read-only table (-EINVAL)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"ctr error", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(8, 8, "probe", "fail=61 name=ctrerr")}, dmsim.ENODATA, []string{
+		{"ctr error", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", ""), Spec(8, 8, "probe", "fail=61 name=ctrerr")}, linuxerr.ENODATA, []string{
 			"<3>device-mapper: table: 253:0: probe: probe failure (-ENODATA)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
-		{"device errno", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", "dev=4096:0")}, dmsim.EOVERFLOW, []string{
+		{"device errno", noFlags, []dmsim.TargetSpec{Spec(0, 8, "probe", "dev=4096:0")}, linuxerr.EOVERFLOW, []string{
 			"<3>device-mapper: table: 253:0: probe: probe device (-EOVERFLOW)",
 			"<3>device-mapper: ioctl: error adding target to table"}},
 	}
@@ -264,9 +265,9 @@ func TestTableRules(t *testing.T) {
 	if _, err := m.API.DevResume(ref("d"), noFlags); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, load(noFlags, Spec(0, 8, "probe", "")), dmsim.EINVAL)
+	wantErr(t, load(noFlags, Spec(0, 8, "probe", "")), linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: ioctl: can't replace immutable target type pimmut")
-	wantErr(t, load(noFlags, Spec(0, 8, "pimmut2", "")), dmsim.EINVAL)
+	wantErr(t, load(noFlags, Spec(0, 8, "pimmut2", "")), linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: ioctl: can't replace immutable target type pimmut")
 	if err := load(noFlags, Spec(0, 8, "pimmut", "")); err != nil {
 		t.Fatal(err)
@@ -292,7 +293,7 @@ func TestDeviceAreaCheckTiming(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 	_, err := m.API.DevResume(ref("d"), noFlags)
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: table: 253:0: vda too small for target: start=0, len=16384, dev_size=8192")
 	info, _ = m.API.DevStatus(ref("d"), noFlags)
 	if !info.Suspended || info.InactivePresent || !info.LivePresent {
@@ -316,7 +317,7 @@ func TestPreresumeFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := m.API.DevResume(ref("pr"), noFlags)
-	wantErr(t, err, dmsim.ENOSPC)
+	wantErr(t, err, linuxerr.ENOSPC)
 	m.ExpectLog("<3>device-mapper: table: 253:0: probe: preresume failed, error = -28")
 	info, _ := m.API.DevStatus(ref("pr"), noFlags)
 	if !info.Suspended || info.InactivePresent {
@@ -349,7 +350,7 @@ func TestSuspendResumeStates(t *testing.T) {
 		t.Fatalf("second suspend: %+v %v", info, err)
 	}
 	_, err = m.API.DevResume(ref("e"), noFlags)
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	// Resume of an active device without inactive table is a no-op.
 	m.MustCreate("a", Spec(0, 8, "probe", ""))
 	rec("a").take()
@@ -366,10 +367,10 @@ func TestSuspendResumeStates(t *testing.T) {
 	}
 	for _, op := range []func(dmsim.DevRef, dmsim.IoctlFlags) (dmsim.DMInfo, error){m.API.DevSuspend, m.API.DevResume, m.API.DevStatus, m.API.DevRemove} {
 		_, err := op(ref("nosuch"), noFlags)
-		wantErr(t, err, dmsim.ENXIO)
+		wantErr(t, err, linuxerr.ENXIO)
 	}
 	_, err = m.API.DevStatus(dmsim.DevRef{Name: "a", UUID: "u"}, noFlags)
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: ioctl: only supply one of name or uuid, cmd(0)")
 }
 
@@ -385,25 +386,25 @@ func TestEventsRenameWait(t *testing.T) {
 	if err != nil || info.EventNr != 1 {
 		t.Fatalf("rename: %+v %v", info, err)
 	}
-	if _, err := m.API.DevRename(ref("b"), "nt2", false); !errors.Is(err, dmsim.EBUSY) {
+	if _, err := m.API.DevRename(ref("b"), "nt2", false); !errors.Is(err, linuxerr.EBUSY) {
 		t.Fatal(err)
 	}
 	m.ExpectLog("<3>device-mapper: ioctl: Unable to change name on mapped device b to one that already exists: nt2")
 	_, err = m.API.DevRename(ref("zz"), "yy", false)
-	wantErr(t, err, dmsim.ENXIO)
+	wantErr(t, err, linuxerr.ENXIO)
 	m.ExpectLog("<3>device-mapper: ioctl: Unable to rename non-existent device, zz to yy")
 	_, err = m.API.DevRename(ref("b"), "", false)
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: ioctl: Invalid new mapped device name or uuid string supplied.")
 	_, err = m.API.DevRename(ref("b"), "a/b", false)
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: ioctl: invalid device name")
 	info, err = m.API.DevRename(ref("b"), "UUID-1", true)
 	if err != nil || info.UUID != "UUID-1" || info.EventNr != 2 {
 		t.Fatalf("set uuid: %+v %v", info, err)
 	}
 	_, err = m.API.DevRename(ref("b"), "UUID-2", true)
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: ioctl: Unable to change uuid of mapped device b to UUID-2 because uuid is already set to UUID-1")
 	if info, _ := m.API.DevStatus(dmsim.DevRef{UUID: "UUID-1"}, noFlags); info.Name != "b" {
 		t.Fatalf("lookup by uuid: %+v", info)
@@ -427,7 +428,7 @@ func TestEventsRenameWait(t *testing.T) {
 	ctx, cancel := m.K.Clock.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	_, _, err = m.API.DevWait(ctx, ref("b"), 3, noFlags)
-	wantErr(t, err, dmsim.EINTR)
+	wantErr(t, err, linuxerr.EINTR)
 	// An event raised by an inactive table's constructor does not count.
 	m.API.TableLoad(ref("b"), []dmsim.TargetSpec{Spec(0, 8, "probe", "event=1")}, noFlags)
 	if info, _ := m.API.DevStatus(ref("b"), noFlags); info.EventNr != 3 {
@@ -461,7 +462,7 @@ func TestOpenCountsAndRemove(t *testing.T) {
 		t.Fatalf("deps %v", deps)
 	}
 	_, err := m.API.DevRemove(ref("base"), noFlags)
-	wantErr(t, err, dmsim.EBUSY)
+	wantErr(t, err, linuxerr.EBUSY)
 	// A process open counts too.
 	_, release, err := m.K.OpenBdev("/dev/dm-2", dmsim.FModeRead)
 	if err != nil {
@@ -471,7 +472,7 @@ func TestOpenCountsAndRemove(t *testing.T) {
 		t.Fatalf("top2 open count %d", info.OpenCount)
 	}
 	_, err = m.API.DevRemove(ref("top2"), noFlags)
-	wantErr(t, err, dmsim.EBUSY)
+	wantErr(t, err, linuxerr.EBUSY)
 	// Deferred removal happens at the last close.
 	info, err = m.API.DevRemove(ref("top2"), dmsim.IoctlFlags{Deferred: true})
 	if err != nil || !info.DeferredRemove {
@@ -479,7 +480,7 @@ func TestOpenCountsAndRemove(t *testing.T) {
 	}
 	release()
 	m.Settle()
-	if _, err := m.API.DevStatus(ref("top2"), noFlags); !errors.Is(err, dmsim.ENXIO) {
+	if _, err := m.API.DevStatus(ref("top2"), noFlags); !errors.Is(err, linuxerr.ENXIO) {
 		t.Fatal("deferred removal did not happen")
 	}
 	m.ExpectLog("<4>device-mapper: ioctl: remove_all left 2 open device(s)")
@@ -488,7 +489,7 @@ func TestOpenCountsAndRemove(t *testing.T) {
 	}
 	// Exclusive opens and table claims exclude each other.
 	_, rel2, err := m.K.OpenBdev("/dev/vda", dmsim.FModeRead|dmsim.FModeExcl)
-	if !errors.Is(err, dmsim.EBUSY) {
+	if !errors.Is(err, linuxerr.EBUSY) {
 		t.Fatalf("exclusive open of a table device: %v", err)
 	}
 	_ = rel2
@@ -504,11 +505,11 @@ func TestOpenCountsAndRemove(t *testing.T) {
 	if l := m.API.ListDevices(); len(l) != 0 {
 		t.Fatalf("left %v", l)
 	}
-	if _, err := m.K.LookupBdev("/dev/dm-0"); !errors.Is(err, dmsim.ENOENT) {
+	if _, err := m.K.LookupBdev("/dev/dm-0"); !errors.Is(err, linuxerr.ENOENT) {
 		t.Fatalf("/dev/dm-0 after removal: %v", err)
 	}
 	// The /dev/mapper node libdm made is still there, for a gone device.
-	if _, err := m.K.LookupBdev("/dev/mapper/base"); !errors.Is(err, dmsim.ENXIO) {
+	if _, err := m.K.LookupBdev("/dev/mapper/base"); !errors.Is(err, linuxerr.ENXIO) {
 		t.Fatalf("stale node: %v", err)
 	}
 	if _, rel4, err := m.K.OpenBdev("/dev/vda", dmsim.FModeRead|dmsim.FModeExcl); err != nil {
@@ -525,22 +526,22 @@ func TestMessages(t *testing.T) {
 		sector uint64
 		msg    string
 		result string
-		err    dmsim.Errno
+		err    linuxerr.Errno
 		log    []string
 	}{
 		{0, "echo hello  world", "hello world", 0, nil},
 		{7, `echo a\ b`, "a b", 0, nil},
-		{0, "fail", "", dmsim.ENOSPC, nil},
-		{0, "   ", "", dmsim.EINVAL, []string{"<3>device-mapper: ioctl: Empty message received."}},
-		{16, "echo", "", dmsim.EINVAL, []string{"<3>device-mapper: ioctl: Target message sector outside device."}},
-		{8, "create_thin 5", "", dmsim.EINVAL, []string{"<3>device-mapper: ioctl: Target type does not support messages"}},
-		{0, "@stats_list", "", dmsim.EINVAL, []string{"<3>device-mapper: ioctl: Unsupported message sent to DM core: @stats_list"}},
-		{0, "@cancel_deferred_remove x", "", dmsim.EINVAL, []string{"<3>device-mapper: ioctl: Invalid arguments for @cancel_deferred_remove"}},
+		{0, "fail", "", linuxerr.ENOSPC, nil},
+		{0, "   ", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Empty message received."}},
+		{16, "echo", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Target message sector outside device."}},
+		{8, "create_thin 5", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Target type does not support messages"}},
+		{0, "@stats_list", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Unsupported message sent to DM core: @stats_list"}},
+		{0, "@cancel_deferred_remove x", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Invalid arguments for @cancel_deferred_remove"}},
 		{0, "@cancel_deferred_remove", "", 0, nil},
 	}
 	for _, tc := range tests {
 		_, res, err := m.API.TargetMessage(ref("p"), tc.sector, tc.msg)
-		if dmsim.AsErrno(err) != tc.err || res != tc.result {
+		if linuxerr.ToErrno(err) != tc.err || res != tc.result {
 			t.Fatalf("message %q: %q %v", tc.msg, res, err)
 		}
 		m.ExpectLog(tc.log...)
@@ -548,10 +549,10 @@ func TestMessages(t *testing.T) {
 	// No live table (goldens/dmsetup-message.txt).
 	m.API.DevCreate("empty", "", noFlags)
 	_, _, err := m.API.TargetMessage(ref("empty"), 0, "echo")
-	wantErr(t, err, dmsim.EINVAL)
+	wantErr(t, err, linuxerr.EINVAL)
 	m.ExpectLog("<3>device-mapper: ioctl: The device has no table.")
 	_, _, err = m.API.TargetMessage(ref("nosuch"), 0, "echo")
-	wantErr(t, err, dmsim.ENXIO)
+	wantErr(t, err, linuxerr.ENXIO)
 }
 
 func TestStatusAndTableInactive(t *testing.T) {

@@ -2,6 +2,8 @@ package dmsim
 
 import (
 	"sync"
+
+	"github.com/dmsim/dmsim/sim"
 )
 
 // Config describes the machine a Kernel boots on.
@@ -42,7 +44,7 @@ type DiskSpec struct {
 // a clock actor (see Clock.Enter): calls may wait in virtual time, and a
 // wait gives the caller's running token up.
 type Kernel struct {
-	Clock *Clock
+	Clock *sim.Clock
 	Log   *KernelLog
 
 	cfg Config

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // loop: block devices over files (drivers/block/loop.c), major 7. Loading
@@ -141,7 +143,7 @@ func (l *LoopDev) Submit(bio *Bio) {
 	f, ro := l.f, l.ro
 	l.mu.Unlock()
 	if f == nil {
-		bio.Endio(EIO)
+		bio.Endio(linuxerr.EIO)
 		return
 	}
 	var err error
@@ -150,7 +152,7 @@ func (l *LoopDev) Submit(bio *Bio) {
 		err = readFull(f, bio.Data, int64(bio.Sector)*SectorSize)
 	case OpWrite:
 		if ro {
-			err = EIO
+			err = linuxerr.EIO
 		} else {
 			_, err = f.WriteAt(bio.Data, int64(bio.Sector)*SectorSize)
 		}
@@ -158,7 +160,7 @@ func (l *LoopDev) Submit(bio *Bio) {
 		err = punchHole(f, int64(bio.Sector)*SectorSize, int64(bio.Sectors)*SectorSize)
 	}
 	if err != nil {
-		err = EIO
+		err = linuxerr.EIO
 	}
 	bio.Endio(err)
 }
@@ -188,13 +190,13 @@ func (l *LoopDev) clear() {
 // capacity change from 0 to SECTORS".
 func (k *Kernel) LoopSetFile(n int, hostPath string, readOnly bool) error {
 	if k.loop == nil || n < 0 || n >= 1<<20 {
-		return ENXIO
+		return linuxerr.ENXIO
 	}
 	l := k.loop.add(k, n)
 	l.mu.Lock()
 	if l.f != nil {
 		l.mu.Unlock()
-		return EBUSY
+		return linuxerr.EBUSY
 	}
 	flag := os.O_RDWR
 	if readOnly {
@@ -208,13 +210,13 @@ func (k *Kernel) LoopSetFile(n int, hostPath string, readOnly bool) error {
 	}
 	if err != nil {
 		l.mu.Unlock()
-		return AsErrno(err)
+		return linuxerr.ToErrno(err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		l.mu.Unlock()
-		return EIO
+		return linuxerr.EIO
 	}
 	l.f, l.path, l.ro = f, hostPath, readOnly
 	l.size = uint64(st.Size()) / SectorSize
@@ -230,16 +232,16 @@ func (k *Kernel) LoopSetFile(n int, hostPath string, readOnly bool) error {
 // (by a table, say) is detached at its last close instead.
 func (k *Kernel) LoopClear(n int) error {
 	if k.loop == nil {
-		return ENXIO
+		return linuxerr.ENXIO
 	}
 	l := k.loop.get(n)
 	if l == nil {
-		return ENXIO
+		return linuxerr.ENXIO
 	}
 	l.mu.Lock()
 	if l.f == nil {
 		l.mu.Unlock()
-		return ENXIO
+		return linuxerr.ENXIO
 	}
 	if l.openers > 0 {
 		l.autoclear = true
@@ -268,7 +270,7 @@ func (k *Kernel) LoopFile(n int) (string, bool) {
 // created if all existing ones are bound; ENODEV without the loop module.
 func (k *Kernel) LoopGetFree() (int, error) {
 	if k.loop == nil {
-		return 0, ENODEV
+		return 0, linuxerr.ENODEV
 	}
 	k.loop.mu.Lock()
 	n := 0

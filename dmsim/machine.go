@@ -1,5 +1,7 @@
 package dmsim
 
+import "github.com/dmsim/dmsim/sim"
+
 // The kernel services userspace tools (dd, losetup, modprobe, sysfs files,
 // libdm's node handling) call.
 
@@ -10,7 +12,7 @@ func NewKernel(cfg Config) (*Kernel, error) {
 		cfg.DMMajor = DMMajor
 	}
 	k := &Kernel{
-		Clock:     NewClock(),
+		Clock:     sim.NewClock(),
 		Log:       &KernelLog{},
 		cfg:       cfg,
 		disks:     map[DevT]*gendisk{},
@@ -52,7 +54,7 @@ func NewKernel(cfg Config) (*Kernel, error) {
 }
 
 // Halt powers the machine off with no teardown: timers and queued work are
-// dropped, waiters are woken with ErrHalted, disk images are closed with
+// dropped, waiters are woken with sim.ErrHalted, disk images are closed with
 // whatever reached them (a disk's volatile cache is lost). Nothing is
 // committed; I/O submitted afterwards fails with EIO.
 func (k *Kernel) Halt() {

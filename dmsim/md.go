@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // MappedDevice is a device-mapper device (struct mapped_device).
@@ -21,13 +24,13 @@ type MappedDevice struct {
 	// Taken across suspend/resume and table swaps (md->suspend_lock), and
 	// across table loads (md->type_lock). Both are clock mutexes: holders
 	// wait in virtual time.
-	suspendLock *Mutex
-	typeLock    *Mutex
+	suspendLock *sim.Mutex
+	typeLock    *sim.Mutex
 
 	disk *gendisk // allocated at create, registered at the first table load
 	bdev *mdDisk
 
-	wq *Workqueue // md->wq: resubmits deferred bios
+	wq *sim.Workqueue // md->wq: resubmits deferred bios
 
 	mu   sync.Mutex
 	live *Table
@@ -56,10 +59,10 @@ type MappedDevice struct {
 
 	deferred []*Bio // md->deferred
 
-	eventEv      *Event // md->eventq
-	readersEv    *Event
-	pendingEv    *Event
-	intResumedEv *Event // wait_on_bit(DMF_SUSPENDED_INTERNALLY)
+	eventEv      *sim.Event // md->eventq
+	readersEv    *sim.Event
+	pendingEv    *sim.Event
+	intResumedEv *sim.Event // wait_on_bit(DMF_SUSPENDED_INTERNALLY)
 
 	tableDevs []*mdTableDev // md->table_devices
 }
@@ -174,7 +177,7 @@ func (md *MappedDevice) LiveTable() *Table {
 }
 
 // signal fires and clears an event pointer; md.mu held.
-func signal(evp **Event) {
+func signal(evp **sim.Event) {
 	if *evp != nil {
 		ev := *evp
 		*evp = nil
@@ -184,7 +187,7 @@ func signal(evp **Event) {
 
 // waitCond waits in virtual time until cond (evaluated under md.mu) holds;
 // whoever changes what cond reads signals evp.
-func (md *MappedDevice) waitCond(ctx context.Context, cond func() bool, evp **Event) error {
+func (md *MappedDevice) waitCond(ctx context.Context, cond func() bool, evp **sim.Event) error {
 	for {
 		md.mu.Lock()
 		if cond() {
@@ -253,7 +256,7 @@ func (md *MappedDevice) Open() error {
 	md.mu.Lock()
 	defer md.mu.Unlock()
 	if md.freeing || md.deleting {
-		return ENXIO
+		return linuxerr.ENXIO
 	}
 	md.openCount++
 	return nil
@@ -279,10 +282,10 @@ func (md *MappedDevice) lockForDeletion(markDeferred, onlyDeferred bool) error {
 		if markDeferred {
 			md.deferredRemove = true
 		}
-		return EBUSY
+		return linuxerr.EBUSY
 	}
 	if onlyDeferred && !md.deferredRemove {
-		return EEXIST
+		return linuxerr.EEXIST
 	}
 	md.deleting = true
 	return nil
@@ -293,7 +296,7 @@ func (md *MappedDevice) cancelDeferredRemove() error {
 	md.mu.Lock()
 	defer md.mu.Unlock()
 	if md.deleting {
-		return EBUSY
+		return linuxerr.EBUSY
 	}
 	md.deferredRemove = false
 	return nil
@@ -444,7 +447,7 @@ func (io *dmIO) dec(err error) {
 			return
 		}
 		md.mu.Unlock()
-		status = EIO
+		status = linuxerr.EIO
 	}
 	md.mu.Lock()
 	md.endIOLocked()
@@ -522,14 +525,14 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
 	for count > 0 {
 		ti := t.FindTarget(sector)
 		if ti == nil {
-			err = EIO
+			err = linuxerr.EIO
 			break
 		}
 		left := ti.Begin + ti.Len - sector
 		if bio.Op == OpDiscard {
 			// __process_abnormal_io() / __send_changing_extent_only()
 			if ti.NumDiscardBios == 0 {
-				err = EOPNOTSUPP
+				err = linuxerr.EOPNOTSUPP
 				break
 			}
 			n := min(count, left)
@@ -573,7 +576,7 @@ func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint) {
 	case MapRemapped:
 		c.Dev.Submit(c)
 	case MapKill:
-		io.dec(EIO)
+		io.dec(linuxerr.EIO)
 	case MapRequeue:
 		io.dec(ErrRequeue)
 	default:
@@ -602,7 +605,7 @@ func errIntr(err error) error {
 	if err == nil {
 		return nil
 	}
-	return EINTR
+	return linuxerr.EINTR
 }
 
 // doSuspend is __dm_suspend(); suspendLock held. flag selects what a
@@ -664,7 +667,7 @@ func (md *MappedDevice) suspend(ctx context.Context, noflush bool) error {
 		if md.suspended {
 			md.mu.Unlock()
 			md.suspendLock.Unlock()
-			return EINVAL
+			return linuxerr.EINVAL
 		}
 		if md.suspendedInternally {
 			md.mu.Unlock()
@@ -706,7 +709,7 @@ func (md *MappedDevice) resume(ctx context.Context) error {
 		if !md.suspended {
 			md.mu.Unlock()
 			md.suspendLock.Unlock()
-			return EINVAL
+			return linuxerr.EINVAL
 		}
 		if md.suspendedInternally {
 			md.mu.Unlock()
@@ -720,7 +723,7 @@ func (md *MappedDevice) resume(ctx context.Context) error {
 		md.mu.Unlock()
 		defer md.suspendLock.Unlock()
 		if t == nil || t.Size() == 0 {
-			return EINVAL
+			return linuxerr.EINVAL
 		}
 		if err := t.resumeTargets(); err != nil {
 			return err
@@ -799,7 +802,7 @@ func (md *MappedDevice) swapTable(ctx context.Context, t *Table) (*Table, error)
 	lim := md.limits
 	md.mu.Unlock()
 	if !suspended {
-		return nil, EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	if !(t.hasNoDataDevices() && live != nil) {
 		var err error
@@ -907,7 +910,7 @@ func (ti *DMTarget) SetMaxIOLen(n uint64) error {
 	if n > uint64(UintMax) {
 		ti.Table.md.k.Log.DMErr("core", "Specified maximum size of target IO (%d) exceeds limit (%d)", n, UintMax)
 		ti.Error = "Maximum size of target IO is too large"
-		return EINVAL
+		return linuxerr.EINVAL
 	}
 	ti.MaxIOLen = n
 	return nil

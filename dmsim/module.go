@@ -3,6 +3,8 @@ package dmsim
 import (
 	"sort"
 	"strings"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // loadedModule is a module loaded into one kernel, with its parameter
@@ -23,7 +25,7 @@ func moduleKeyOf(name string) string { return ModuleKey(name) }
 func (k *Kernel) Modprobe(name string, args map[string]string) error {
 	m := FindModule(name)
 	if m == nil {
-		return ENOENT
+		return linuxerr.ENOENT
 	}
 	return k.loadModule(m, args)
 }
@@ -65,7 +67,7 @@ func (k *Kernel) loadModule(m *Module, args map[string]string) error {
 			if err != nil {
 				k.modMu.Unlock()
 				k.Log.Printk(KernErr, "%s: '%s' invalid for parameter '%s'", m.Name, v, n)
-				return EINVAL
+				return linuxerr.EINVAL
 			}
 			v = c
 		}
@@ -145,20 +147,20 @@ func (k *Kernel) SetModuleParam(module, name, value string) error {
 	defer k.modMu.Unlock()
 	lm := k.modByKey[moduleKeyOf(module)]
 	if lm == nil {
-		return ENOENT
+		return linuxerr.ENOENT
 	}
 	p := lm.m.param(name)
 	if p == nil {
-		return ENOENT
+		return linuxerr.ENOENT
 	}
 	if p.ReadOnly {
-		return EACCES
+		return linuxerr.EACCES
 	}
 	v := strings.TrimSuffix(value, "\n")
 	if p.Parse != nil {
 		c, err := p.Parse(v)
 		if err != nil {
-			return EINVAL
+			return linuxerr.EINVAL
 		}
 		v = c
 	}

@@ -1,5 +1,7 @@
 package dmsim
 
+import "github.com/dmsim/dmsim/linuxerr"
+
 // The modules the core itself provides: dm_mod's parameters (its targets
 // come from the target packages through AddToModule), brd and loop.
 
@@ -59,5 +61,5 @@ func parseBoolParam(s string) (string, error) {
 			return "N", nil
 		}
 	}
-	return "", EINVAL
+	return "", linuxerr.EINVAL
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // FuzzDevtFromPath checks dm_get_device's device-number parsing on every
@@ -23,7 +25,7 @@ func FuzzDevtFromPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := k.devtFromPath(s)
 		if err != nil {
-			if err != ENODEV && err != EOVERFLOW {
+			if err != linuxerr.ENODEV && err != linuxerr.EOVERFLOW {
 				t.Fatalf("%q: error %v", s, err)
 			}
 			return

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // The "probe" target records what the core does to it. Its arguments are
@@ -37,7 +38,7 @@ type probe struct {
 	kill      bool
 	requeue   bool
 	remap     bool
-	preresume dmsim.Errno
+	preresume linuxerr.Errno
 	ioopt     uint32
 }
 
@@ -115,7 +116,7 @@ func init() {
 			{Name: "knob", Default: "7", Parse: func(s string) (string, error) {
 				v, err := strconv.Atoi(strings.TrimSpace(s))
 				if err != nil || v < 0 {
-					return "", dmsim.EINVAL
+					return "", linuxerr.EINVAL
 				}
 				return strconv.Itoa(v), nil
 			}},
@@ -163,14 +164,14 @@ func probeCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		case "remap":
 			p.remap = true
 		case "preresume":
-			p.preresume = dmsim.Errno(n)
+			p.preresume = linuxerr.Errno(n)
 		case "ioopt":
 			p.ioopt = uint32(n)
 		case "event":
 			ti.Event()
 		case "fail":
 			ti.Error = "probe failure"
-			return nil, dmsim.Errno(n)
+			return nil, linuxerr.Errno(n)
 		}
 	}
 	p.rec = rec(name)
@@ -237,7 +238,7 @@ func (p *probe) Message(argv []string) (string, error) {
 	case "echo":
 		return strings.Join(argv[1:], " "), nil
 	case "fail":
-		return "", dmsim.ENOSPC
+		return "", linuxerr.ENOSPC
 	case "event":
 		p.ti.Event()
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -112,7 +113,7 @@ func (k *Kernel) lookupDevT(p string) (DevT, error) {
 	defer k.devMu.Unlock()
 	d, ok := k.nodes[cleanDevPath(p)]
 	if !ok {
-		return DevT{}, ENOENT
+		return DevT{}, linuxerr.ENOENT
 	}
 	return d, nil
 }
@@ -121,7 +122,7 @@ func (k *Kernel) lookupDevT(p string) (DevT, error) {
 func (k *Kernel) BdevByDevT(d DevT) (BlockDevice, error) {
 	gd := k.diskByDevT(d)
 	if gd == nil {
-		return nil, ENXIO
+		return nil, linuxerr.ENXIO
 	}
 	return gd.bdev, nil
 }
@@ -134,7 +135,7 @@ func (k *Kernel) Mknod(p string, dev DevT) error {
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
 	if _, ok := k.nodes[p]; ok {
-		return EEXIST
+		return linuxerr.EEXIST
 	}
 	k.nodes[p] = dev
 	return nil
@@ -145,7 +146,7 @@ func (k *Kernel) Unlink(p string) error {
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
 	if _, ok := k.nodes[p]; !ok {
-		return ENOENT
+		return linuxerr.ENOENT
 	}
 	delete(k.nodes, p)
 	return nil
@@ -252,7 +253,7 @@ func (k *Kernel) nameToDevT(name string) (DevT, bool) {
 func (k *Kernel) devtFromPath(p string) (DevT, error) {
 	if maj, min, ok := table.ScanDevT(p); ok {
 		if maj >= 1<<12 || min >= 1<<20 {
-			return DevT{}, EOVERFLOW
+			return DevT{}, linuxerr.EOVERFLOW
 		}
 		return DevT{maj, min}, nil
 	}
@@ -262,7 +263,7 @@ func (k *Kernel) devtFromPath(p string) (DevT, error) {
 	if d, ok := k.nameToDevT(p); ok {
 		return d, nil
 	}
-	return DevT{}, ENODEV
+	return DevT{}, linuxerr.ENODEV
 }
 
 // blkdevGet is blkdev_get_by_dev(): open a block device by number for a
@@ -274,11 +275,11 @@ func (k *Kernel) blkdevGet(d DevT, holder any) (*gendisk, error) {
 	gd := k.disks[d]
 	if gd == nil {
 		k.devMu.Unlock()
-		return nil, ENXIO
+		return nil, linuxerr.ENXIO
 	}
 	if holder != nil && gd.holder != nil && gd.holder != holder {
 		k.devMu.Unlock()
-		return nil, EBUSY
+		return nil, linuxerr.EBUSY
 	}
 	k.devMu.Unlock()
 	if o, ok := gd.bdev.(Opener); ok {
@@ -292,7 +293,7 @@ func (k *Kernel) blkdevGet(d DevT, holder any) (*gendisk, error) {
 		if o, ok := gd.bdev.(Opener); ok {
 			o.Release()
 		}
-		return nil, EBUSY
+		return nil, linuxerr.EBUSY
 	}
 	gd.openers++
 	if holder != nil {
@@ -367,7 +368,7 @@ func (k *Kernel) ReadAhead(d DevT) (uint64, error) {
 	defer k.devMu.Unlock()
 	gd := k.disks[d]
 	if gd == nil {
-		return 0, ENXIO
+		return 0, linuxerr.ENXIO
 	}
 	return uint64(gd.raKB) * 2, nil
 }
@@ -379,7 +380,7 @@ func (k *Kernel) SetReadAhead(d DevT, sectors uint64) error {
 	defer k.devMu.Unlock()
 	gd := k.disks[d]
 	if gd == nil {
-		return ENXIO
+		return linuxerr.ENXIO
 	}
 	gd.raKB = uint32(sectors*SectorSize/4096) * 4
 	return nil

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // SysfsRead and SysfsWrite access /sys (and /proc) attribute files:
@@ -27,7 +29,7 @@ func (k *Kernel) SysfsRead(p string) (string, error) {
 	if rest, ok := strings.CutPrefix(p, "/sys/module/"); ok {
 		mod, param, ok := cutParam(rest)
 		if !ok || !k.ModuleLoaded(mod) {
-			return "", ENOENT
+			return "", linuxerr.ENOENT
 		}
 		k.modMu.Lock()
 		lm := k.modByKey[moduleKeyOf(mod)]
@@ -38,7 +40,7 @@ func (k *Kernel) SysfsRead(p string) (string, error) {
 		}
 		k.modMu.Unlock()
 		if !found {
-			return "", ENOENT
+			return "", linuxerr.ENOENT
 		}
 		return v + "\n", nil
 	}
@@ -56,7 +58,7 @@ func (k *Kernel) SysfsWrite(p string, data string) error {
 	if rest, ok := strings.CutPrefix(p, "/sys/module/"); ok {
 		mod, param, ok := cutParam(rest)
 		if !ok {
-			return ENOENT
+			return linuxerr.ENOENT
 		}
 		return k.SetModuleParam(mod, param, data)
 	}
@@ -64,7 +66,7 @@ func (k *Kernel) SysfsWrite(p string, data string) error {
 		if _, err := k.SysfsRead(p); err != nil {
 			return err
 		}
-		return EACCES
+		return linuxerr.EACCES
 	}
 	gd, attr, err := k.sysfsDisk(p)
 	if err != nil {
@@ -77,14 +79,14 @@ func (k *Kernel) SysfsWrite(p string, data string) error {
 	case "queue/read_ahead_kb", "bdi/read_ahead_kb":
 		v, err := strconv.ParseUint(strings.TrimSpace(data), 10, 64)
 		if err != nil {
-			return EINVAL
+			return linuxerr.EINVAL
 		}
 		k.devMu.Lock()
 		gd.raKB = uint32(v>>2) << 2
 		k.devMu.Unlock()
 		return nil
 	}
-	return EACCES
+	return linuxerr.EACCES
 }
 
 // SysfsList lists a sysfs directory: /sys/block, /sys/dev/block,
@@ -116,7 +118,7 @@ func (k *Kernel) SysfsList(dir string) ([]string, error) {
 	if rest, ok := strings.CutPrefix(dir, "/sys/module/"); ok {
 		mod, sub, _ := strings.Cut(rest, "/")
 		if !k.ModuleLoaded(mod) {
-			return nil, ENOENT
+			return nil, linuxerr.ENOENT
 		}
 		switch sub {
 		case "":
@@ -131,7 +133,7 @@ func (k *Kernel) SysfsList(dir string) ([]string, error) {
 			sort.Strings(out)
 			return out, nil
 		}
-		return nil, ENOENT
+		return nil, linuxerr.ENOENT
 	}
 	gd, sub, err := k.sysfsDisk(dir)
 	if err != nil {
@@ -153,12 +155,12 @@ func (k *Kernel) SysfsList(dir string) ([]string, error) {
 		names = []string{"read_ahead_kb"}
 	case "dm":
 		if _, ok := gd.bdev.(*mdDisk); !ok {
-			return nil, ENOENT
+			return nil, linuxerr.ENOENT
 		}
 		names = []string{"name", "rq_based_seq_io_merge_deadline", "suspended", "use_blk_mq", "uuid"}
 	case "loop":
 		if l, ok := gd.bdev.(*LoopDev); !ok || l.BackingFile() == "" {
-			return nil, ENOENT
+			return nil, linuxerr.ENOENT
 		}
 		names = []string{"autoclear", "backing_file", "dio", "offset", "partscan", "sizelimit"}
 	case "holders":
@@ -166,7 +168,7 @@ func (k *Kernel) SysfsList(dir string) ([]string, error) {
 	case "slaves":
 		names = k.slaves(gd)
 	default:
-		return nil, ENOENT
+		return nil, linuxerr.ENOENT
 	}
 	sort.Strings(names)
 	return names, nil
@@ -206,20 +208,20 @@ func (k *Kernel) sysfsDisk(p string) (*gendisk, string, error) {
 		key, rest, _ = strings.Cut(strings.TrimPrefix(p, "/sys/dev/block/"), "/")
 		byDev = true
 	default:
-		return nil, "", ENOENT
+		return nil, "", linuxerr.ENOENT
 	}
 	var gd *gendisk
 	if byDev {
 		d, ok, err := ParseDevT(key)
 		if !ok || err != nil {
-			return nil, "", ENOENT
+			return nil, "", linuxerr.ENOENT
 		}
 		gd = k.diskByDevT(d)
 	} else {
 		gd = k.diskByName(key)
 	}
 	if gd == nil {
-		return nil, "", ENOENT
+		return nil, "", linuxerr.ENOENT
 	}
 	return gd, rest, nil
 }
@@ -304,7 +306,7 @@ func (k *Kernel) diskAttr(gd *gendisk, attr string) (string, error) {
 			return "0\n", nil
 		}
 	}
-	return "", ENOENT
+	return "", linuxerr.ENOENT
 }
 
 // holders lists the mapped devices whose tables hold gd open.

@@ -10,14 +10,14 @@ import (
 
 	"mvdan.cc/sh/v3/interp"
 
-	"github.com/dmsim/dmsim/dmsim"
-	"github.com/dmsim/dmsim/userland"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // Processes as clock actors.
 //
 // The virtual clock moves only when no actor holds a running token and some
-// actor waits (dmsim.Clock, userland.Token). For time never to pass while a
+// actor waits (sim.Clock, sim.Token). For time never to pass while a
 // process could still run, every process of the emulated machine holds a
 // token whenever it can run, and whoever makes a waiting process runnable
 // hands it a token at that moment. Commands get theirs from userland; this
@@ -34,7 +34,7 @@ import (
 //   - A command's standard streams that are pipelines' pipes are read and
 //     written without blocking on the host: a process that would block waits
 //     in the clock instead, and the process at the other end wakes it (a
-//     dmsim.Event, which hands the token over) when it writes, reads or
+//     sim.Event, which hands the token over) when it writes, reads or
 //     closes. A stage's end closes its pipe itself (the interpreter's close
 //     comes later and does nothing), so the reader's end of file is handed
 //     over too, and the last stage waits for the others in the clock.
@@ -58,19 +58,19 @@ import (
 // proc is a goroutine of the shell: the main shell, a pipeline stage or a
 // background job.
 type proc struct {
-	tok  *userland.Token
+	tok  *sim.Token
 	jobs []*job // background jobs it started, in order ($! is g<index+1>)
 	job  *job   // the job it is, if it is one
 }
 
 // job is a background job.
 type job struct {
-	end *dmsim.Event // fired when it ends
+	end *sim.Event // fired when it ends
 }
 
 // pendingJob is a job whose goroutine has not adopted its token yet.
 type pendingJob struct {
-	tok *userland.Token
+	tok *sim.Token
 	j   *job
 }
 
@@ -89,9 +89,9 @@ type pipe struct {
 	mu   sync.Mutex
 	// processes waiting for data or end of file, for room or for the
 	// reader's end
-	readers, writers []*dmsim.Event
+	readers, writers []*sim.Event
 	// stageEnd fires when the stage writing a pipeline's pipe ends.
-	stageEnd *dmsim.Event
+	stageEnd *sim.Event
 	closed   bool // the writing end is closed
 	// rclosed: the reading end is closed (the last stage has ended), so
 	// a write fails with EPIPE even while a host process forked meanwhile
@@ -100,7 +100,7 @@ type pipe struct {
 	rclosed bool
 }
 
-func wakeAll(evs *[]*dmsim.Event) {
+func wakeAll(evs *[]*sim.Event) {
 	for _, ev := range *evs {
 		ev.Fire(nil)
 	}
@@ -111,7 +111,7 @@ func wakeAll(evs *[]*dmsim.Event) {
 type procs struct {
 	mu      sync.Mutex
 	byGID   map[uint64]*proc
-	spare   []*userland.Token // taken for pipeline stages about to start
+	spare   []*sim.Token // taken for pipeline stages about to start
 	pending map[int][]pendingJob
 	pipes   map[uint64]*pipe
 	site    int // last spawn site number given out
@@ -153,7 +153,7 @@ func (c *command) hook(delta int) {
 // and gives it up in the wait; but one that gave it up itself around the
 // read (dmsetup reading its table) waits without one, and keeps the token
 // the waker hands over until it takes its own back.
-func (c *command) wait(m *Machine, ev *dmsim.Event) error {
+func (c *command) wait(m *Machine, ev *sim.Event) error {
 	if c == nil {
 		return ev.Wait(context.Background())
 	}
@@ -202,8 +202,8 @@ func (m *Machine) newSite() int {
 }
 
 // heldToken returns a new token, taken.
-func (m *Machine) heldToken() *userland.Token {
-	t := userland.NewToken(m.Kernel.Clock)
+func (m *Machine) heldToken() *sim.Token {
+	t := sim.NewToken(m.Kernel.Clock, nil)
 	t.Acquire()
 	return t
 }
@@ -396,7 +396,7 @@ func atoi(s string) int {
 // (its kernel log read) or waits for jobs, without its token; the runner
 // takes the token back for it before it lets it go. A job started after
 // that runs at once.
-func (m *Machine) jobGate(t *userland.Token) {
+func (m *Machine) jobGate(t *sim.Token) {
 	m.gateMu.Lock()
 	g := m.gate
 	if g == nil {
@@ -558,7 +558,7 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 			r.p.mu.Unlock()
 			switch {
 			case err != nil:
-				return n, dmsim.EIO
+				return n, linuxerr.EIO
 			case n == 0:
 				return 0, io.EOF
 			}
@@ -594,7 +594,7 @@ func (w *pipeWriter) Write(b []byte) (int, error) {
 		w.p.mu.Lock()
 		if w.p.rclosed {
 			w.p.mu.Unlock()
-			return total, dmsim.Errno(syscall.EPIPE)
+			return total, linuxerr.EPIPE
 		}
 		n, err := rawIO(w.f, b[total:], true)
 		total += n
@@ -604,10 +604,10 @@ func (w *pipeWriter) Write(b []byte) (int, error) {
 		switch {
 		case err == syscall.EPIPE:
 			w.p.mu.Unlock()
-			return total, dmsim.Errno(syscall.EPIPE)
+			return total, linuxerr.EPIPE
 		case err != nil && err != syscall.EAGAIN:
 			w.p.mu.Unlock()
-			return total, dmsim.EIO
+			return total, linuxerr.EIO
 		case err == nil:
 			w.p.mu.Unlock()
 			continue

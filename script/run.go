@@ -23,6 +23,8 @@ import (
 
 	_ "github.com/dmsim/dmsim/dmsetup" // registers dmsetup
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/userland"
 )
 
@@ -73,7 +75,7 @@ type Machine struct {
 	// line is over (gated holds the tokens to take back for them).
 	gateMu sync.Mutex
 	gate   chan struct{}
-	gated  []*userland.Token
+	gated  []*sim.Token
 }
 
 // goid returns the current goroutine's id (from its stack header).
@@ -130,7 +132,7 @@ func Boot(disks []dmsim.DiskSpec, extraEnv []string) (*Machine, error) {
 		return nil, err
 	}
 	m.initProcs()
-	m.main = &proc{tok: userland.NewToken(k.Clock)}
+	m.main = &proc{tok: sim.NewToken(k.Clock, nil)}
 	m.main.tok.Acquire()
 	return m, nil
 }
@@ -252,12 +254,12 @@ func (m *Machine) open(ctx context.Context, p string, flag int, perm os.FileMode
 		return f, nil
 	}
 	create := flag&(os.O_WRONLY|os.O_RDWR) != 0
-	op, text := "sh: can't open", userland.Strerror(err)
+	op, text := "sh: can't open", linuxerr.Strerror(err)
 	if create {
 		op = "sh: can't create"
 	}
-	switch userland.Errno(err) {
-	case dmsim.ENOENT, dmsim.ENOTDIR:
+	switch linuxerr.ToErrno(err) {
+	case linuxerr.ENOENT, linuxerr.ENOTDIR:
 		text = "no such file"
 		if create {
 			text = "nonexistent directory"

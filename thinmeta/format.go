@@ -12,8 +12,8 @@ package thinmeta
 import (
 	"encoding/binary"
 	"fmt"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
 )
@@ -163,7 +163,7 @@ func (v *sbValidator) PrepareForWrite(d []byte, loc uint64) {
 	le.PutUint32(d[0:], block.Checksum(d[4:block.Size], SuperblockCsumXor))
 }
 
-func (v *sbValidator) fail(loc uint64, errno syscall.Errno, format string, a ...any) error {
+func (v *sbValidator) fail(loc uint64, errno linuxerr.Errno, format string, a ...any) error {
 	msg := fmt.Sprintf(format, a...)
 	if v.log != nil {
 		v.log(LogErr, "device-mapper: thin metadata: "+msg)
@@ -173,14 +173,14 @@ func (v *sbValidator) fail(loc uint64, errno syscall.Errno, format string, a ...
 
 func (v *sbValidator) Check(d []byte, loc uint64) error {
 	if got := le.Uint64(d[8:]); got != loc {
-		return v.fail(loc, syscall.ENOTBLK, "sb_check failed: blocknr %d: wanted %d", got, loc)
+		return v.fail(loc, linuxerr.ENOTBLK, "sb_check failed: blocknr %d: wanted %d", got, loc)
 	}
 	if m := le.Uint64(d[32:]); m != SuperblockMagic {
-		return v.fail(loc, syscall.EILSEQ, "sb_check failed: magic %d: wanted %d", m, uint64(SuperblockMagic))
+		return v.fail(loc, linuxerr.EILSEQ, "sb_check failed: magic %d: wanted %d", m, uint64(SuperblockMagic))
 	}
 	csum := block.Checksum(d[4:block.Size], SuperblockCsumXor)
 	if got := le.Uint32(d[0:]); got != csum {
-		return v.fail(loc, syscall.EILSEQ, "sb_check failed: csum %d: wanted %d", csum, got)
+		return v.fail(loc, linuxerr.EILSEQ, "sb_check failed: csum %d: wanted %d", csum, got)
 	}
 	return nil
 }

@@ -2,9 +2,9 @@ package thinmeta
 
 import (
 	"os"
-	"syscall"
 	"testing"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
@@ -88,13 +88,13 @@ func TestKernelExample(t *testing.T) {
 	must(pmd.SetMetadataTransactionID(0, 1))
 	must(pmd.CommitMetadata())
 	status(113, 8, 0)
-	if err := pmd.SetMetadataTransactionID(0, 2); err != syscall.EINVAL {
+	if err := pmd.SetMetadataTransactionID(0, 2); err != linuxerr.EINVAL {
 		t.Fatalf("mismatched set_transaction_id: %v", err)
 	}
 	must(pmd.ReserveMetadataSnap())
 	must(pmd.CommitMetadata())
 	status(114, 8, 57)
-	if err := pmd.ReserveMetadataSnap(); err != syscall.EBUSY {
+	if err := pmd.ReserveMetadataSnap(); err != linuxerr.EBUSY {
 		t.Fatalf("second reserve: %v", err)
 	}
 	must(pmd.CommitMetadata())
@@ -111,24 +111,24 @@ func TestKernelExample(t *testing.T) {
 	selfCheck(t, dev)
 	must(pmd.ReleaseMetadataSnap())
 	status(113, 8, 0)
-	if err := pmd.ReleaseMetadataSnap(); err != syscall.EINVAL {
+	if err := pmd.ReleaseMetadataSnap(); err != linuxerr.EINVAL {
 		t.Fatalf("second release: %v", err)
 	}
 	must(pmd.CreateThin(5))
 	must(pmd.CommitMetadata())
-	if err := pmd.CreateThin(0); err != syscall.EEXIST {
+	if err := pmd.CreateThin(0); err != linuxerr.EEXIST {
 		t.Fatalf("create_thin 0 again: %v", err)
 	}
-	if err := pmd.CreateSnap(2, 42); err != syscall.ENODATA {
+	if err := pmd.CreateSnap(2, 42); err != linuxerr.ENODATA {
 		t.Fatalf("create_snap 2 42: %v", err)
 	}
-	if err := pmd.CreateSnap(1, 0); err != syscall.EEXIST {
+	if err := pmd.CreateSnap(1, 0); err != linuxerr.EEXIST {
 		t.Fatalf("create_snap 1 0: %v", err)
 	}
-	if err := pmd.DeleteThinDevice(42); err != syscall.ENODATA {
+	if err := pmd.DeleteThinDevice(42); err != linuxerr.ENODATA {
 		t.Fatalf("delete 42: %v", err)
 	}
-	if err := pmd.DeleteThinDevice(1); err != syscall.EBUSY {
+	if err := pmd.DeleteThinDevice(1); err != linuxerr.EBUSY {
 		t.Fatalf("delete open 1: %v", err)
 	}
 	must(pmd.CommitMetadata())
@@ -167,7 +167,7 @@ func TestKernelExample(t *testing.T) {
 	logs = nil
 	if _, err := Open(dev, 256, true, Options{Log: func(level int, msg string) {
 		logs = append(logs, msg)
-	}}); err != syscall.EINVAL || len(logs) != 1 ||
+	}}); err != linuxerr.EINVAL || len(logs) != 1 ||
 		logs[0] != "device-mapper: thin metadata: changing the data block size (from 128 to 256) is not supported" {
 		t.Fatalf("reopen with 256: %v %q", err, logs)
 	}
@@ -230,7 +230,7 @@ func TestKernelExamplePool2(t *testing.T) {
 		must(err)
 		must(td.InsertBlock(vb, b))
 	}
-	if _, err := pmd.AllocDataBlock(); err != syscall.ENOSPC {
+	if _, err := pmd.AllocDataBlock(); err != linuxerr.ENOSPC {
 		t.Fatalf("allocation from a full pool: %v", err)
 	}
 	status(1652, 512, 512)

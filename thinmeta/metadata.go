@@ -1,11 +1,10 @@
 package thinmeta
 
 import (
-	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/btree"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
@@ -90,26 +89,6 @@ func (pmd *PoolMetadata) logf(level int, format string, a ...any) {
 	if pmd.log != nil {
 		pmd.log(level, "device-mapper: thin metadata: "+fmt.Sprintf(format, a...))
 	}
-}
-
-// errnoOf reduces an error to its errno, the way kernel callers see it.
-func errnoOf(err error) error {
-	if err == nil {
-		return nil
-	}
-	var e syscall.Errno
-	if errors.As(err, &e) {
-		return e
-	}
-	return syscall.EIO
-}
-
-// Errno returns the errno carried by err (EIO when none).
-func Errno(err error) syscall.Errno {
-	if err == nil {
-		return 0
-	}
-	return errnoOf(err).(syscall.Errno)
 }
 
 func (pmd *PoolMetadata) setupBtreeDetails() {
@@ -238,14 +217,14 @@ func (pmd *PoolMetadata) formatMetadata() error {
 func (pmd *PoolMetadata) checkIncompatFeatures(s *Superblock) error {
 	if f := s.IncompatFlags &^ FeatureIncompatSupp; f != 0 {
 		pmd.logf(LogErr, "could not access metadata due to unsupported optional features (%x).", f)
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	if pmd.opts.ReadOnlyDevice {
 		return nil
 	}
 	if f := s.CompatROFlags &^ FeatureCompatROSupp; f != 0 {
 		pmd.logf(LogErr, "could not access metadata RDWR due to unsupported optional features (%x).", f)
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	return nil
 }
@@ -261,7 +240,7 @@ func (pmd *PoolMetadata) openMetadata() error {
 	pmd.bm.Unlock(b)
 	if uint64(s.DataBlockSize) != pmd.dataBlockSize {
 		pmd.logf(LogErr, "changing the data block size (from %d to %d) is not supported", s.DataBlockSize, pmd.dataBlockSize)
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	if err := pmd.checkIncompatFeatures(&s); err != nil {
 		return err
@@ -293,7 +272,7 @@ func (pmd *PoolMetadata) openOrFormat(format bool) error {
 	}
 	if zero {
 		if !format {
-			return syscall.EPERM
+			return linuxerr.EPERM
 		}
 		return pmd.formatMetadata()
 	}
@@ -432,11 +411,11 @@ func (pmd *PoolMetadata) Close() error {
 	pmd.devices = keep
 	if open > 0 {
 		pmd.logf(LogErr, "attempt to close pmd when %d device(s) are still open", open)
-		return syscall.EBUSY
+		return linuxerr.EBUSY
 	}
 	if !pmd.failIO && !pmd.bm.IsReadOnly() {
 		if err := pmd.commitTransaction(); err != nil {
-			pmd.logf(LogWarn, "dm_pool_metadata_close: __commit_transaction() failed, error = -%d", Errno(err))
+			pmd.logf(LogWarn, "dm_pool_metadata_close: __commit_transaction() failed, error = -%d", linuxerr.ToErrno(err))
 		}
 	}
 	pmd.failIO = true
@@ -455,7 +434,7 @@ func (pmd *PoolMetadata) openDevice(dev uint32, create bool) (*ThinDevice, error
 	for _, td := range pmd.devices {
 		if td.id == dev {
 			if create {
-				return nil, syscall.EEXIST
+				return nil, linuxerr.EEXIST
 			}
 			td.openCount++
 			return td, nil
@@ -466,7 +445,7 @@ func (pmd *PoolMetadata) openDevice(dev uint32, create bool) (*ThinDevice, error
 	var details DeviceDetails
 	err := btree.Lookup(&pmd.detailsInfo, pmd.detailsRoot, []uint64{uint64(dev)}, v[:])
 	if err != nil {
-		if err != syscall.ENODATA || !create {
+		if err != linuxerr.ENODATA || !create {
 			return nil, err
 		}
 		changed = true
@@ -500,7 +479,7 @@ func le64(v uint64) []byte {
 func (pmd *PoolMetadata) createThin(dev uint32) error {
 	key := []uint64{uint64(dev)}
 	if btree.Lookup(&pmd.detailsInfo, pmd.detailsRoot, key, nil) == nil {
-		return syscall.EEXIST
+		return linuxerr.EEXIST
 	}
 	devRoot, err := btree.Empty(&pmd.blInfo)
 	if err != nil {
@@ -529,16 +508,16 @@ func (pmd *PoolMetadata) CreateThin(dev uint32) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
-	return errnoOf(pmd.createThin(dev))
+	return linuxerr.Of(pmd.createThin(dev))
 }
 
 // createSnap is __create_snap.
 func (pmd *PoolMetadata) createSnap(dev, origin uint32) error {
 	devKey := []uint64{uint64(dev)}
 	if btree.Lookup(&pmd.detailsInfo, pmd.detailsRoot, devKey, nil) == nil {
-		return syscall.EEXIST
+		return linuxerr.EEXIST
 	}
 	var v [8]byte
 	if err := btree.Lookup(&pmd.tlInfo, pmd.root, []uint64{uint64(origin)}, v[:]); err != nil {
@@ -584,9 +563,9 @@ func (pmd *PoolMetadata) CreateSnap(dev, origin uint32) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
-	return errnoOf(pmd.createSnap(dev, origin))
+	return linuxerr.Of(pmd.createSnap(dev, origin))
 }
 
 // DeleteThinDevice is dm_pool_delete_thin_device: EBUSY while open.
@@ -594,25 +573,25 @@ func (pmd *PoolMetadata) DeleteThinDevice(dev uint32) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	td, err := pmd.openDevice(dev, false)
 	if err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	if td.openCount > 1 {
 		td.openCount--
-		return syscall.EBUSY
+		return linuxerr.EBUSY
 	}
 	pmd.removeDevice(td)
 	key := []uint64{uint64(dev)}
 	nr, err := btree.Remove(&pmd.detailsInfo, pmd.detailsRoot, key)
 	if err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	pmd.detailsRoot = nr
 	if nr, err = btree.Remove(&pmd.tlInfo, pmd.root, key); err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	pmd.root = nr
 	return nil
@@ -623,11 +602,11 @@ func (pmd *PoolMetadata) SetMetadataTransactionID(current, new uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	if pmd.transID != current {
 		pmd.logf(LogErr, "mismatched transaction id")
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	pmd.transID = new
 	return nil
@@ -638,7 +617,7 @@ func (pmd *PoolMetadata) MetadataTransactionID() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return pmd.transID, nil
 }
@@ -646,7 +625,7 @@ func (pmd *PoolMetadata) MetadataTransactionID() (uint64, error) {
 // reserveMetadataSnap is __reserve_metadata_snap.
 func (pmd *PoolMetadata) reserveMetadataSnap() error {
 	if err := pmd.commitTransaction(); err != nil {
-		pmd.logf(LogWarn, "__reserve_metadata_snap: __commit_transaction() failed, error = -%d", Errno(err))
+		pmd.logf(LogWarn, "__reserve_metadata_snap: __commit_transaction() failed, error = -%d", linuxerr.ToErrno(err))
 		return err
 	}
 	// Copy the superblock by shadowing it with an extra reference.
@@ -662,7 +641,7 @@ func (pmd *PoolMetadata) reserveMetadataSnap() error {
 		pmd.logf(LogWarn, "Pool metadata snapshot already exists: release this before taking another.")
 		pmd.tm.Dec(held)
 		pmd.tm.Unlock(cp)
-		return syscall.EBUSY
+		return linuxerr.EBUSY
 	}
 	// The space maps of the copy are not published.
 	clear(d[64:320])
@@ -684,9 +663,9 @@ func (pmd *PoolMetadata) ReserveMetadataSnap() error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
-	return errnoOf(pmd.reserveMetadataSnap())
+	return linuxerr.Of(pmd.reserveMetadataSnap())
 }
 
 // ReleaseMetadataSnap is dm_pool_release_metadata_snap.
@@ -694,22 +673,22 @@ func (pmd *PoolMetadata) ReleaseMetadataSnap() error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	sb, err := pmd.bm.WriteLock(SuperblockLocation, pmd.sb)
 	if err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	held := le.Uint64(sb.Data()[56:])
 	le.PutUint64(sb.Data()[56:], 0)
 	pmd.bm.Unlock(sb)
 	if held == 0 {
 		pmd.logf(LogWarn, "No pool metadata snapshot found: nothing to release.")
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	cp, err := pmd.tm.ReadLock(held, pmd.sb)
 	if err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	s := DecodeSuperblock(cp.Data())
 	btree.Del(&pmd.info, s.DataMappingRoot)
@@ -724,11 +703,11 @@ func (pmd *PoolMetadata) MetadataSnap() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	b, err := pmd.bm.ReadLock(SuperblockLocation, pmd.sb)
 	if err != nil {
-		return 0, errnoOf(err)
+		return 0, linuxerr.Of(err)
 	}
 	held := le.Uint64(b.Data()[56:])
 	pmd.bm.Unlock(b)
@@ -740,10 +719,10 @@ func (pmd *PoolMetadata) OpenThinDevice(dev uint32) (*ThinDevice, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return nil, syscall.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	td, err := pmd.openDevice(dev, false)
-	return td, errnoOf(err)
+	return td, linuxerr.Of(err)
 }
 
 // Close is dm_pool_close_thin_device.
@@ -768,7 +747,7 @@ func (td *ThinDevice) findBlock(block uint64) (LookupResult, error) {
 	var v [8]byte
 	pmd := td.pmd
 	if err := btree.Lookup(&pmd.info, pmd.root, []uint64{uint64(td.id), block}, v[:]); err != nil {
-		return LookupResult{}, errnoOf(err)
+		return LookupResult{}, linuxerr.Of(err)
 	}
 	return td.unpack(le.Uint64(v[:])), nil
 }
@@ -780,7 +759,7 @@ func (td *ThinDevice) FindBlock(block uint64, canIssueIO bool) (LookupResult, er
 	td.pmd.mu.Lock()
 	defer td.pmd.mu.Unlock()
 	if td.pmd.failIO {
-		return LookupResult{}, syscall.EINVAL
+		return LookupResult{}, linuxerr.EINVAL
 	}
 	return td.findBlock(block)
 }
@@ -792,18 +771,18 @@ func (td *ThinDevice) FindMappedRange(begin, end uint64) (thinBegin, thinEnd, po
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, 0, 0, false, syscall.EINVAL
+		return 0, 0, 0, false, linuxerr.EINVAL
 	}
 	if end < begin {
-		return 0, 0, 0, false, syscall.ENODATA
+		return 0, 0, 0, false, linuxerr.ENODATA
 	}
 	var v [8]byte
 	begin, err = btree.LookupNext(&pmd.info, pmd.root, []uint64{uint64(td.id), begin}, v[:])
 	if err != nil {
-		return 0, 0, 0, false, errnoOf(err)
+		return 0, 0, 0, false, linuxerr.Of(err)
 	}
 	if begin >= end {
-		return 0, 0, 0, false, syscall.ENODATA
+		return 0, 0, 0, false, linuxerr.ENODATA
 	}
 	first := td.unpack(le.Uint64(v[:]))
 	thinBegin, poolBegin, maybeShared = begin, first.Block, first.Shared
@@ -811,7 +790,7 @@ func (td *ThinDevice) FindMappedRange(begin, end uint64) (thinBegin, thinEnd, po
 	poolEnd := poolBegin + 1
 	for begin != end {
 		r, err := td.findBlock(begin)
-		if err == syscall.ENODATA {
+		if err == linuxerr.ENODATA {
 			break
 		}
 		if err != nil {
@@ -833,11 +812,11 @@ func (td *ThinDevice) InsertBlock(block, dataBlock uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	nr, inserted, err := btree.Insert(&pmd.info, pmd.root, []uint64{uint64(td.id), block}, le64(PackBlockTime(dataBlock, pmd.time)))
 	if err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	pmd.root = nr
 	td.changed = true
@@ -853,11 +832,11 @@ func (td *ThinDevice) RemoveBlock(block uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	nr, err := btree.Remove(&pmd.info, pmd.root, []uint64{uint64(td.id), block})
 	if err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	pmd.root = nr
 	td.mappedBlocks--
@@ -872,9 +851,9 @@ func (td *ThinDevice) RemoveRange(begin, end uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
-	return errnoOf(td.removeRange(begin, end))
+	return linuxerr.Of(td.removeRange(begin, end))
 }
 
 // removeRange is __remove_range: the subtree is detached from the top
@@ -896,7 +875,7 @@ func (td *ThinDevice) removeRange(begin, end uint64) error {
 	total := 0
 	for begin < end {
 		k, err := btree.LookupNext(&pmd.blInfo, mappingRoot, []uint64{begin}, v[:])
-		if err == syscall.ENODATA {
+		if err == linuxerr.ENODATA {
 			break
 		}
 		if err != nil {
@@ -930,10 +909,10 @@ func (pmd *PoolMetadata) BlockIsShared(b uint64) (bool, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return false, syscall.EINVAL
+		return false, linuxerr.EINVAL
 	}
 	c, err := pmd.dataSM.GetCount(b)
-	return c > 1, errnoOf(err)
+	return c > 1, linuxerr.Of(err)
 }
 
 // IncDataRange is dm_pool_inc_data_range.
@@ -941,9 +920,9 @@ func (pmd *PoolMetadata) IncDataRange(b, e uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
-	return errnoOf(pmd.dataSM.IncBlocks(b, e))
+	return linuxerr.Of(pmd.dataSM.IncBlocks(b, e))
 }
 
 // DecDataRange is dm_pool_dec_data_range.
@@ -951,9 +930,9 @@ func (pmd *PoolMetadata) DecDataRange(b, e uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
-	return errnoOf(pmd.dataSM.DecBlocks(b, e))
+	return linuxerr.Of(pmd.dataSM.DecBlocks(b, e))
 }
 
 // ChangedThisTransaction is dm_thin_changed_this_transaction.
@@ -987,10 +966,10 @@ func (pmd *PoolMetadata) AllocDataBlock() (uint64, error) {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	b, err := pmd.dataSM.NewBlock()
-	return b, errnoOf(err)
+	return b, linuxerr.Of(err)
 }
 
 // CommitMetadata is dm_pool_commit_metadata. It does not itself put the
@@ -999,12 +978,12 @@ func (pmd *PoolMetadata) CommitMetadata() error {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	if err := pmd.commitTransaction(); err != nil {
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
-	return errnoOf(pmd.beginTransaction())
+	return linuxerr.Of(pmd.beginTransaction())
 }
 
 // AbortMetadata is dm_pool_abort_metadata: drop the open transaction and
@@ -1013,7 +992,7 @@ func (pmd *PoolMetadata) AbortMetadata() error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	for _, td := range pmd.devices {
 		td.abortedWithChanges = td.changed
@@ -1022,7 +1001,7 @@ func (pmd *PoolMetadata) AbortMetadata() error {
 	pmd.bm.Reset()
 	if err := pmd.openOrFormat(false); err != nil {
 		pmd.failIO = true
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	return nil
 }
@@ -1032,7 +1011,7 @@ func (pmd *PoolMetadata) FreeBlockCount() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return pmd.dataSM.NrFree(), nil
 }
@@ -1043,7 +1022,7 @@ func (pmd *PoolMetadata) FreeMetadataBlockCount() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	f := pmd.metaSM.NrFree()
 	if f < pmd.reserve {
@@ -1064,7 +1043,7 @@ func (pmd *PoolMetadata) MetadataDevSize() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return pmd.metaSM.NrBlocks(), nil
 }
@@ -1074,7 +1053,7 @@ func (pmd *PoolMetadata) DataDevSize() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return pmd.dataSM.NrBlocks(), nil
 }
@@ -1084,7 +1063,7 @@ func (td *ThinDevice) MappedCount() (uint64, error) {
 	td.pmd.mu.Lock()
 	defer td.pmd.mu.Unlock()
 	if td.pmd.failIO {
-		return 0, syscall.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return td.mappedBlocks, nil
 }
@@ -1096,16 +1075,16 @@ func (td *ThinDevice) HighestMappedBlock() (highest uint64, ok bool, err error) 
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return 0, false, syscall.EINVAL
+		return 0, false, linuxerr.EINVAL
 	}
 	var v [8]byte
 	if err := btree.Lookup(&pmd.tlInfo, pmd.root, []uint64{uint64(td.id)}, v[:]); err != nil {
-		return 0, false, errnoOf(err)
+		return 0, false, linuxerr.Of(err)
 	}
 	keys := make([]uint64, 1)
 	n, err := btree.FindKey(&pmd.blInfo, le.Uint64(v[:]), true, keys)
 	if err != nil {
-		return 0, false, errnoOf(err)
+		return 0, false, linuxerr.Of(err)
 	}
 	return keys[0], n > 0, nil
 }
@@ -1116,9 +1095,9 @@ func (pmd *PoolMetadata) resizeSpaceMap(old, new uint64, extend func(uint64) err
 	}
 	if new < old {
 		pmd.logf(LogErr, "cannot reduce size of space map")
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
-	return errnoOf(extend(new - old))
+	return linuxerr.Of(extend(new - old))
 }
 
 // ResizeDataDev is dm_pool_resize_data_dev (new size in data blocks).
@@ -1126,7 +1105,7 @@ func (pmd *PoolMetadata) ResizeDataDev(newCount uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	return pmd.resizeSpaceMap(pmd.dataSM.NrBlocks(), newCount, pmd.dataSM.Extend)
 }
@@ -1137,7 +1116,7 @@ func (pmd *PoolMetadata) ResizeMetadataDev(newCount uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	err := pmd.resizeSpaceMap(pmd.metaSM.NrBlocks(), newCount, pmd.metaSM.Extend)
 	if err == nil {
@@ -1168,7 +1147,7 @@ func (pmd *PoolMetadata) RegisterMetadataThreshold(threshold uint64, fn func()) 
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	pmd.thresholdSet, pmd.threshold, pmd.thresholdFn = true, threshold, fn
 	pmd.metaSM.RegisterThreshold(threshold, fn)
@@ -1188,13 +1167,13 @@ func (pmd *PoolMetadata) SetNeedsCheck() error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
 	if pmd.failIO {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	pmd.flags |= NeedsCheckFlag
 	sb, err := pmd.bm.WriteLock(SuperblockLocation, pmd.sb)
 	if err != nil {
 		pmd.logf(LogErr, "couldn't lock superblock")
-		return errnoOf(err)
+		return linuxerr.Of(err)
 	}
 	le.PutUint32(sb.Data()[4:], pmd.flags)
 	pmd.bm.Unlock(sb)

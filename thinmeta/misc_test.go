@@ -1,9 +1,9 @@
 package thinmeta
 
 import (
-	"syscall"
 	"testing"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
@@ -51,7 +51,7 @@ func TestNeedsCheckReadOnlyAbortResize(t *testing.T) {
 	if !td.AbortedChanges() {
 		t.Fatal("aborted_with_changes not set")
 	}
-	if _, err := td.FindBlock(7, true); err != syscall.ENODATA {
+	if _, err := td.FindBlock(7, true); err != linuxerr.ENODATA {
 		t.Fatalf("mapping survived the abort: %v", err)
 	}
 	if free, _ := pmd.FreeBlockCount(); free != 50 {
@@ -94,7 +94,7 @@ func TestNeedsCheckReadOnlyAbortResize(t *testing.T) {
 	if used != used0-25+2000+1 {
 		t.Fatalf("used %d after growing (was %d): want one more bitmap", used, used0)
 	}
-	if err := pmd.ResizeMetadataDev(300); err != syscall.EINVAL {
+	if err := pmd.ResizeMetadataDev(300); err != linuxerr.EINVAL {
 		t.Fatalf("shrink: %v", err)
 	}
 	td.Close()
@@ -108,11 +108,11 @@ func TestNeedsCheckReadOnlyAbortResize(t *testing.T) {
 	selfCheck(t, dev)
 	realCheck(t, writeImage(t, dev))
 	// An unformatted device is not formatted without format_device.
-	if _, err := Open(block.NewMemDevice(1<<20), 128, false, Options{}); err != syscall.EPERM {
+	if _, err := Open(block.NewMemDevice(1<<20), 128, false, Options{}); err != linuxerr.EPERM {
 		t.Fatalf("open of a zeroed device: %v", err)
 	}
 	// Too small to format.
-	if _, err := Open(block.NewMemDevice(4*block.Size), 128, true, Options{}); Errno(err) != syscall.ENOSPC {
+	if _, err := Open(block.NewMemDevice(4*block.Size), 128, true, Options{}); linuxerr.ToErrno(err) != linuxerr.ENOSPC {
 		t.Fatalf("format of a 4-block device: %v", err)
 	}
 	// Unsupported features.
@@ -125,7 +125,7 @@ func TestNeedsCheckReadOnlyAbortResize(t *testing.T) {
 	sbv.PrepareForWrite(raw[:block.Size], 0)
 	d2.WriteAt(raw[:block.Size], 0)
 	var logs []string
-	if _, err := Open(d2, 128, false, Options{Log: func(l int, m string) { logs = append(logs, m) }}); err != syscall.EINVAL || len(logs) != 1 ||
+	if _, err := Open(d2, 128, false, Options{Log: func(l int, m string) { logs = append(logs, m) }}); err != linuxerr.EINVAL || len(logs) != 1 ||
 		logs[0] != "device-mapper: thin metadata: could not access metadata due to unsupported optional features (1)." {
 		t.Fatalf("incompat: %v %q", err, logs)
 	}

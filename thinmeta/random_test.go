@@ -4,9 +4,9 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
@@ -54,7 +54,7 @@ func TestRandomPool(t *testing.T) {
 			case r < 20:
 				id := uint64(rng.Intn(300))
 				err := pmd.CreateThin(uint32(id))
-				if _, ok := m.devs[id]; ok != (err == syscall.EEXIST) {
+				if _, ok := m.devs[id]; ok != (err == linuxerr.EEXIST) {
 					t.Fatalf("create_thin %d: %v", id, err)
 				}
 				if err == nil {
@@ -114,7 +114,7 @@ func TestRandomPool(t *testing.T) {
 					continue
 				}
 				b, err := pmd.AllocDataBlock()
-				if err == syscall.ENOSPC {
+				if err == linuxerr.ENOSPC {
 					continue
 				}
 				if err != nil {
@@ -147,7 +147,7 @@ func TestRandomPool(t *testing.T) {
 				// pool_message() commits after a successful message.
 				if err := pmd.ReserveMetadataSnap(); err == nil {
 					pmd.CommitMetadata()
-				} else if err != syscall.EBUSY {
+				} else if err != linuxerr.EBUSY {
 					t.Fatal(err)
 				}
 				committed = m.clone()

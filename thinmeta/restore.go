@@ -1,8 +1,7 @@
 package thinmeta
 
 import (
-	"syscall"
-
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/btree"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
@@ -83,7 +82,7 @@ func (r *Restorer) BeginSuperblock(h PoolHeader) error {
 // BeginDevice starts device id, EEXIST if it was restored already.
 func (r *Restorer) BeginDevice(id uint64, d DeviceDetails) error {
 	if btree.Lookup(&r.details, r.detailsRoot, []uint64{id}, nil) == nil {
-		return syscall.EEXIST
+		return linuxerr.EEXIST
 	}
 	// The device's subtree is a clone of the shared empty leaf; the first
 	// insert copies it.
@@ -99,7 +98,7 @@ func (r *Restorer) BeginDevice(id uint64, d DeviceDetails) error {
 // the data space map) at time.
 func (r *Restorer) Map(vblock, dataBlock uint64, time uint32) error {
 	if !r.inDevice {
-		return syscall.EINVAL
+		return linuxerr.EINVAL
 	}
 	nr, inserted, err := btree.Insert(&r.sub, r.devRoot, []uint64{vblock}, le64(PackBlockTime(dataBlock, time&(1<<24-1))))
 	if err != nil {

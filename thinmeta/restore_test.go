@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/btree"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
@@ -196,7 +196,7 @@ func TestRestorer(t *testing.T) {
 	for vb := uint64(0); vb < 20000; vb++ {
 		m.devs[1].maps[vb] = mapping{vb, 0}
 	}
-	if err := restore(block.NewMemDevice(64*block.Size), m); !errors.Is(err, syscall.ENOSPC) {
+	if err := restore(block.NewMemDevice(64*block.Size), m); !errors.Is(err, linuxerr.ENOSPC) {
 		t.Fatalf("restore onto a small device: %v, want ENOSPC", err)
 	}
 	r, err := NewRestorer(block.NewMemDevice(64 * block.Size))
@@ -206,7 +206,7 @@ func TestRestorer(t *testing.T) {
 	r.BeginSuperblock(PoolHeader{NrDataBlocks: 10})
 	r.BeginDevice(4, DeviceDetails{})
 	r.EndDevice()
-	if err := r.BeginDevice(4, DeviceDetails{}); err != syscall.EEXIST {
+	if err := r.BeginDevice(4, DeviceDetails{}); err != linuxerr.EEXIST {
 		t.Fatalf("device 4 again: %v, want EEXIST", err)
 	}
 }

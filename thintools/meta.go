@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/thinmeta"
 )
 
@@ -30,7 +30,7 @@ func (t *tool) openImage(path string, write, excl bool) (*image, error) {
 
 func openError(err error) error {
 	switch {
-	case errors.Is(err, syscall.EBUSY):
+	case linuxerr.ToErrno(err) == linuxerr.EBUSY:
 		return toolError("syscall 'open' failed: Device or resource busy\nNote: you cannot run this tool with these options on live metadata.")
 	case errors.Is(err, os.ErrNotExist):
 		return toolError("Couldn't stat path")

@@ -7,8 +7,8 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
 	"github.com/dmsim/dmsim/persistent-data/transaction"
 	"github.com/dmsim/dmsim/thinmeta"
@@ -142,11 +142,11 @@ func trimNL(s string) string { return s[:len(s)-1] }
 func restoreError(err error) error {
 	var ae *transaction.AllocError
 	switch {
-	case errors.As(err, &ae) && errors.Is(err, syscall.ENOSPC):
+	case errors.As(err, &ae) && errors.Is(err, linuxerr.ENOSPC):
 		return errorf("transaction_manager::%s() couldn't allocate new block", ae.Op)
-	case errors.Is(err, syscall.EEXIST):
+	case errors.Is(err, linuxerr.EEXIST):
 		return toolError("Device already exists")
-	case errors.Is(err, syscall.ENODATA):
+	case errors.Is(err, linuxerr.ENODATA):
 		// a data block without a bitmap (nr_data_blocks wrapped around)
 		return toolError("Couldn't lookup bitmap")
 	}

@@ -6,16 +6,16 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/userland"
 )
 
 // osErr maps an emulated errno onto the os errors the tools test for.
 func osErr(err error) error {
-	switch userland.Errno(err) {
-	case dmsim.ENOENT:
+	switch linuxerr.ToErrno(err) {
+	case linuxerr.ENOENT:
 		return fmt.Errorf("%w: %v", os.ErrNotExist, err)
-	case dmsim.EACCES:
+	case linuxerr.EACCES:
 		return fmt.Errorf("%w: %v", os.ErrPermission, err)
 	}
 	return err

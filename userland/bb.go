@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 //go:embed usage/*.txt
@@ -182,12 +184,12 @@ func parseNumber(s string, sfx []suffix, lo, hi uint64) (uint64, error) {
 // perror prints "APPLET: text: strerror" (bb_perror_msg).
 func perror(p *Proc, err error, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintf(p.Stderr, "%s: %s: %s\n", p.Args[0], msg, Strerror(err))
+	fmt.Fprintf(p.Stderr, "%s: %s: %s\n", p.Args[0], msg, linuxerr.Strerror(err))
 }
 
 // cantOpen prints busybox's "can't open 'NAME': strerror".
 func cantOpen(p *Proc, name string, err error) {
-	fmt.Fprintf(p.Stderr, "%s: can't open '%s': %s\n", p.Args[0], name, Strerror(err))
+	fmt.Fprintf(p.Stderr, "%s: can't open '%s': %s\n", p.Args[0], name, linuxerr.Strerror(err))
 }
 
 // openInput opens a file operand ("-" is standard input).
@@ -205,7 +207,7 @@ func openInput(p *Proc, name string) (io.ReadCloser, error) {
 // writeErr reports a failed write to stdout as busybox does at exit
 // ("APPLET: write error: strerror").
 func writeErr(p *Proc, err error) int {
-	fmt.Fprintf(p.Stderr, "%s: write error: %s\n", p.Args[0], Strerror(err))
+	fmt.Fprintf(p.Stderr, "%s: write error: %s\n", p.Args[0], linuxerr.Strerror(err))
 	return 1
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // pageSize is the page size of the emulated machine.
@@ -31,7 +33,7 @@ const pageSize = 4096
 // async page write" and only a later fsync sees the error.
 type bdevFile struct {
 	k       *dmsim.Kernel
-	tok     *Token // the opener's clock token
+	tok     *sim.Token // the opener's clock token
 	b       dmsim.BlockDevice
 	release func()
 	name    string
@@ -97,7 +99,7 @@ func (f *bdevFile) submit(op dmsim.Op, sector uint64, data []byte, sectors uint6
 	if data == nil {
 		bio.Sectors = sectors
 	}
-	f.tok.Do(f.k, func() { err = dmsim.SubmitWait(context.Background(), f.k.Clock, bio) })
+	f.tok.Do(f.k.Clock, func() { err = dmsim.SubmitWait(context.Background(), f.k.Clock, bio) })
 	return err
 }
 
@@ -182,7 +184,7 @@ func (f *bdevFile) readPage(pg int64) ([]byte, error) {
 		if err := f.readBlock(blk, page[off:min(off+f.bsize, n)]); err != nil {
 			f.bufferIOError(blk, "async page read")
 			if first == nil {
-				first = toErrno(err)
+				first = linuxerr.Reduce(err)
 			}
 		}
 	}
@@ -191,16 +193,16 @@ func (f *bdevFile) readPage(pg int64) ([]byte, error) {
 
 func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 	if f.closed {
-		return 0, EBADF
+		return 0, linuxerr.EBADF
 	}
 	if f.flag&(O_WRONLY|O_RDWR) == O_WRONLY {
-		return 0, EBADF
+		return 0, linuxerr.EBADF
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	if f.direct && !f.aligned(p, off) {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	size := f.Size()
 	if off >= size {
@@ -215,7 +217,7 @@ func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 			f.wbErr = nil
 		}
 		if err := f.submit(dmsim.OpRead, uint64(off/dmsim.SectorSize), want, 0); err != nil {
-			return 0, toErrno(err)
+			return 0, linuxerr.Reduce(err)
 		}
 		return len(want), nil
 	}
@@ -237,23 +239,23 @@ func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 
 func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
 	if f.closed {
-		return 0, EBADF
+		return 0, linuxerr.EBADF
 	}
 	if f.flag&(O_WRONLY|O_RDWR) == 0 {
-		return 0, EBADF
+		return 0, linuxerr.EBADF
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	if f.b.ReadOnly() {
-		return 0, dmsim.EPERM // blkdev_write_iter
+		return 0, linuxerr.EPERM // blkdev_write_iter
 	}
 	if f.direct && !f.aligned(p, off) {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	size := f.Size()
 	if off >= size {
-		return 0, dmsim.ENOSPC
+		return 0, linuxerr.ENOSPC
 	}
 	data := p
 	if off+int64(len(p)) > size {
@@ -264,7 +266,7 @@ func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
 			f.wbErr = nil
 		}
 		if err := f.submit(dmsim.OpWrite, uint64(off/dmsim.SectorSize), data, 0); err != nil {
-			return 0, toErrno(err)
+			return 0, linuxerr.Reduce(err)
 		}
 		return len(data), nil
 	}
@@ -284,7 +286,7 @@ func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
 					if done > 0 {
 						return done, nil
 					}
-					return 0, toErrno(err)
+					return 0, linuxerr.Reduce(err)
 				}
 			}
 			f.dirty[blk] = buf
@@ -310,7 +312,7 @@ func (f *bdevFile) writeback() error {
 		if err := f.submit(dmsim.OpWrite, uint64(blk*f.bsize/dmsim.SectorSize), buf, 0); err != nil {
 			f.bufferIOError(blk, "lost async page write")
 			if f.wbErr == nil {
-				f.wbErr = toErrno(err)
+				f.wbErr = linuxerr.Reduce(err)
 			}
 		}
 	}
@@ -322,12 +324,12 @@ func (f *bdevFile) writeback() error {
 // error is reported once.
 func (f *bdevFile) Sync() error {
 	if f.closed {
-		return EBADF
+		return linuxerr.EBADF
 	}
 	err := f.writeback()
 	f.wbErr = nil
 	if ferr := f.submit(dmsim.OpFlush, 0, nil, 0); err == nil && ferr != nil {
-		err = toErrno(ferr)
+		err = linuxerr.Reduce(ferr)
 	}
 	return err
 }
@@ -335,16 +337,16 @@ func (f *bdevFile) Sync() error {
 // Discard is BLKDISCARD (blk_ioctl_discard).
 func (f *bdevFile) Discard(off, length int64) error {
 	if f.flag&(O_WRONLY|O_RDWR) == 0 {
-		return EBADF
+		return linuxerr.EBADF
 	}
 	if !f.b.Limits().DiscardSupported() {
-		return dmsim.EOPNOTSUPP
+		return linuxerr.EOPNOTSUPP
 	}
 	if off%dmsim.SectorSize != 0 || length%dmsim.SectorSize != 0 {
-		return dmsim.EINVAL
+		return linuxerr.EINVAL
 	}
 	if off < 0 || length < 0 || off+length > f.Size() {
-		return dmsim.EINVAL
+		return linuxerr.EINVAL
 	}
 	for blk := off / f.bsize; blk*f.bsize < off+length; blk++ {
 		delete(f.dirty, blk) // truncate_bdev_range
@@ -352,7 +354,7 @@ func (f *bdevFile) Discard(off, length int64) error {
 	if length == 0 {
 		return nil
 	}
-	return toErrno(f.submit(dmsim.OpDiscard, uint64(off/dmsim.SectorSize), nil, uint64(length/dmsim.SectorSize)))
+	return linuxerr.Reduce(f.submit(dmsim.OpDiscard, uint64(off/dmsim.SectorSize), nil, uint64(length/dmsim.SectorSize)))
 }
 
 func (f *bdevFile) Seek(off int64, whence int) (int64, error) {
@@ -363,10 +365,10 @@ func (f *bdevFile) Seek(off int64, whence int) (int64, error) {
 	case io.SeekEnd:
 		off += f.Size()
 	default:
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	if off < 0 {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	f.off = off
 	return off, nil
@@ -375,12 +377,12 @@ func (f *bdevFile) Seek(off int64, whence int) (int64, error) {
 // Close writes dirty buffers back (errors are lost) and releases the device.
 func (f *bdevFile) Close() error {
 	if f.closed {
-		return EBADF
+		return linuxerr.EBADF
 	}
 	_ = f.writeback()
 	f.closed = true
 	if f.release != nil {
-		f.tok.Do(f.k, f.release)
+		f.tok.Do(f.k.Clock, f.release)
 	}
 	return nil
 }

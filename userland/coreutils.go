@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 func init() {
@@ -79,7 +81,7 @@ func echo(p *Proc) int {
 		b.WriteByte('\n')
 	}
 	if _, err := p.Stdout.Write(b.Bytes()); err != nil {
-		fmt.Fprintf(p.Stderr, "%s: write error: %s\n", shellName, Strerror(err))
+		fmt.Fprintf(p.Stderr, "%s: write error: %s\n", shellName, linuxerr.Strerror(err))
 		return 1
 	}
 	return 0
@@ -987,7 +989,7 @@ func truncateCmd(p *Proc) int {
 		}
 		fh, err := p.OpenFile(f, flag, 0o666)
 		if err != nil {
-			if o.has('c') && Errno(err) == 2 {
+			if o.has('c') && linuxerr.ToErrno(err) == 2 {
 				continue
 			}
 			cantOpen(p, f, err)
@@ -1002,7 +1004,7 @@ func truncateCmd(p *Proc) int {
 			}
 		}
 		if err := p.FS.Truncate(p.Abs(f), int64(size)); err != nil {
-			fmt.Fprintf(p.Stderr, "truncate: %s: truncate: %s\n", f, Strerror(err))
+			fmt.Fprintf(p.Stderr, "truncate: %s: truncate: %s\n", f, linuxerr.Strerror(err))
 			status = 1
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 func init() {
@@ -248,7 +248,7 @@ func dd(p *Proc) int {
 			off = seek
 		}
 		if outFile == nil {
-			return die(outfile, ESPIPE)
+			return die(outfile, linuxerr.ESPIPE)
 		}
 		if _, err := outFile.Seek(int64(off), io.SeekCurrent); err != nil {
 			return die(outfile, err)
@@ -274,7 +274,7 @@ func dd(p *Proc) int {
 	// write is write_and_stats; it reports whether to stop.
 	write := func(buf []byte) bool {
 		n, err := fullWrite(out, buf)
-		if err != nil && n == 0 && errors.Is(toErrno(err), dmsim.EINVAL) && flags&ddODirect != 0 {
+		if err != nil && n == 0 && errors.Is(linuxerr.Reduce(err), linuxerr.EINVAL) && flags&ddODirect != 0 {
 			if ds, ok := outFile.(DirectSetter); ok { // clear_O_DIRECT
 				ds.SetDirect(false)
 				n, err = fullWrite(out, buf)
@@ -291,7 +291,7 @@ func dd(p *Proc) int {
 			outPart++
 			return false
 		}
-		fmt.Fprintf(p.Stderr, "dd: error writing '%s': %s\n", outfile, Strerror(err))
+		fmt.Fprintf(p.Stderr, "dd: error writing '%s': %s\n", outfile, linuxerr.Strerror(err))
 		return true
 	}
 	obuf := make([]byte, 0, obs)
@@ -315,7 +315,7 @@ func dd(p *Proc) int {
 			clear(ibuf)
 		}
 		n, err := ddRead(in, ibuf[:want], flags&ddFullblock != 0)
-		if err != nil && n == 0 && errors.Is(toErrno(err), dmsim.EINVAL) && flags&ddIDirect != 0 {
+		if err != nil && n == 0 && errors.Is(linuxerr.Reduce(err), linuxerr.EINVAL) && flags&ddIDirect != 0 {
 			if ds, ok := inFile.(DirectSetter); ok {
 				ds.SetDirect(false)
 				n, err = ddRead(in, ibuf[:want], flags&ddFullblock != 0)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 	_ "github.com/dmsim/dmsim/targets/delay"
 	_ "github.com/dmsim/dmsim/targets/linear"
 )
@@ -98,7 +100,7 @@ func TestDDClosesWhenKilled(t *testing.T) {
 			defer cancel()
 			var out bytes.Buffer
 			p := m.proc(ctx, &out, tc.args...)
-			p.tok = newToken(m.k.Clock, nil)
+			p.tok = sim.NewToken(m.k.Clock, nil)
 			p.tok.Acquire()
 			m.k.Clock.AfterFunc(3*time.Second, cancel)
 			st := dd(p)
@@ -119,7 +121,7 @@ func TestDDClosesWhenKilled(t *testing.T) {
 // epipeWriter is a pipe nobody reads.
 type epipeWriter struct{}
 
-func (epipeWriter) Write([]byte) (int, error) { return 0, EPIPE }
+func (epipeWriter) Write([]byte) (int, error) { return 0, linuxerr.EPIPE }
 
 // TestExitClosesFiles: a command that dies (SIGPIPE while it copies a
 // device to a pipe nobody reads, or SIGTERM) or returns with files open

@@ -2,7 +2,6 @@ package userland
 
 import (
 	"context"
-	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -10,10 +9,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // Open flags: os.O_* plus O_DIRECT (Linux's value; never passed to the host).
@@ -73,32 +73,8 @@ type FS interface {
 // pathErr builds the *fs.PathError commands print, with a dmsim.Errno so its
 // text is glibc's strerror.
 func pathErr(op, name string, err error) error {
-	return &fs.PathError{Op: op, Path: name, Err: toErrno(err)}
+	return &fs.PathError{Op: op, Path: name, Err: linuxerr.Reduce(err)}
 }
-
-// toErrno converts host errors to dmsim.Errno where it can.
-func toErrno(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		err = le.Err
-	}
-	var se syscall.Errno
-	if errors.As(err, &se) {
-		return dmsim.Errno(se)
-	}
-	var de dmsim.Errno
-	if errors.As(err, &de) {
-		return de
-	}
-	return err
-}
-
-// Errno returns the errno in err's chain (EIO if none).
-func Errno(err error) dmsim.Errno { return dmsim.AsErrno(toErrno(err)) }
 
 // ---- host files ----
 
@@ -172,7 +148,7 @@ func fileErr(err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
-	return toErrno(err)
+	return linuxerr.Reduce(err)
 }
 
 // ---- the simulation's file system ----
@@ -216,7 +192,7 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 	if flag&O_DIRECT != 0 && !isUnder(name, "/dev") || charDevs[name] && flag&O_DIRECT != 0 {
 		// ramfs, sysfs and the memory devices have no direct I/O
 		if _, err := s.Stat(ctx, name); err == nil {
-			return nil, pathErr("open", name, dmsim.EINVAL)
+			return nil, pathErr("open", name, linuxerr.EINVAL)
 		}
 	}
 	switch {
@@ -224,15 +200,15 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 		return &charFile{name: name, rand: s.rand}, nil
 	case isUnder(name, "/dev"):
 		if name == "/dev" || name == "/dev/mapper" {
-			return nil, pathErr("open", name, EISDIR)
+			return nil, pathErr("open", name, linuxerr.EISDIR)
 		}
 		if s.Kernel == nil {
-			return nil, pathErr("open", name, dmsim.ENOENT)
+			return nil, pathErr("open", name, linuxerr.ENOENT)
 		}
 		return openBdev(ctx, s.Kernel, name, flag)
 	case isUnder(name, "/sys") || isUnder(name, "/proc"):
 		if s.Kernel == nil {
-			return nil, pathErr("open", name, dmsim.ENOENT)
+			return nil, pathErr("open", name, linuxerr.ENOENT)
 		}
 		var data string
 		var err error
@@ -270,7 +246,7 @@ func (s *SimFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
 			}
 		}
-		return nil, pathErr("stat", name, dmsim.ENOENT)
+		return nil, pathErr("stat", name, linuxerr.ENOENT)
 	case isUnder(name, "/sys") || isUnder(name, "/proc"):
 		if s.Kernel != nil {
 			var err error
@@ -287,7 +263,7 @@ func (s *SimFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 				}
 			}
 		}
-		return nil, pathErr("stat", name, dmsim.ENOENT)
+		return nil, pathErr("stat", name, linuxerr.ENOENT)
 	}
 	fi, err := os.Stat(s.hostPath(name))
 	if err != nil {
@@ -331,7 +307,7 @@ func (s *SimFS) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
 		return out, nil
 	}
 	if isUnder(name, "/sys") || isUnder(name, "/proc") {
-		return nil, pathErr("open", name, dmsim.ENOENT)
+		return nil, pathErr("open", name, linuxerr.ENOENT)
 	}
 	d, err := os.ReadDir(s.hostPath(name))
 	if err != nil {
@@ -348,7 +324,7 @@ func (s *SimFS) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
 func (s *SimFS) Remove(name string) error {
 	name = path.Clean(name)
 	if isUnder(name, "/dev") || isUnder(name, "/sys") || isUnder(name, "/proc") {
-		return pathErr("remove", name, dmsim.EPERM)
+		return pathErr("remove", name, linuxerr.EPERM)
 	}
 	if err := os.Remove(s.hostPath(name)); err != nil {
 		return pathErr("remove", name, err)
@@ -359,7 +335,7 @@ func (s *SimFS) Remove(name string) error {
 func (s *SimFS) Truncate(name string, size int64) error {
 	name = path.Clean(name)
 	if isUnder(name, "/dev") || isUnder(name, "/sys") || isUnder(name, "/proc") {
-		return pathErr("truncate", name, dmsim.EINVAL)
+		return pathErr("truncate", name, linuxerr.EINVAL)
 	}
 	if err := os.Truncate(s.hostPath(name), size); err != nil {
 		return pathErr("truncate", name, err)
@@ -416,7 +392,7 @@ func (c *charFile) Read(p []byte) (int, error) {
 func (c *charFile) ReadAt(p []byte, _ int64) (int, error) { return c.Read(p) }
 func (c *charFile) Write(p []byte) (int, error) {
 	if c.name == "/dev/full" {
-		return 0, dmsim.ENOSPC
+		return 0, linuxerr.ENOSPC
 	}
 	return len(p), nil
 }
@@ -443,7 +419,7 @@ func (r *detRand) fill(p []byte) {
 
 type sysFile struct {
 	k    *dmsim.Kernel
-	tok  *Token
+	tok  *sim.Token
 	name string
 	data []byte
 	off  int64
@@ -469,9 +445,9 @@ func (f *sysFile) ReadAt(p []byte, off int64) (int, error) {
 // Write stores the value: one write(2) is one store into the attribute.
 func (f *sysFile) Write(p []byte) (int, error) {
 	var err error
-	f.tok.Do(f.k, func() { err = f.k.SysfsWrite(f.name, string(p)) })
+	f.tok.Do(f.k.Clock, func() { err = f.k.SysfsWrite(f.name, string(p)) })
 	if err != nil {
-		return 0, toErrno(err)
+		return 0, linuxerr.Reduce(err)
 	}
 	return len(p), nil
 }
@@ -503,17 +479,17 @@ func (f *streamFile) Stat() (fs.FileInfo, error) {
 }
 func (f *streamFile) Read(p []byte) (int, error) {
 	if f.r == nil {
-		return 0, EBADF
+		return 0, linuxerr.EBADF
 	}
 	return f.r.Read(p)
 }
 func (f *streamFile) Write(p []byte) (int, error) {
 	if f.w == nil {
-		return 0, EBADF
+		return 0, linuxerr.EBADF
 	}
 	return f.w.Write(p)
 }
-func (f *streamFile) ReadAt([]byte, int64) (int, error)  { return 0, ESPIPE }
-func (f *streamFile) WriteAt([]byte, int64) (int, error) { return 0, ESPIPE }
-func (f *streamFile) Seek(int64, int) (int64, error)     { return 0, ESPIPE }
+func (f *streamFile) ReadAt([]byte, int64) (int, error)  { return 0, linuxerr.ESPIPE }
+func (f *streamFile) WriteAt([]byte, int64) (int, error) { return 0, linuxerr.ESPIPE }
+func (f *streamFile) Seek(int64, int) (int64, error)     { return 0, linuxerr.ESPIPE }
 func (f *streamFile) Close() error                       { return nil }

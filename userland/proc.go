@@ -21,6 +21,8 @@ import (
 	"sync"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // Proc is the process a command runs as.
@@ -51,7 +53,7 @@ type Proc struct {
 	// can run).
 	ClockHook func(delta int)
 
-	tok   *Token
+	tok   *sim.Token
 	files *openFiles // what OpenFile opened, closed when the process exits
 }
 
@@ -164,7 +166,7 @@ func (p *Proc) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 		return &streamFile{name: name, w: p.Stderr}, nil
 	}
 	if p.FS == nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: dmsim.ENOENT}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: linuxerr.ENOENT}
 	}
 	f, err := p.FS.OpenFile(p.ctx(), p.Abs(name), flag, perm)
 	if err == nil {
@@ -176,7 +178,7 @@ func (p *Proc) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 // Stat returns a file's information.
 func (p *Proc) Stat(name string) (fs.FileInfo, error) {
 	if p.FS == nil {
-		return nil, &fs.PathError{Op: "stat", Path: name, Err: dmsim.ENOENT}
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: linuxerr.ENOENT}
 	}
 	return p.FS.Stat(p.ctx(), p.Abs(name))
 }
@@ -276,7 +278,7 @@ func RunStatus(parent *Proc, argv []string) (status, signal int) {
 	if parent.Kernel != nil {
 		// The child is a process of its own with its own clock token; the
 		// parent waits for it without its token.
-		child.tok = newToken(parent.Kernel.Clock, parent.ClockHook)
+		child.tok = sim.NewToken(parent.Kernel.Clock, parent.ClockHook)
 		if r := rawStream(child.Stdin); isPipe(r) {
 			child.Stdin = tokenReader{r.(io.Reader), child.tok}
 		}
@@ -314,7 +316,7 @@ type pipeWriter struct{ w io.Writer }
 
 func (p *pipeWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
-	if err != nil && Errno(err) == EPIPE {
+	if err != nil && linuxerr.ToErrno(err) == linuxerr.EPIPE {
 		panic(sigPipe{})
 	}
 	return n, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 func init() {
@@ -57,7 +58,7 @@ func blkdiscard(p *Proc) int {
 		}
 	} else {
 		if !isBlock {
-			fmt.Fprintf(p.Stderr, "blkdiscard: ioctl %#x failed: %s\n", 0x80081272, Strerror(dmsim.ENOTTY))
+			fmt.Fprintf(p.Stderr, "blkdiscard: ioctl %#x failed: %s\n", 0x80081272, linuxerr.Strerror(linuxerr.ENOTTY))
 			return 1
 		}
 		length = uint64(bf.Size()) - offset
@@ -67,16 +68,16 @@ func blkdiscard(p *Proc) int {
 		name = "BLKSECDISCARD"
 	}
 	if !isBlock {
-		fmt.Fprintf(p.Stderr, "blkdiscard: %s: %s failed: %s\n", dev, name, Strerror(dmsim.ENOTTY))
+		fmt.Fprintf(p.Stderr, "blkdiscard: %s: %s failed: %s\n", dev, name, linuxerr.Strerror(linuxerr.ENOTTY))
 		return 1
 	}
 	if o.has('s') {
-		err = dmsim.EOPNOTSUPP // secure discard: no emulated device supports it
+		err = linuxerr.EOPNOTSUPP // secure discard: no emulated device supports it
 	} else {
 		err = bf.Discard(int64(offset), int64(length))
 	}
 	if err != nil {
-		fmt.Fprintf(p.Stderr, "blkdiscard: %s: %s failed: %s\n", dev, name, Strerror(err))
+		fmt.Fprintf(p.Stderr, "blkdiscard: %s: %s failed: %s\n", dev, name, linuxerr.Strerror(err))
 		return 1
 	}
 	return 0
@@ -120,11 +121,11 @@ func blockdev(p *Proc) int {
 	defer f.Close()
 	bf, ok := f.(BlockFile)
 	fail := func(err error) int {
-		fmt.Fprintf(p.Stderr, "blockdev: %s: %s\n", dev, Strerror(err))
+		fmt.Fprintf(p.Stderr, "blockdev: %s: %s\n", dev, linuxerr.Strerror(err))
 		return 1
 	}
 	if !ok {
-		return fail(dmsim.ENOTTY)
+		return fail(linuxerr.ENOTTY)
 	}
 	raPath := fmt.Sprintf("/sys/dev/block/%d:%d/bdi/read_ahead_kb", bf.Dev().Major, bf.Dev().Minor)
 	switch cmd {
@@ -150,7 +151,7 @@ func blockdev(p *Proc) int {
 		fmt.Fprintf(p.Stdout, "%d\n", ro)
 	case "--getra":
 		if p.Kernel == nil {
-			return fail(dmsim.ENOTTY)
+			return fail(linuxerr.ENOTTY)
 		}
 		var s string
 		var err error
@@ -162,7 +163,7 @@ func blockdev(p *Proc) int {
 		fmt.Fprintf(p.Stdout, "%d\n", kb*2)
 	case "--setra":
 		if p.Kernel == nil {
-			return fail(dmsim.ENOTTY)
+			return fail(linuxerr.ENOTTY)
 		}
 		var err error
 		p.Kcall(func() { err = p.Kernel.SysfsWrite(raPath, strconv.FormatUint(arg/2, 10)) })
@@ -173,14 +174,14 @@ func blockdev(p *Proc) int {
 		// BLKFLSBUF: sync_blockdev + invalidate; nothing is cached across opens here.
 	case "--rereadpt":
 		if strings.HasPrefix(path.Base(dev), "dm-") || strings.HasPrefix(dev, "/dev/mapper/") {
-			return fail(dmsim.EINVAL)
+			return fail(linuxerr.EINVAL)
 		}
 	case "--setbsz":
 		if arg < uint64(bf.SectorSize()) || arg > pageSize || arg&(arg-1) != 0 {
-			return fail(dmsim.EINVAL)
+			return fail(linuxerr.EINVAL)
 		}
 	case "--setro", "--setrw":
-		return fail(dmsim.EOPNOTSUPP)
+		return fail(linuxerr.EOPNOTSUPP)
 	}
 	return 0
 }
@@ -235,11 +236,11 @@ func losetup(p *Proc) int {
 	case nopts == 0 && len(args) == 1:
 		s, ok := query(args[0])
 		if !ok {
-			err := dmsim.ENXIO
+			err := linuxerr.ENXIO
 			if _, serr := p.Stat(args[0]); serr != nil {
-				err = dmsim.ENOENT
+				err = linuxerr.ENOENT
 			}
-			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", args[0], Strerror(err))
+			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", args[0], linuxerr.Strerror(err))
 			return 1
 		}
 		fmt.Fprintf(p.Stdout, "%s: %s\n", args[0], s)
@@ -248,12 +249,12 @@ func losetup(p *Proc) int {
 		status := 0
 		for _, dev := range args {
 			n, ok := loopNum(dev)
-			err := error(dmsim.ENOENT)
+			err := error(linuxerr.ENOENT)
 			if ok {
 				p.Kcall(func() { err = k.LoopClear(n) })
 			}
 			if err != nil {
-				fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", dev, Strerror(err))
+				fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", dev, linuxerr.Strerror(err))
 				status = 1
 			}
 		}
@@ -304,7 +305,7 @@ func losetup(p *Proc) int {
 		}
 		n, ok := loopNum(dev)
 		if !ok {
-			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, Strerror(dmsim.ENOENT))
+			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, linuxerr.Strerror(linuxerr.ENOENT))
 			return 1
 		}
 		s, isSim := p.FS.(*SimFS)
@@ -313,13 +314,13 @@ func losetup(p *Proc) int {
 			host = s.HostPath(p.Abs(file))
 		}
 		if _, err := p.Stat(file); err != nil || host == "" {
-			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, Strerror(dmsim.ENOENT))
+			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, linuxerr.Strerror(linuxerr.ENOENT))
 			return 1
 		}
 		var err error
 		p.Kcall(func() { err = k.LoopSetFile(n, host, o.has('r')) })
 		if err != nil {
-			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, Strerror(err))
+			fmt.Fprintf(p.Stderr, "losetup: %s: %s\n", file, linuxerr.Strerror(err))
 			return 1
 		}
 		return 0
@@ -379,7 +380,7 @@ func modprobe(p *Proc) int {
 		p.Kcall(func() { err = p.Kernel.Modprobe(m, params) })
 		if err != nil {
 			fmt.Fprintf(p.Stderr, "modprobe: can't load module %s (%s): %s\n", dmsim.ModuleKey(m),
-				modulePath(m), Strerror(err))
+				modulePath(m), linuxerr.Strerror(err))
 			status = 1
 		}
 	}

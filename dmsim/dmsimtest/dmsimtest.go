@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // Machine is a booted kernel for a test, with the test goroutine as a
@@ -156,7 +157,7 @@ func (m *Machine) Settle() {
 
 // Go runs fn as a separate clock actor (a second process) and returns an
 // event fired when fn has returned.
-func (m *Machine) Go(fn func()) *dmsim.Event {
+func (m *Machine) Go(fn func()) *sim.Event {
 	ev := m.K.Clock.NewEvent()
 	m.K.Clock.Enter()
 	go func() {
@@ -169,7 +170,7 @@ func (m *Machine) Go(fn func()) *dmsim.Event {
 
 // Wait waits, as the test actor, for an event (virtual time may advance
 // meanwhile).
-func (m *Machine) Wait(ev *dmsim.Event) {
+func (m *Machine) Wait(ev *sim.Event) {
 	m.T.Helper()
 	if err := ev.Wait(context.Background()); err != nil {
 		m.T.Fatalf("wait: %v", err)

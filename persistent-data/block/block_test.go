@@ -3,8 +3,9 @@ package block
 import (
 	"encoding/binary"
 	"errors"
-	"syscall"
 	"testing"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // Test vectors from ../shared/spec/metadata-format.md §2 (checked against
@@ -34,11 +35,11 @@ func TestChecksumVectors(t *testing.T) {
 		if err := v.Check(b, tc.loc); err != nil {
 			t.Errorf("check: %v", err)
 		}
-		if err := v.Check(b, tc.loc+1); !errors.Is(err, syscall.ENOTBLK) {
+		if err := v.Check(b, tc.loc+1); !errors.Is(err, linuxerr.ENOTBLK) {
 			t.Errorf("wrong location: %v", err)
 		}
 		b[100] ^= 1
-		if err := v.Check(b, tc.loc); !errors.Is(err, syscall.EILSEQ) {
+		if err := v.Check(b, tc.loc); !errors.Is(err, linuxerr.EILSEQ) {
 			t.Errorf("corrupted: %v", err)
 		}
 	}
@@ -52,7 +53,7 @@ func TestLocksAndCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.ReadLock(5, v); !errors.Is(err, syscall.EDEADLK) {
+	if _, err := m.ReadLock(5, v); !errors.Is(err, linuxerr.EDEADLK) {
 		t.Fatalf("read lock of a write locked block: %v", err)
 	}
 	b.Data()[100] = 42
@@ -62,12 +63,12 @@ func TestLocksAndCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.WriteLock(5, v); !errors.Is(err, syscall.EDEADLK) {
+	if _, err := m.WriteLock(5, v); !errors.Is(err, linuxerr.EDEADLK) {
 		t.Fatalf("write lock of a read locked block: %v", err)
 	}
 	m.Unlock(r1)
 	m.Unlock(r2)
-	if _, err := m.ReadLock(5, &Std{Label: "other", Xor: 2}); !errors.Is(err, syscall.EINVAL) {
+	if _, err := m.ReadLock(5, &Std{Label: "other", Xor: 2}); !errors.Is(err, linuxerr.EINVAL) {
 		t.Fatalf("validator mismatch: %v", err)
 	}
 	// Fill well past the bound: dirty blocks are written back on eviction.
@@ -96,7 +97,7 @@ func TestLocksAndCache(t *testing.T) {
 		t.Fatal("read beyond the device succeeded")
 	}
 	m.SetReadOnly(true)
-	if _, err := m.WriteLock(5, v); err != syscall.EPERM {
+	if _, err := m.WriteLock(5, v); err != linuxerr.EPERM {
 		t.Fatalf("write lock when read-only: %v", err)
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"io"
 	"os"
 	"sync"
-	"syscall"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // Size is the metadata block size in bytes (THIN_METADATA_BLOCK_SIZE).
@@ -52,7 +53,7 @@ func OpenFile(path string, readOnly bool) (*FileDevice, error) {
 func (d *FileDevice) ReadAt(p []byte, off int64) (int, error) { return d.F.ReadAt(p, off) }
 func (d *FileDevice) WriteAt(p []byte, off int64) (int, error) {
 	if d.ReadOnly {
-		return 0, syscall.EROFS
+		return 0, linuxerr.EROFS
 	}
 	return d.F.WriteAt(p, off)
 }
@@ -138,7 +139,7 @@ func (d *MemDevice) ReadAt(p []byte, off int64) (int, error) {
 
 func (d *MemDevice) write(p []byte, off int64, op byte) (int, error) {
 	if d.FailWrites {
-		return 0, syscall.EIO
+		return 0, linuxerr.EIO
 	}
 	if off < 0 || off+int64(len(p)) > d.size {
 		return 0, errors.New("write beyond end of device")

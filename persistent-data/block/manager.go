@@ -6,7 +6,8 @@ import (
 	"hash/crc32"
 	"sort"
 	"sync"
-	"syscall"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // DefaultCacheBytes is the default bound of the block cache (64 MiB).
@@ -36,14 +37,14 @@ type CheckError struct {
 	Validator string
 	Block     uint64
 	Msg       string
-	Errno     syscall.Errno
+	Errno     linuxerr.Errno
 }
 
 func (e *CheckError) Error() string {
 	return fmt.Sprintf("%s validator: block %d: %s", e.Validator, e.Block, e.Msg)
 }
 
-// Unwrap lets errors.Is(err, syscall.EILSEQ) work.
+// Unwrap lets errors.Is(err, linuxerr.EILSEQ) work.
 func (e *CheckError) Unwrap() error { return e.Errno }
 
 // Std is the common 16-byte header validator shared by btree nodes,
@@ -64,11 +65,11 @@ func (v *Std) PrepareForWrite(data []byte, location uint64) {
 
 func (v *Std) Check(data []byte, location uint64) error {
 	if got := binary.LittleEndian.Uint64(data[8:]); got != location {
-		return &CheckError{v.Label, location, fmt.Sprintf("blocknr %d != wanted %d", got, location), syscall.ENOTBLK}
+		return &CheckError{v.Label, location, fmt.Sprintf("blocknr %d != wanted %d", got, location), linuxerr.ENOTBLK}
 	}
 	csum := Checksum(data[4:Size], v.Xor)
 	if got := binary.LittleEndian.Uint32(data[0:]); got != csum {
-		return &CheckError{v.Label, location, fmt.Sprintf("csum %d != wanted %d", csum, got), syscall.EILSEQ}
+		return &CheckError{v.Label, location, fmt.Sprintf("csum %d != wanted %d", csum, got), linuxerr.EILSEQ}
 	}
 	if v.Extra != nil {
 		return v.Extra(data, location)
@@ -215,18 +216,11 @@ func (m *Manager) writeBack(b *Block) error {
 		b.validator.PrepareForWrite(b.data, b.loc)
 	}
 	if _, err := m.dev.WriteAt(b.data, int64(b.loc)*Size); err != nil {
-		return fmt.Errorf("metadata block %d write failed: %w", b.loc, asErrno(err))
+		return fmt.Errorf("metadata block %d write failed: %w", b.loc, linuxerr.ToErrno(err))
 	}
 	m.Writes++
 	b.dirty = false
 	return nil
-}
-
-func asErrno(err error) error {
-	if _, ok := err.(syscall.Errno); ok {
-		return err
-	}
-	return syscall.EIO
 }
 
 // get finds or reads block loc; zero means don't read, fill with zeroes.
@@ -234,13 +228,13 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 	if loc >= m.nrBlocks {
 		m.nrBlocks = uint64(m.dev.Size()) / Size
 		if loc >= m.nrBlocks {
-			return nil, &CheckError{"block manager", loc, fmt.Sprintf("block %d beyond end of device (%d blocks)", loc, m.nrBlocks), syscall.EIO}
+			return nil, &CheckError{"block manager", loc, fmt.Sprintf("block %d beyond end of device (%d blocks)", loc, m.nrBlocks), linuxerr.EIO}
 		}
 	}
 	if b, ok := m.cache[loc]; ok {
 		if zero {
 			if b.writer || b.readers > 0 {
-				return nil, fmt.Errorf("block %d is already locked: %w", loc, syscall.EDEADLK)
+				return nil, fmt.Errorf("block %d is already locked: %w", loc, linuxerr.EDEADLK)
 			}
 			clear(b.data)
 			b.validator = v
@@ -259,7 +253,7 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 			if v != nil {
 				name = v.Name()
 			}
-			return nil, &CheckError{"block manager", loc, fmt.Sprintf("validator mismatch (old=%s vs new=%s)", b.validator.Name(), name), syscall.EINVAL}
+			return nil, &CheckError{"block manager", loc, fmt.Sprintf("validator mismatch (old=%s vs new=%s)", b.validator.Name(), name), linuxerr.EINVAL}
 		}
 		return b, nil
 	}
@@ -269,7 +263,7 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 	} else {
 		if _, err := m.dev.ReadAt(b.data, int64(loc)*Size); err != nil {
 			m.free = append(m.free, b.data)
-			return nil, &CheckError{"block manager", loc, "read failed: " + err.Error(), syscall.EIO}
+			return nil, &CheckError{"block manager", loc, "read failed: " + err.Error(), linuxerr.EIO}
 		}
 		m.Reads++
 		if v != nil {
@@ -292,7 +286,7 @@ func (m *Manager) ReadLock(loc uint64, v Validator) (*Block, error) {
 		return nil, err
 	}
 	if b.writer {
-		return nil, fmt.Errorf("block %d is write locked: %w", loc, syscall.EDEADLK)
+		return nil, fmt.Errorf("block %d is write locked: %w", loc, linuxerr.EDEADLK)
 	}
 	m.lruRemove(b)
 	b.readers++
@@ -303,14 +297,14 @@ func (m *Manager) writeLock(loc uint64, v Validator, zero bool) (*Block, error) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.readOnly {
-		return nil, syscall.EPERM
+		return nil, linuxerr.EPERM
 	}
 	b, err := m.get(loc, v, zero)
 	if err != nil {
 		return nil, err
 	}
 	if b.writer || b.readers > 0 {
-		return nil, fmt.Errorf("block %d is already locked: %w", loc, syscall.EDEADLK)
+		return nil, fmt.Errorf("block %d is already locked: %w", loc, linuxerr.EDEADLK)
 	}
 	m.lruRemove(b)
 	b.writer = true
@@ -349,13 +343,13 @@ func (m *Manager) Flush() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.readOnly {
-		return syscall.EPERM
+		return linuxerr.EPERM
 	}
 	if err := m.writeDirty(); err != nil {
 		return err
 	}
 	if err := m.dev.Flush(); err != nil {
-		return fmt.Errorf("metadata device flush failed: %w", asErrno(err))
+		return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
 	}
 	return nil
 }
@@ -396,13 +390,13 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 		return err
 	}
 	if err := m.dev.Flush(); err != nil {
-		return fmt.Errorf("metadata device flush failed: %w", asErrno(err))
+		return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
 	}
 	if sb.validator != nil {
 		sb.validator.PrepareForWrite(sb.data, sb.loc)
 	}
 	if err := m.dev.WriteFUA(sb.data, int64(sb.loc)*Size); err != nil {
-		return fmt.Errorf("superblock write failed: %w", asErrno(err))
+		return fmt.Errorf("superblock write failed: %w", linuxerr.ToErrno(err))
 	}
 	m.Writes++
 	sb.dirty = false

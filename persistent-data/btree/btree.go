@@ -2,8 +2,8 @@ package btree
 
 import (
 	"fmt"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
@@ -37,7 +37,7 @@ func Del(info *Info, root uint64) error {
 	tm := info.TM
 	push := func(b uint64, level int) error {
 		if len(stack) >= 63 {
-			return fmt.Errorf("btree deletion stack out of memory: %w", syscall.ENOMEM)
+			return fmt.Errorf("btree deletion stack out of memory: %w", linuxerr.ENOMEM)
 		}
 		rc, err := tm.Ref(b)
 		if err != nil {
@@ -106,7 +106,7 @@ func lookupRaw(s *roSpine, b uint64, key uint64, search func(Node, uint64) int, 
 		n := s.node()
 		i := search(n, key)
 		if i < 0 || i >= n.NrEntries() {
-			return 0, syscall.ENODATA
+			return 0, linuxerr.ENODATA
 		}
 		if n.IsInternal() {
 			b = n.Value64(i)
@@ -139,7 +139,7 @@ func Lookup(info *Info, root uint64, keys []uint64, dst []byte) error {
 			return err
 		}
 		if rkey != keys[level] {
-			return syscall.ENODATA
+			return linuxerr.ENODATA
 		}
 		root = le.Uint64(internal[:])
 	}
@@ -163,10 +163,10 @@ func lookupNextSingle(info *Info, root, key uint64, dst []byte, depth int) (uint
 			i = 0
 		}
 		if i >= nr {
-			return 0, syscall.ENODATA
+			return 0, linuxerr.ENODATA
 		}
 		rkey, err := lookupNextSingle(info, n.Value64(i), key, dst, depth+1)
-		if err == syscall.ENODATA && i < nr-1 {
+		if err == linuxerr.ENODATA && i < nr-1 {
 			i++
 			rkey, err = lookupNextSingle(info, n.Value64(i), key, dst, depth+1)
 		}
@@ -174,7 +174,7 @@ func lookupNextSingle(info *Info, root, key uint64, dst []byte, depth int) (uint
 	}
 	i := upperBound(n, key)
 	if i < 0 || i >= nr {
-		return 0, syscall.ENODATA
+		return 0, linuxerr.ENODATA
 	}
 	copy(dst, n.Value(i))
 	return n.Key(i), nil
@@ -194,7 +194,7 @@ func LookupNext(info *Info, root uint64, keys []uint64, dst []byte) (uint64, err
 		}
 		if rkey != keys[level] {
 			s.exit()
-			return 0, syscall.ENODATA
+			return 0, linuxerr.ENODATA
 		}
 		root = le.Uint64(internal[:])
 	}
@@ -213,7 +213,7 @@ func findKey(s *roSpine, b uint64, highest bool, wantNext bool, leafSize int) (k
 		n := s.node()
 		i := n.NrEntries()
 		if i == 0 {
-			return 0, 0, syscall.ENODATA
+			return 0, 0, linuxerr.ENODATA
 		}
 		i--
 		if highest {
@@ -246,7 +246,7 @@ func FindKey(info *Info, root uint64, highest bool, keys []uint64) (int, error) 
 			leafSize = info.VT.Size
 		}
 		k, next, err := findKey(&s, root, highest, level != info.Levels-1, leafSize)
-		if err == syscall.ENODATA {
+		if err == linuxerr.ENODATA {
 			break
 		}
 		if err != nil {

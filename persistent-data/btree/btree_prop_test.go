@@ -3,9 +3,9 @@ package btree_test
 import (
 	"encoding/binary"
 	"math/rand"
-	"syscall"
 	"testing"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/btree"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
@@ -189,7 +189,7 @@ func TestBtreeRandom(t *testing.T) {
 			case r < 85:
 				nr, err := btree.Remove(&e.info, roots[i], []uint64{k})
 				_, had := models[i][k]
-				if had != (err == nil) || (err != nil && err != syscall.ENODATA) {
+				if had != (err == nil) || (err != nil && err != linuxerr.ENODATA) {
 					t.Fatalf("remove %d: %v had=%v", k, err, had)
 				}
 				// The path is shadowed either way.
@@ -203,7 +203,7 @@ func TestBtreeRandom(t *testing.T) {
 				dst := make([]byte, tc.valueSize)
 				for begin < end {
 					nk, err := btree.LookupNext(&e.info, roots[i], []uint64{begin}, dst)
-					if err == syscall.ENODATA {
+					if err == linuxerr.ENODATA {
 						break
 					}
 					if err != nil {

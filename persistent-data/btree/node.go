@@ -7,8 +7,8 @@ package btree
 import (
 	"encoding/binary"
 	"fmt"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/transaction"
 )
@@ -72,13 +72,13 @@ var Validator block.Validator = &block.Std{Label: "btree_node", Xor: CsumXor, Ex
 func nodeCheck(data []byte, loc uint64) error {
 	n := Node(data)
 	if HeaderSize+(8+n.ValueSize())*n.MaxEntries() > block.Size || n.ValueSize() > block.Size {
-		return &block.CheckError{Validator: "btree_node", Block: loc, Msg: "node_check failed: max_entries too large", Errno: syscall.EILSEQ}
+		return &block.CheckError{Validator: "btree_node", Block: loc, Msg: "node_check failed: max_entries too large", Errno: linuxerr.EILSEQ}
 	}
 	if n.NrEntries() > n.MaxEntries() {
-		return &block.CheckError{Validator: "btree_node", Block: loc, Msg: "node_check failed: too many entries", Errno: syscall.EILSEQ}
+		return &block.CheckError{Validator: "btree_node", Block: loc, Msg: "node_check failed: too many entries", Errno: linuxerr.EILSEQ}
 	}
 	if f := n.Flags(); f&InternalNode == 0 && f&LeafNode == 0 {
-		return &block.CheckError{Validator: "btree_node", Block: loc, Msg: "node_check failed: node is neither INTERNAL or LEAF", Errno: syscall.EILSEQ}
+		return &block.CheckError{Validator: "btree_node", Block: loc, Msg: "node_check failed: node is neither INTERNAL or LEAF", Errno: linuxerr.EILSEQ}
 	}
 	return nil
 }
@@ -164,7 +164,7 @@ func incChildren(tm *transaction.Manager, n Node, vt *ValueType) {
 func insertAt(valueSize int, n Node, index int, key uint64, value []byte) error {
 	nr, max := n.NrEntries(), n.MaxEntries()
 	if index > nr || index >= max || nr >= max {
-		return fmt.Errorf("too many entries in btree node for insert: %w", syscall.ENOMEM)
+		return fmt.Errorf("too many entries in btree node for insert: %w", linuxerr.ENOMEM)
 	}
 	ko := HeaderSize + 8*index
 	copy(n[ko+8:HeaderSize+8*(nr+1)], n[ko:HeaderSize+8*nr])
@@ -197,7 +197,7 @@ func shiftUp(n Node, count int)   { moveEntries(n, count, n, 0, n.NrEntries()) }
 // error instead of a hang.
 const maxDepth = 64
 
-func errDepth() error { return fmt.Errorf("btree too deep (damaged metadata?): %w", syscall.EILSEQ) }
+func errDepth() error { return fmt.Errorf("btree too deep (damaged metadata?): %w", linuxerr.EILSEQ) }
 
 // checkNode makes sure a node read from disk has the layout its tree
 // expects (the value size of its kind and the matching max_entries), so
@@ -209,7 +209,7 @@ func checkNode(n Node, loc uint64, leafSize int) error {
 	}
 	if n.ValueSize() != vs || n.MaxEntries() != CalcMaxEntries(vs) {
 		return &block.CheckError{Validator: "btree_node", Block: loc,
-			Msg: fmt.Sprintf("node has value_size %d and max_entries %d, expected %d and %d", n.ValueSize(), n.MaxEntries(), vs, CalcMaxEntries(vs)), Errno: syscall.EILSEQ}
+			Msg: fmt.Sprintf("node has value_size %d and max_entries %d, expected %d and %d", n.ValueSize(), n.MaxEntries(), vs, CalcMaxEntries(vs)), Errno: linuxerr.EILSEQ}
 	}
 	return nil
 }

@@ -2,13 +2,13 @@ package btree
 
 import (
 	"fmt"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
 func errMissing(key uint64) error {
-	return fmt.Errorf("btree is missing key %d: %w", key, syscall.EINVAL)
+	return fmt.Errorf("btree is missing key %d: %w", key, linuxerr.EINVAL)
 }
 
 // nodeShift moves all entries by shift places (node_shift); nr is unchanged.
@@ -27,16 +27,16 @@ func nodeShift(n Node, shift int) {
 func nodeCopy(left, right Node, shift int) error {
 	nrLeft := left.NrEntries()
 	if left.ValueSize() != right.ValueSize() {
-		return fmt.Errorf("mismatched value size: %w", syscall.EILSEQ)
+		return fmt.Errorf("mismatched value size: %w", linuxerr.EILSEQ)
 	}
 	if shift < 0 {
 		if nrLeft-shift > left.MaxEntries() {
-			return fmt.Errorf("bad shift: %w", syscall.EINVAL)
+			return fmt.Errorf("bad shift: %w", linuxerr.EINVAL)
 		}
 		copyEntries(left, nrLeft, right, 0, -shift)
 	} else {
 		if shift > right.MaxEntries() {
-			return fmt.Errorf("bad shift: %w", syscall.EINVAL)
+			return fmt.Errorf("bad shift: %w", linuxerr.EINVAL)
 		}
 		copyEntries(right, 0, left, nrLeft-shift, shift)
 	}
@@ -82,10 +82,10 @@ func shift(left, right Node, count int) error {
 	nrLeft, nrRight := left.NrEntries(), right.NrEntries()
 	max := left.MaxEntries()
 	if max != right.MaxEntries() {
-		return fmt.Errorf("node max_entries mismatch: %w", syscall.EILSEQ)
+		return fmt.Errorf("node max_entries mismatch: %w", linuxerr.EILSEQ)
 	}
 	if nrLeft-count > max || nrLeft-count < 0 || nrRight+count > max || nrRight+count < 0 {
-		return fmt.Errorf("node shift out of bounds: %w", syscall.EINVAL)
+		return fmt.Errorf("node shift out of bounds: %w", linuxerr.EINVAL)
 	}
 	if count == 0 {
 		return nil
@@ -160,7 +160,7 @@ func deleteCenterNode(info *Info, parent Node, l, c, r *child) error {
 	if sh != nrCenter {
 		sh = nrCenter - sh
 		if nrRight+sh > max {
-			return fmt.Errorf("node shift out of bounds: %w", syscall.EINVAL)
+			return fmt.Errorf("node shift out of bounds: %w", linuxerr.EINVAL)
 		}
 		nodeShift(right, sh)
 		if err := nodeCopy(center, right, sh); err != nil {
@@ -188,7 +188,7 @@ func redistribute3Remove(parent Node, l, c, r *child) error {
 	}
 	targetLeft := targetRight + remainder
 	if targetLeft > left.MaxEntries() {
-		return fmt.Errorf("redistribute3: target too large: %w", syscall.EINVAL)
+		return fmt.Errorf("redistribute3: target too large: %w", linuxerr.EINVAL)
 	}
 	if nrLeft < nrRight {
 		s := nrLeft - targetLeft
@@ -253,7 +253,7 @@ func rebalance3(s *shadowSpine, info *Info, vt *ValueType, leftIndex int) error 
 		info.TM.Unlock(r.block)
 	}()
 	if l.n.MaxEntries() != c.n.MaxEntries() || c.n.MaxEntries() != r.n.MaxEntries() {
-		return fmt.Errorf("bad btree metadata, max_entries differ: %w", syscall.EILSEQ)
+		return fmt.Errorf("bad btree metadata, max_entries differ: %w", linuxerr.EILSEQ)
 	}
 	threshold := mergeThreshold(l.n)*4 + 1
 	if l.n.NrEntries()+c.n.NrEntries()+r.n.NrEntries() < threshold {
@@ -280,7 +280,7 @@ func rebalanceChildren(s *shadowSpine, info *Info, vt *ValueType, key uint64) er
 	}
 	i := LowerBound(n, key)
 	if i < 0 {
-		return syscall.ENODATA
+		return linuxerr.ENODATA
 	}
 	hasLeft := i > 0
 	hasRight := i < n.NrEntries()-1
@@ -297,7 +297,7 @@ func rebalanceChildren(s *shadowSpine, info *Info, vt *ValueType, key uint64) er
 func doLeaf(n Node, key uint64) (int, error) {
 	i := LowerBound(n, key)
 	if i < 0 || i >= n.NrEntries() || n.Key(i) != key {
-		return 0, syscall.ENODATA
+		return 0, linuxerr.ENODATA
 	}
 	return i, nil
 }
@@ -335,7 +335,7 @@ func removeRaw(s *shadowSpine, info *Info, vt *ValueType, root, key uint64, inde
 		}
 		i = LowerBound(n, key)
 		if i < 0 {
-			return 0, syscall.ENODATA
+			return 0, linuxerr.ENODATA
 		}
 		root = n.Value64(i)
 	}
@@ -397,7 +397,7 @@ func removeOne(info *Info, root uint64, keys []uint64, endKey uint64) (uint64, e
 		index = 0
 	}
 	if index >= n.NrEntries() {
-		return s.root, syscall.ENODATA
+		return s.root, linuxerr.ENODATA
 	}
 	k := n.Key(index)
 	if k >= keys[last] && k < endKey {
@@ -408,7 +408,7 @@ func removeOne(info *Info, root uint64, keys []uint64, endKey uint64) (uint64, e
 		keys[last] = k + 1
 		return s.root, nil
 	}
-	return s.root, syscall.ENODATA
+	return s.root, linuxerr.ENODATA
 }
 
 // RemoveLeaves is dm_btree_remove_leaves: remove consecutive entries from
@@ -422,7 +422,7 @@ func RemoveLeaves(info *Info, root uint64, keys []uint64, endKey uint64) (uint64
 			root = nr
 		}
 		if err != nil {
-			if err == syscall.ENODATA {
+			if err == linuxerr.ENODATA {
 				return root, removed, nil
 			}
 			return root, removed, err

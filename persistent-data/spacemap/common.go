@@ -9,8 +9,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/btree"
 	"github.com/dmsim/dmsim/persistent-data/transaction"
@@ -183,7 +183,7 @@ func (l *ll) writeback(c *ieCache) error {
 func (l *ll) loadIE(index uint64) (IndexEntry, error) {
 	if l.metadata {
 		if index >= MaxMetadataBitmaps {
-			return IndexEntry{}, fmt.Errorf("metadata bitmap index %d out of range: %w", index, syscall.EINVAL)
+			return IndexEntry{}, fmt.Errorf("metadata bitmap index %d out of range: %w", index, linuxerr.EINVAL)
 		}
 		return l.mi[index], nil
 	}
@@ -213,7 +213,7 @@ func (l *ll) saveIE(index uint64, ie IndexEntry) error {
 	l.indexChanged = true
 	if l.metadata {
 		if index >= MaxMetadataBitmaps {
-			return fmt.Errorf("metadata bitmap index %d out of range: %w", index, syscall.EINVAL)
+			return fmt.Errorf("metadata bitmap index %d out of range: %w", index, linuxerr.EINVAL)
 		}
 		l.mi[index] = ie
 		return nil
@@ -331,7 +331,7 @@ func (l *ll) extend(extra uint64) error {
 	oldBitmaps := divUp(l.nrBlocks, EntriesPerBlock)
 	bitmaps := divUp(nrBlocks, EntriesPerBlock)
 	if bitmaps > l.maxEntries() {
-		return fmt.Errorf("space map too large: %w", syscall.EINVAL)
+		return fmt.Errorf("space map too large: %w", linuxerr.EINVAL)
 	}
 	l.nrBlocks = nrBlocks
 	for i := oldBitmaps; i < bitmaps; i++ {
@@ -356,7 +356,7 @@ func divUp(v, n uint64) uint64 { return (v + n - 1) / n }
 // lookupBitmap is sm_ll_lookup_bitmap.
 func (l *ll) lookupBitmap(b uint64) (uint32, error) {
 	if b >= l.nrBlocks {
-		return 0, fmt.Errorf("block %d out of bounds (%d blocks): %w", b, l.nrBlocks, syscall.EINVAL)
+		return 0, fmt.Errorf("block %d out of bounds (%d blocks): %w", b, l.nrBlocks, linuxerr.EINVAL)
 	}
 	ie, err := l.loadIE(b / EntriesPerBlock)
 	if err != nil {
@@ -433,7 +433,7 @@ func (l *ll) findFree(begin, end uint64) (uint64, error) {
 			return i*EntriesPerBlock + pos, nil
 		}
 	}
-	return 0, syscall.ENOSPC
+	return 0, linuxerr.ENOSPC
 }
 
 // findCommonFree is sm_ll_find_common_free_block: free both now and at the
@@ -640,7 +640,7 @@ func (l *ll) decRange(b, e uint64) (int64, error) {
 			d := ic.bitmap.Data()
 			switch BitmapLookup(d, bit) {
 			case 0:
-				err = fmt.Errorf("unable to decrement block %d: %w", b, syscall.EINVAL)
+				err = fmt.Errorf("unable to decrement block %d: %w", b, linuxerr.EINVAL)
 			case 1:
 				BitmapSet(d, bit, 0)
 				allocs--

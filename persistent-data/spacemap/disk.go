@@ -1,8 +1,7 @@
 package spacemap
 
 import (
-	"syscall"
-
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/transaction"
 )
 
@@ -88,7 +87,7 @@ func (d *Disk) DecBlocks(b, e uint64) error {
 // that is free now and at the last commit; the cursor is never reset.
 func (d *Disk) NewBlock() (uint64, error) {
 	b, err := findCommonFree(&d.old, &d.ll, d.begin, d.ll.nrBlocks)
-	if err == syscall.ENOSPC {
+	if err == linuxerr.ENOSPC {
 		b, err = findCommonFree(&d.old, &d.ll, 0, d.begin)
 	}
 	if err != nil {

@@ -2,8 +2,8 @@ package spacemap
 
 import (
 	"fmt"
-	"syscall"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/transaction"
 )
@@ -39,7 +39,7 @@ type Metadata struct {
 
 func (m *Metadata) addBop(inc bool, b, e uint64) error {
 	if len(m.bops) >= maxRecursiveAllocations {
-		return fmt.Errorf("too many recursive allocations: %w", syscall.ENOMEM)
+		return fmt.Errorf("too many recursive allocations: %w", linuxerr.ENOMEM)
 	}
 	m.bops = append(m.bops, bop{inc, b, e})
 	return nil
@@ -73,7 +73,7 @@ func (m *Metadata) in() { m.recursion++ }
 
 func (m *Metadata) out() error {
 	if m.recursion == 0 {
-		return fmt.Errorf("lost track of recursion depth: %w", syscall.ENOMEM)
+		return fmt.Errorf("lost track of recursion depth: %w", linuxerr.ENOMEM)
 	}
 	var err error
 	if m.recursion == 1 {
@@ -148,10 +148,10 @@ func (m *Metadata) CountIsMoreThanOne(b uint64) (bool, error) {
 // SetCount is sm_metadata_set_count.
 func (m *Metadata) SetCount(b uint64, count uint32) error {
 	if m.bootstrap {
-		return fmt.Errorf("bootstrap doesn't support set_count: %w", syscall.EINVAL)
+		return fmt.Errorf("bootstrap doesn't support set_count: %w", linuxerr.EINVAL)
 	}
 	if m.recursion > 0 {
-		return fmt.Errorf("cannot recurse set_count(): %w", syscall.EINVAL)
+		return fmt.Errorf("cannot recurse set_count(): %w", linuxerr.EINVAL)
 	}
 	m.in()
 	_, err := m.ll.insert(b, count)
@@ -192,7 +192,7 @@ func (m *Metadata) DecBlocks(b, e uint64) error { return m.incDec(false, b, e) }
 func (m *Metadata) NewBlock() (uint64, error) {
 	if m.bootstrap {
 		if m.begin == m.ll.nrBlocks {
-			return 0, syscall.ENOSPC
+			return 0, linuxerr.ENOSPC
 		}
 		b := m.begin
 		m.begin++
@@ -214,7 +214,7 @@ func (m *Metadata) NewBlock() (uint64, error) {
 // newBlock is sm_metadata_new_block_.
 func (m *Metadata) newBlock() (uint64, error) {
 	b, err := findCommonFree(&m.old, &m.ll, m.begin, m.ll.nrBlocks)
-	if err == syscall.ENOSPC {
+	if err == linuxerr.ENOSPC {
 		b, err = findCommonFree(&m.old, &m.ll, 0, m.begin)
 	}
 	if err != nil {
@@ -335,7 +335,7 @@ func OpenMetadata(bm *block.Manager, root Root) (*transaction.Manager, *Metadata
 	m := &Metadata{}
 	tm := transaction.New(bm, m)
 	if root.NrBlocks > MetadataMaxBlocks || root.BitmapRoot >= bm.NrBlocks() {
-		return nil, nil, fmt.Errorf("metadata space map root is invalid (%d blocks, index at %d): %w", root.NrBlocks, root.BitmapRoot, syscall.EINVAL)
+		return nil, nil, fmt.Errorf("metadata space map root is invalid (%d blocks, index at %d): %w", root.NrBlocks, root.BitmapRoot, linuxerr.EINVAL)
 	}
 	if err := m.ll.openMetadata(tm, root); err != nil {
 		return nil, nil, err

@@ -2,9 +2,9 @@ package spacemap_test
 
 import (
 	"math/rand"
-	"syscall"
 	"testing"
 
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
 	"github.com/dmsim/dmsim/thinmeta"
@@ -96,7 +96,7 @@ func TestDiskRandom(t *testing.T) {
 			}
 		case r < 90:
 			b, err := d.NewBlock()
-			if err == syscall.ENOSPC {
+			if err == linuxerr.ENOSPC {
 				continue
 			}
 			if err != nil {

@@ -18,12 +18,13 @@ package delay
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -40,28 +41,6 @@ func init() {
 		Aliases: []string{"dm-delay"},
 		Targets: []*dmsim.TargetType{Type},
 	})
-}
-
-// HZ of the recorded kernel (Debian's CONFIG_HZ_250): a jiffy is 4ms.
-const hz = 250
-
-const tick = time.Second / hz
-
-// jiffies is the kernel's jiffies counter on the virtual clock (the boot
-// offset INITIAL_JIFFIES cancels out of every difference used here).
-func jiffies(c *dmsim.Clock) uint64 { return uint64(c.Now() / tick) }
-
-// maxJiffyOffset is MAX_JIFFY_OFFSET on 64-bit.
-const maxJiffyOffset = math.MaxInt64>>1 - 1
-
-// msecsToJiffies is msecs_to_jiffies() for HZ=250: rounded up; a value
-// that is negative as an int is MAX_JIFFY_OFFSET.
-func msecsToJiffies(ms uint32) uint64 {
-	if int32(ms) < 0 {
-		return maxJiffyOffset
-	}
-	const perJiffy = 1000 / hz
-	return (uint64(ms) + perJiffy - 1) / perJiffy
 }
 
 // Timer wheel geometry for HZ=250 (kernel/time/timer.c: LVL_DEPTH 9).
@@ -112,18 +91,18 @@ type delayed struct {
 
 type delayC struct {
 	ti    *dmsim.DMTarget
-	clock *dmsim.Clock
+	clock *sim.Clock
 	argc  int
 	read  class
 	write class
 	flush class
-	wq    *dmsim.Workqueue // kdelayd
+	wq    *sim.Workqueue // kdelayd
 
 	mu       sync.Mutex // delayed_bios_lock
 	list     []*delayed
 	mayDelay bool
-	timer    *dmsim.Timer // pending wake-up
-	timerExp uint64       // the expiry the timer was armed for (timer->expires)
+	timer    *sim.Timer // pending wake-up
+	timerExp uint64     // the expiry the timer was armed for (timer->expires)
 	dead     bool
 }
 
@@ -136,10 +115,10 @@ func fail(ti *dmsim.DMTarget, text string, err error) error {
 func classCtr(ti *dmsim.DMTarget, c *class, argv []string) error {
 	var ok bool
 	if c.start, ok = table.ScanULL(argv[1]); !ok {
-		return fail(ti, "Invalid device sector", dmsim.EINVAL)
+		return fail(ti, "Invalid device sector", linuxerr.EINVAL)
 	}
 	if c.delay, ok = table.ScanUint(argv[2]); !ok {
-		return fail(ti, "Invalid delay", dmsim.EINVAL)
+		return fail(ti, "Invalid delay", linuxerr.EINVAL)
 	}
 	dev, err := ti.GetDevice(argv[0], ti.Table.Mode())
 	if err != nil {
@@ -155,7 +134,7 @@ func classCtr(ti *dmsim.DMTarget, c *class, argv []string) error {
 func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	argc := len(argv)
 	if argc != 3 && argc != 6 && argc != 9 {
-		return nil, fail(ti, "Requires exactly 3, 6 or 9 arguments", dmsim.EINVAL)
+		return nil, fail(ti, "Requires exactly 3, 6 or 9 arguments", linuxerr.EINVAL)
 	}
 	k := ti.Kernel()
 	dc := &delayC{ti: ti, clock: k.Clock, argc: argc, mayDelay: true}
@@ -214,9 +193,9 @@ func (dc *delayC) queueTimeoutLocked(expires uint64) {
 		return
 	}
 	dc.stopTimerLocked()
-	at, capped := wheelExpiry(expires, jiffies(dc.clock))
-	d := time.Duration(at)*tick - dc.clock.Now()
-	var t *dmsim.Timer
+	at, capped := wheelExpiry(expires, dc.clock.Jiffies())
+	d := time.Duration(at)*sim.Tick - dc.clock.Now()
+	var t *sim.Timer
 	fire := func() {
 		dc.mu.Lock()
 		if dc.timer == t {
@@ -244,7 +223,7 @@ func (dc *delayC) queueTimeoutLocked(expires uint64) {
 // earliest one left, and submit the taken ones.
 func (dc *delayC) flushDelayed(all bool) {
 	dc.mu.Lock()
-	now := jiffies(dc.clock)
+	now := dc.clock.Jiffies()
 	var out []*dmsim.Bio
 	keep := dc.list[:0]
 	var next uint64
@@ -290,7 +269,7 @@ func (dc *delayC) Map(bio *dmsim.Bio) dmsim.MapResult {
 	if c.delay == 0 {
 		return dmsim.MapRemapped
 	}
-	expires := jiffies(dc.clock) + msecsToJiffies(c.delay)
+	expires := dc.clock.Jiffies() + sim.MsecsToJiffies(c.delay)
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	if !dc.mayDelay {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 	_ "github.com/dmsim/dmsim/targets/delay"
 )
 
@@ -41,35 +43,35 @@ func TestConstructorErrors(t *testing.T) {
 	m := boot(t)
 	tests := []struct {
 		params string
-		err    dmsim.Errno
+		err    linuxerr.Errno
 		text   string
 	}{
-		{"", dmsim.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
-		{"/dev/vda 0", dmsim.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
-		{"/dev/vda 0 0 /dev/vdb", dmsim.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
-		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/vda 0 0 x", dmsim.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
-		{"/dev/vda x 0", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/vda -1 0", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/vda 0 x", dmsim.EINVAL, "Invalid delay (-EINVAL)"},
-		{"/dev/vda 0 -5", dmsim.EINVAL, "Invalid delay (-EINVAL)"},
-		{"/dev/vda 0 5ms", dmsim.EINVAL, "Invalid delay (-EINVAL)"},
-		{"/dev/nonexistent x 0", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/nonexistent 0 0", dmsim.ENODEV, "Device lookup failed (-ENODEV)"},
-		{"7:0 0 0", dmsim.ENXIO, "Device lookup failed (-ENXIO)"},
+		{"", linuxerr.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
+		{"/dev/vda 0", linuxerr.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
+		{"/dev/vda 0 0 /dev/vdb", linuxerr.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
+		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/vda 0 0 x", linuxerr.EINVAL, "Requires exactly 3, 6 or 9 arguments (-EINVAL)"},
+		{"/dev/vda x 0", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda -1 0", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda 0 x", linuxerr.EINVAL, "Invalid delay (-EINVAL)"},
+		{"/dev/vda 0 -5", linuxerr.EINVAL, "Invalid delay (-EINVAL)"},
+		{"/dev/vda 0 5ms", linuxerr.EINVAL, "Invalid delay (-EINVAL)"},
+		{"/dev/nonexistent x 0", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/nonexistent 0 0", linuxerr.ENODEV, "Device lookup failed (-ENODEV)"},
+		{"7:0 0 0", linuxerr.ENXIO, "Device lookup failed (-ENXIO)"},
 		// The write class, after the read class got its device.
-		{"/dev/vda 0 0 /dev/vdb x 0", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/vda 0 0 /dev/vdb 0 x", dmsim.EINVAL, "Invalid delay (-EINVAL)"},
-		{"/dev/vda 0 0 /dev/nonexistent 0 0", dmsim.ENODEV, "Device lookup failed (-ENODEV)"},
+		{"/dev/vda 0 0 /dev/vdb x 0", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda 0 0 /dev/vdb 0 x", linuxerr.EINVAL, "Invalid delay (-EINVAL)"},
+		{"/dev/vda 0 0 /dev/nonexistent 0 0", linuxerr.ENODEV, "Device lookup failed (-ENODEV)"},
 		// The flush class.
-		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/vda 1x 0", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/vda 0 1x", dmsim.EINVAL, "Invalid delay (-EINVAL)"},
-		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/nonexistent 0 0", dmsim.ENODEV, "Device lookup failed (-ENODEV)"},
+		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/vda 1x 0", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/vda 0 1x", linuxerr.EINVAL, "Invalid delay (-EINVAL)"},
+		{"/dev/vda 0 0 /dev/vdb 0 0 /dev/nonexistent 0 0", linuxerr.ENODEV, "Device lookup failed (-ENODEV)"},
 		// The read class is checked whole before the write class.
-		{"/dev/nonexistent 0 0 /dev/vdb x 0", dmsim.ENODEV, "Device lookup failed (-ENODEV)"},
+		{"/dev/nonexistent 0 0 /dev/vdb x 0", linuxerr.ENODEV, "Device lookup failed (-ENODEV)"},
 	}
 	for _, tc := range tests {
 		_, err := m.Create("bad", Spec(0, 8, "delay", tc.params))
-		if dmsim.AsErrno(err) != tc.err {
+		if linuxerr.ToErrno(err) != tc.err {
 			t.Fatalf("%q: %v, want %v", tc.params, err, tc.err)
 		}
 		// A device the constructor kept would add "dm_put_device call
@@ -119,7 +121,7 @@ type inflight struct {
 	done bool
 	at   time.Duration
 	err  error
-	ev   *dmsim.Event
+	ev   *sim.Event
 }
 
 func (p *inflight) state() (bool, time.Duration, error) {
@@ -302,7 +304,7 @@ func TestNeverExpires(t *testing.T) {
 	m := boot(t)
 	m.MustCreate("d", Spec(0, 64, "delay", "/dev/vda 0 4294967295"))
 	bio := dmsim.NewBio(dmsim.OpRead, m.Bdev("/dev/dm-0"), 0, make([]byte, 512), nil)
-	if err := dmsim.SubmitWait(context.Background(), m.K.Clock, bio); err != dmsim.ErrDeadlock {
+	if err := dmsim.SubmitWait(context.Background(), m.K.Clock, bio); err != sim.ErrDeadlock {
 		t.Fatalf("waiting for a bio held for ever: %v", err)
 	}
 	if got := m.StatusLines("d", dmsim.StatusInfo); got[0] != "0 64 delay 1 0 0" {

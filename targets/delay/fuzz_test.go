@@ -6,6 +6,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -67,7 +68,7 @@ func FuzzCtr(f *testing.F) {
 			if text == "Device lookup failed" {
 				return
 			}
-			if !texts[text] || errno != "EINVAL)" || dmsim.AsErrno(err) != dmsim.EINVAL {
+			if !texts[text] || errno != "EINVAL)" || linuxerr.ToErrno(err) != linuxerr.EINVAL {
 				t.Fatalf("%q: %v, log %q", params, err, log)
 			}
 			return

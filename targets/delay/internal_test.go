@@ -1,21 +1,10 @@
 package delay
 
-import "testing"
+import (
+	"testing"
 
-func TestMsecsToJiffies(t *testing.T) {
-	for _, tc := range []struct {
-		ms   uint32
-		want uint64
-	}{
-		{0, 0}, {1, 1}, {3, 1}, {4, 1}, {5, 2}, {10, 3}, {49, 13}, {50, 13}, {100, 25}, {1000, 250},
-		{1<<31 - 1, 536870912},
-		{1 << 31, maxJiffyOffset}, {1<<32 - 1, maxJiffyOffset},
-	} {
-		if got := msecsToJiffies(tc.ms); got != tc.want {
-			t.Errorf("msecs_to_jiffies(%d) = %d, want %d", tc.ms, got, tc.want)
-		}
-	}
-}
+	"github.com/dmsim/dmsim/sim"
+)
 
 // TestWheelExpiry checks calc_wheel_index()'s rounding: level 0 (under 63
 // jiffies ahead) runs one jiffy after the expiry, level n rounds past a
@@ -38,7 +27,7 @@ func TestWheelExpiry(t *testing.T) {
 		{999, 1000, 1000, false},  // already expired
 		{1000 + cut - 1, 1000, ((1000+cut-1)>>24 + 1) << 24, false},
 		{1000 + cut, 1000, ((1000+cut-1<<24)>>24 + 1) << 24, true},
-		{1000 + maxJiffyOffset, 1000, ((1000+cut-1<<24)>>24 + 1) << 24, true},
+		{1000 + sim.MaxJiffyOffset, 1000, ((1000+cut-1<<24)>>24 + 1) << 24, true},
 	} {
 		at, capped := wheelExpiry(tc.expires, tc.clk)
 		if at != tc.at || capped != tc.capped {

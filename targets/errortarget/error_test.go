@@ -6,6 +6,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	_ "github.com/dmsim/dmsim/targets/errortarget"
 	_ "github.com/dmsim/dmsim/targets/linear"
 )
@@ -22,7 +23,7 @@ func TestErrorTarget(t *testing.T) {
 	}
 	dev := m.Bdev("/dev/dm-0")
 	for _, op := range []dmsim.Op{dmsim.OpRead, dmsim.OpWrite} {
-		if err := m.IO(op, dev, 0, make([]byte, 512)); dmsim.AsErrno(err) != dmsim.EIO {
+		if err := m.IO(op, dev, 0, make([]byte, 512)); linuxerr.ToErrno(err) != linuxerr.EIO {
 			t.Fatalf("%s: %v", op, err)
 		}
 	}
@@ -32,7 +33,7 @@ func TestErrorTarget(t *testing.T) {
 	}
 	bio := dmsim.NewBio(dmsim.OpDiscard, dev, 0, nil, nil)
 	bio.Sectors = 8
-	if err := dmsim.SubmitWait(context.Background(), m.K.Clock, bio); dmsim.AsErrno(err) != dmsim.EOPNOTSUPP {
+	if err := dmsim.SubmitWait(context.Background(), m.K.Clock, bio); linuxerr.ToErrno(err) != linuxerr.EOPNOTSUPP {
 		t.Fatal(err)
 	}
 	// dmsetup wipe_table: an error table replaces a linear one.

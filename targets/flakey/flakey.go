@@ -22,9 +22,10 @@ package flakey
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -42,16 +43,6 @@ func init() {
 		Targets: []*dmsim.TargetType{Type},
 	})
 }
-
-// HZ of the recorded kernel (Debian's CONFIG_HZ_250): jiffies tick every
-// 4ms of virtual time.
-const hz = 250
-
-const tick = time.Second / hz
-
-// jiffies is the kernel's jiffies counter on the virtual clock. Only
-// differences are used, so the boot offset (INITIAL_JIFFIES) cancels out.
-func jiffies(c *dmsim.Clock) uint64 { return uint64(c.Now() / tick) }
 
 // Bits of bi_opf that corrupt_bio_byte's <flags> mask is compared with
 // (include/linux/blk_types.h in 6.1): the operation in the low byte, then
@@ -95,7 +86,7 @@ func isWrite(b *dmsim.Bio) bool { return b.Op != dmsim.OpRead }
 
 type flakeyC struct {
 	ti        *dmsim.DMTarget
-	clock     *dmsim.Clock
+	clock     *sim.Clock
 	dev       *dmsim.DMDev
 	startTime uint64 // jiffies at construction
 	start     uint64
@@ -138,7 +129,7 @@ func (a dmArg) read(ti *dmsim.DMTarget, as *argSet, grouped bool) (uint32, error
 	}
 	if !ok || v < a.min || v > a.max || (grouped && uint64(len(as.argv)) < uint64(v)) {
 		ti.Error = a.err
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return v, nil
 }
@@ -152,7 +143,7 @@ var featureArgs = []dmArg{
 
 func fail(ti *dmsim.DMTarget, text string) error {
 	ti.Error = text
-	return dmsim.EINVAL
+	return linuxerr.EINVAL
 }
 
 // parseFeatures is parse_features(). The count of feature arguments is an
@@ -240,7 +231,7 @@ func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		return nil, fail(ti, "Invalid argument count")
 	}
 	k := ti.Kernel()
-	fc := &flakeyC{ti: ti, clock: k.Clock, startTime: jiffies(k.Clock)}
+	fc := &flakeyC{ti: ti, clock: k.Clock, startTime: k.Clock.Jiffies()}
 	as := &argSet{argv: argv}
 	devname, _ := as.shift()
 	s, _ := as.shift()
@@ -280,7 +271,7 @@ func (fc *flakeyC) Dtr() { fc.ti.PutDevice(fc.dev) }
 // isDown reports whether the device is in its down interval: whole seconds
 // of jiffies since the constructor ran, modulo up+down (flakey_map()).
 func (fc *flakeyC) isDown() bool {
-	elapsed := uint32((jiffies(fc.clock) - fc.startTime) / hz)
+	elapsed := uint32((fc.clock.Jiffies() - fc.startTime) / sim.HZ)
 	return elapsed%(fc.up+fc.down) >= fc.up
 }
 
@@ -334,7 +325,7 @@ func (fc *flakeyC) Map(bio *dmsim.Bio) dmsim.MapResult {
 		bio.Endio(nil)
 		return dmsim.MapSubmitted
 	case fc.errorWrites:
-		bio.Endio(dmsim.EIO)
+		bio.Endio(linuxerr.EIO)
 		return dmsim.MapSubmitted
 	case fc.corruptByte == 0:
 		return dmsim.MapKill
@@ -363,7 +354,7 @@ func (fc *flakeyC) EndIO(bio *dmsim.Bio, err error) (error, bool) {
 				fc.corrupt(bio.Data)
 			}
 		} else if !fc.dropWrites && !fc.errorWrites {
-			err = dmsim.EIO
+			err = linuxerr.EIO
 		}
 	}
 	return err, false

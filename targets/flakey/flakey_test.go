@@ -12,6 +12,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	_ "github.com/dmsim/dmsim/targets/flakey"
 	_ "github.com/dmsim/dmsim/targets/linear"
 )
@@ -46,63 +47,63 @@ func TestConstructorErrors(t *testing.T) {
 	m := boot(t)
 	tests := []struct {
 		params string
-		err    dmsim.Errno
+		err    linuxerr.Errno
 		text   string
 	}{
-		{"", dmsim.EINVAL, "Invalid argument count"},
-		{"/dev/vda 0 1", dmsim.EINVAL, "Invalid argument count"},
-		{"/dev/vda x 1 1", dmsim.EINVAL, "Invalid device sector"},
-		{"/dev/vda -1 1 1", dmsim.EINVAL, "Invalid device sector"},
-		{"/dev/vda 1x 1 1", dmsim.EINVAL, "Invalid device sector"},
-		{"/dev/vda 0 x 1", dmsim.EINVAL, "Invalid up interval"},
-		{"/dev/vda 0 -1 1", dmsim.EINVAL, "Invalid up interval"},
+		{"", linuxerr.EINVAL, "Invalid argument count"},
+		{"/dev/vda 0 1", linuxerr.EINVAL, "Invalid argument count"},
+		{"/dev/vda x 1 1", linuxerr.EINVAL, "Invalid device sector"},
+		{"/dev/vda -1 1 1", linuxerr.EINVAL, "Invalid device sector"},
+		{"/dev/vda 1x 1 1", linuxerr.EINVAL, "Invalid device sector"},
+		{"/dev/vda 0 x 1", linuxerr.EINVAL, "Invalid up interval"},
+		{"/dev/vda 0 -1 1", linuxerr.EINVAL, "Invalid up interval"},
 		// The down interval is read with the up interval's dm_arg.
-		{"/dev/vda 0 1 x", dmsim.EINVAL, "Invalid up interval"},
-		{"/dev/vda 0 1 1x", dmsim.EINVAL, "Invalid up interval"},
-		{"/dev/vda 0 0 0", dmsim.EINVAL, "Total (up + down) interval is zero"},
+		{"/dev/vda 0 1 x", linuxerr.EINVAL, "Invalid up interval"},
+		{"/dev/vda 0 1 1x", linuxerr.EINVAL, "Invalid up interval"},
+		{"/dev/vda 0 0 0", linuxerr.EINVAL, "Total (up + down) interval is zero"},
 		// 32-bit: 2^31 + 2^31 wraps to 0; 4294967296 is read as 0.
-		{"/dev/vda 0 2147483648 2147483648", dmsim.EINVAL, "Total (up + down) interval is zero"},
-		{"/dev/vda 0 4294967296 0", dmsim.EINVAL, "Total (up + down) interval is zero"},
-		{"/dev/vda 0 4294967295 1", dmsim.EINVAL, "Total (up + down) interval is zero"},
-		{"/dev/vda 0 4294967295 2", dmsim.EINVAL, "Interval overflow"},
-		{"/dev/vda 0 3 4294967294", dmsim.EINVAL, "Interval overflow"},
-		{"/dev/vda 0 1 1 x", dmsim.EINVAL, "Invalid number of feature args"},
-		{"/dev/vda 0 1 1 7", dmsim.EINVAL, "Invalid number of feature args"},
-		{"/dev/vda 0 1 1 2 drop_writes", dmsim.EINVAL, "Invalid number of feature args"},
-		{"/dev/vda 0 1 1 1 bogus", dmsim.EINVAL, "Unrecognised flakey feature requested"},
-		{"/dev/vda 0 1 1 1 random_read_corrupt", dmsim.EINVAL, "Unrecognised flakey feature requested"},
-		{"/dev/vda 0 1 1 1 error_reads", dmsim.EINVAL, "Unrecognised flakey feature requested"},
-		{"/dev/vda 0 1 1 2 drop_writes drop_writes", dmsim.EINVAL, "Feature drop_writes duplicated"},
-		{"/dev/vda 0 1 1 2 error_writes ERROR_WRITES", dmsim.EINVAL, "Feature error_writes duplicated"},
-		{"/dev/vda 0 1 1 2 error_writes drop_writes", dmsim.EINVAL, "Feature drop_writes conflicts with feature error_writes"},
-		{"/dev/vda 0 1 1 2 drop_writes error_writes", dmsim.EINVAL, "Feature error_writes conflicts with feature drop_writes"},
-		{"/dev/vda 0 1 1 1 corrupt_bio_byte", dmsim.EINVAL, "Feature corrupt_bio_byte requires parameters"},
-		{"/dev/vda 0 1 1 5 corrupt_bio_byte 0 r 0 0", dmsim.EINVAL, "Invalid corrupt bio byte"},
-		{"/dev/vda 0 1 1 5 corrupt_bio_byte x r 0 0", dmsim.EINVAL, "Invalid corrupt bio byte"},
-		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 x 0 0", dmsim.EINVAL, "Invalid corrupt bio direction (r or w)"},
-		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 rw 0 0", dmsim.EINVAL, "Invalid corrupt bio direction (r or w)"},
+		{"/dev/vda 0 2147483648 2147483648", linuxerr.EINVAL, "Total (up + down) interval is zero"},
+		{"/dev/vda 0 4294967296 0", linuxerr.EINVAL, "Total (up + down) interval is zero"},
+		{"/dev/vda 0 4294967295 1", linuxerr.EINVAL, "Total (up + down) interval is zero"},
+		{"/dev/vda 0 4294967295 2", linuxerr.EINVAL, "Interval overflow"},
+		{"/dev/vda 0 3 4294967294", linuxerr.EINVAL, "Interval overflow"},
+		{"/dev/vda 0 1 1 x", linuxerr.EINVAL, "Invalid number of feature args"},
+		{"/dev/vda 0 1 1 7", linuxerr.EINVAL, "Invalid number of feature args"},
+		{"/dev/vda 0 1 1 2 drop_writes", linuxerr.EINVAL, "Invalid number of feature args"},
+		{"/dev/vda 0 1 1 1 bogus", linuxerr.EINVAL, "Unrecognised flakey feature requested"},
+		{"/dev/vda 0 1 1 1 random_read_corrupt", linuxerr.EINVAL, "Unrecognised flakey feature requested"},
+		{"/dev/vda 0 1 1 1 error_reads", linuxerr.EINVAL, "Unrecognised flakey feature requested"},
+		{"/dev/vda 0 1 1 2 drop_writes drop_writes", linuxerr.EINVAL, "Feature drop_writes duplicated"},
+		{"/dev/vda 0 1 1 2 error_writes ERROR_WRITES", linuxerr.EINVAL, "Feature error_writes duplicated"},
+		{"/dev/vda 0 1 1 2 error_writes drop_writes", linuxerr.EINVAL, "Feature drop_writes conflicts with feature error_writes"},
+		{"/dev/vda 0 1 1 2 drop_writes error_writes", linuxerr.EINVAL, "Feature error_writes conflicts with feature drop_writes"},
+		{"/dev/vda 0 1 1 1 corrupt_bio_byte", linuxerr.EINVAL, "Feature corrupt_bio_byte requires parameters"},
+		{"/dev/vda 0 1 1 5 corrupt_bio_byte 0 r 0 0", linuxerr.EINVAL, "Invalid corrupt bio byte"},
+		{"/dev/vda 0 1 1 5 corrupt_bio_byte x r 0 0", linuxerr.EINVAL, "Invalid corrupt bio byte"},
+		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 x 0 0", linuxerr.EINVAL, "Invalid corrupt bio direction (r or w)"},
+		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 rw 0 0", linuxerr.EINVAL, "Invalid corrupt bio direction (r or w)"},
 		// The group is short: the direction is missing altogether.
-		{"/dev/vda 0 1 1 2 corrupt_bio_byte 1", dmsim.EINVAL, "Invalid corrupt bio direction (r or w)"},
-		{"/dev/vda 0 1 1 3 corrupt_bio_byte 1 r", dmsim.EINVAL, "Invalid corrupt value to write into bio byte (0-255)"},
-		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 r 256 0", dmsim.EINVAL, "Invalid corrupt value to write into bio byte (0-255)"},
-		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 r -1 0", dmsim.EINVAL, "Invalid corrupt value to write into bio byte (0-255)"},
-		{"/dev/vda 0 1 1 4 corrupt_bio_byte 1 r 0", dmsim.EINVAL, "Invalid corrupt bio flags mask"},
-		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 r 0 x", dmsim.EINVAL, "Invalid corrupt bio flags mask"},
+		{"/dev/vda 0 1 1 2 corrupt_bio_byte 1", linuxerr.EINVAL, "Invalid corrupt bio direction (r or w)"},
+		{"/dev/vda 0 1 1 3 corrupt_bio_byte 1 r", linuxerr.EINVAL, "Invalid corrupt value to write into bio byte (0-255)"},
+		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 r 256 0", linuxerr.EINVAL, "Invalid corrupt value to write into bio byte (0-255)"},
+		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 r -1 0", linuxerr.EINVAL, "Invalid corrupt value to write into bio byte (0-255)"},
+		{"/dev/vda 0 1 1 4 corrupt_bio_byte 1 r 0", linuxerr.EINVAL, "Invalid corrupt bio flags mask"},
+		{"/dev/vda 0 1 1 5 corrupt_bio_byte 1 r 0 x", linuxerr.EINVAL, "Invalid corrupt bio flags mask"},
 		// A short group whose parameters follow it: the unsigned count
 		// wraps and parsing runs off the end of the table line.
-		{"/dev/vda 0 1 1 2 corrupt_bio_byte 1 r 0 0", dmsim.EINVAL, "Insufficient feature arguments"},
-		{"/dev/vda 0 1 1 4 corrupt_bio_byte 1 r 0 0", dmsim.EINVAL, "Insufficient feature arguments"},
-		{"/dev/vda 0 1 1 4 corrupt_bio_byte 1 r 0 0 drop_writes bogus", dmsim.EINVAL, "Unrecognised flakey feature requested"},
-		{"/dev/vda 0 1 1 6 drop_writes corrupt_bio_byte 1 w 0 0", dmsim.EINVAL, "drop_writes is incompatible with corrupt_bio_byte with the WRITE flag set"},
-		{"/dev/vda 0 1 1 6 corrupt_bio_byte 1 W 0 0 error_writes", dmsim.EINVAL, "error_writes is incompatible with corrupt_bio_byte with the WRITE flag set"},
+		{"/dev/vda 0 1 1 2 corrupt_bio_byte 1 r 0 0", linuxerr.EINVAL, "Insufficient feature arguments"},
+		{"/dev/vda 0 1 1 4 corrupt_bio_byte 1 r 0 0", linuxerr.EINVAL, "Insufficient feature arguments"},
+		{"/dev/vda 0 1 1 4 corrupt_bio_byte 1 r 0 0 drop_writes bogus", linuxerr.EINVAL, "Unrecognised flakey feature requested"},
+		{"/dev/vda 0 1 1 6 drop_writes corrupt_bio_byte 1 w 0 0", linuxerr.EINVAL, "drop_writes is incompatible with corrupt_bio_byte with the WRITE flag set"},
+		{"/dev/vda 0 1 1 6 corrupt_bio_byte 1 W 0 0 error_writes", linuxerr.EINVAL, "error_writes is incompatible with corrupt_bio_byte with the WRITE flag set"},
 		// The device is looked up after the features.
-		{"/dev/nonexistent 0 1 1 1 bogus", dmsim.EINVAL, "Unrecognised flakey feature requested"},
-		{"/dev/nonexistent 0 1 1", dmsim.ENODEV, "Device lookup failed"},
-		{"7:0 0 1 1", dmsim.ENXIO, "Device lookup failed"},
+		{"/dev/nonexistent 0 1 1 1 bogus", linuxerr.EINVAL, "Unrecognised flakey feature requested"},
+		{"/dev/nonexistent 0 1 1", linuxerr.ENODEV, "Device lookup failed"},
+		{"7:0 0 1 1", linuxerr.ENXIO, "Device lookup failed"},
 	}
 	for _, tc := range tests {
 		_, err := m.Create("bad", Spec(0, 8, "flakey", tc.params))
-		if dmsim.AsErrno(err) != tc.err {
+		if linuxerr.ToErrno(err) != tc.err {
 			t.Fatalf("%q: %v, want %v", tc.params, err, tc.err)
 		}
 		m.ExpectLog("<3>device-mapper: table: 253:0: flakey: "+tc.text+" (-"+errnoName(tc.err)+")",
@@ -110,13 +111,13 @@ func TestConstructorErrors(t *testing.T) {
 	}
 }
 
-func errnoName(e dmsim.Errno) string {
+func errnoName(e linuxerr.Errno) string {
 	switch e {
-	case dmsim.EINVAL:
+	case linuxerr.EINVAL:
 		return "EINVAL"
-	case dmsim.ENODEV:
+	case linuxerr.ENODEV:
 		return "ENODEV"
-	case dmsim.ENXIO:
+	case linuxerr.ENXIO:
 		return "ENXIO"
 	}
 	return e.Error()
@@ -171,7 +172,7 @@ func sleepUntil(m *Machine, d time.Duration) {
 type ioCase struct {
 	op    dmsim.Op
 	flags dmsim.BioFlags
-	err   dmsim.Errno // 0: success
+	err   linuxerr.Errno // 0: success
 }
 
 func doIO(m *Machine, c ioCase, sector uint64, data []byte) error {
@@ -199,13 +200,13 @@ func TestUpDown(t *testing.T) {
 		// written: whether a write while down reaches the disk.
 		written bool
 	}{
-		{"", []ioCase{{dmsim.OpRead, 0, dmsim.EIO}, {dmsim.OpWrite, 0, dmsim.EIO},
-			{dmsim.OpFlush, 0, dmsim.EIO}, {dmsim.OpDiscard, 0, dmsim.EIO}}, false},
-		{" 0", []ioCase{{dmsim.OpRead, 0, dmsim.EIO}, {dmsim.OpWrite, 0, dmsim.EIO}}, false},
+		{"", []ioCase{{dmsim.OpRead, 0, linuxerr.EIO}, {dmsim.OpWrite, 0, linuxerr.EIO},
+			{dmsim.OpFlush, 0, linuxerr.EIO}, {dmsim.OpDiscard, 0, linuxerr.EIO}}, false},
+		{" 0", []ioCase{{dmsim.OpRead, 0, linuxerr.EIO}, {dmsim.OpWrite, 0, linuxerr.EIO}}, false},
 		{" 1 drop_writes", []ioCase{{dmsim.OpRead, 0, 0}, {dmsim.OpWrite, 0, 0},
 			{dmsim.OpFlush, 0, 0}, {dmsim.OpDiscard, 0, 0}}, false},
-		{" 1 error_writes", []ioCase{{dmsim.OpRead, 0, 0}, {dmsim.OpWrite, 0, dmsim.EIO},
-			{dmsim.OpFlush, 0, dmsim.EIO}, {dmsim.OpDiscard, 0, dmsim.EIO}}, false},
+		{" 1 error_writes", []ioCase{{dmsim.OpRead, 0, 0}, {dmsim.OpWrite, 0, linuxerr.EIO},
+			{dmsim.OpFlush, 0, linuxerr.EIO}, {dmsim.OpDiscard, 0, linuxerr.EIO}}, false},
 		{" 5 corrupt_bio_byte 1 r 0 0", []ioCase{{dmsim.OpRead, 0, 0}, {dmsim.OpWrite, 0, 0},
 			{dmsim.OpFlush, 0, 0}, {dmsim.OpDiscard, 0, 0}}, true},
 	}
@@ -227,7 +228,7 @@ func TestUpDown(t *testing.T) {
 					sector = 40
 				}
 				err := doIO(m, c, sector, Pattern('d', 512))
-				if dmsim.AsErrno(err) != c.err {
+				if linuxerr.ToErrno(err) != c.err {
 					t.Errorf("%s while down: %v, want %v", c.op, err, c.err)
 				}
 			}
@@ -268,7 +269,7 @@ func TestJiffies(t *testing.T) {
 			t.Errorf("load %v: read at %v: %v", tc.load, tc.up, err)
 		}
 		sleepUntil(m, tc.down)
-		if err := m.IO(dmsim.OpRead, m.Bdev("/dev/dm-0"), 0, make([]byte, 512)); dmsim.AsErrno(err) != dmsim.EIO {
+		if err := m.IO(dmsim.OpRead, m.Bdev("/dev/dm-0"), 0, make([]byte, 512)); linuxerr.ToErrno(err) != linuxerr.EIO {
 			t.Errorf("load %v: read at %v: %v, want EIO", tc.load, tc.down, err)
 		}
 	}
@@ -278,11 +279,11 @@ func TestJiffies(t *testing.T) {
 func TestAlwaysDown(t *testing.T) {
 	m := boot(t)
 	m.MustCreate("f", Spec(0, 8, "flakey", "/dev/vda 0 0 1"))
-	if err := m.IO(dmsim.OpRead, m.Bdev("/dev/dm-0"), 0, make([]byte, 512)); dmsim.AsErrno(err) != dmsim.EIO {
+	if err := m.IO(dmsim.OpRead, m.Bdev("/dev/dm-0"), 0, make([]byte, 512)); linuxerr.ToErrno(err) != linuxerr.EIO {
 		t.Fatal(err)
 	}
 	sleepUntil(m, 100*time.Second)
-	if err := m.IO(dmsim.OpWrite, m.Bdev("/dev/dm-0"), 0, make([]byte, 512)); dmsim.AsErrno(err) != dmsim.EIO {
+	if err := m.IO(dmsim.OpWrite, m.Bdev("/dev/dm-0"), 0, make([]byte, 512)); linuxerr.ToErrno(err) != linuxerr.EIO {
 		t.Fatal(err)
 	}
 }
@@ -416,7 +417,7 @@ func TestStacking(t *testing.T) {
 		t.Fatalf("deps %v %v", deps, err)
 	}
 	// The device-area check sees offset and length.
-	if _, err := m.Create("g", Spec(0, 64, "flakey", "/dev/vdb 8190 1 1")); dmsim.AsErrno(err) != dmsim.EINVAL {
+	if _, err := m.Create("g", Spec(0, 64, "flakey", "/dev/vdb 8190 1 1")); linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Fatal(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -88,7 +89,7 @@ func FuzzCtr(f *testing.F) {
 			if text == "Device lookup failed" {
 				return
 			}
-			if !ctrTexts[text] || errno != "EINVAL)" || dmsim.AsErrno(err) != dmsim.EINVAL {
+			if !ctrTexts[text] || errno != "EINVAL)" || linuxerr.ToErrno(err) != linuxerr.EINVAL {
 				t.Fatalf("%q: %v, log %q", params, err, log)
 			}
 			return

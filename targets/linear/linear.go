@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -33,12 +34,12 @@ type linearC struct {
 func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if len(argv) != 2 {
 		ti.Error = "Invalid argument count"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	start, ok := table.ScanULL(argv[1])
 	if !ok {
 		ti.Error = "Invalid device sector"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	dev, err := ti.GetDevice(argv[0], ti.Table.Mode())
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	_ "github.com/dmsim/dmsim/targets/linear"
 )
 
@@ -15,25 +16,25 @@ func TestConstructorErrors(t *testing.T) {
 	m := Boot(t, 4<<20)
 	tests := []struct {
 		params string
-		err    dmsim.Errno
+		err    linuxerr.Errno
 		text   string
 	}{
-		{"/dev/vda", dmsim.EINVAL, "Invalid argument count (-EINVAL)"},
-		{"/dev/vda 0 0", dmsim.EINVAL, "Invalid argument count (-EINVAL)"},
-		{"", dmsim.EINVAL, "Invalid argument count (-EINVAL)"},
-		{"/dev/vda abc", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/vda -1", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/vda +1", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/vda 1x", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda", linuxerr.EINVAL, "Invalid argument count (-EINVAL)"},
+		{"/dev/vda 0 0", linuxerr.EINVAL, "Invalid argument count (-EINVAL)"},
+		{"", linuxerr.EINVAL, "Invalid argument count (-EINVAL)"},
+		{"/dev/vda abc", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda -1", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda +1", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/vda 1x", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
 		// The offset is checked before the device.
-		{"/dev/nonexistent abc", dmsim.EINVAL, "Invalid device sector (-EINVAL)"},
-		{"/dev/nonexistent 0", dmsim.ENODEV, "Device lookup failed (-ENODEV)"},
-		{"7:0 0", dmsim.ENXIO, "Device lookup failed (-ENXIO)"},
-		{"4096:0 0", dmsim.EOVERFLOW, "Device lookup failed (-EOVERFLOW)"},
+		{"/dev/nonexistent abc", linuxerr.EINVAL, "Invalid device sector (-EINVAL)"},
+		{"/dev/nonexistent 0", linuxerr.ENODEV, "Device lookup failed (-ENODEV)"},
+		{"7:0 0", linuxerr.ENXIO, "Device lookup failed (-ENXIO)"},
+		{"4096:0 0", linuxerr.EOVERFLOW, "Device lookup failed (-EOVERFLOW)"},
 	}
 	for _, tc := range tests {
 		_, err := m.Create("bad", Spec(0, 8, "linear", tc.params))
-		if dmsim.AsErrno(err) != tc.err {
+		if linuxerr.ToErrno(err) != tc.err {
 			t.Fatalf("%q: %v, want %v", tc.params, err, tc.err)
 		}
 		m.ExpectLog("<3>device-mapper: table: 253:0: linear: "+tc.text,
@@ -41,7 +42,7 @@ func TestConstructorErrors(t *testing.T) {
 	}
 	// An offset past the device is caught by the device-area check.
 	_, err := m.Create("bad", Spec(0, 8, "linear", "/dev/vda 8190"))
-	if dmsim.AsErrno(err) != dmsim.EINVAL {
+	if linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Fatal(err)
 	}
 	m.ExpectLog("<3>device-mapper: table: 253:0: vda too small for target: start=8190, len=8, dev_size=8192",

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -39,7 +41,7 @@ type stripeC struct {
 	stripes     uint32
 	stripeWidth uint64
 	chunkSize   uint32
-	wq          *dmsim.Workqueue // dm_stripe_wq: trigger_event
+	wq          *sim.Workqueue // dm_stripe_wq: trigger_event
 
 	mu sync.Mutex // error counts
 	st []stripe
@@ -49,37 +51,37 @@ type stripeC struct {
 func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if len(argv) < 2 {
 		ti.Error = "Not enough arguments"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	stripes, err := table.Kstrtouint(argv[0], 10)
 	if err != nil || stripes == 0 {
 		ti.Error = "Invalid stripe count"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	chunk, err := table.Kstrtouint(argv[1], 10)
 	if err != nil || chunk == 0 {
 		ti.Error = "Invalid chunk_size"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	if ti.Len%uint64(stripes) != 0 {
 		ti.Error = "Target length not divisible by number of stripes"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	width := ti.Len / uint64(stripes)
 	if width%uint64(chunk) != 0 {
 		ti.Error = "Target length not divisible by chunk size"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	// argc != 2 + 2 * stripes, in unsigned int arithmetic.
 	if uint32(len(argv)) != 2+2*stripes {
 		ti.Error = "Not enough destinations specified"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	if uint64(stripes) > uint64(len(argv)) {
 		// Only reachable through the unsigned wrap above: the kernel's
 		// allocation for that many stripes fails.
 		ti.Error = "Memory allocation for striped context failed"
-		return nil, dmsim.ENOMEM
+		return nil, linuxerr.ENOMEM
 	}
 	if err := ti.SetMaxIOLen(uint64(chunk)); err != nil {
 		return nil, err
@@ -110,7 +112,7 @@ func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 func (sc *stripeC) getStripe(i uint32, argv []string) error {
 	start, ok := table.ScanULL(argv[1])
 	if !ok {
-		return dmsim.EINVAL
+		return linuxerr.EINVAL
 	}
 	dev, err := sc.ti.GetDevice(argv[0], sc.ti.Table.Mode())
 	if err != nil {
@@ -184,7 +186,7 @@ func (sc *stripeC) Map(bio *dmsim.Bio) dmsim.MapResult {
 // against the stripe whose device failed it, marking it 'D' in the status,
 // and raises a table event while the count is under the threshold.
 func (sc *stripeC) EndIO(bio *dmsim.Bio, err error) (error, bool) {
-	if err == nil || dmsim.AsErrno(err) == dmsim.EOPNOTSUPP || bio.Dev == nil {
+	if err == nil || linuxerr.ToErrno(err) == linuxerr.EOPNOTSUPP || bio.Dev == nil {
 		return err, false
 	}
 	dev := bio.Dev.Dev().String()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	_ "github.com/dmsim/dmsim/targets/errortarget"
 	_ "github.com/dmsim/dmsim/targets/linear"
 	_ "github.com/dmsim/dmsim/targets/striped"
@@ -17,29 +18,29 @@ func TestConstructorErrors(t *testing.T) {
 	tests := []struct {
 		length uint64
 		params string
-		err    dmsim.Errno
+		err    linuxerr.Errno
 		text   string
 	}{
-		{64, "2", dmsim.EINVAL, "Not enough arguments"},
-		{64, "0 8 /dev/vda 0", dmsim.EINVAL, "Invalid stripe count"},
-		{64, "x 8 /dev/vda 0", dmsim.EINVAL, "Invalid stripe count"},
-		{64, "-1 8 /dev/vda 0", dmsim.EINVAL, "Invalid stripe count"},
-		{64, "4294967296 8", dmsim.EINVAL, "Invalid stripe count"},
-		{64, "1 0 /dev/vda 0", dmsim.EINVAL, "Invalid chunk_size"},
-		{64, "1 8k /dev/vda 0", dmsim.EINVAL, "Invalid chunk_size"},
-		{63, "2 8 /dev/vda 0 /dev/vdb 0", dmsim.EINVAL, "Target length not divisible by number of stripes"},
-		{64, "2 24 /dev/vda 0 /dev/vdb 0", dmsim.EINVAL, "Target length not divisible by chunk size"},
-		{64, "2 8 /dev/vda 0", dmsim.EINVAL, "Not enough destinations specified"},
-		{64, "2 8 /dev/vda 0 /dev/vdb 0 x", dmsim.EINVAL, "Not enough destinations specified"},
-		{64, "2 8 /dev/vda 0 /dev/vdb x", dmsim.EINVAL, "Couldn't parse stripe destination"},
-		{64, "2 8 /dev/vda 0 /dev/nope 0", dmsim.ENODEV, "Couldn't parse stripe destination"},
-		{64, "2 8 /dev/vda 0 7:0 0", dmsim.ENXIO, "Couldn't parse stripe destination"},
+		{64, "2", linuxerr.EINVAL, "Not enough arguments"},
+		{64, "0 8 /dev/vda 0", linuxerr.EINVAL, "Invalid stripe count"},
+		{64, "x 8 /dev/vda 0", linuxerr.EINVAL, "Invalid stripe count"},
+		{64, "-1 8 /dev/vda 0", linuxerr.EINVAL, "Invalid stripe count"},
+		{64, "4294967296 8", linuxerr.EINVAL, "Invalid stripe count"},
+		{64, "1 0 /dev/vda 0", linuxerr.EINVAL, "Invalid chunk_size"},
+		{64, "1 8k /dev/vda 0", linuxerr.EINVAL, "Invalid chunk_size"},
+		{63, "2 8 /dev/vda 0 /dev/vdb 0", linuxerr.EINVAL, "Target length not divisible by number of stripes"},
+		{64, "2 24 /dev/vda 0 /dev/vdb 0", linuxerr.EINVAL, "Target length not divisible by chunk size"},
+		{64, "2 8 /dev/vda 0", linuxerr.EINVAL, "Not enough destinations specified"},
+		{64, "2 8 /dev/vda 0 /dev/vdb 0 x", linuxerr.EINVAL, "Not enough destinations specified"},
+		{64, "2 8 /dev/vda 0 /dev/vdb x", linuxerr.EINVAL, "Couldn't parse stripe destination"},
+		{64, "2 8 /dev/vda 0 /dev/nope 0", linuxerr.ENODEV, "Couldn't parse stripe destination"},
+		{64, "2 8 /dev/vda 0 7:0 0", linuxerr.ENXIO, "Couldn't parse stripe destination"},
 		// 2 + 2*2^31 wraps to 2 in the kernel's unsigned arithmetic.
-		{1 << 31, "2147483648 1", dmsim.ENOMEM, "Memory allocation for striped context failed"},
+		{1 << 31, "2147483648 1", linuxerr.ENOMEM, "Memory allocation for striped context failed"},
 	}
 	for _, tc := range tests {
 		_, err := m.Create("bad", Spec(0, tc.length, "striped", tc.params))
-		if dmsim.AsErrno(err) != tc.err {
+		if linuxerr.ToErrno(err) != tc.err {
 			t.Fatalf("%q: %v, want %v", tc.params, err, tc.err)
 		}
 		m.ExpectLog("<3>device-mapper: table: 253:0: striped: "+tc.text+" (-"+tc.err.Name()+")",
@@ -53,7 +54,7 @@ func TestConstructorErrors(t *testing.T) {
 	}
 	// Each stripe's area is checked.
 	_, err := m.Create("bad", Spec(0, 16384, "striped", "2 8 /dev/vda 0 /dev/vdb 8"))
-	if dmsim.AsErrno(err) != dmsim.EINVAL {
+	if linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Fatal(err)
 	}
 	m.ExpectLog("<3>device-mapper: table: 253:0: vdb too small for target: start=8, len=8192, dev_size=8192",
@@ -124,7 +125,7 @@ func TestErrorMarksStripeDead(t *testing.T) {
 	if err := m.IO(dmsim.OpWrite, dev, 0, make([]byte, 8*512)); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.IO(dmsim.OpWrite, dev, 8, make([]byte, 8*512)); dmsim.AsErrno(err) != dmsim.EIO {
+	if err := m.IO(dmsim.OpWrite, dev, 8, make([]byte, 8*512)); linuxerr.ToErrno(err) != linuxerr.EIO {
 		t.Fatalf("write to the error stripe: %v", err)
 	}
 	m.Settle()

@@ -2,6 +2,7 @@ package thin
 
 import (
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // copyChunk is the largest single I/O the copier issues (sectors).
@@ -66,7 +67,7 @@ func issueDiscard(dev dmsim.BlockDevice, sector, count uint64, done func(error))
 	}
 	lim := uint64(dev.Limits().MaxDiscardSectors)
 	if lim == 0 {
-		done(dmsim.EOPNOTSUPP)
+		done(linuxerr.EOPNOTSUPP)
 		return
 	}
 	n := min(count, lim)

@@ -1,7 +1,6 @@
 package thin
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -90,11 +89,4 @@ func flushDevice(bdev dmsim.BlockDevice) error {
 		return f.Flush()
 	}
 	return nil
-}
-
-// errnoOf is the errno of a metadata or I/O error (EIO for anything else).
-func errnoOf(err error) dmsim.Errno { return dmsim.AsErrno(err) }
-
-func isErrno(err error, e dmsim.Errno) bool {
-	return err != nil && (errors.Is(err, e) || dmsim.AsErrno(err) == e)
 }

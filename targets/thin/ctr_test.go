@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // TestPoolCtrErrors checks pool_ctr()'s checks, their order, error texts
@@ -14,39 +15,39 @@ func TestPoolCtrErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, args string
 		text       string
-		errno      dmsim.Errno
+		errno      linuxerr.Errno
 	}{
-		{"no args", "", "Invalid argument count", dmsim.EINVAL},
-		{"three args", "/dev/vda /dev/vdb 128", "Invalid argument count", dmsim.EINVAL},
-		{"same device string", "/dev/vda /dev/vda 128 16", "Error setting metadata or data device", dmsim.EINVAL},
+		{"no args", "", "Invalid argument count", linuxerr.EINVAL},
+		{"three args", "/dev/vda /dev/vdb 128", "Invalid argument count", linuxerr.EINVAL},
+		{"same device string", "/dev/vda /dev/vda 128 16", "Error setting metadata or data device", linuxerr.EINVAL},
 		// Same device by another name is not caught by the string check.
 		{"same device other name", "/dev/vda 254:0 128 16", "", 0},
-		{"feature count not a number", "/dev/vda /dev/vdb 128 16 x", "Invalid number of pool feature arguments", dmsim.EINVAL},
-		{"feature count signed", "/dev/vda /dev/vdb 128 16 +1 skip_block_zeroing", "Invalid number of pool feature arguments", dmsim.EINVAL},
-		{"feature count too big", "/dev/vda /dev/vdb 128 16 5 a b c d e", "Invalid number of pool feature arguments", dmsim.EINVAL},
-		{"feature count beyond words", "/dev/vda /dev/vdb 128 16 2 skip_block_zeroing", "Invalid number of pool feature arguments", dmsim.EINVAL},
-		{"unknown feature", "/dev/vda /dev/vdb 128 16 1 frobnicate", "Unrecognised pool feature requested", dmsim.EINVAL},
+		{"feature count not a number", "/dev/vda /dev/vdb 128 16 x", "Invalid number of pool feature arguments", linuxerr.EINVAL},
+		{"feature count signed", "/dev/vda /dev/vdb 128 16 +1 skip_block_zeroing", "Invalid number of pool feature arguments", linuxerr.EINVAL},
+		{"feature count too big", "/dev/vda /dev/vdb 128 16 5 a b c d e", "Invalid number of pool feature arguments", linuxerr.EINVAL},
+		{"feature count beyond words", "/dev/vda /dev/vdb 128 16 2 skip_block_zeroing", "Invalid number of pool feature arguments", linuxerr.EINVAL},
+		{"unknown feature", "/dev/vda /dev/vdb 128 16 1 frobnicate", "Unrecognised pool feature requested", linuxerr.EINVAL},
 		// Features are parsed before the devices are opened.
-		{"feature before device", "/dev/nope /dev/vdb 128 16 1 frobnicate", "Unrecognised pool feature requested", dmsim.EINVAL},
-		{"metadata path", "/dev/nope /dev/vdb 128 16", "Error opening metadata block device", dmsim.ENODEV},
-		{"metadata devt", "254:99 /dev/vdb 128 16", "Error opening metadata block device", dmsim.ENXIO},
-		{"metadata devt range", "4096:0 /dev/vdb 128 16", "Error opening metadata block device", dmsim.EOVERFLOW},
-		{"data path", "/dev/vda /dev/nope 128 16", "Error getting data device", dmsim.ENODEV},
+		{"feature before device", "/dev/nope /dev/vdb 128 16 1 frobnicate", "Unrecognised pool feature requested", linuxerr.EINVAL},
+		{"metadata path", "/dev/nope /dev/vdb 128 16", "Error opening metadata block device", linuxerr.ENODEV},
+		{"metadata devt", "254:99 /dev/vdb 128 16", "Error opening metadata block device", linuxerr.ENXIO},
+		{"metadata devt range", "4096:0 /dev/vdb 128 16", "Error opening metadata block device", linuxerr.EOVERFLOW},
+		{"data path", "/dev/vda /dev/nope 128 16", "Error getting data device", linuxerr.ENODEV},
 		// Devices are opened before the numbers are parsed.
-		{"data before block size", "/dev/vda /dev/nope 100 16", "Error getting data device", dmsim.ENODEV},
-		{"block size 100", "/dev/vda /dev/vdb 100 16", "Invalid block size", dmsim.EINVAL},
-		{"block size 64", "/dev/vda /dev/vdb 64 16", "Invalid block size", dmsim.EINVAL},
-		{"block size 0", "/dev/vda /dev/vdb 0 16", "Invalid block size", dmsim.EINVAL},
-		{"block size hex", "/dev/vda /dev/vdb 0x80 16", "Invalid block size", dmsim.EINVAL},
-		{"block size negative", "/dev/vda /dev/vdb -128 16", "Invalid block size", dmsim.EINVAL},
-		{"block size too big", "/dev/vda /dev/vdb 2097280 16", "Invalid block size", dmsim.EINVAL},
-		{"block size garbage", "/dev/vda /dev/vdb 128k 16", "Invalid block size", dmsim.EINVAL},
-		{"low water mark", "/dev/vda /dev/vdb 128 xyz", "Invalid low water mark", dmsim.EINVAL},
-		{"low water mark negative", "/dev/vda /dev/vdb 128 -1", "Invalid low water mark", dmsim.EINVAL},
-		{"low water mark overflow", "/dev/vda /dev/vdb 128 18446744073709551616", "Invalid low water mark", dmsim.EINVAL},
+		{"data before block size", "/dev/vda /dev/nope 100 16", "Error getting data device", linuxerr.ENODEV},
+		{"block size 100", "/dev/vda /dev/vdb 100 16", "Invalid block size", linuxerr.EINVAL},
+		{"block size 64", "/dev/vda /dev/vdb 64 16", "Invalid block size", linuxerr.EINVAL},
+		{"block size 0", "/dev/vda /dev/vdb 0 16", "Invalid block size", linuxerr.EINVAL},
+		{"block size hex", "/dev/vda /dev/vdb 0x80 16", "Invalid block size", linuxerr.EINVAL},
+		{"block size negative", "/dev/vda /dev/vdb -128 16", "Invalid block size", linuxerr.EINVAL},
+		{"block size too big", "/dev/vda /dev/vdb 2097280 16", "Invalid block size", linuxerr.EINVAL},
+		{"block size garbage", "/dev/vda /dev/vdb 128k 16", "Invalid block size", linuxerr.EINVAL},
+		{"low water mark", "/dev/vda /dev/vdb 128 xyz", "Invalid low water mark", linuxerr.EINVAL},
+		{"low water mark negative", "/dev/vda /dev/vdb 128 -1", "Invalid low water mark", linuxerr.EINVAL},
+		{"low water mark overflow", "/dev/vda /dev/vdb 128 18446744073709551616", "Invalid low water mark", linuxerr.EINVAL},
 		// Accepted forms.
 		{"block size 384", "/dev/vda /dev/vdb 384 16", "", 0},
-		{"block size 192", "/dev/vda /dev/vdb 192 16", "Invalid block size", dmsim.EINVAL},
+		{"block size 192", "/dev/vda /dev/vdb 192 16", "Invalid block size", linuxerr.EINVAL},
 		{"block size plus", "/dev/vda /dev/vdb +128 16", "", 0},
 		{"block size leading zero", "/dev/vda /dev/vdb 0128 16", "", 0},
 		{"block size max", "/dev/vda /dev/vdb 2097152 16", "", 0},
@@ -61,7 +62,7 @@ func TestPoolCtrErrors(t *testing.T) {
 			h.disk(8192, true)
 			h.disk(4<<21, true)
 			m, text, err := h.create("pool", 131072, poolType, tc.args)
-			if text != tc.text || dmsim.AsErrno(err) != tc.errno {
+			if text != tc.text || linuxerr.ToErrno(err) != tc.errno {
 				t.Fatalf("got %q %v, want %q %v", text, err, tc.text, tc.errno)
 			}
 			if err == nil {
@@ -79,28 +80,28 @@ func TestThinCtrErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, args string
 		text       string
-		errno      dmsim.Errno
+		errno      linuxerr.Errno
 	}{
-		{"one arg", "/dev/mapper/pool", "Invalid argument count", dmsim.EINVAL},
-		{"four args", "/dev/mapper/pool 0 /dev/vdc x", "Invalid argument count", dmsim.EINVAL},
-		{"origin is pool", "/dev/mapper/pool 0 /dev/mapper/pool", "Error setting origin device", dmsim.EINVAL},
-		{"origin missing", "/dev/mapper/pool 0 /dev/nope", "Error opening origin device", dmsim.ENODEV},
+		{"one arg", "/dev/mapper/pool", "Invalid argument count", linuxerr.EINVAL},
+		{"four args", "/dev/mapper/pool 0 /dev/vdc x", "Invalid argument count", linuxerr.EINVAL},
+		{"origin is pool", "/dev/mapper/pool 0 /dev/mapper/pool", "Error setting origin device", linuxerr.EINVAL},
+		{"origin missing", "/dev/mapper/pool 0 /dev/nope", "Error opening origin device", linuxerr.ENODEV},
 		// The origin is opened before the pool.
-		{"origin before pool", "/dev/nope1 0 /dev/nope2", "Error opening origin device", dmsim.ENODEV},
-		{"pool missing", "/dev/nope 0", "Error opening pool device", dmsim.ENODEV},
+		{"origin before pool", "/dev/nope1 0 /dev/nope2", "Error opening origin device", linuxerr.ENODEV},
+		{"pool missing", "/dev/nope 0", "Error opening pool device", linuxerr.ENODEV},
 		// The id is parsed after the devices are opened.
-		{"pool before id", "/dev/nope abc", "Error opening pool device", dmsim.ENODEV},
-		{"id not a number", "/dev/mapper/pool abc", "Invalid device id", dmsim.EINVAL},
-		{"id too big", "/dev/mapper/pool 16777216", "Invalid device id", dmsim.EINVAL},
-		{"id negative", "/dev/mapper/pool -1", "Invalid device id", dmsim.EINVAL},
-		{"pool not dm", "/dev/vdc 0", "Couldn't get pool mapped device", dmsim.EINVAL},
-		{"not a pool", "/dev/mapper/lin 0", "Couldn't find pool object", dmsim.EINVAL},
-		{"no such thin", "/dev/mapper/pool 7", "Couldn't open thin internal device", dmsim.ENODATA},
+		{"pool before id", "/dev/nope abc", "Error opening pool device", linuxerr.ENODEV},
+		{"id not a number", "/dev/mapper/pool abc", "Invalid device id", linuxerr.EINVAL},
+		{"id too big", "/dev/mapper/pool 16777216", "Invalid device id", linuxerr.EINVAL},
+		{"id negative", "/dev/mapper/pool -1", "Invalid device id", linuxerr.EINVAL},
+		{"pool not dm", "/dev/vdc 0", "Couldn't get pool mapped device", linuxerr.EINVAL},
+		{"not a pool", "/dev/mapper/lin 0", "Couldn't find pool object", linuxerr.EINVAL},
+		{"no such thin", "/dev/mapper/pool 7", "Couldn't open thin internal device", linuxerr.ENODATA},
 		{"ok", "/dev/mapper/pool 0", "", 0},
 		{"ok by devt", "253:0 0", "", 0},
 		{"ok plus id", "/dev/mapper/pool +0", "", 0},
 		{"ok with origin", "/dev/mapper/pool 0 /dev/vdc", "", 0},
-		{"max id missing", "/dev/mapper/pool 16777215", "Couldn't open thin internal device", dmsim.ENODATA},
+		{"max id missing", "/dev/mapper/pool 16777215", "Couldn't open thin internal device", linuxerr.ENODATA},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -126,7 +127,7 @@ func TestThinCtrErrors(t *testing.T) {
 			h.addDisk("/dev/mapper/lin", other)
 			gets, puts := h.gets, h.puts
 			m, text, err := h.create("thin", 2097152, thinType, tc.args)
-			if text != tc.text || dmsim.AsErrno(err) != tc.errno {
+			if text != tc.text || linuxerr.ToErrno(err) != tc.errno {
 				t.Fatalf("got %q %v, want %q %v", text, err, tc.text, tc.errno)
 			}
 			if err == nil {
@@ -158,14 +159,14 @@ func TestThinWhilePoolSuspended(t *testing.T) {
 	if err := h.message(pool, "create_thin 0"); err != nil {
 		t.Fatal(err)
 	}
-	if _, text, err := h.create("thin", 8192, thinType, "/dev/mapper/pool 0"); text != "Unable to activate thin device while pool is suspended" || err != dmsim.EINVAL {
+	if _, text, err := h.create("thin", 8192, thinType, "/dev/mapper/pool 0"); text != "Unable to activate thin device while pool is suspended" || err != linuxerr.EINVAL {
 		t.Fatalf("never resumed: %q %v", text, err)
 	}
 	if err := pool.resume(); err != nil {
 		t.Fatal(err)
 	}
 	pool.suspend()
-	if _, text, err := h.create("thin", 8192, thinType, "/dev/mapper/pool 0"); text != "Unable to activate thin device while pool is suspended" || err != dmsim.EINVAL {
+	if _, text, err := h.create("thin", 8192, thinType, "/dev/mapper/pool 0"); text != "Unable to activate thin device while pool is suspended" || err != linuxerr.EINVAL {
 		t.Fatalf("suspended: %q %v", text, err)
 	}
 	if err := pool.resume(); err != nil {
@@ -182,13 +183,13 @@ func TestPoolReplacement(t *testing.T) {
 	for _, tc := range []struct {
 		name, args string
 		text       string
-		errno      dmsim.Errno
+		errno      linuxerr.Errno
 	}{
 		{"same", "/dev/vda /dev/vdb 128 16", "", 0},
 		{"block size ignored", "/dev/vda /dev/vdb 256 8", "", 0},
-		{"other metadata", "/dev/vdc /dev/vdb 128 16", "different pool cannot replace a pool", dmsim.EINVAL},
-		{"other data", "/dev/vda /dev/vdc 128 16", "data device already in use by a pool", dmsim.EBUSY},
-		{"discard off", "/dev/vda /dev/vdb 128 16 1 ignore_discard", "Discard support cannot be disabled once enabled", dmsim.EINVAL},
+		{"other metadata", "/dev/vdc /dev/vdb 128 16", "different pool cannot replace a pool", linuxerr.EINVAL},
+		{"other data", "/dev/vda /dev/vdc 128 16", "data device already in use by a pool", linuxerr.EBUSY},
+		{"discard off", "/dev/vda /dev/vdb 128 16 1 ignore_discard", "Discard support cannot be disabled once enabled", linuxerr.EINVAL},
 		{"passdown off", "/dev/vda /dev/vdb 128 16 1 no_discard_passdown", "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,14 +202,14 @@ func TestPoolReplacement(t *testing.T) {
 				t.Fatal(err)
 			}
 			text, err := h.reload(pool, 131072, poolType, tc.args)
-			if text != tc.text || dmsim.AsErrno(err) != tc.errno {
+			if text != tc.text || linuxerr.ToErrno(err) != tc.errno {
 				t.Fatalf("got %q %v, want %q %v", text, err, tc.text, tc.errno)
 			}
 			if err == nil && !strings.HasPrefix(h.table(pool), "254:0 254:16 128 ") {
 				t.Errorf("table after reload: %q", h.table(pool))
 			}
 			// A second device cannot take the same metadata device.
-			if _, text, err := h.create("pool2", 131072, poolType, "/dev/vda /dev/vdc 128 16"); text != "metadata device already in use by a pool" || err != dmsim.EBUSY {
+			if _, text, err := h.create("pool2", 131072, poolType, "/dev/vda /dev/vdc 128 16"); text != "metadata device already in use by a pool" || err != linuxerr.EBUSY {
 				t.Errorf("second device: %q %v", text, err)
 			}
 		})
@@ -282,7 +283,7 @@ func TestMetadataResize(t *testing.T) {
 	}
 	md.sectors = 8192
 	pool.suspend()
-	if err := pool.resume(); err != dmsim.EINVAL {
+	if err := pool.resume(); err != linuxerr.EINVAL {
 		t.Fatalf("resume with a smaller metadata device: %v", err)
 	}
 	if got, want := h.logs(), []string{"<3>device-mapper: thin: 253:0: metadata device (1024 blocks) too small: expected 2048"}; !slices.Equal(got, want) {
@@ -316,7 +317,7 @@ func TestDataResize(t *testing.T) {
 	if got := h.logs(); len(got) != 0 {
 		t.Errorf("log %q", got)
 	}
-	if _, err := h.reload(pool, 131072, poolType, "/dev/vda /dev/vdb 128 16"); err != dmsim.EINVAL {
+	if _, err := h.reload(pool, 131072, poolType, "/dev/vda /dev/vdb 128 16"); err != linuxerr.EINVAL {
 		t.Fatalf("shrink: %v", err)
 	}
 	if got, want := h.logs(), []string{"<3>device-mapper: thin: 253:0: pool target (1024 blocks) too small: expected 2048"}; !slices.Equal(got, want) {

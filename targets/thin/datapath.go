@@ -1,11 +1,13 @@
 package thin
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // endioHook is struct dm_thin_endio_hook: the per-bio data of a thin bio.
@@ -134,7 +136,7 @@ func (tc *thinC) issue(bio *dmsim.Bio) {
 	}
 	// Earlier changes could not be committed.
 	if tc.td.AbortedChanges() {
-		endBio(bio, dmsim.EIO)
+		endBio(bio, linuxerr.EIO)
 		return
 	}
 	p := tc.pool
@@ -233,7 +235,7 @@ func (p *pool) copyComplete(m *newMapping, err error) {
 	if err != nil {
 		p.mu.Lock()
 		if m.status == nil {
-			m.status = dmsim.EIO
+			m.status = linuxerr.EIO
 		}
 		p.mu.Unlock()
 	}
@@ -258,7 +260,7 @@ func (tc *thinC) completeOverwriteBio(bio *dmsim.Bio) {
 		return
 	}
 	if tc.td.AbortedChanges() {
-		endBio(bio, dmsim.EIO)
+		endBio(bio, linuxerr.EIO)
 		return
 	}
 	p := tc.pool
@@ -306,7 +308,7 @@ func (tc *thinC) freeDiscardMapping(m *newMapping) {
 func (p *pool) processPreparedDiscardFn(m *newMapping) {
 	switch p.getMode() {
 	case pmFail:
-		endBio(m.bio, dmsim.EIO) // process_prepared_discard_fail()
+		endBio(m.bio, linuxerr.EIO) // process_prepared_discard_fail()
 		m.tc.freeDiscardMapping(m)
 	case pmReadOnly, pmOutOfMetadataSpace:
 		endBio(m.bio, nil) // process_prepared_discard_success()
@@ -332,7 +334,7 @@ func (p *pool) processPreparedDiscardNoPassdown(m *newMapping) {
 	tc := m.tc
 	if err := tc.td.RemoveRange(m.cell.key.begin, m.cell.key.end); err != nil {
 		p.metadataOperationFailed("dm_thin_remove_range", err)
-		endBio(m.bio, dmsim.EIO)
+		endBio(m.bio, linuxerr.EIO)
 	} else {
 		endBio(m.bio, nil)
 	}
@@ -347,13 +349,13 @@ func (p *pool) processPreparedDiscardPassdownPt1(m *newMapping) {
 	dataEnd := m.dataBlock + (m.virtEnd - m.virtBegin)
 	if err := tc.td.RemoveRange(m.virtBegin, m.virtEnd); err != nil {
 		p.metadataOperationFailed("dm_thin_remove_range", err)
-		endBio(m.bio, dmsim.EIO)
+		endBio(m.bio, linuxerr.EIO)
 		tc.cellDeferNoHolder(m.cell)
 		return
 	}
 	if err := p.pmd.IncDataRange(m.dataBlock, dataEnd); err != nil {
 		p.metadataOperationFailed("dm_pool_inc_data_range", err)
-		endBio(m.bio, dmsim.EIO)
+		endBio(m.bio, linuxerr.EIO)
 		tc.cellDeferNoHolder(m.cell)
 		return
 	}
@@ -443,7 +445,7 @@ func (p *pool) processPreparedDiscardPassdownPt2(m *newMapping) {
 	tc := m.tc
 	if err := p.pmd.DecDataRange(m.dataBlock, m.dataBlock+(m.virtEnd-m.virtBegin)); err != nil {
 		p.metadataOperationFailed("dm_pool_dec_data_range", err)
-		endBio(m.bio, dmsim.EIO)
+		endBio(m.bio, linuxerr.EIO)
 	} else {
 		endBio(m.bio, nil)
 	}
@@ -573,16 +575,16 @@ func (p *pool) shouldErrorUnserviceableBio() error {
 	switch p.getMode() {
 	case pmWrite:
 		p.k.Log.DMErr("thin", "bio unserviceable, yet pool is in PM_WRITE mode")
-		return dmsim.EIO
+		return linuxerr.EIO
 	case pmOutOfDataSpace:
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.pf.errorIfNoSpace {
-			return dmsim.ENOSPC
+			return linuxerr.ENOSPC
 		}
 		return nil
 	default:
-		return dmsim.EIO
+		return linuxerr.EIO
 	}
 }
 
@@ -689,7 +691,7 @@ func (tc *thinC) processDiscardBio(bio *dmsim.Bio) {
 func (tc *thinC) processDiscardFn(bio *dmsim.Bio) {
 	switch tc.pool.getMode() {
 	case pmFail:
-		endBio(bio, dmsim.EIO)
+		endBio(bio, linuxerr.EIO)
 	case pmReadOnly, pmOutOfMetadataSpace:
 		endBio(bio, nil)
 	default:
@@ -704,10 +706,10 @@ func (tc *thinC) breakSharing(bio *dmsim.Bio, block uint64, lookup LookupResult,
 	switch {
 	case err == nil:
 		tc.scheduleInternalCopy(block, lookup.Block, dataBlock, c, bio)
-	case isErrno(err, dmsim.ENOSPC):
+	case errors.Is(err, linuxerr.ENOSPC):
 		p.retryBiosOnResume(c)
 	default:
-		p.k.Log.DMErr("thin", "%s: alloc_data_block() failed: error = %d", "break_sharing", -int(errnoOf(err)))
+		p.k.Log.DMErr("thin", "%s: alloc_data_block() failed: error = %d", "break_sharing", -int(linuxerr.ToErrno(err)))
 		p.cellError(c)
 	}
 }
@@ -790,10 +792,10 @@ func (tc *thinC) provisionBlock(bio *dmsim.Bio, block uint64, c *cell) {
 		} else {
 			tc.scheduleZero(block, dataBlock, c, bio)
 		}
-	case isErrno(err, dmsim.ENOSPC):
+	case errors.Is(err, linuxerr.ENOSPC):
 		p.retryBiosOnResume(c)
 	default:
-		p.k.Log.DMErr("thin", "%s: alloc_data_block() failed: error = %d", "provision_block", -int(errnoOf(err)))
+		p.k.Log.DMErr("thin", "%s: alloc_data_block() failed: error = %d", "provision_block", -int(linuxerr.ToErrno(err)))
 		p.cellError(c)
 	}
 }
@@ -836,7 +838,7 @@ func (tc *thinC) processCell(c *cell) {
 			tc.remapAndIssue(bio, lookup.Block)
 			tc.incRemapAndIssueCell(c, lookup.Block)
 		}
-	case isErrno(err, dmsim.ENODATA):
+	case errors.Is(err, linuxerr.ENODATA):
 		if bio.Op == dmsim.OpRead && tc.originDev != nil {
 			tc.incAllIOEntry(bio)
 			tc.cellDeferNoHolder(c)
@@ -845,9 +847,9 @@ func (tc *thinC) processCell(c *cell) {
 			tc.provisionBlock(bio, block, c)
 		}
 	default:
-		p.k.Log.DMErr("thin", "%s: dm_thin_find_block() failed: error = %d", "process_cell", -int(errnoOf(err)))
+		p.k.Log.DMErr("thin", "%s: dm_thin_find_block() failed: error = %d", "process_cell", -int(linuxerr.ToErrno(err)))
 		tc.cellDeferNoHolder(c)
-		endBio(bio, dmsim.EIO)
+		endBio(bio, linuxerr.EIO)
 	}
 }
 
@@ -882,7 +884,7 @@ func (tc *thinC) processBioReadOnly(bio *dmsim.Bio, c *cell) {
 				tc.incRemapAndIssueCell(c, lookup.Block)
 			}
 		}
-	case isErrno(err, dmsim.ENODATA):
+	case errors.Is(err, linuxerr.ENODATA):
 		if c != nil {
 			tc.cellDeferNoHolder(c)
 		}
@@ -898,11 +900,11 @@ func (tc *thinC) processBioReadOnly(bio *dmsim.Bio, c *cell) {
 		zeroFillBio(bio)
 		endBio(bio, nil)
 	default:
-		p.k.Log.DMErr("thin", "%s: dm_thin_find_block() failed: error = %d", "__process_bio_read_only", -int(errnoOf(err)))
+		p.k.Log.DMErr("thin", "%s: dm_thin_find_block() failed: error = %d", "__process_bio_read_only", -int(linuxerr.ToErrno(err)))
 		if c != nil {
 			tc.cellDeferNoHolder(c)
 		}
-		endBio(bio, dmsim.EIO)
+		endBio(bio, linuxerr.EIO)
 	}
 }
 
@@ -912,7 +914,7 @@ func (tc *thinC) processBioFn(bio *dmsim.Bio) {
 	case pmWrite:
 		tc.processBio(bio)
 	case pmFail:
-		endBio(bio, dmsim.EIO)
+		endBio(bio, linuxerr.EIO)
 	default:
 		tc.processBioReadOnly(bio, nil)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // async runs fn as another actor (a second process); the returned function
@@ -315,7 +317,7 @@ func TestOutOfDataSpaceQueue(t *testing.T) {
 	}
 	start := h.k.Clock.Now()
 	err := h.write(thin, 4*128, fill('q', 4096))
-	if dmsim.AsErrno(err) != dmsim.ENOSPC {
+	if linuxerr.ToErrno(err) != linuxerr.ENOSPC {
 		t.Fatalf("queued write: %v", err)
 	}
 	if d := h.k.Clock.Now() - start; d != 60*time.Second {
@@ -337,7 +339,7 @@ func TestOutOfDataSpaceQueue(t *testing.T) {
 	}
 	// Now it errors at once.
 	start = h.k.Clock.Now()
-	if err := h.write(thin, 5*128, fill('q', 4096)); dmsim.AsErrno(err) != dmsim.ENOSPC || h.k.Clock.Now() != start {
+	if err := h.write(thin, 5*128, fill('q', 4096)); linuxerr.ToErrno(err) != linuxerr.ENOSPC || h.k.Clock.Now() != start {
 		t.Errorf("write after the timeout: %v after %v", err, h.k.Clock.Now()-start)
 	}
 	// Writes to provisioned blocks and reads still work.
@@ -374,12 +376,12 @@ func TestNoSpaceTimeoutParam(t *testing.T) {
 			start := h.k.Clock.Now()
 			err := h.write(thin, 128, fill('q', 512))
 			if tc.after == 0 {
-				if err != dmsim.ErrDeadlock {
+				if err != sim.ErrDeadlock {
 					t.Fatalf("write with no timeout: %v", err)
 				}
 				return
 			}
-			if dmsim.AsErrno(err) != dmsim.ENOSPC || h.k.Clock.Now()-start != tc.after {
+			if linuxerr.ToErrno(err) != linuxerr.ENOSPC || h.k.Clock.Now()-start != tc.after {
 				t.Errorf("write: %v after %v", err, h.k.Clock.Now()-start)
 			}
 		})
@@ -397,7 +399,7 @@ func TestGrowReleasesQueue(t *testing.T) {
 		}
 	}
 	// The pool table is only 4 blocks long of the 8-block data device.
-	if _, err := h.reload(pool, 4*128, poolType, "/dev/vda /dev/vdb 128 0"); err != dmsim.EINVAL {
+	if _, err := h.reload(pool, 4*128, poolType, "/dev/vda /dev/vdb 128 0"); err != linuxerr.EINVAL {
 		t.Fatalf("shrinking reload: %v", err)
 	}
 	if _, err := h.reload(pool, 8*128, poolType, "/dev/vda /dev/vdb 128 0"); err != nil {
@@ -569,7 +571,7 @@ func TestReadOnlyPool(t *testing.T) {
 	if got := h.logs(); !slices.Equal(got, []string{"<6>device-mapper: thin: 253:0: switching pool to read-only mode"}) {
 		t.Errorf("log %q", got)
 	}
-	if err := h.write(thin, 128, fill('r', 512)); err != dmsim.EIO {
+	if err := h.write(thin, 128, fill('r', 512)); err != linuxerr.EIO {
 		t.Errorf("provisioning write: %v", err)
 	}
 	if err := h.write(thin, 0, fill('R', 512)); err != nil {
@@ -584,7 +586,7 @@ func TestReadOnlyPool(t *testing.T) {
 	if s := h.status(thin); s != "128 127" {
 		t.Errorf("thin status %q: the discard unmapped", s)
 	}
-	if err := h.message(pool, "create_thin 3"); err != dmsim.EOPNOTSUPP {
+	if err := h.message(pool, "create_thin 3"); err != linuxerr.EOPNOTSUPP {
 		t.Errorf("message: %v", err)
 	}
 	// Back to write mode with a table without read_only.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // TestKernelExample replays the thin-pool part of the Linux 6.1 recording
@@ -114,7 +115,7 @@ func TestKernelExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("pool status", h.status(pool), "1 113/1024 8/1024 - rw discard_passdown queue_if_no_space - 256 ")
-	if err := h.message(pool, "set_transaction_id 0 2"); err != dmsim.EINVAL && dmsim.AsErrno(err) != dmsim.EINVAL {
+	if err := h.message(pool, "set_transaction_id 0 2"); err != linuxerr.EINVAL && linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Errorf("set_transaction_id 0 2: %v", err)
 	}
 	checkLogs("set_transaction_id 0 2",
@@ -124,7 +125,7 @@ func TestKernelExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("pool status", h.status(pool), "1 114/1024 8/1024 57 rw discard_passdown queue_if_no_space - 256 ")
-	if err := h.message(pool, "reserve_metadata_snap"); dmsim.AsErrno(err) != dmsim.EBUSY {
+	if err := h.message(pool, "reserve_metadata_snap"); linuxerr.ToErrno(err) != linuxerr.EBUSY {
 		t.Errorf("second reserve_metadata_snap: %v", err)
 	}
 	checkLogs("reserve twice",
@@ -140,7 +141,7 @@ func TestKernelExample(t *testing.T) {
 	if out, errs, code := runThinTool(t, "thin_dump", meta, "-m"); code != 1 || out != "" || errs != "no current metadata snap\n" {
 		t.Errorf("thin_dump -m without a snapshot: exit %d %q %q", code, out, errs)
 	}
-	if err := h.message(pool, "release_metadata_snap"); dmsim.AsErrno(err) != dmsim.EINVAL {
+	if err := h.message(pool, "release_metadata_snap"); linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Errorf("second release_metadata_snap: %v", err)
 	}
 	checkLogs("release twice",
@@ -151,43 +152,43 @@ func TestKernelExample(t *testing.T) {
 	// bad thin tables
 	for _, tc := range []struct {
 		args, text string
-		errno      dmsim.Errno
+		errno      linuxerr.Errno
 	}{
-		{"/dev/mapper/pool 7", "Couldn't open thin internal device", dmsim.ENODATA},
-		{"/dev/mapper/pool", "Invalid argument count", dmsim.EINVAL},
-		{"/dev/mapper/pool abc", "Invalid device id", dmsim.EINVAL},
-		{"/dev/mapper/thin0 0", "Couldn't find pool object", dmsim.EINVAL},
+		{"/dev/mapper/pool 7", "Couldn't open thin internal device", linuxerr.ENODATA},
+		{"/dev/mapper/pool", "Invalid argument count", linuxerr.EINVAL},
+		{"/dev/mapper/pool abc", "Invalid device id", linuxerr.EINVAL},
+		{"/dev/mapper/thin0 0", "Couldn't find pool object", linuxerr.EINVAL},
 	} {
 		_, text, err := h.create("bad", 2097152, thinType, tc.args)
-		if text != tc.text || dmsim.AsErrno(err) != tc.errno {
+		if text != tc.text || linuxerr.ToErrno(err) != tc.errno {
 			t.Errorf("thin %q: %q %v, want %q %v", tc.args, text, err, tc.text, tc.errno)
 		}
 	}
 	_, text, err := h.create("bad", 131072, poolType, "/dev/vda /dev/vdb 128 16")
-	if text != "metadata device already in use by a pool" || dmsim.AsErrno(err) != dmsim.EBUSY {
+	if text != "metadata device already in use by a pool" || linuxerr.ToErrno(err) != linuxerr.EBUSY {
 		t.Errorf("second pool on the metadata: %q %v", text, err)
 	}
 
 	// bad messages
 	for _, tc := range []struct {
 		msg   string
-		errno dmsim.Errno
+		errno linuxerr.Errno
 		log   []string
 	}{
-		{"frobnicate 1", dmsim.EINVAL, []string{"<4>device-mapper: thin: Unrecognised thin pool target message received: frobnicate"}},
-		{"create_thin 0", dmsim.EEXIST, []string{"<4>device-mapper: thin: Creation of new thinly-provisioned device with id 0 failed."}},
-		{"create_thin", dmsim.EINVAL, []string{"<4>device-mapper: thin: Message received with 1 arguments instead of 2."}},
-		{"create_thin abc", dmsim.EINVAL, []string{"<4>device-mapper: thin: Message received with invalid device id: abc"}},
-		{"create_snap 2 42", dmsim.ENODATA, []string{"<4>device-mapper: thin: Creation of new snapshot 2 of device 42 failed."}},
-		{"create_snap 1 0", dmsim.EEXIST, []string{"<4>device-mapper: thin: Creation of new snapshot 1 of device 0 failed."}},
-		{"delete 42", dmsim.ENODATA, []string{"<4>device-mapper: thin: Deletion of thin device 42 failed."}},
-		{"delete 1", dmsim.EBUSY, []string{"<4>device-mapper: thin: Deletion of thin device 1 failed."}},
-		{"set_transaction_id 1", dmsim.EINVAL, []string{"<4>device-mapper: thin: Message received with 2 arguments instead of 3."}},
+		{"frobnicate 1", linuxerr.EINVAL, []string{"<4>device-mapper: thin: Unrecognised thin pool target message received: frobnicate"}},
+		{"create_thin 0", linuxerr.EEXIST, []string{"<4>device-mapper: thin: Creation of new thinly-provisioned device with id 0 failed."}},
+		{"create_thin", linuxerr.EINVAL, []string{"<4>device-mapper: thin: Message received with 1 arguments instead of 2."}},
+		{"create_thin abc", linuxerr.EINVAL, []string{"<4>device-mapper: thin: Message received with invalid device id: abc"}},
+		{"create_snap 2 42", linuxerr.ENODATA, []string{"<4>device-mapper: thin: Creation of new snapshot 2 of device 42 failed."}},
+		{"create_snap 1 0", linuxerr.EEXIST, []string{"<4>device-mapper: thin: Creation of new snapshot 1 of device 0 failed."}},
+		{"delete 42", linuxerr.ENODATA, []string{"<4>device-mapper: thin: Deletion of thin device 42 failed."}},
+		{"delete 1", linuxerr.EBUSY, []string{"<4>device-mapper: thin: Deletion of thin device 1 failed."}},
+		{"set_transaction_id 1", linuxerr.EINVAL, []string{"<4>device-mapper: thin: Message received with 2 arguments instead of 3."}},
 		{"create_thin 5", 0, nil},
 	} {
 		h.logs()
 		err := h.message(pool, tc.msg)
-		if dmsim.AsErrno(err) != tc.errno {
+		if linuxerr.ToErrno(err) != tc.errno {
 			t.Errorf("message %q: %v, want %v", tc.msg, err, tc.errno)
 		}
 		checkLogs(tc.msg, tc.log...)
@@ -303,7 +304,7 @@ func TestKernelExamplePool2(t *testing.T) {
 			break
 		}
 	}
-	if len(errs) != 2 || errs[0] != nil || dmsim.AsErrno(errs[1]) != dmsim.ENOSPC {
+	if len(errs) != 2 || errs[0] != nil || linuxerr.ToErrno(errs[1]) != linuxerr.ENOSPC {
 		t.Errorf("writes past the end: %v, want nil then ENOSPC", errs)
 	}
 	checkLogs("out of space",
@@ -328,7 +329,7 @@ func TestKernelExamplePool2(t *testing.T) {
 	h.minor = 3
 
 	_, text, err := h.create("pool2", 131072, poolType, "/dev/ram0 /dev/ram1 256 16")
-	if text != "Error creating metadata object" || dmsim.AsErrno(err) != dmsim.EINVAL {
+	if text != "Error creating metadata object" || linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Errorf("block size change: %q %v", text, err)
 	}
 	checkLogs("block size change", "<3>device-mapper: thin metadata: changing the data block size (from 128 to 256) is not supported")
@@ -339,7 +340,7 @@ func TestKernelExamplePool2(t *testing.T) {
 	checkLogs("read_only", "<6>device-mapper: thin: 253:3: switching pool to read-only mode")
 	check("status", h.status(pool2), "0 1652/16384 512/1024 - ro ignore_discard queue_if_no_space - 1024 ")
 	check("table", h.table(pool2), "1:0 1:1 128 16 3 ignore_discard no_discard_passdown read_only ")
-	if err := h.message(pool2, "create_thin 9"); dmsim.AsErrno(err) != dmsim.EOPNOTSUPP {
+	if err := h.message(pool2, "create_thin 9"); linuxerr.ToErrno(err) != linuxerr.EOPNOTSUPP {
 		t.Errorf("message in read-only mode: %v", err)
 	}
 	checkLogs("gate", "<3>device-mapper: thin: 253:3: unable to service pool target messages in READ_ONLY or FAIL mode")

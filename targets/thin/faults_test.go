@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // faultyMeta wraps the real metadata and fails chosen calls with EIO, as a
@@ -21,7 +22,7 @@ func (f *faultyMeta) fail(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fails[name] {
-		return dmsim.EIO
+		return linuxerr.EIO
 	}
 	return nil
 }
@@ -102,10 +103,10 @@ func TestCommitFailure(t *testing.T) {
 		t.Errorf("events %d", pool.events)
 	}
 	// Flushes of a thin whose changes were aborted fail.
-	if err := h.flush(thin); err != dmsim.EIO {
+	if err := h.flush(thin); err != linuxerr.EIO {
 		t.Errorf("flush: %v", err)
 	}
-	if err := h.write(thin, 128, fill('f', 512)); err != dmsim.EIO {
+	if err := h.write(thin, 128, fill('f', 512)); err != linuxerr.EIO {
 		t.Errorf("provisioning write: %v", err)
 	}
 	if _, err := h.reload(pool, 16*128, poolType, "/dev/vda /dev/vdb 128 0"); err != nil {
@@ -166,13 +167,13 @@ func TestFailMode(t *testing.T) {
 			t.Errorf("%s table %q", m.name, s)
 		}
 	}
-	if _, err := h.read(thin, 0, 512); err != dmsim.EIO {
+	if _, err := h.read(thin, 0, 512); err != linuxerr.EIO {
 		t.Errorf("read: %v", err)
 	}
-	if err := h.message(pool, "create_thin 1"); err != dmsim.EOPNOTSUPP {
+	if err := h.message(pool, "create_thin 1"); err != linuxerr.EOPNOTSUPP {
 		t.Errorf("message: %v", err)
 	}
-	if _, text, err := h.create("thin2", 8192, thinType, "/dev/mapper/pool 0"); text != "Couldn't open thin device, Pool is in fail mode" || err != dmsim.EINVAL {
+	if _, text, err := h.create("thin2", 8192, thinType, "/dev/mapper/pool 0"); text != "Couldn't open thin device, Pool is in fail mode" || err != linuxerr.EINVAL {
 		t.Errorf("thin ctr: %q %v", text, err)
 	}
 	// A reload cannot leave fail mode; its resume succeeds.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // refKstrtoull10 is kstrtoull(s, 10) written another way, to check the
@@ -15,14 +15,14 @@ func refKstrtoull10(s string) (uint64, error) {
 	s = strings.TrimPrefix(s, "+")
 	digits := len(s) - len(strings.TrimLeft(s, "0123456789"))
 	if digits == 0 {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	v, err := strconv.ParseUint(s[:digits], 10, 64)
 	if err != nil {
-		return 0, dmsim.ERANGE
+		return 0, linuxerr.ERANGE
 	}
 	if rest := s[digits:]; rest != "" && rest != "\n" {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return v, nil
 }
@@ -39,19 +39,19 @@ func TestKstrtoull(t *testing.T) {
 		{"+128", 10, 128, nil},
 		{"0128", 10, 128, nil},
 		{"128\n", 10, 128, nil},
-		{"128\n\n", 10, 0, dmsim.EINVAL},
-		{"", 10, 0, dmsim.EINVAL},
-		{"+", 10, 0, dmsim.EINVAL},
-		{"-1", 10, 0, dmsim.EINVAL},
-		{"0x80", 10, 0, dmsim.EINVAL},
-		{"12a", 10, 0, dmsim.EINVAL},
-		{" 1", 10, 0, dmsim.EINVAL},
+		{"128\n\n", 10, 0, linuxerr.EINVAL},
+		{"", 10, 0, linuxerr.EINVAL},
+		{"+", 10, 0, linuxerr.EINVAL},
+		{"-1", 10, 0, linuxerr.EINVAL},
+		{"0x80", 10, 0, linuxerr.EINVAL},
+		{"12a", 10, 0, linuxerr.EINVAL},
+		{" 1", 10, 0, linuxerr.EINVAL},
 		{"18446744073709551615", 10, 18446744073709551615, nil},
-		{"18446744073709551616", 10, 0, dmsim.ERANGE},
+		{"18446744073709551616", 10, 0, linuxerr.ERANGE},
 		{"0x10", 0, 16, nil},
 		{"010", 0, 8, nil},
-		{"09", 0, 0, dmsim.EINVAL},
-		{"0x", 0, 0, dmsim.EINVAL},
+		{"09", 0, 0, linuxerr.EINVAL},
+		{"0x", 0, 0, linuxerr.EINVAL},
 		{"60", 0, 60, nil},
 		{"60\n", 0, 60, nil},
 	} {
@@ -72,10 +72,10 @@ func TestParseUintParam(t *testing.T) {
 		{"0", "0", nil},
 		{"0x10", "16", nil},
 		{"4294967295", "4294967295", nil},
-		{"4294967296", "", dmsim.ERANGE},
-		{"-1", "", dmsim.EINVAL},
-		{"abc", "", dmsim.EINVAL},
-		{"", "", dmsim.EINVAL},
+		{"4294967296", "", linuxerr.ERANGE},
+		{"-1", "", linuxerr.EINVAL},
+		{"abc", "", linuxerr.EINVAL},
+		{"", "", linuxerr.EINVAL},
 	} {
 		out, err := parseUintParam(tc.in)
 		if out != tc.out || err != tc.err {
@@ -147,7 +147,7 @@ func FuzzPoolCtrArgs(f *testing.F) {
 		h.disk(131072, true)
 		m, text, err := h.create("pool", 131072, poolType, args)
 		if err != nil {
-			if !poolCtrErrors[text] || dmsim.AsErrno(err) == 0 {
+			if !poolCtrErrors[text] || linuxerr.ToErrno(err) == 0 {
 				t.Fatalf("%q: %q %v", args, text, err)
 			}
 		} else {
@@ -192,7 +192,7 @@ func FuzzThinCtrArgs(f *testing.F) {
 		gets, puts := h.gets, h.puts
 		m, text, err := h.create("thin", 8192, thinType, args)
 		if err != nil {
-			if !texts[text] || dmsim.AsErrno(err) == 0 {
+			if !texts[text] || linuxerr.ToErrno(err) == 0 {
 				t.Fatalf("%q: %q %v", args, text, err)
 			}
 		} else {
@@ -215,8 +215,8 @@ func FuzzPoolMessage(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	allowed := map[dmsim.Errno]bool{0: true, dmsim.EINVAL: true, dmsim.EEXIST: true, dmsim.ENODATA: true,
-		dmsim.EBUSY: true, dmsim.ENOSPC: true}
+	allowed := map[linuxerr.Errno]bool{0: true, linuxerr.EINVAL: true, linuxerr.EEXIST: true, linuxerr.ENODATA: true,
+		linuxerr.EBUSY: true, linuxerr.ENOSPC: true}
 	f.Fuzz(func(t *testing.T, msg string) {
 		h := newHarness(t)
 		h.disk(8192, true)
@@ -232,7 +232,7 @@ func FuzzPoolMessage(f *testing.F) {
 			if len(strings.Fields(m)) == 0 {
 				continue
 			}
-			if err := h.message(pool, m); !allowed[dmsim.AsErrno(err)] {
+			if err := h.message(pool, m); !allowed[linuxerr.ToErrno(err)] {
 				t.Fatalf("%q: %v", m, err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // This file is a small stand-in for the dmsim core, enough to run the
@@ -83,7 +84,7 @@ func (d *memDisk) Submit(bio *dmsim.Bio) {
 	n := bio.Size() * dmsim.SectorSize
 	if bio.Sector+bio.Size() > d.sectors {
 		d.mu.Unlock()
-		bio.Endio(dmsim.EIO)
+		bio.Endio(linuxerr.EIO)
 		return
 	}
 	switch bio.Op {
@@ -228,9 +229,9 @@ func (m *testMD) mapClone(part, clone *dmsim.Bio) {
 		clone.Dev.Submit(clone)
 	case dmsim.MapSubmitted:
 	case dmsim.MapKill:
-		clone.Endio(dmsim.EIO)
+		clone.Endio(linuxerr.EIO)
 	case dmsim.MapRequeue:
-		clone.Endio(dmsim.EIO)
+		clone.Endio(linuxerr.EIO)
 	}
 }
 
@@ -474,9 +475,9 @@ func (f fakeCore) getDevice(ti *dmsim.DMTarget, path string, mode dmsim.FMode) (
 			if err != nil {
 				return nil, err
 			}
-			return nil, dmsim.ENXIO
+			return nil, linuxerr.ENXIO
 		}
-		return nil, dmsim.ENODEV
+		return nil, linuxerr.ENODEV
 	}
 	f.h.gets++
 	return &dmsim.DMDev{Bdev: d, Mode: mode, Name: d.Dev().String()}, nil

@@ -6,7 +6,7 @@ import (
 
 // Metadata is the part of dm-thin-metadata.h (struct dm_pool_metadata) the
 // targets call. Methods are named after the kernel functions they stand for;
-// errors carry an errno (dmsim.Errno or syscall.Errno).
+// errors carry an errno (a linuxerr.Errno).
 type Metadata interface {
 	Close() error // dm_pool_metadata_close: commits unless failed or read-only
 

@@ -3,7 +3,7 @@ package thin
 import (
 	"math"
 
-	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // kstrtoull is the kernel's kstrtoull(s, base, &res): an optional leading
@@ -51,17 +51,17 @@ func kstrtoull(s string, base int) (uint64, error) {
 		v = v*uint64(base) + d
 	}
 	if n == 0 {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	if overflow {
-		return 0, dmsim.ERANGE
+		return 0, linuxerr.ERANGE
 	}
 	rest := s[n:]
 	if len(rest) > 0 && rest[0] == '\n' {
 		rest = rest[1:]
 	}
 	if rest != "" {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	return v, nil
 }
@@ -77,7 +77,7 @@ func kstrtouint(s string, base int) (uint32, error) {
 		return 0, err
 	}
 	if v > math.MaxUint32 {
-		return 0, dmsim.ERANGE
+		return 0, linuxerr.ERANGE
 	}
 	return uint32(v), nil
 }

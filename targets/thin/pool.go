@@ -1,12 +1,15 @@
 package thin
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // poolMode is enum pool_mode, ordered by degradation.
@@ -97,7 +100,7 @@ type pool struct {
 	sectorsPerBlock  uint64
 
 	prison       *prison
-	wq           *dmsim.Workqueue
+	wq           *sim.Workqueue
 	sharedReadDS *deferredSet
 	allIODS      *deferredSet
 
@@ -123,8 +126,8 @@ type pool struct {
 	preparedDiscardsPt2      []*newMapping
 	activeThins              []*thinC
 
-	waker        *dmsim.Timer
-	noSpaceTimer *dmsim.Timer
+	waker        *sim.Timer
+	noSpaceTimer *sim.Timer
 	workerQueued bool
 	destroyed    bool
 }
@@ -308,7 +311,7 @@ func (p *pool) queueNoSpaceTimeout(d time.Duration) {
 	if p.noSpaceTimer != nil || p.destroyed {
 		return
 	}
-	var t *dmsim.Timer
+	var t *sim.Timer
 	t = p.k.Clock.AfterFunc(d, func() {
 		p.mu.Lock()
 		if p.noSpaceTimer == t {
@@ -341,7 +344,7 @@ func (p *pool) doNoSpaceTimeout() {
 	p.pf.errorIfNoSpace = true
 	p.mu.Unlock()
 	p.notifyOfPoolModeChange()
-	p.errorRetryListWithCode(dmsim.ENOSPC)
+	p.errorRetryListWithCode(linuxerr.ENOSPC)
 }
 
 // startWaker is do_waker() run from pool_resume(): wake the worker now and
@@ -357,7 +360,7 @@ func (p *pool) startWaker() {
 }
 
 func (p *pool) armWakerLocked() {
-	var t *dmsim.Timer
+	var t *sim.Timer
 	t = p.k.Clock.AfterFuncDaemon(wakerPeriod, func() {
 		p.mu.Lock()
 		if p.waker != t {
@@ -386,9 +389,9 @@ func (p *pool) ioErrorCode() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.outOfDataSpace {
-		return dmsim.ENOSPC
+		return linuxerr.ENOSPC
 	}
-	return dmsim.EIO
+	return linuxerr.EIO
 }
 
 // errorRetryList is error_retry_list().
@@ -436,7 +439,7 @@ func (p *pool) thins() []*thinC {
 // failed.
 func (p *pool) commit() error {
 	if p.getMode() >= pmOutOfMetadataSpace {
-		return dmsim.EINVAL
+		return linuxerr.EINVAL
 	}
 	err := p.pmd.CommitMetadata()
 	if err != nil {
@@ -497,7 +500,7 @@ func (p *pool) checkLowWaterMark(free uint64) {
 // allocDataBlock is alloc_data_block().
 func (p *pool) allocDataBlock() (uint64, error) {
 	if p.getMode() != pmWrite {
-		return 0, dmsim.EINVAL
+		return 0, linuxerr.EINVAL
 	}
 	free, err := p.pmd.FreeBlockCount()
 	if err != nil {
@@ -517,12 +520,12 @@ func (p *pool) allocDataBlock() (uint64, error) {
 		}
 		if free == 0 {
 			p.setPoolMode(pmOutOfDataSpace)
-			return 0, dmsim.ENOSPC
+			return 0, linuxerr.ENOSPC
 		}
 	}
 	b, err := p.pmd.AllocDataBlock()
 	if err != nil {
-		if isErrno(err, dmsim.ENOSPC) {
+		if errors.Is(err, linuxerr.ENOSPC) {
 			p.setPoolMode(pmOutOfDataSpace)
 		} else {
 			p.metadataOperationFailed("dm_pool_alloc_data_block", err)
@@ -558,7 +561,7 @@ func (p *pool) abortTransaction() {
 
 // metadataOperationFailed is metadata_operation_failed().
 func (p *pool) metadataOperationFailed(op string, err error) {
-	p.k.Log.DMErr("thin", "%s: metadata operation '%s' failed: error = %d", p.name, op, -int(errnoOf(err)))
+	p.k.Log.DMErr("thin", "%s: metadata operation '%s' failed: error = %d", p.name, op, -int(linuxerr.ToErrno(err)))
 	p.abortTransaction()
 	p.setPoolMode(pmReadOnly)
 }
@@ -617,7 +620,7 @@ func (p *pool) processDeferredBios() {
 	}
 	if err := p.commit(); err != nil {
 		for _, b := range append(bios, completions...) {
-			b.Endio(dmsim.EIO)
+			b.Endio(linuxerr.EIO)
 		}
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // poolC is struct pool_c: one thin-pool target of a table.
@@ -95,15 +96,15 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	}
 
 	if len(argv) < 4 {
-		return fail("Invalid argument count", dmsim.EINVAL)
+		return fail("Invalid argument count", linuxerr.EINVAL)
 	}
 	// The metadata and data devices must differ (as strings).
 	if argv[0] == argv[1] {
-		return fail("Error setting metadata or data device", dmsim.EINVAL)
+		return fail("Error setting metadata or data device", linuxerr.EINVAL)
 	}
 	pf := defaultFeatures()
 	if text := parsePoolFeatures(argv[4:], &pf); text != "" {
-		return fail(text, dmsim.EINVAL)
+		return fail(text, linuxerr.EINVAL)
 	}
 
 	mdMode := dmsim.FModeRead
@@ -129,12 +130,12 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	blockSize, ok := parseBlockSize(argv[2])
 	if !ok {
 		putDevs()
-		return fail("Invalid block size", dmsim.EINVAL)
+		return fail("Invalid block size", linuxerr.EINVAL)
 	}
 	lowWater, err := kstrtoull(argv[3], 10)
 	if err != nil {
 		putDevs()
-		return fail("Invalid low water mark", dmsim.EINVAL)
+		return fail("Invalid low water mark", linuxerr.EINVAL)
 	}
 
 	p, created, text, err := poolFind(k, tbl, core.md(ti), metadataDev.Bdev, dataDev.Bdev, blockSize, pf.mode == pmReadOnly)
@@ -150,7 +151,7 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if !created && pf.discardEnabled != discardEnabled {
 		p.dec()
 		putDevs()
-		return fail("Discard support cannot be disabled once enabled", dmsim.EINVAL)
+		return fail("Discard support cannot be disabled once enabled", linuxerr.EINVAL)
 	}
 
 	pt := &poolC{ti: ti, pool: p, metadataDev: metadataDev, dataDev: dataDev, lowWaterBlocks: lowWater,
@@ -180,17 +181,17 @@ func poolFind(k *dmsim.Kernel, tbl *poolTable, md *dmsim.MappedDevice, mdBdev, d
 	blockSize uint64, readOnly bool) (p *pool, created bool, errText string, err error) {
 	if p = tbl.lookupMetadataDev(mdBdev.Dev()); p != nil {
 		if p.poolMD != md {
-			return nil, false, "metadata device already in use by a pool", dmsim.EBUSY
+			return nil, false, "metadata device already in use by a pool", linuxerr.EBUSY
 		}
 		if p.dataBdev.Dev() != dataBdev.Dev() {
-			return nil, false, "data device already in use by a pool", dmsim.EBUSY
+			return nil, false, "data device already in use by a pool", linuxerr.EBUSY
 		}
 		p.inc()
 		return p, false, "", nil
 	}
 	if p = tbl.lookup(md); p != nil {
 		if p.mdBdev.Dev() != mdBdev.Dev() || p.dataBdev.Dev() != dataBdev.Dev() {
-			return nil, false, "different pool cannot replace a pool", dmsim.EINVAL
+			return nil, false, "different pool cannot replace a pool", linuxerr.EINVAL
 		}
 		p.inc()
 		return p, false, "", nil
@@ -243,7 +244,7 @@ func (pt *poolC) maybeResizeDataDev() (needCommit bool, err error) {
 	switch {
 	case dataSize < sbDataSize:
 		p.k.Log.DMErr("thin", "%s: pool target (%d blocks) too small: expected %d", p.name, dataSize, sbDataSize)
-		return false, dmsim.EINVAL
+		return false, linuxerr.EINVAL
 	case dataSize > sbDataSize:
 		if p.pmd.NeedsCheck() {
 			p.k.Log.DMErr("thin", "%s: unable to grow the data device until repaired.", p.name)
@@ -274,7 +275,7 @@ func (pt *poolC) maybeResizeMetadataDev() (needCommit bool, err error) {
 	switch {
 	case devSize < sbSize:
 		p.k.Log.DMErr("thin", "%s: metadata device (%d blocks) too small: expected %d", p.name, devSize, sbSize)
-		return false, dmsim.EINVAL
+		return false, linuxerr.EINVAL
 	case devSize > sbSize:
 		if p.pmd.NeedsCheck() {
 			p.k.Log.DMErr("thin", "%s: unable to grow the metadata device until repaired.", p.name)
@@ -388,7 +389,7 @@ func (pt *poolC) PostSuspend() {
 func (p *pool) checkArgCount(argc, required int) error {
 	if argc != required {
 		p.k.Log.DMWarn("thin", "Message received with %d arguments instead of %d.", argc, required)
-		return dmsim.EINVAL
+		return linuxerr.EINVAL
 	}
 	return nil
 }
@@ -402,7 +403,7 @@ func (p *pool) readDevID(arg string, warn bool) (uint64, error) {
 	if warn {
 		p.k.Log.DMWarn("thin", "Message received with invalid device id: %s", arg)
 	}
-	return 0, dmsim.EINVAL
+	return 0, linuxerr.EINVAL
 }
 
 // Message is pool_message(): create_thin, create_snap, delete,
@@ -412,10 +413,10 @@ func (pt *poolC) Message(argv []string) (string, error) {
 	p := pt.pool
 	if p.getMode() >= pmOutOfMetadataSpace {
 		p.k.Log.DMErr("thin", "%s: unable to service pool target messages in READ_ONLY or FAIL mode", p.name)
-		return "", dmsim.EOPNOTSUPP
+		return "", linuxerr.EOPNOTSUPP
 	}
 	if len(argv) == 0 {
-		return "", dmsim.EINVAL
+		return "", linuxerr.EINVAL
 	}
 	var err error
 	switch name := argv[0]; {
@@ -433,7 +434,7 @@ func (pt *poolC) Message(argv []string) (string, error) {
 		err = p.releaseMetadataSnapMesg(argv)
 	default:
 		p.k.Log.DMWarn("thin", "Unrecognised thin pool target message received: %s", name)
-		err = dmsim.EINVAL
+		err = linuxerr.EINVAL
 	}
 	if err == nil {
 		_ = p.commit()
@@ -501,12 +502,12 @@ func (p *pool) setTransactionIDMesg(argv []string) error {
 	oldID, err := kstrtoull(argv[1], 10)
 	if err != nil {
 		p.k.Log.DMWarn("thin", "set_transaction_id message: Unrecognised id %s.", argv[1])
-		return dmsim.EINVAL
+		return linuxerr.EINVAL
 	}
 	newID, err := kstrtoull(argv[2], 10)
 	if err != nil {
 		p.k.Log.DMWarn("thin", "set_transaction_id message: Unrecognised new id %s.", argv[2])
-		return dmsim.EINVAL
+		return linuxerr.EINVAL
 	}
 	if err := p.pmd.SetTransactionID(oldID, newID); err != nil {
 		p.k.Log.DMWarn("thin", "Failed to change transaction id from %s to %s.", argv[1], argv[2])
@@ -582,7 +583,7 @@ func (pt *poolC) Status(typ dmsim.StatusType, flags dmsim.StatusFlags) string {
 			_ = p.commit()
 		}
 		fail := func(what string, err error) string {
-			p.k.Log.DMErr("thin", "%s: %s returned %d", p.name, what, -int(errnoOf(err)))
+			p.k.Log.DMErr("thin", "%s: %s returned %d", p.name, what, -int(linuxerr.ToErrno(err)))
 			return "Error"
 		}
 		tid, err := p.pmd.TransactionID()

@@ -2,12 +2,14 @@ package thin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // thinC is struct thin_c: one thin target.
@@ -51,7 +53,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		return nil, err
 	}
 	if len(argv) != 2 && len(argv) != 3 {
-		return fail("Invalid argument count", dmsim.EINVAL)
+		return fail("Invalid argument count", linuxerr.EINVAL)
 	}
 	tc := &thinC{ti: ti, thinMD: core.md(ti)}
 	putDevs := func() {
@@ -65,7 +67,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 
 	if len(argv) == 3 {
 		if argv[0] == argv[2] {
-			return fail("Error setting origin device", dmsim.EINVAL)
+			return fail("Error setting origin device", linuxerr.EINVAL)
 		}
 		od, err := core.getDevice(ti, argv[2], dmsim.FModeRead)
 		if err != nil {
@@ -84,19 +86,19 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	id, err := kstrtoull(argv[1], 10)
 	if err != nil || id > maxDevID {
 		putDevs()
-		return fail("Invalid device id", dmsim.EINVAL)
+		return fail("Invalid device id", linuxerr.EINVAL)
 	}
 	tc.devID = id
 
 	poolMD := core.getMD(k, pd.Bdev)
 	if poolMD == nil {
 		putDevs()
-		return fail("Couldn't get pool mapped device", dmsim.EINVAL)
+		return fail("Couldn't get pool mapped device", linuxerr.EINVAL)
 	}
 	p := tbl.lookup(poolMD)
 	if p == nil {
 		putDevs()
-		return fail("Couldn't find pool object", dmsim.EINVAL)
+		return fail("Couldn't find pool object", linuxerr.EINVAL)
 	}
 	p.inc()
 	tc.pool = p
@@ -104,7 +106,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if p.getMode() == pmFail {
 		p.dec()
 		putDevs()
-		return fail("Couldn't open thin device, Pool is in fail mode", dmsim.EINVAL)
+		return fail("Couldn't open thin device, Pool is in fail mode", linuxerr.EINVAL)
 	}
 	td, err := p.pmd.OpenThinDevice(id)
 	if err != nil {
@@ -128,7 +130,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		_ = td.Close()
 		p.dec()
 		putDevs()
-		return fail("Unable to activate thin device while pool is suspended", dmsim.EINVAL)
+		return fail("Unable to activate thin device while pool is suspended", linuxerr.EINVAL)
 	}
 	p.activeThins = append(p.activeThins, tc)
 	p.mu.Unlock()
@@ -194,11 +196,11 @@ func (tc *thinC) Map(bio *dmsim.Bio) dmsim.MapResult {
 		tc.cellDeferNoHolder(virtCell)
 		tc.remap(bio, res.Block)
 		return dmsim.MapRemapped
-	case isErrno(err, dmsim.ENODATA), isErrno(err, dmsim.EAGAIN):
+	case errors.Is(err, linuxerr.ENODATA), errors.Is(err, linuxerr.EAGAIN):
 		tc.thinDeferCell(virtCell)
 		return dmsim.MapSubmitted
 	default:
-		endBio(bio, dmsim.EIO)
+		endBio(bio, linuxerr.EIO)
 		tc.cellDeferNoHolder(virtCell)
 		return dmsim.MapSubmitted
 	}
@@ -297,12 +299,12 @@ func (tc *thinC) Status(typ dmsim.StatusType, flags dmsim.StatusFlags) string {
 	case dmsim.StatusInfo:
 		mapped, err := tc.td.MappedCount()
 		if err != nil {
-			p.k.Log.DMErr("thin", "dm_thin_get_mapped_count returned %d", -int(errnoOf(err)))
+			p.k.Log.DMErr("thin", "dm_thin_get_mapped_count returned %d", -int(linuxerr.ToErrno(err)))
 			return "Error"
 		}
 		highest, ok, err := tc.td.HighestMappedBlock()
 		if err != nil {
-			p.k.Log.DMErr("thin", "dm_thin_get_highest_mapped_block returned %d", -int(errnoOf(err)))
+			p.k.Log.DMErr("thin", "dm_thin_get_highest_mapped_block returned %d", -int(linuxerr.ToErrno(err)))
 			return "Error"
 		}
 		spb := p.sectorsPerBlock

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/persistent-data/block"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/thinmeta"
 )
 
@@ -26,7 +27,7 @@ func openThinmeta(k *dmsim.Kernel, bdev dmsim.BlockDevice, dataBlockSize uint32,
 // reads and writes become bios (dm-bufio's I/O).
 type bdevDevice struct {
 	bdev  dmsim.BlockDevice
-	clock *dmsim.Clock
+	clock *sim.Clock
 }
 
 var _ block.Device = (*bdevDevice)(nil)

@@ -3,7 +3,10 @@
 // It loads on first use (request_module("dm-zero")) or with modprobe.
 package zero
 
-import "github.com/dmsim/dmsim/dmsim"
+import (
+	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/linuxerr"
+)
 
 // Type is the zero target type.
 var Type = &dmsim.TargetType{
@@ -28,7 +31,7 @@ type zeroC struct{}
 func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if len(argv) != 0 {
 		ti.Error = "No arguments required"
-		return nil, dmsim.EINVAL
+		return nil, linuxerr.EINVAL
 	}
 	ti.NumDiscardBios = 1
 	return zeroC{}, nil

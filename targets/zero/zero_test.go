@@ -7,6 +7,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	. "github.com/dmsim/dmsim/dmsim/dmsimtest"
+	"github.com/dmsim/dmsim/linuxerr"
 	_ "github.com/dmsim/dmsim/targets/zero"
 )
 
@@ -16,7 +17,7 @@ func TestZero(t *testing.T) {
 		t.Fatal("loaded at boot")
 	}
 	_, err := m.Create("z", Spec(0, 8, "zero", "x"))
-	if dmsim.AsErrno(err) != dmsim.EINVAL {
+	if linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Fatal(err)
 	}
 	m.ExpectLog("<3>device-mapper: table: 253:0: zero: No arguments required (-EINVAL)",
@@ -36,7 +37,7 @@ func TestZero(t *testing.T) {
 	}
 	bio := dmsim.NewBio(dmsim.OpDiscard, dev, 0, nil, nil)
 	bio.Sectors = 8
-	if err := dmsim.SubmitWait(context.Background(), m.K.Clock, bio); dmsim.AsErrno(err) != dmsim.EOPNOTSUPP {
+	if err := dmsim.SubmitWait(context.Background(), m.K.Clock, bio); linuxerr.ToErrno(err) != linuxerr.EOPNOTSUPP {
 		t.Fatalf("discard: %v", err)
 	}
 	if got := m.StatusLines("z", dmsim.StatusTable); got[0] != "0 1073741824 zero " {

@@ -1,4 +1,4 @@
-package dmsim
+package sim
 
 import (
 	"context"
