@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // refScanHead is a direct, character-level model of glibc's
@@ -291,16 +293,16 @@ func TestKstrto(t *testing.T) {
 		{"5", 10, 5, nil},
 		{"+5", 10, 5, nil},
 		{"5\n", 10, 5, nil},
-		{"5\n\n", 10, 0, ErrKstrtoInval},
-		{"", 10, 0, ErrKstrtoInval},
-		{"-5", 10, 0, ErrKstrtoInval},
-		{" 5", 10, 0, ErrKstrtoInval},
-		{"0x10", 10, 0, ErrKstrtoInval},
+		{"5\n\n", 10, 0, linuxerr.EINVAL},
+		{"", 10, 0, linuxerr.EINVAL},
+		{"-5", 10, 0, linuxerr.EINVAL},
+		{" 5", 10, 0, linuxerr.EINVAL},
+		{"0x10", 10, 0, linuxerr.EINVAL},
 		{"0x10", 16, 16, nil},
 		{"0x10", 0, 16, nil},
 		{"010", 0, 8, nil},
 		{"18446744073709551615", 10, math.MaxUint64, nil},
-		{"18446744073709551616", 10, 0, ErrKstrtoRange},
+		{"18446744073709551616", 10, 0, linuxerr.ERANGE},
 	}
 	for _, tc := range tests {
 		got, err := Kstrtoull(tc.in, tc.base)
@@ -308,13 +310,13 @@ func TestKstrto(t *testing.T) {
 			t.Errorf("Kstrtoull(%q,%d) = %d,%v want %d,%v", tc.in, tc.base, got, err, tc.want, tc.err)
 		}
 	}
-	if _, err := Kstrtouint("4294967296", 10); err != ErrKstrtoRange {
+	if _, err := Kstrtouint("4294967296", 10); err != linuxerr.ERANGE {
 		t.Errorf("Kstrtouint overflow: %v", err)
 	}
 	if v, err := Kstrtoint("-2147483648", 10); err != nil || v != math.MinInt32 {
 		t.Errorf("Kstrtoint min: %d %v", v, err)
 	}
-	if _, err := Kstrtoint("2147483648", 10); err != ErrKstrtoRange {
+	if _, err := Kstrtoint("2147483648", 10); err != linuxerr.ERANGE {
 		t.Errorf("Kstrtoint overflow: %v", err)
 	}
 	if v, rest := SimpleStrtoul("fe00", 16); v != 0xfe00 || rest != "" {
