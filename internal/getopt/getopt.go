@@ -52,9 +52,9 @@ const (
 type ordering int
 
 const (
-	permute      ordering = iota // options are taken from anywhere; non-options go last
-	requireOrder                 // '+' or POSIXLY_CORRECT: the first non-option ends the options
-	returnInOrder                // '-': non-options are returned as NonOption
+	permute       ordering = iota // options are taken from anywhere; non-options go last
+	requireOrder                  // '+' or POSIXLY_CORRECT: the first non-option ends the options
+	returnInOrder                 // '-': non-options are returned as NonOption
 )
 
 // Parser is one getopt_long scan. Set PosixlyCorrect (the emulated
