@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	glibc "github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
@@ -63,64 +64,24 @@ func getopt(p *Proc, spec string) (o opts, operands []string, ok bool) {
 	return getoptFrom(p, p.Args[1:], spec, true)
 }
 
+// getoptFrom is getopt over args (permute false: options end at the first
+// operand, as with a leading '+'); an optional argument ("x::") counts as
+// given, empty when not attached, as busybox's getopt32 stores it.
 func getoptFrom(p *Proc, args []string, spec string, permute bool) (o opts, operands []string, ok bool) {
 	o = opts{set: map[byte]int{}, args: map[byte][]string{}}
-	kind := map[byte]int{} // 0: no argument, 1: required, 2: optional (attached)
-	for i := 0; i < len(spec); i++ {
-		if spec[i] == ':' {
-			continue
-		}
-		switch {
-		case i+2 < len(spec) && spec[i+1] == ':' && spec[i+2] == ':':
-			kind[spec[i]] = 2
-		case i+1 < len(spec) && spec[i+1] == ':':
-			kind[spec[i]] = 1
-		default:
-			kind[spec[i]] = 0
-		}
+	if !permute {
+		spec = "+" + spec
 	}
-	prog := p.Args[0]
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			operands = append(operands, args[i+1:]...)
-			return o, operands, true
-		}
-		if len(a) < 2 || a[0] != '-' {
-			if !permute {
-				operands = append(operands, args[i:]...)
-				return o, operands, true
-			}
-			operands = append(operands, a)
-			continue
-		}
-		for k := 1; k < len(a); k++ {
-			c := a[k]
-			takes, known := kind[c]
-			if !known {
-				fmt.Fprintf(p.Stderr, "%s: invalid option -- '%c'\n", prog, c)
-				showUsage(p)
-				return o, nil, false
-			}
-			o.set[c]++
-			if takes == 0 {
-				continue
-			}
-			if takes == 2 {
-				o.args[c] = append(o.args[c], a[k+1:])
-				break
-			}
-			if k+1 < len(a) {
-				o.args[c] = append(o.args[c], a[k+1:])
-			} else if i+1 < len(args) {
-				i++
-				o.args[c] = append(o.args[c], args[i])
-			} else {
-				fmt.Fprintf(p.Stderr, "%s: option requires an argument -- '%c'\n", prog, c)
-				showUsage(p)
-				return o, nil, false
-			}
-			break
+	parsed, operands, ok := glibc.Parse(p.Args[0], args, spec, nil, p.Stderr)
+	if !ok {
+		showUsage(p)
+		return o, nil, false
+	}
+	for _, r := range parsed {
+		c := byte(r.Val)
+		o.set[c]++
+		if r.HasArg || strings.Contains(spec, string(c)+"::") {
+			o.args[c] = append(o.args[c], r.Arg)
 		}
 	}
 	return o, operands, true
