@@ -223,7 +223,7 @@ func (pmd *PoolMetadata) reserveMetadataSnap() error {
 		return linuxerr.EBUSY
 	}
 	// The space maps of the copy are not published.
-	clear(d[64:320])
+	clear(d[sbDataSMRoot:sbDataMappingRoot])
 	pmd.tm.Inc(s.DataMappingRoot)
 	pmd.tm.Inc(s.DeviceDetailsRoot)
 	pmd.tm.Unlock(cp)
@@ -232,7 +232,7 @@ func (pmd *PoolMetadata) reserveMetadataSnap() error {
 		pmd.tm.Dec(held)
 		return err
 	}
-	le.PutUint64(sb.Data()[56:], held)
+	le.PutUint64(sb.Data()[sbHeldRoot:], held)
 	pmd.bm.Unlock(sb)
 	return nil
 }
@@ -258,8 +258,8 @@ func (pmd *PoolMetadata) ReleaseMetadataSnap() error {
 	if err != nil {
 		return linuxerr.Of(err)
 	}
-	held := le.Uint64(sb.Data()[56:])
-	le.PutUint64(sb.Data()[56:], 0)
+	held := le.Uint64(sb.Data()[sbHeldRoot:])
+	le.PutUint64(sb.Data()[sbHeldRoot:], 0)
 	pmd.bm.Unlock(sb)
 	if held == 0 {
 		pmd.logf(LogWarn, "No pool metadata snapshot found: nothing to release.")
@@ -288,7 +288,7 @@ func (pmd *PoolMetadata) MetadataSnap() (uint64, error) {
 	if err != nil {
 		return 0, linuxerr.Of(err)
 	}
-	held := le.Uint64(b.Data()[56:])
+	held := le.Uint64(b.Data()[sbHeldRoot:])
 	pmd.bm.Unlock(b)
 	return held, nil
 }

@@ -371,7 +371,7 @@ func (pmd *PoolMetadata) SetNeedsCheck() error {
 		pmd.logf(LogErr, "couldn't lock superblock")
 		return linuxerr.Of(err)
 	}
-	le.PutUint32(sb.Data()[4:], pmd.flags)
+	le.PutUint32(sb.Data()[sbFlags:], pmd.flags)
 	pmd.bm.Unlock(sb)
 	return nil
 }
