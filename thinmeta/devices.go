@@ -1,4 +1,4 @@
-// dm-thin-metadata.c, thin devices: create_thin, create_snap, delete, details, transaction ids, metadata snaps.
+// dm-thin-metadata.c, thin devices: __create_thin() to dm_thin_dev_id(), transaction ids, metadata snapshots.
 
 package thinmeta
 
@@ -7,7 +7,7 @@ import (
 	"github.com/dmsim/dmsim/persistent-data/btree"
 )
 
-// openDevice is __open_device.
+// openDevice is __open_device().
 func (pmd *PoolMetadata) openDevice(dev uint32, create bool) (*ThinDevice, error) {
 	for _, td := range pmd.devices {
 		if td.id == dev {
@@ -47,7 +47,7 @@ func (pmd *PoolMetadata) removeDevice(td *ThinDevice) {
 	}
 }
 
-// createThin is __create_thin.
+// createThin is __create_thin().
 func (pmd *PoolMetadata) createThin(dev uint32) error {
 	key := []uint64{uint64(dev)}
 	if btree.Lookup(&pmd.detailsInfo, pmd.detailsRoot, key, nil) == nil {
@@ -75,7 +75,7 @@ func (pmd *PoolMetadata) createThin(dev uint32) error {
 	return nil
 }
 
-// CreateThin is dm_pool_create_thin.
+// CreateThin is dm_pool_create_thin().
 func (pmd *PoolMetadata) CreateThin(dev uint32) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -85,7 +85,7 @@ func (pmd *PoolMetadata) CreateThin(dev uint32) error {
 	return linuxerr.Of(pmd.createThin(dev))
 }
 
-// createSnap is __create_snap.
+// createSnap is __create_snap().
 func (pmd *PoolMetadata) createSnap(dev, origin uint32) error {
 	devKey := []uint64{uint64(dev)}
 	if btree.Lookup(&pmd.detailsInfo, pmd.detailsRoot, devKey, nil) == nil {
@@ -107,7 +107,7 @@ func (pmd *PoolMetadata) createSnap(dev, origin uint32) error {
 	pmd.time++
 	td, err := pmd.openDevice(dev, true)
 	if err == nil {
-		// __set_snapshot_details
+		// __set_snapshot_details()
 		var o *ThinDevice
 		if o, err = pmd.openDevice(origin, false); err == nil {
 			o.changed = true
@@ -130,7 +130,7 @@ func (pmd *PoolMetadata) createSnap(dev, origin uint32) error {
 	return nil
 }
 
-// CreateSnap is dm_pool_create_snap.
+// CreateSnap is dm_pool_create_snap().
 func (pmd *PoolMetadata) CreateSnap(dev, origin uint32) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -140,7 +140,7 @@ func (pmd *PoolMetadata) CreateSnap(dev, origin uint32) error {
 	return linuxerr.Of(pmd.createSnap(dev, origin))
 }
 
-// DeleteThinDevice is dm_pool_delete_thin_device: EBUSY while open.
+// DeleteThinDevice is dm_pool_delete_thin_device(): EBUSY while open.
 func (pmd *PoolMetadata) DeleteThinDevice(dev uint32) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -169,7 +169,7 @@ func (pmd *PoolMetadata) DeleteThinDevice(dev uint32) error {
 	return nil
 }
 
-// SetMetadataTransactionID is dm_pool_set_metadata_transaction_id.
+// SetMetadataTransactionID is dm_pool_set_metadata_transaction_id().
 func (pmd *PoolMetadata) SetMetadataTransactionID(current, new uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -184,7 +184,7 @@ func (pmd *PoolMetadata) SetMetadataTransactionID(current, new uint64) error {
 	return nil
 }
 
-// MetadataTransactionID is dm_pool_get_metadata_transaction_id.
+// MetadataTransactionID is dm_pool_get_metadata_transaction_id().
 func (pmd *PoolMetadata) MetadataTransactionID() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -201,7 +201,7 @@ func (pmd *PoolMetadata) Time() uint32 {
 	return pmd.time
 }
 
-// reserveMetadataSnap is __reserve_metadata_snap.
+// reserveMetadataSnap is __reserve_metadata_snap().
 func (pmd *PoolMetadata) reserveMetadataSnap() error {
 	if err := pmd.commitTransaction(); err != nil {
 		pmd.logf(LogWarn, "__reserve_metadata_snap: __commit_transaction() failed, error = -%d", linuxerr.ToErrno(err))
@@ -237,7 +237,7 @@ func (pmd *PoolMetadata) reserveMetadataSnap() error {
 	return nil
 }
 
-// ReserveMetadataSnap is dm_pool_reserve_metadata_snap.
+// ReserveMetadataSnap is dm_pool_reserve_metadata_snap().
 func (pmd *PoolMetadata) ReserveMetadataSnap() error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -247,7 +247,7 @@ func (pmd *PoolMetadata) ReserveMetadataSnap() error {
 	return linuxerr.Of(pmd.reserveMetadataSnap())
 }
 
-// ReleaseMetadataSnap is dm_pool_release_metadata_snap.
+// ReleaseMetadataSnap is dm_pool_release_metadata_snap().
 func (pmd *PoolMetadata) ReleaseMetadataSnap() error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -277,7 +277,7 @@ func (pmd *PoolMetadata) ReleaseMetadataSnap() error {
 	return nil
 }
 
-// MetadataSnap is dm_pool_get_metadata_snap: the held root, 0 if none.
+// MetadataSnap is dm_pool_get_metadata_snap(): the held root, 0 if none.
 func (pmd *PoolMetadata) MetadataSnap() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -293,7 +293,7 @@ func (pmd *PoolMetadata) MetadataSnap() (uint64, error) {
 	return held, nil
 }
 
-// OpenThinDevice is dm_pool_open_thin_device.
+// OpenThinDevice is dm_pool_open_thin_device().
 func (pmd *PoolMetadata) OpenThinDevice(dev uint32) (*ThinDevice, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -304,7 +304,7 @@ func (pmd *PoolMetadata) OpenThinDevice(dev uint32) (*ThinDevice, error) {
 	return td, linuxerr.Of(err)
 }
 
-// Close is dm_pool_close_thin_device.
+// Close is dm_pool_close_thin_device().
 func (td *ThinDevice) Close() error {
 	td.pmd.mu.Lock()
 	td.openCount--
@@ -312,17 +312,17 @@ func (td *ThinDevice) Close() error {
 	return nil
 }
 
-// ID is dm_thin_dev_id.
+// ID is dm_thin_dev_id().
 func (td *ThinDevice) ID() uint32 { return td.id }
 
-// ChangedThisTransaction is dm_thin_changed_this_transaction.
+// ChangedThisTransaction is dm_thin_changed_this_transaction().
 func (td *ThinDevice) ChangedThisTransaction() bool {
 	td.pmd.mu.Lock()
 	defer td.pmd.mu.Unlock()
 	return td.changed
 }
 
-// ChangedThisTransaction is dm_pool_changed_this_transaction.
+// ChangedThisTransaction is dm_pool_changed_this_transaction().
 func (pmd *PoolMetadata) ChangedThisTransaction() bool {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -334,7 +334,7 @@ func (pmd *PoolMetadata) ChangedThisTransaction() bool {
 	return false
 }
 
-// AbortedChanges is dm_thin_aborted_changes.
+// AbortedChanges is dm_thin_aborted_changes().
 func (td *ThinDevice) AbortedChanges() bool {
 	td.pmd.mu.Lock()
 	defer td.pmd.mu.Unlock()

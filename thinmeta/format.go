@@ -190,14 +190,14 @@ func (d DeviceDetails) Encode(b []byte) {
 	le.PutUint32(b[20:], d.SnapshottedTime)
 }
 
-// PackBlockTime is pack_block_time: data block in the top 40 bits, time in
+// PackBlockTime is pack_block_time(): data block in the top 40 bits, time in
 // the low 24.
 func PackBlockTime(b uint64, t uint32) uint64 { return b<<24 | uint64(t) }
 
-// UnpackBlockTime is unpack_block_time.
+// UnpackBlockTime is unpack_block_time().
 func UnpackBlockTime(v uint64) (uint64, uint32) { return v >> 24, uint32(v & (1<<24 - 1)) }
 
-// sbValidator is sb_validator (sb_check / sb_prepare_for_write); failures
+// sbValidator is sb_validator (sb_check() / sb_prepare_for_write()); failures
 // are logged with the kernel's texts when log is set.
 type sbValidator struct {
 	log func(level int, msg string)

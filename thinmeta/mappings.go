@@ -1,4 +1,4 @@
-// dm-thin-metadata.c, mappings: find_block, find_mapped_range, insert, remove, remove_range, highest, shared.
+// dm-thin-metadata.c, mappings: dm_thin_find_block() to dm_thin_remove_range(), highest, mapped count, shared.
 
 package thinmeta
 
@@ -23,7 +23,7 @@ func (td *ThinDevice) findBlock(block uint64) (LookupResult, error) {
 	return td.unpack(le.Uint64(v[:])), nil
 }
 
-// FindBlock is dm_thin_find_block: ENODATA when unmapped. canIssueIO is
+// FindBlock is dm_thin_find_block(): ENODATA when unmapped. canIssueIO is
 // accepted for the kernel's signature; the lookup never returns
 // EWOULDBLOCK.
 func (td *ThinDevice) FindBlock(block uint64, canIssueIO bool) (LookupResult, error) {
@@ -35,7 +35,7 @@ func (td *ThinDevice) FindBlock(block uint64, canIssueIO bool) (LookupResult, er
 	return td.findBlock(block)
 }
 
-// FindMappedRange is dm_thin_find_mapped_range: the first run of mapped
+// FindMappedRange is dm_thin_find_mapped_range(): the first run of mapped
 // blocks in [begin, end) with consecutive data blocks and one shared flag.
 func (td *ThinDevice) FindMappedRange(begin, end uint64) (thinBegin, thinEnd, poolBegin uint64, maybeShared bool, err error) {
 	pmd := td.pmd
@@ -76,7 +76,7 @@ func (td *ThinDevice) FindMappedRange(begin, end uint64) (thinBegin, thinEnd, po
 	return thinBegin, begin, poolBegin, maybeShared, nil
 }
 
-// InsertBlock is dm_thin_insert_block: map block to dataBlock at the
+// InsertBlock is dm_thin_insert_block(): map block to dataBlock at the
 // current time.
 func (td *ThinDevice) InsertBlock(block, dataBlock uint64) error {
 	pmd := td.pmd
@@ -97,7 +97,7 @@ func (td *ThinDevice) InsertBlock(block, dataBlock uint64) error {
 	return nil
 }
 
-// removeRange is __remove_range: the subtree is detached from the top
+// removeRange is __remove_range(): the subtree is detached from the top
 // level (with an extra reference so it survives), trimmed, and put back.
 func (td *ThinDevice) removeRange(begin, end uint64) error {
 	pmd := td.pmd
@@ -145,7 +145,7 @@ func (td *ThinDevice) removeRange(begin, end uint64) error {
 	return nil
 }
 
-// RemoveBlock is dm_thin_remove_block.
+// RemoveBlock is dm_thin_remove_block().
 func (td *ThinDevice) RemoveBlock(block uint64) error {
 	pmd := td.pmd
 	pmd.writeLock()
@@ -163,7 +163,7 @@ func (td *ThinDevice) RemoveBlock(block uint64) error {
 	return nil
 }
 
-// RemoveRange is dm_thin_remove_range: unmap every mapped block in
+// RemoveRange is dm_thin_remove_range(): unmap every mapped block in
 // [begin, end).
 func (td *ThinDevice) RemoveRange(begin, end uint64) error {
 	pmd := td.pmd
@@ -175,7 +175,7 @@ func (td *ThinDevice) RemoveRange(begin, end uint64) error {
 	return linuxerr.Of(td.removeRange(begin, end))
 }
 
-// BlockIsShared is dm_pool_block_is_shared: the data block's count > 1.
+// BlockIsShared is dm_pool_block_is_shared(): the data block's count > 1.
 func (pmd *PoolMetadata) BlockIsShared(b uint64) (bool, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -186,7 +186,7 @@ func (pmd *PoolMetadata) BlockIsShared(b uint64) (bool, error) {
 	return c > 1, linuxerr.Of(err)
 }
 
-// MappedCount is dm_thin_get_mapped_count.
+// MappedCount is dm_thin_get_mapped_count().
 func (td *ThinDevice) MappedCount() (uint64, error) {
 	td.pmd.mu.Lock()
 	defer td.pmd.mu.Unlock()
@@ -196,7 +196,7 @@ func (td *ThinDevice) MappedCount() (uint64, error) {
 	return td.mappedBlocks, nil
 }
 
-// HighestMappedBlock is dm_thin_get_highest_mapped_block; ok is false when
+// HighestMappedBlock is dm_thin_get_highest_mapped_block(); ok is false when
 // nothing is mapped.
 func (td *ThinDevice) HighestMappedBlock() (highest uint64, ok bool, err error) {
 	pmd := td.pmd

@@ -58,7 +58,7 @@ type PoolMetadata struct {
 	time          uint32
 	root          uint64
 	detailsRoot   uint64
-	devices       []*ThinDevice // list order: newest first, as list_add
+	devices       []*ThinDevice // list order: newest first, as list_add()
 	transID       uint64
 	flags         uint32
 	dataBlockSize uint64
@@ -111,7 +111,7 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 	bl := &pmd.blInfo
 	pmd.tlInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{
 		Size: 8,
-		// subtree_inc / subtree_dec / subtree_equal
+		// subtree_inc() / subtree_dec() / subtree_equal()
 		Inc: func(v []byte, count int) {
 			for i := 0; i < count; i++ {
 				tm.Inc(le.Uint64(v[8*i:]))

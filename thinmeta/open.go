@@ -30,7 +30,7 @@ func (pmd *PoolMetadata) smRoots() ([smRootSize]byte, [smRootSize]byte) {
 	return d, m
 }
 
-// writeInitialSuperblock is __write_initial_superblock.
+// writeInitialSuperblock is __write_initial_superblock().
 func (pmd *PoolMetadata) writeInitialSuperblock() error {
 	size := uint64(pmd.dev.Size()) >> 9
 	if size > MetadataMaxSectors {
@@ -62,7 +62,7 @@ func (pmd *PoolMetadata) writeInitialSuperblock() error {
 	return pmd.tm.Commit(b)
 }
 
-// formatMetadata is __format_metadata.
+// formatMetadata is __format_metadata().
 func (pmd *PoolMetadata) formatMetadata() error {
 	tm, msm, err := spacemap.CreateMetadata(pmd.bm, SuperblockLocation)
 	if err != nil {
@@ -86,7 +86,7 @@ func (pmd *PoolMetadata) formatMetadata() error {
 	return pmd.writeInitialSuperblock()
 }
 
-// checkIncompatFeatures is __check_incompat_features.
+// checkIncompatFeatures is __check_incompat_features().
 func (pmd *PoolMetadata) checkIncompatFeatures(s *Superblock) error {
 	if f := s.IncompatFlags &^ FeatureIncompatSupp; f != 0 {
 		pmd.logf(LogErr, "could not access metadata due to unsupported optional features (%x).", f)
@@ -102,7 +102,7 @@ func (pmd *PoolMetadata) checkIncompatFeatures(s *Superblock) error {
 	return nil
 }
 
-// openMetadata is __open_metadata.
+// openMetadata is __open_metadata().
 func (pmd *PoolMetadata) openMetadata() error {
 	b, err := pmd.bm.ReadLock(SuperblockLocation, pmd.sb)
 	if err != nil {
@@ -137,7 +137,7 @@ func (pmd *PoolMetadata) openMetadata() error {
 	return nil
 }
 
-// openOrFormat is __open_or_format_metadata.
+// openOrFormat is __open_or_format_metadata().
 func (pmd *PoolMetadata) openOrFormat(format bool) error {
 	zero, err := pmd.superblockAllZeroes()
 	if err != nil {
@@ -152,7 +152,7 @@ func (pmd *PoolMetadata) openOrFormat(format bool) error {
 	return pmd.openMetadata()
 }
 
-// beginTransaction is __begin_transaction: re-read the superblock.
+// beginTransaction is __begin_transaction(): re-read the superblock.
 func (pmd *PoolMetadata) beginTransaction() error {
 	b, err := pmd.bm.ReadLock(SuperblockLocation, pmd.sb)
 	if err != nil {
@@ -169,7 +169,7 @@ func (pmd *PoolMetadata) beginTransaction() error {
 	return nil
 }
 
-// writeChangedDetails is __write_changed_details.
+// writeChangedDetails is __write_changed_details().
 func (pmd *PoolMetadata) writeChangedDetails() error {
 	keep := pmd.devices[:0:0]
 	var firstErr error
@@ -196,7 +196,7 @@ func (pmd *PoolMetadata) writeChangedDetails() error {
 	return firstErr
 }
 
-// commitTransaction is __commit_transaction.
+// commitTransaction is __commit_transaction().
 func (pmd *PoolMetadata) commitTransaction() error {
 	if !pmd.inService {
 		return nil
@@ -241,7 +241,7 @@ func (pmd *PoolMetadata) setMetadataReserve() {
 	}
 }
 
-// Open is dm_pool_metadata_open: open the metadata on dev, formatting it
+// Open is dm_pool_metadata_open(): open the metadata on dev, formatting it
 // first when its superblock is all zeroes and format is set.
 // dataBlockSize is in 512-byte sectors.
 func Open(dev block.Device, dataBlockSize uint64, format bool, opts Options) (*PoolMetadata, error) {
@@ -265,7 +265,7 @@ func Open(dev block.Device, dataBlockSize uint64, format bool, opts Options) (*P
 	return pmd, nil
 }
 
-// Close is dm_pool_metadata_close: EBUSY while thin devices are open;
+// Close is dm_pool_metadata_close(): EBUSY while thin devices are open;
 // otherwise commit (unless failed or read-only) and release everything.
 // As in the kernel, closed thin devices are dropped before that commit,
 // so changes made through them since the last commit are lost: commit
@@ -296,13 +296,13 @@ func (pmd *PoolMetadata) Close() error {
 	return nil
 }
 
-// writeLock marks the pool in service (pmd_write_lock).
+// writeLock marks the pool in service (pmd_write_lock()).
 func (pmd *PoolMetadata) writeLock() {
 	pmd.mu.Lock()
 	pmd.inService = true
 }
 
-// CommitMetadata is dm_pool_commit_metadata. It does not itself put the
+// CommitMetadata is dm_pool_commit_metadata(). It does not itself put the
 // pool in service: before any modifying call it writes nothing.
 func (pmd *PoolMetadata) CommitMetadata() error {
 	pmd.mu.Lock()
@@ -316,7 +316,7 @@ func (pmd *PoolMetadata) CommitMetadata() error {
 	return linuxerr.Of(pmd.beginTransaction())
 }
 
-// AbortMetadata is dm_pool_abort_metadata: drop the open transaction and
+// AbortMetadata is dm_pool_abort_metadata(): drop the open transaction and
 // reopen the last committed one. Failure leaves the metadata failed.
 func (pmd *PoolMetadata) AbortMetadata() error {
 	pmd.writeLock()
@@ -336,28 +336,28 @@ func (pmd *PoolMetadata) AbortMetadata() error {
 	return nil
 }
 
-// SetReadOnly is dm_pool_metadata_read_only.
+// SetReadOnly is dm_pool_metadata_read_only().
 func (pmd *PoolMetadata) SetReadOnly() {
 	pmd.mu.Lock()
 	pmd.bm.SetReadOnly(true)
 	pmd.mu.Unlock()
 }
 
-// SetReadWrite is dm_pool_metadata_read_write.
+// SetReadWrite is dm_pool_metadata_read_write().
 func (pmd *PoolMetadata) SetReadWrite() {
 	pmd.mu.Lock()
 	pmd.bm.SetReadOnly(false)
 	pmd.mu.Unlock()
 }
 
-// RegisterPreCommitCallback is dm_pool_register_pre_commit_callback.
+// RegisterPreCommitCallback is dm_pool_register_pre_commit_callback().
 func (pmd *PoolMetadata) RegisterPreCommitCallback(fn func() error) {
 	pmd.mu.Lock()
 	pmd.preCommit = fn
 	pmd.mu.Unlock()
 }
 
-// SetNeedsCheck is dm_pool_metadata_set_needs_check: the flag goes into
+// SetNeedsCheck is dm_pool_metadata_set_needs_check(): the flag goes into
 // the cached superblock at once (it reaches disk with the next write).
 func (pmd *PoolMetadata) SetNeedsCheck() error {
 	pmd.writeLock()
@@ -376,7 +376,7 @@ func (pmd *PoolMetadata) SetNeedsCheck() error {
 	return nil
 }
 
-// NeedsCheck is dm_pool_metadata_needs_check.
+// NeedsCheck is dm_pool_metadata_needs_check().
 func (pmd *PoolMetadata) NeedsCheck() bool {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()

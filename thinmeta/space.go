@@ -6,7 +6,7 @@ import (
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
-// IncDataRange is dm_pool_inc_data_range.
+// IncDataRange is dm_pool_inc_data_range().
 func (pmd *PoolMetadata) IncDataRange(b, e uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -16,7 +16,7 @@ func (pmd *PoolMetadata) IncDataRange(b, e uint64) error {
 	return linuxerr.Of(pmd.dataSM.IncBlocks(b, e))
 }
 
-// DecDataRange is dm_pool_dec_data_range.
+// DecDataRange is dm_pool_dec_data_range().
 func (pmd *PoolMetadata) DecDataRange(b, e uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -26,7 +26,7 @@ func (pmd *PoolMetadata) DecDataRange(b, e uint64) error {
 	return linuxerr.Of(pmd.dataSM.DecBlocks(b, e))
 }
 
-// AllocDataBlock is dm_pool_alloc_data_block.
+// AllocDataBlock is dm_pool_alloc_data_block().
 func (pmd *PoolMetadata) AllocDataBlock() (uint64, error) {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -37,7 +37,7 @@ func (pmd *PoolMetadata) AllocDataBlock() (uint64, error) {
 	return b, linuxerr.Of(err)
 }
 
-// FreeBlockCount is dm_pool_get_free_block_count (data).
+// FreeBlockCount is dm_pool_get_free_block_count() (data).
 func (pmd *PoolMetadata) FreeBlockCount() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -47,7 +47,7 @@ func (pmd *PoolMetadata) FreeBlockCount() (uint64, error) {
 	return pmd.dataSM.NrFree(), nil
 }
 
-// FreeMetadataBlockCount is dm_pool_get_free_metadata_block_count: the
+// FreeMetadataBlockCount is dm_pool_get_free_metadata_block_count(): the
 // free count less the reserve.
 func (pmd *PoolMetadata) FreeMetadataBlockCount() (uint64, error) {
 	pmd.mu.Lock()
@@ -83,7 +83,7 @@ func (pmd *PoolMetadata) UsedMetadataBlocks() (uint64, error) {
 	return total - free, nil
 }
 
-// MetadataDevSize is dm_pool_get_metadata_dev_size (blocks).
+// MetadataDevSize is dm_pool_get_metadata_dev_size() (blocks).
 func (pmd *PoolMetadata) MetadataDevSize() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -100,7 +100,7 @@ func (pmd *PoolMetadata) DataBlockSize() uint64 {
 	return pmd.dataBlockSize
 }
 
-// DataDevSize is dm_pool_get_data_dev_size (blocks).
+// DataDevSize is dm_pool_get_data_dev_size() (blocks).
 func (pmd *PoolMetadata) DataDevSize() (uint64, error) {
 	pmd.mu.Lock()
 	defer pmd.mu.Unlock()
@@ -121,7 +121,7 @@ func (pmd *PoolMetadata) resizeSpaceMap(old, new uint64, extend func(uint64) err
 	return linuxerr.Of(extend(new - old))
 }
 
-// ResizeDataDev is dm_pool_resize_data_dev (new size in data blocks).
+// ResizeDataDev is dm_pool_resize_data_dev() (new size in data blocks).
 func (pmd *PoolMetadata) ResizeDataDev(newCount uint64) error {
 	pmd.writeLock()
 	defer pmd.mu.Unlock()
@@ -131,7 +131,7 @@ func (pmd *PoolMetadata) ResizeDataDev(newCount uint64) error {
 	return pmd.resizeSpaceMap(pmd.dataSM.NrBlocks(), newCount, pmd.dataSM.Extend)
 }
 
-// ResizeMetadataDev is dm_pool_resize_metadata_dev (new size in metadata
+// ResizeMetadataDev is dm_pool_resize_metadata_dev() (new size in metadata
 // blocks); the reserve is recomputed.
 func (pmd *PoolMetadata) ResizeMetadataDev(newCount uint64) error {
 	pmd.writeLock()
@@ -146,7 +146,7 @@ func (pmd *PoolMetadata) ResizeMetadataDev(newCount uint64) error {
 	return err
 }
 
-// RegisterMetadataThreshold is dm_pool_register_metadata_threshold: fn runs
+// RegisterMetadataThreshold is dm_pool_register_metadata_threshold(): fn runs
 // (edge triggered) when an allocation leaves at most threshold free
 // metadata blocks. fn is called with the metadata lock held: it must not
 // call back into the PoolMetadata.

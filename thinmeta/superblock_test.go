@@ -38,7 +38,7 @@ func sbSample() Superblock {
 	return s
 }
 
-func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+func le32(v uint32) []byte  { return binary.LittleEndian.AppendUint32(nil, v) }
 func le64b(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
 
 // TestSuperblockLayout writes a superblock and reads the bytes back at the
