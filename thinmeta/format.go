@@ -66,7 +66,7 @@ const (
 // Byte offsets of the fields of struct thin_disk_superblock (packed,
 // little-endian), in the order they are laid out: each field starts where
 // the previous one ends, so the list reads as the on-disk layout
-// (docs/metadata-format.md, "Superblock").
+// (docs/metadata-format.md §3).
 const (
 	sbCsum              = 0                             // u32 crc32c of bytes 4..4095, xor SuperblockCsumXor
 	sbFlags             = sbCsum + 4                    // u32 NeedsCheckFlag
