@@ -1,0 +1,56 @@
+package busybox
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/dmsim/dmsim/userland"
+)
+
+func init() {
+	applet("cat", "print files", cat, "-n", "-b", "-v", "-t", "-e", "-A")
+}
+
+func cat(p *userland.Proc) int {
+	o, files, ok := getopt(p, "nbvteAu")
+	if !ok {
+		return 1
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	number := o.has('n') || o.has('b')
+	status := 0
+	line := 1
+	for _, f := range files {
+		r, err := openInput(p, f)
+		if err != nil {
+			cantOpen(p, f, err)
+			status = 1
+			continue
+		}
+		if number {
+			br := bufio.NewReader(r)
+			for {
+				l, err := br.ReadString('\n')
+				if l != "" {
+					if o.has('b') && (l == "\n") {
+						p.Stdout.Write([]byte(l))
+					} else {
+						fmt.Fprintf(p.Stdout, "%6d\t%s", line, l)
+						line++
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+		} else if _, err := io.Copy(p.Stdout, r); err != nil {
+			perror(p, err, "%s", f)
+			status = 1
+		}
+		r.Close()
+	}
+	return status
+}
