@@ -17,9 +17,7 @@ func cat(p *userland.Proc) int {
 	if !ok {
 		return 1
 	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files = orStdin(files)
 	number := o.has('n') || o.has('b')
 	status := 0
 	line := 1

@@ -81,9 +81,7 @@ func cut(p *userland.Proc) int {
 			return 1
 		}
 	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files = orStdin(files)
 	status := 0
 	for _, f := range files {
 		r, err := openInput(p, f)

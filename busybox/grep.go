@@ -71,10 +71,7 @@ func grep(p *userland.Proc) int {
 		}
 		res = append(res, re)
 	}
-	files := args
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files := orStdin(args)
 	prefix := len(files) > 1
 	if o.has('h') {
 		prefix = false

@@ -29,9 +29,7 @@ func head(p *userland.Proc) int {
 	if !ok {
 		return 1
 	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files = orStdin(files)
 	headers := (len(files) > 1 && !o.has('q')) || o.has('v')
 	status := 0
 	for i, f := range files {

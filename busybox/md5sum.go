@@ -19,9 +19,7 @@ func md5sum(p *userland.Proc) int {
 	if !ok {
 		return 1
 	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files = orStdin(files)
 	sum := func(name string) (string, error) {
 		r, err := openInput(p, name)
 		if err != nil {

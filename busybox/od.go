@@ -274,9 +274,7 @@ func od(p *userland.Proc) int {
 		}
 		limit = v
 	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files = orStdin(files)
 	var readers []io.Reader
 	status := 0
 	for _, f := range files {

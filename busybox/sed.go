@@ -275,10 +275,7 @@ func sed(p *userland.Proc) int {
 	if !ok {
 		return 1
 	}
-	files := args
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files := orStdin(args)
 	var data []byte
 	status := 0
 	for _, f := range files {

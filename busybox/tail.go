@@ -34,9 +34,7 @@ func tail(p *userland.Proc) int {
 	if !ok {
 		return 1
 	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files = orStdin(files)
 	headers := (len(files) > 1 && !o.has('q')) || o.has('v')
 	status, opened := 0, 0
 	for _, f := range files {
