@@ -83,6 +83,28 @@ func cantOpen(p *userland.Proc, name string, err error) {
 	fmt.Fprintf(p.Stderr, "%s: can't open '%s': %s\n", p.Args[0], name, linuxerr.Strerror(err))
 }
 
+// openOrWarn opens a file operand, or says "can't open 'NAME': strerror"
+// (libbb's open_or_warn).
+func openOrWarn(p *userland.Proc, name string) (io.ReadCloser, bool) {
+	r, err := openInput(p, name)
+	if err != nil {
+		cantOpen(p, name, err)
+		return nil, false
+	}
+	return r, true
+}
+
+// fopenOrWarn opens a file operand, or says "APPLET: NAME: strerror"
+// (libbb's fopen_or_warn_stdin).
+func fopenOrWarn(p *userland.Proc, name string) (io.ReadCloser, bool) {
+	r, err := openInput(p, name)
+	if err != nil {
+		perror(p, err, "%s", name)
+		return nil, false
+	}
+	return r, true
+}
+
 // openInput opens a file operand ("-" is standard input).
 func openInput(p *userland.Proc, name string) (io.ReadCloser, error) {
 	if name == "-" {

@@ -22,9 +22,8 @@ func cat(p *userland.Proc) int {
 	status := 0
 	line := 1
 	for _, f := range files {
-		r, err := openInput(p, f)
-		if err != nil {
-			cantOpen(p, f, err)
+		r, ok := openOrWarn(p, f)
+		if !ok {
 			status = 1
 			continue
 		}

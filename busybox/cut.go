@@ -84,9 +84,8 @@ func cut(p *userland.Proc) int {
 	files = orStdin(files)
 	status := 0
 	for _, f := range files {
-		r, err := openInput(p, f)
-		if err != nil {
-			perror(p, err, "%s", f)
+		r, ok := fopenOrWarn(p, f)
+		if !ok {
 			status = 1
 			continue
 		}

@@ -46,9 +46,8 @@ func grep(p *userland.Proc) int {
 	var patterns []string
 	patterns = append(patterns, o.all('e')...)
 	for _, f := range o.all('f') {
-		r, err := openInput(p, f)
-		if err != nil {
-			cantOpen(p, f, err)
+		r, ok := openOrWarn(p, f)
+		if !ok {
 			return 2
 		}
 		data, _ := io.ReadAll(r)

@@ -16,12 +16,7 @@ func init() {
 }
 
 func head(p *userland.Proc) int {
-	args := p.Args[1:]
-	// head -NUM is the old form of -n NUM.
-	if len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' && args[0][1] >= '0' && args[0][1] <= '9' {
-		args = append([]string{"-n", args[0][1:]}, args[1:]...)
-	}
-	o, files, ok := getoptFrom(p, args, "n:c:qv", true)
+	o, files, ok := getoptFrom(p, oldCountForm(p.Args[1:], "-"), "n:c:qv", true)
 	if !ok {
 		return 1
 	}
@@ -33,24 +28,13 @@ func head(p *userland.Proc) int {
 	headers := (len(files) > 1 && !o.has('q')) || o.has('v')
 	status := 0
 	for i, f := range files {
-		var r io.ReadCloser
-		var err error
-		if f == "-" {
-			r = io.NopCloser(p.Stdin)
-		} else if r, err = openInput(p, f); err != nil {
-			perror(p, err, "%s", f)
+		r, ok := fopenOrWarn(p, f)
+		if !ok {
 			status = 1
 			continue
 		}
 		if headers {
-			name := f
-			if f == "-" {
-				name = "standard input"
-			}
-			if i > 0 {
-				fmt.Fprintf(p.Stdout, "\n")
-			}
-			fmt.Fprintf(p.Stdout, "==> %s <==\n", name)
+			fileHeader(p.Stdout, f, i == 0)
 		}
 		if err := headCopy(p.Stdout, r, count, bytesMode, allBut); err != nil {
 			r.Close()
@@ -101,6 +85,32 @@ func headCopy(w io.Writer, r io.Reader, count uint64, bytesMode, allBut bool) er
 		}
 	}
 	return nil
+}
+
+// oldCountForm rewrites the old form of head's and tail's count, "-NUM"
+// (and for tail "+NUM", signs lists the signs), as "-n NUM" ("-n +NUM").
+func oldCountForm(args []string, signs string) []string {
+	if len(args) == 0 || len(args[0]) < 2 || strings.IndexByte(signs, args[0][0]) < 0 ||
+		args[0][1] < '0' || args[0][1] > '9' {
+		return args
+	}
+	n := args[0][1:]
+	if args[0][0] == '+' {
+		n = "+" + n
+	}
+	return append([]string{"-n", n}, args[1:]...)
+}
+
+// fileHeader prints the "==> NAME <==" line head and tail put above each
+// file when they print several, after a blank line but for the first.
+func fileHeader(w io.Writer, name string, first bool) {
+	if !first {
+		fmt.Fprintf(w, "\n")
+	}
+	if name == "-" {
+		name = "standard input"
+	}
+	fmt.Fprintf(w, "==> %s <==\n", name)
 }
 
 // headTailCount reads head's and tail's -n and then -c: a count with

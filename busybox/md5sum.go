@@ -46,9 +46,8 @@ func md5sum(p *userland.Proc) int {
 		return status
 	}
 	for _, list := range files {
-		r, err := openInput(p, list)
-		if err != nil {
-			cantOpen(p, list, err)
+		r, ok := openOrWarn(p, list)
+		if !ok {
 			return 1
 		}
 		sc := bufio.NewScanner(r)

@@ -278,9 +278,8 @@ func od(p *userland.Proc) int {
 	var readers []io.Reader
 	status := 0
 	for _, f := range files {
-		r, err := openInput(p, f)
-		if err != nil {
-			cantOpen(p, f, err)
+		r, ok := openOrWarn(p, f)
+		if !ok {
 			status = 1
 			continue
 		}

@@ -50,6 +50,19 @@ func printfOnce(p *userland.Proc, out *bytes.Buffer, format string, args *[]stri
 		used++
 		return a, true
 	}
+	// number copies the field width or precision at format[i] to spec:
+	// digits, or "*" for the next argument's value.
+	number := func(i int, spec string) (int, string) {
+		if i < len(format) && format[i] == '*' {
+			a, _ := next()
+			return i + 1, spec + strconv.FormatInt(printfInt(p, a, status), 10)
+		}
+		for i < len(format) && format[i] >= '0' && format[i] <= '9' {
+			spec += string(format[i])
+			i++
+		}
+		return i, spec
+	}
 	for i := 0; i < len(format); i++ {
 		c := format[i]
 		if c == '\\' {
@@ -92,29 +105,9 @@ func printfOnce(p *userland.Proc, out *bytes.Buffer, format string, args *[]stri
 			spec += string(format[i])
 			i++
 		}
-		if i < len(format) && format[i] == '*' {
-			a, _ := next()
-			spec += strconv.FormatInt(printfInt(p, a, status), 10)
-			i++
-		} else {
-			for i < len(format) && format[i] >= '0' && format[i] <= '9' {
-				spec += string(format[i])
-				i++
-			}
-		}
+		i, spec = number(i, spec)
 		if i < len(format) && format[i] == '.' {
-			spec += "."
-			i++
-			if i < len(format) && format[i] == '*' {
-				a, _ := next()
-				spec += strconv.FormatInt(printfInt(p, a, status), 10)
-				i++
-			} else {
-				for i < len(format) && format[i] >= '0' && format[i] <= '9' {
-					spec += string(format[i])
-					i++
-				}
-			}
+			i, spec = number(i+1, spec+".")
 		}
 		for i < len(format) && strings.IndexByte("hlLqjzt", format[i]) >= 0 {
 			i++

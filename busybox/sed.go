@@ -279,9 +279,8 @@ func sed(p *userland.Proc) int {
 	var data []byte
 	status := 0
 	for _, f := range files {
-		r, err := openInput(p, f)
-		if err != nil {
-			cantOpen(p, f, err)
+		r, ok := openOrWarn(p, f)
+		if !ok {
 			status = 2
 			continue
 		}

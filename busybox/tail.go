@@ -14,15 +14,7 @@ func init() {
 
 // tail is busybox tail without -f.
 func tail(p *userland.Proc) int {
-	args := p.Args[1:]
-	if len(args) > 0 && len(args[0]) > 1 && (args[0][0] == '-' || args[0][0] == '+') && args[0][1] >= '0' && args[0][1] <= '9' {
-		n := args[0][1:]
-		if args[0][0] == '+' {
-			n = "+" + n
-		}
-		args = append([]string{"-n", n}, args[1:]...)
-	}
-	o, files, ok := getoptFrom(p, args, "n:c:qvfFs:", true)
+	o, files, ok := getoptFrom(p, oldCountForm(p.Args[1:], "-+"), "n:c:qvfFs:", true)
 	if !ok {
 		return 1
 	}
@@ -38,23 +30,15 @@ func tail(p *userland.Proc) int {
 	headers := (len(files) > 1 && !o.has('q')) || o.has('v')
 	status, opened := 0, 0
 	for _, f := range files {
-		r, err := openInput(p, f)
-		if err != nil {
-			cantOpen(p, f, err)
+		r, ok := openOrWarn(p, f)
+		if !ok {
 			status = 1
 			continue
 		}
 		data, _ := io.ReadAll(r)
 		r.Close()
 		if headers {
-			if opened > 0 {
-				fmt.Fprintf(p.Stdout, "\n")
-			}
-			name := f
-			if f == "-" {
-				name = "standard input"
-			}
-			fmt.Fprintf(p.Stdout, "==> %s <==\n", name)
+			fileHeader(p.Stdout, f, opened == 0)
 		}
 		opened++
 		var out []byte

@@ -65,9 +65,8 @@ func wc(p *userland.Proc) int {
 		io.WriteString(p.Stdout, b.String())
 	}
 	for _, f := range files {
-		r, err := openInput(p, f)
-		if err != nil {
-			perror(p, err, "%s", f)
+		r, ok := fopenOrWarn(p, f)
+		if !ok {
 			status = 1
 			continue
 		}
