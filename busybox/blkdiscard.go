@@ -12,6 +12,8 @@ func init() {
 	applet("blkdiscard", "discard sectors on a device", blkdiscard, "-o", "-l", "-s")
 }
 
+// blkdiscard is busybox blkdiscard: BLKDISCARD (BLKSECDISCARD with -s) on
+// a byte range of a block device, the whole device by default.
 func blkdiscard(p *userland.Proc) int {
 	o, args, ok := getopt(p, "o:l:s")
 	if !ok {

@@ -15,6 +15,7 @@ func init() {
 		"--getro", "--getra", "--setra", "--flushbufs", "--rereadpt", "--setro", "--setrw")
 }
 
+// blockdev is busybox blockdev: one BLK* ioctl on a block device.
 func blockdev(p *userland.Proc) int {
 	args := p.Args[1:]
 	if len(args) < 2 {

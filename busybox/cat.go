@@ -12,6 +12,7 @@ func init() {
 	applet("cat", "print files", cat, "-n", "-b", "-v", "-t", "-e", "-A")
 }
 
+// cat is busybox cat (-n and -b number the lines).
 func cat(p *userland.Proc) int {
 	o, files, ok := getopt(p, "nbvteAu")
 	if !ok {

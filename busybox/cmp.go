@@ -14,6 +14,8 @@ func init() {
 	applet("cmp", "compare two files", cmp, "-l", "-s", "-n")
 }
 
+// cmp is busybox cmp: the first difference, every one with -l, none with
+// -s.
 func cmp(p *userland.Proc) int {
 	o, args, ok := getopt(p, "lsn:")
 	if !ok {

@@ -49,6 +49,7 @@ func inRanges(r [][2]int, i int) bool {
 	return false
 }
 
+// cut is busybox cut: the bytes, characters or fields of each line.
 func cut(p *userland.Proc) int {
 	o, files, ok := getopt(p, "b:c:d:f:snDF:O:")
 	if !ok {

@@ -12,6 +12,8 @@ func init() {
 	applet("dmesg", "print or clear the kernel log", dmesg, "-c", "-r", "-n", "-s")
 }
 
+// dmesg is busybox dmesg: the kernel log (syslog(2) READ_ALL, with -c
+// READ_CLEAR).
 func dmesg(p *userland.Proc) int {
 	o, args, ok := getopt(p, "cs:n:r")
 	if !ok {

@@ -38,6 +38,7 @@ func compileRE(pattern string, extended, fixed, icase, word, line bool) (*regexp
 	return regexp.Compile(re)
 }
 
+// grep is busybox grep, its common forms (no context lines).
 func grep(p *userland.Proc) int {
 	o, args, ok := getopt(p, "qvciEFowxnlLhHsre:f:m:A:B:C:z")
 	if !ok {

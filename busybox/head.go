@@ -15,6 +15,8 @@ func init() {
 	applet("head", "print the first lines or bytes of files", head, "-n", "-c", "-q", "-v")
 }
 
+// head is busybox head: the first lines or bytes of each file, or all but
+// the last with a negative count.
 func head(p *userland.Proc) int {
 	o, files, ok := getoptFrom(p, oldCountForm(p.Args[1:], "-"), "n:c:qv", true)
 	if !ok {

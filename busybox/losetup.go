@@ -33,6 +33,8 @@ func simPath(p *userland.Proc, host string) string {
 	return host
 }
 
+// losetup is busybox losetup: query (-a, DEV), set up (-f, DEV FILE) and
+// detach (-d) loop devices (LOOP_SET_FD, LOOP_GET_STATUS64, LOOP_CLR_FD).
 func losetup(p *userland.Proc) int {
 	o, args, ok := getopt(p, "cdo:farP")
 	if !ok {

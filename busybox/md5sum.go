@@ -14,6 +14,7 @@ func init() {
 	applet("md5sum", "print or check MD5 checksums", md5sum, "-c", "-s", "-w")
 }
 
+// md5sum is busybox md5sum: print the sums, or check them (-c).
 func md5sum(p *userland.Proc) int {
 	o, files, ok := getopt(p, "csw")
 	if !ok {

@@ -24,6 +24,8 @@ func modulePath(name string) string {
 	return "kernel/drivers/md/" + strings.ReplaceAll(key, "_", "-") + ".ko"
 }
 
+// modprobe is busybox modprobe: load a module with its parameters, or
+// several modules (-a).
 func modprobe(p *userland.Proc) int {
 	o, args, ok := getopt(p, "alrqvsDbd:")
 	if !ok {

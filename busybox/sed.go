@@ -252,6 +252,7 @@ func sedRepl(repl string, src string, m []int) string {
 	return b.String()
 }
 
+// sed is busybox sed, its common forms (no -i, no hold space).
 func sed(p *userland.Proc) int {
 	o, args, ok := getopt(p, "ne:f:Eri::s")
 	if !ok {

@@ -13,6 +13,7 @@ func init() {
 	applet("seq", "print a sequence of numbers", seq, "-w", "-s")
 }
 
+// seq is busybox seq: FIRST, INCREMENT and LAST may be fractions.
 func seq(p *userland.Proc) int {
 	o, args, ok := getoptFrom(p, p.Args[1:], "ws:", false) // "+ws:": options end at the first operand
 	if !ok {

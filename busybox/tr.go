@@ -57,6 +57,7 @@ func trSet(s string) []byte {
 
 func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
+// tr is busybox tr: translate, delete (-d) and squeeze (-s) bytes.
 func tr(p *userland.Proc) int {
 	o, args, ok := getopt(p, "cdsC")
 	if !ok {

@@ -12,6 +12,8 @@ func init() {
 	applet("truncate", "shrink or extend files", truncateCmd, "-c", "-s")
 }
 
+// truncateCmd is busybox truncate: set regular files to a size (-s);
+// block devices are left alone.
 func truncateCmd(p *userland.Proc) int {
 	o, files, ok := getopt(p, "cs:")
 	if !ok {

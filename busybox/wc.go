@@ -13,6 +13,8 @@ func init() {
 	applet("wc", "count lines, words and bytes", wc, "-c", "-l", "-w", "-m", "-L")
 }
 
+// wc is busybox wc: lines, words and bytes, or the counts the options
+// select.
 func wc(p *userland.Proc) int {
 	o, files, ok := getopt(p, "cmlwL")
 	if !ok {

@@ -10,6 +10,7 @@ func init() {
 	builtin("yes", "print a string forever", yes)
 }
 
+// yes is busybox yes: its arguments (or "y") forever, until killed.
 func yes(p *userland.Proc) int {
 	line := "y\n"
 	if len(p.Args) > 1 {
