@@ -39,6 +39,7 @@ func TestFollowWallClock(t *testing.T) {
 		wall := &fakeWall{now: time.Unix(1000, 0)}
 		start := wall.Now()
 		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		type firing struct{ virtual, wall time.Duration }
 		var fired []firing
 		for i, d := range deadlines {
@@ -72,6 +73,7 @@ func TestFollowWallClockNewTimer(t *testing.T) {
 	c := NewClock()
 	wall := &fakeWall{now: time.Unix(0, 0)}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var at time.Duration
 	c.AfterFunc(time.Hour, func() { t.Error("the hour timer fired") })
 	c.AfterFunc(10*time.Millisecond, func() {
