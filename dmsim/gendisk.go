@@ -18,18 +18,20 @@ import (
 // gendisk is a registered disk (struct gendisk plus the block_device of
 // its whole-disk partition): what /sys/block and device numbers resolve to.
 type gendisk struct {
+	// Set at allocation, never changed.
 	name   string
 	dev    DevT
 	minors uint32 // minors reserved for the disk and its partitions
 	bdev   BlockDevice
 
 	// Openers (bd_openers) and the exclusive holder (bd_holder), as
-	// blkdev_get_by_dev() tracks them.
+	// blkdev_get_by_dev() tracks them; guarded by Kernel.devMu.
 	openers     int
 	holder      any
 	holderCount int
 
-	// raKB is the bdi's read-ahead in KiB (ra_pages * 4).
+	// raKB is the bdi's read-ahead in KiB (ra_pages * 4); guarded by
+	// Kernel.devMu.
 	raKB uint32
 }
 

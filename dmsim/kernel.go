@@ -47,15 +47,23 @@ type DiskSpec struct {
 // a clock actor (see Clock.Enter): calls may wait in virtual time, and a
 // wait gives the caller's running token up.
 type Kernel struct {
-	Clock *sim.Clock
-	Log   *KernelLog
+	// Set at boot, never changed.
+	Clock  *sim.Clock
+	Log    *KernelLog
+	cfg    Config
+	virtio []*Disk
+	dm     *dmState
 
-	cfg Config
+	// Set once, by the brd and loop modules' init (nil until loaded).
+	brd  *brdState
+	loop *loopState
 
 	mu          sync.Mutex
-	moduleState map[any]any
+	moduleState map[any]any // guarded by mu
 
-	// Block device registry and the device nodes devtmpfs and libdm make.
+	// Block device registry and the device nodes devtmpfs and libdm make
+	// (gendisk.go); all guarded by devMu, as are the gendisks' open counts,
+	// holders and read-ahead.
 	devMu     sync.Mutex
 	disks     map[DevT]*gendisk
 	diskOrder []*gendisk
@@ -64,17 +72,12 @@ type Kernel struct {
 	misc      map[uint32]string // /proc/misc
 	halted    bool
 
-	virtio []*Disk
-
-	// Modules.
+	// Modules (module.go); all guarded by modMu, as are the loaded
+	// modules' parameter values.
 	modMu    sync.Mutex
 	loaded   []*loadedModule
 	modByKey map[string]*loadedModule
 	targets  []*TargetType // registered target types, oldest first
-
-	dm   *dmState
-	brd  *brdState
-	loop *loopState
 }
 
 // NewKernel boots a kernel: the virtio disks of cfg, dm_mod with its built-in

@@ -110,7 +110,7 @@ func FindModule(name string) *Module {
 // values (canonical text, as /sys/module/NAME/parameters/P reads).
 type loadedModule struct {
 	m      *Module
-	params map[string]string
+	params map[string]string // guarded by Kernel.modMu
 }
 
 // moduleKeyOf normalises a module name for lookups.
