@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-
-	"github.com/dmsim/dmsim/table"
 )
 
 // brd: RAM-backed block devices /dev/ramN (drivers/block/brd.c), major 1,
@@ -84,30 +82,6 @@ func (r *RamDisk) PagesInUse() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.pages)
-}
-
-func parseIntParam(s string) (string, error) {
-	v, err := table.Kstrtoint(s, 0)
-	if err != nil {
-		return "", err
-	}
-	return strconv.Itoa(int(v)), nil
-}
-
-func parseUlongParam(s string) (string, error) {
-	v, err := table.Kstrtoull(s, 0)
-	if err != nil {
-		return "", err
-	}
-	return strconv.FormatUint(v, 10), nil
-}
-
-func parseUintParam(s string) (string, error) {
-	v, err := table.Kstrtouint(s, 0)
-	if err != nil {
-		return "", err
-	}
-	return strconv.FormatUint(uint64(v), 10), nil
 }
 
 // brdInit is brd_init().

@@ -36,6 +36,7 @@
 //	kernel.go        a booted kernel: Config, NewKernel, Halt, Sync
 //	module.go        the module registry and loaded modules, parameters (kernel/module/main.c, kernel/params.c)
 //	modules_core.go  the modules the core provides: dm_mod's parameters, brd, loop
+//	params.go        module parameter setters (kernel/params.c param_set_*)
 //	log.go           the kernel log: printk, dmesg, DMERR/DMWARN prefixes (kernel/printk/printk.c)
 //	sysfs.go         /sys/block, /sys/dev/block, /sys/module attributes, /proc/partitions, /proc/devices,
 //	                 /proc/misc (block/genhd.c, block/blk-sysfs.c, drivers/md/dm-sysfs.c, kernel/params.c)

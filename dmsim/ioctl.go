@@ -566,7 +566,7 @@ func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, 
 	}
 	if strings.HasPrefix(argv[0], "@") {
 		// message_for_md()
-		if strings.EqualFold(argv[0], "@cancel_deferred_remove") {
+		if table.Strcasecmp(argv[0], "@cancel_deferred_remove") {
 			if len(argv) != 1 {
 				a.k.Log.DMErr("ioctl", "Invalid arguments for @cancel_deferred_remove")
 				return DMInfo{}, "", linuxerr.EINVAL

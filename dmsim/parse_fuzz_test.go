@@ -47,7 +47,7 @@ func FuzzModuleParams(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, p := range []func(string) (string, error){parseIntParam, parseUintParam, parseUlongParam, parseBoolParam} {
+		for _, p := range []func(string) (string, error){ParamSetInt, ParamSetUint, ParamSetUlong, ParamSetBool} {
 			v, err := p(s)
 			if err != nil {
 				continue

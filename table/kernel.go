@@ -1,8 +1,9 @@
 package table
 
 import (
-	"errors"
 	"math"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // KSpace is the kernel's isspace() (lib/ctype.c): the ASCII whitespace
@@ -137,15 +138,11 @@ func ScanDevTOffset(s string) (major, minor uint32, ok bool) {
 
 // Errors of Kstrtoull, as the kernel's kstrto*() return them (EINVAL and
 // ERANGE); callers map them to their own errno.
-var (
-	ErrKstrtoInval = errors.New("invalid number")
-	ErrKstrtoRange = errors.New("number out of range")
-)
-
 // Kstrtoull is the kernel's kstrtoull(s, base, &v) for base 10 or 16 (or 0
 // for autodetection): an optional '+', an optional "0x" for base 16 or 0 (a
 // leading 0 means octal for base 0), at least one digit, then nothing but
-// one optional trailing newline. Overflow is ErrKstrtoRange.
+// one optional trailing newline. Anything else is EINVAL, and overflow
+// ERANGE.
 func Kstrtoull(s string, base int) (uint64, error) {
 	if s != "" && s[0] == '+' {
 		s = s[1:]
@@ -177,17 +174,17 @@ func Kstrtoull(s string, base int) (uint64, error) {
 		n++
 	}
 	if n == 0 {
-		return 0, ErrKstrtoInval
+		return 0, linuxerr.EINVAL
 	}
 	if overflow {
-		return 0, ErrKstrtoRange
+		return 0, linuxerr.ERANGE
 	}
 	rest := s[n:]
 	if rest == "\n" {
 		rest = ""
 	}
 	if rest != "" {
-		return 0, ErrKstrtoInval
+		return 0, linuxerr.EINVAL
 	}
 	return v, nil
 }
@@ -199,7 +196,7 @@ func Kstrtouint(s string, base int) (uint32, error) {
 		return 0, err
 	}
 	if v > math.MaxUint32 {
-		return 0, ErrKstrtoRange
+		return 0, linuxerr.ERANGE
 	}
 	return uint32(v), nil
 }
@@ -213,7 +210,7 @@ func Kstrtoint(s string, base int) (int32, error) {
 			return 0, err
 		}
 		if v > 1<<31 {
-			return 0, ErrKstrtoRange
+			return 0, linuxerr.ERANGE
 		}
 		return int32(-int64(v)), nil
 	}
@@ -222,7 +219,7 @@ func Kstrtoint(s string, base int) (int32, error) {
 		return 0, err
 	}
 	if v > math.MaxInt32 {
-		return 0, ErrKstrtoRange
+		return 0, linuxerr.ERANGE
 	}
 	return int32(v), nil
 }

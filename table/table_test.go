@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // refScanHead is a direct, character-level model of glibc's
@@ -291,16 +293,16 @@ func TestKstrto(t *testing.T) {
 		{"5", 10, 5, nil},
 		{"+5", 10, 5, nil},
 		{"5\n", 10, 5, nil},
-		{"5\n\n", 10, 0, ErrKstrtoInval},
-		{"", 10, 0, ErrKstrtoInval},
-		{"-5", 10, 0, ErrKstrtoInval},
-		{" 5", 10, 0, ErrKstrtoInval},
-		{"0x10", 10, 0, ErrKstrtoInval},
+		{"5\n\n", 10, 0, linuxerr.EINVAL},
+		{"", 10, 0, linuxerr.EINVAL},
+		{"-5", 10, 0, linuxerr.EINVAL},
+		{" 5", 10, 0, linuxerr.EINVAL},
+		{"0x10", 10, 0, linuxerr.EINVAL},
 		{"0x10", 16, 16, nil},
 		{"0x10", 0, 16, nil},
 		{"010", 0, 8, nil},
 		{"18446744073709551615", 10, math.MaxUint64, nil},
-		{"18446744073709551616", 10, 0, ErrKstrtoRange},
+		{"18446744073709551616", 10, 0, linuxerr.ERANGE},
 	}
 	for _, tc := range tests {
 		got, err := Kstrtoull(tc.in, tc.base)
@@ -308,13 +310,13 @@ func TestKstrto(t *testing.T) {
 			t.Errorf("Kstrtoull(%q,%d) = %d,%v want %d,%v", tc.in, tc.base, got, err, tc.want, tc.err)
 		}
 	}
-	if _, err := Kstrtouint("4294967296", 10); err != ErrKstrtoRange {
+	if _, err := Kstrtouint("4294967296", 10); err != linuxerr.ERANGE {
 		t.Errorf("Kstrtouint overflow: %v", err)
 	}
 	if v, err := Kstrtoint("-2147483648", 10); err != nil || v != math.MinInt32 {
 		t.Errorf("Kstrtoint min: %d %v", v, err)
 	}
-	if _, err := Kstrtoint("2147483648", 10); err != ErrKstrtoRange {
+	if _, err := Kstrtoint("2147483648", 10); err != linuxerr.ERANGE {
 		t.Errorf("Kstrtoint overflow: %v", err)
 	}
 	if v, rest := SimpleStrtoul("fe00", 16); v != 0xfe00 || rest != "" {
@@ -452,7 +454,7 @@ func FuzzScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if v, ok := ScanULL(s); ok {
-			tr := strings.TrimLeft(s, " \t\n\v\f\r\xa0")
+			tr := trimLeftKSpace(s)
 			if tr == "" || strings.Trim(tr, "0123456789") != "" {
 				t.Fatalf("ScanULL(%q) accepted %d", s, v)
 			}
@@ -460,15 +462,37 @@ func FuzzScan(f *testing.F) {
 		if maj, min, ok := ScanDevT(s); ok && !strings.Contains(s, ":") {
 			t.Fatalf("ScanDevT(%q) = %d:%d", s, maj, min)
 		}
-		ScanDevTOffset(s)
-		if v, err := Kstrtoull(s, 10); err == nil {
+		if maj, min, ok := ScanDevTOffset(s); ok && strings.Count(s, ":") < 2 {
+			t.Fatalf("ScanDevTOffset(%q) = %d:%d", s, maj, min)
+		}
+		v10, err10 := Kstrtoull(s, 10)
+		if err10 == nil {
 			tr := strings.TrimSuffix(strings.TrimPrefix(s, "+"), "\n")
 			if tr == "" || strings.Trim(tr, "0123456789") != "" {
-				t.Fatalf("Kstrtoull(%q) accepted %d", s, v)
+				t.Fatalf("Kstrtoull(%q) accepted %d", s, v10)
+			}
+			// Base 0 reads a decimal without a leading 0 as base 10 does.
+			if tr[0] != '0' {
+				if v0, err0 := Kstrtoull(s, 0); err0 != nil || v0 != v10 {
+					t.Fatalf("Kstrtoull(%q, 0) = %d %v, base 10 gives %d", s, v0, err0, v10)
+				}
 			}
 		}
-		Kstrtoull(s, 0)
-		Kstrtoint(s, 10)
-		SimpleStrtoul(s, 16)
+		if v, err := Kstrtoint(s, 10); err == nil && !strings.HasPrefix(s, "-") {
+			if err10 != nil || uint64(v) != v10 {
+				t.Fatalf("Kstrtoint(%q) = %d, Kstrtoull gives %d %v", s, v, v10, err10)
+			}
+		}
+		if _, rest := SimpleStrtoul(s, 16); !strings.HasSuffix(s, rest) {
+			t.Fatalf("SimpleStrtoul(%q) left %q, not a suffix", s, rest)
+		}
 	})
+}
+
+// trimLeftKSpace drops the leading bytes the kernel's isspace() takes.
+func trimLeftKSpace(s string) string {
+	for s != "" && KSpace(s[0]) {
+		s = s[1:]
+	}
+	return s
 }

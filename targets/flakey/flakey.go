@@ -99,46 +99,11 @@ type flakeyC struct {
 	corruptFlags            uint32
 }
 
-// argSet is struct dm_arg_set.
-type argSet struct{ argv []string }
-
-// shift is dm_shift_arg(): the next argument, or false when none is left.
-func (as *argSet) shift() (string, bool) {
-	if len(as.argv) == 0 {
-		return "", false
-	}
-	s := as.argv[0]
-	as.argv = as.argv[1:]
-	return s, true
-}
-
-// dmArg is struct dm_arg.
-type dmArg struct {
-	min, max uint32
-	err      string
-}
-
-// read is validate_next_arg() behind dm_read_arg() and (grouped)
-// dm_read_arg_group(): sscanf "%u%c" (32-bit wrap), the range, and for a
-// group, that enough arguments follow.
-func (a dmArg) read(ti *dmsim.DMTarget, as *argSet, grouped bool) (uint32, error) {
-	s, ok := as.shift()
-	var v uint32
-	if ok {
-		v, ok = table.ScanUint(s)
-	}
-	if !ok || v < a.min || v > a.max || (grouped && uint64(len(as.argv)) < uint64(v)) {
-		ti.Error = a.err
-		return 0, linuxerr.EINVAL
-	}
-	return v, nil
-}
-
-var featureArgs = []dmArg{
-	{0, 6, "Invalid number of feature args"},
-	{1, ^uint32(0), "Invalid corrupt bio byte"},
-	{0, 255, "Invalid corrupt value to write into bio byte (0-255)"},
-	{0, ^uint32(0), "Invalid corrupt bio flags mask"},
+var featureArgs = []table.Arg{
+	{Min: 0, Max: 6, Error: "Invalid number of feature args"},
+	{Min: 1, Max: ^uint32(0), Error: "Invalid corrupt bio byte"},
+	{Min: 0, Max: 255, Error: "Invalid corrupt value to write into bio byte (0-255)"},
+	{Min: 0, Max: ^uint32(0), Error: "Invalid corrupt bio flags mask"},
 }
 
 func fail(ti *dmsim.DMTarget, text string) error {
@@ -153,22 +118,22 @@ func fail(ti *dmsim.DMTarget, text string) error {
 // arguments"). Arguments after the features are ignored. A missing
 // direction is rejected ("dm flakey: fix a crash with invalid table line",
 // in 6.1.y).
-func (fc *flakeyC) parseFeatures(ti *dmsim.DMTarget, as *argSet) error {
-	if len(as.argv) == 0 {
+func (fc *flakeyC) parseFeatures(ti *dmsim.DMTarget, as *table.ArgSet) error {
+	if len(as.Argv) == 0 {
 		return nil
 	}
-	argc, err := featureArgs[0].read(ti, as, true)
+	argc, err := featureArgs[0].ReadGroup(as, &ti.Error)
 	if err != nil {
 		return err
 	}
 	for argc != 0 {
-		name, ok := as.shift()
+		name, ok := as.Shift()
 		argc--
 		if !ok {
 			return fail(ti, "Insufficient feature arguments")
 		}
 		switch {
-		case strings.EqualFold(name, "drop_writes"):
+		case table.Strcasecmp(name, "drop_writes"):
 			if fc.dropWrites {
 				return fail(ti, "Feature drop_writes duplicated")
 			}
@@ -176,7 +141,7 @@ func (fc *flakeyC) parseFeatures(ti *dmsim.DMTarget, as *argSet) error {
 			if fc.errorWrites {
 				return fail(ti, "Feature drop_writes conflicts with feature error_writes")
 			}
-		case strings.EqualFold(name, "error_writes"):
+		case table.Strcasecmp(name, "error_writes"):
 			if fc.errorWrites {
 				return fail(ti, "Feature error_writes duplicated")
 			}
@@ -184,29 +149,29 @@ func (fc *flakeyC) parseFeatures(ti *dmsim.DMTarget, as *argSet) error {
 			if fc.dropWrites {
 				return fail(ti, "Feature error_writes conflicts with feature drop_writes")
 			}
-		case strings.EqualFold(name, "corrupt_bio_byte"):
+		case table.Strcasecmp(name, "corrupt_bio_byte"):
 			if argc == 0 {
 				return fail(ti, "Feature corrupt_bio_byte requires parameters")
 			}
-			if fc.corruptByte, err = featureArgs[1].read(ti, as, false); err != nil {
+			if fc.corruptByte, err = featureArgs[1].Read(as, &ti.Error); err != nil {
 				return err
 			}
 			argc--
-			dir, ok := as.shift()
+			dir, ok := as.Shift()
 			switch {
-			case ok && strings.EqualFold(dir, "w"):
+			case ok && table.Strcasecmp(dir, "w"):
 				fc.corruptRW = directionWrit
-			case ok && strings.EqualFold(dir, "r"):
+			case ok && table.Strcasecmp(dir, "r"):
 				fc.corruptRW = directionRead
 			default:
 				return fail(ti, "Invalid corrupt bio direction (r or w)")
 			}
 			argc--
-			if fc.corruptValue, err = featureArgs[2].read(ti, as, false); err != nil {
+			if fc.corruptValue, err = featureArgs[2].Read(as, &ti.Error); err != nil {
 				return err
 			}
 			argc--
-			if fc.corruptFlags, err = featureArgs[3].read(ti, as, false); err != nil {
+			if fc.corruptFlags, err = featureArgs[3].Read(as, &ti.Error); err != nil {
 				return err
 			}
 			argc--
@@ -232,19 +197,19 @@ func ctr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	}
 	k := ti.Kernel()
 	fc := &flakeyC{ti: ti, clock: k.Clock, startTime: k.Clock.Jiffies()}
-	as := &argSet{argv: argv}
-	devname, _ := as.shift()
-	s, _ := as.shift()
+	as := &table.ArgSet{Argv: argv}
+	devname, _ := as.Shift()
+	s, _ := as.Shift()
 	var ok bool
 	if fc.start, ok = table.ScanULL(s); !ok {
 		return nil, fail(ti, "Invalid device sector")
 	}
-	interval := dmArg{0, ^uint32(0), "Invalid up interval"}
+	interval := table.Arg{Min: 0, Max: ^uint32(0), Error: "Invalid up interval"}
 	var err error
-	if fc.up, err = interval.read(ti, as, false); err != nil {
+	if fc.up, err = interval.Read(as, &ti.Error); err != nil {
 		return nil, err
 	}
-	if fc.down, err = interval.read(ti, as, false); err != nil {
+	if fc.down, err = interval.Read(as, &ti.Error); err != nil {
 		return nil, err
 	}
 	if fc.up+fc.down == 0 {

@@ -47,16 +47,6 @@ var (
 	}
 )
 
-// parseUintParam is param_set_uint(): kstrtouint(value, 0), shown back as
-// "%u".
-func parseUintParam(s string) (string, error) {
-	v, err := kstrtouint(s, 0)
-	if err != nil {
-		return "", err
-	}
-	return strconv.FormatUint(uint64(v), 10), nil
-}
-
 func init() {
 	// dm_thin_init(): thin is registered before thin-pool, so `dmsetup
 	// targets` (newest first) lists thin-pool first.
@@ -65,9 +55,9 @@ func init() {
 		Aliases: []string{"dm-thin-pool", "dm-thin"},
 		Targets: []*dmsim.TargetType{thinType, poolType},
 		Params: []*dmsim.ModuleParam{
-			{Name: "no_space_timeout", Default: strconv.Itoa(defaultNoSpaceTimeout), Parse: parseUintParam},
+			{Name: "no_space_timeout", Default: strconv.Itoa(defaultNoSpaceTimeout), Parse: dmsim.ParamSetUint},
 			// DECLARE_DM_KCOPYD_THROTTLE_WITH_MODULE_PARM(snapshot_copy_throttle)
-			{Name: "snapshot_copy_throttle", Default: "100", Parse: parseUintParam},
+			{Name: "snapshot_copy_throttle", Default: "100", Parse: dmsim.ParamSetUint},
 		},
 	})
 }

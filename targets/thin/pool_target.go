@@ -7,6 +7,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/table"
 )
 
 // poolC is struct pool_c: one thin-pool target of a table.
@@ -25,22 +26,22 @@ func parsePoolFeatures(args []string, pf *poolFeatures) (errText string) {
 	if len(args) == 0 {
 		return ""
 	}
-	n, ok := sscanfUint(args[0])
-	args = args[1:]
-	if !ok || n > 4 || uint64(len(args)) < uint64(n) {
-		return "Invalid number of pool feature arguments"
+	as := &table.ArgSet{Argv: args}
+	n, err := table.Arg{Min: 0, Max: 4, Error: "Invalid number of pool feature arguments"}.ReadGroup(as, &errText)
+	if err != nil {
+		return errText
 	}
-	for _, w := range args[:n] {
+	for _, w := range as.Argv[:n] {
 		switch {
-		case strcasecmpEq(w, "skip_block_zeroing"):
+		case table.Strcasecmp(w, "skip_block_zeroing"):
 			pf.zeroNewBlocks = false
-		case strcasecmpEq(w, "ignore_discard"):
+		case table.Strcasecmp(w, "ignore_discard"):
 			pf.discardEnabled = false
-		case strcasecmpEq(w, "no_discard_passdown"):
+		case table.Strcasecmp(w, "no_discard_passdown"):
 			pf.discardPassdown = false
-		case strcasecmpEq(w, "read_only"):
+		case table.Strcasecmp(w, "read_only"):
 			pf.mode = pmReadOnly
-		case strcasecmpEq(w, "error_if_no_space"):
+		case table.Strcasecmp(w, "error_if_no_space"):
 			pf.errorIfNoSpace = true
 		default:
 			return "Unrecognised pool feature requested"
@@ -52,7 +53,7 @@ func parsePoolFeatures(args []string, pf *poolFeatures) (errText string) {
 // parseBlockSize is pool_ctr()'s data block size check: kstrtoul, then
 // 128 <= bs <= 2097152 and a multiple of 128.
 func parseBlockSize(s string) (uint64, bool) {
-	bs, err := kstrtoull(s, 10)
+	bs, err := table.Kstrtoull(s, 10)
 	if err != nil || bs == 0 || bs < minBlockSize || bs > maxBlockSize || bs&(minBlockSize-1) != 0 {
 		return 0, false
 	}
@@ -132,7 +133,7 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		putDevs()
 		return fail("Invalid block size", linuxerr.EINVAL)
 	}
-	lowWater, err := kstrtoull(argv[3], 10)
+	lowWater, err := table.Kstrtoull(argv[3], 10)
 	if err != nil {
 		putDevs()
 		return fail("Invalid low water mark", linuxerr.EINVAL)
@@ -396,7 +397,7 @@ func (p *pool) checkArgCount(argc, required int) error {
 
 // readDevID is read_dev_id().
 func (p *pool) readDevID(arg string, warn bool) (uint64, error) {
-	id, err := kstrtoull(arg, 10)
+	id, err := table.Kstrtoull(arg, 10)
 	if err == nil && id <= maxDevID {
 		return id, nil
 	}
@@ -420,17 +421,17 @@ func (pt *poolC) Message(argv []string) (string, error) {
 	}
 	var err error
 	switch name := argv[0]; {
-	case strcasecmpEq(name, "create_thin"):
+	case table.Strcasecmp(name, "create_thin"):
 		err = p.createThinMesg(argv)
-	case strcasecmpEq(name, "create_snap"):
+	case table.Strcasecmp(name, "create_snap"):
 		err = p.createSnapMesg(argv)
-	case strcasecmpEq(name, "delete"):
+	case table.Strcasecmp(name, "delete"):
 		err = p.deleteMesg(argv)
-	case strcasecmpEq(name, "set_transaction_id"):
+	case table.Strcasecmp(name, "set_transaction_id"):
 		err = p.setTransactionIDMesg(argv)
-	case strcasecmpEq(name, "reserve_metadata_snap"):
+	case table.Strcasecmp(name, "reserve_metadata_snap"):
 		err = p.reserveMetadataSnapMesg(argv)
-	case strcasecmpEq(name, "release_metadata_snap"):
+	case table.Strcasecmp(name, "release_metadata_snap"):
 		err = p.releaseMetadataSnapMesg(argv)
 	default:
 		p.k.Log.DMWarn("thin", "Unrecognised thin pool target message received: %s", name)
@@ -499,12 +500,12 @@ func (p *pool) setTransactionIDMesg(argv []string) error {
 	if err := p.checkArgCount(len(argv), 3); err != nil {
 		return err
 	}
-	oldID, err := kstrtoull(argv[1], 10)
+	oldID, err := table.Kstrtoull(argv[1], 10)
 	if err != nil {
 		p.k.Log.DMWarn("thin", "set_transaction_id message: Unrecognised id %s.", argv[1])
 		return linuxerr.EINVAL
 	}
-	newID, err := kstrtoull(argv[2], 10)
+	newID, err := table.Kstrtoull(argv[2], 10)
 	if err != nil {
 		p.k.Log.DMWarn("thin", "set_transaction_id message: Unrecognised new id %s.", argv[2])
 		return linuxerr.EINVAL

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/table"
 )
 
 // thinC is struct thin_c: one thin target.
@@ -83,7 +84,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	tc.poolDev = pd
 
 	// read_dev_id() without its warning.
-	id, err := kstrtoull(argv[1], 10)
+	id, err := table.Kstrtoull(argv[1], 10)
 	if err != nil || id > maxDevID {
 		putDevs()
 		return fail("Invalid device id", linuxerr.EINVAL)
