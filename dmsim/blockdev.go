@@ -179,7 +179,11 @@ const FModeExcl FMode = 1 << 7
 func (k *Kernel) OpenBdev(p string, mode FMode) (bdev BlockDevice, release func(), err error) {
 	d, err := k.lookupDevT(p)
 	if err != nil {
-		return nil, nil, err
+		hd, ok := k.hostLookup(p)
+		if !ok {
+			return nil, nil, err
+		}
+		d = hd
 	}
 	var holder any
 	if mode&FModeExcl != 0 {

@@ -259,12 +259,25 @@ func (k *Kernel) devtFromPath(p string) (DevT, error) {
 		if maj >= 1<<12 || min >= 1<<20 {
 			return DevT{}, linuxerr.EOVERFLOW
 		}
-		return DevT{maj, min}, nil
+		d := DevT{maj, min}
+		if k.diskByDevT(d) == nil {
+			if hd, ok := k.hostLookup(p); ok {
+				return hd, nil
+			}
+		}
+		return d, nil
 	}
 	if d, err := k.lookupDevT(p); err == nil {
 		return d, nil
 	}
-	if d, ok := k.nameToDevT(p); ok {
+	d, ok := k.nameToDevT(p)
+	if !ok || k.diskByDevT(d) == nil {
+		// Not an emulated disk: a host device, if the host has one.
+		if hd, hok := k.hostLookup(p); hok {
+			return hd, nil
+		}
+	}
+	if ok {
 		return d, nil
 	}
 	return DevT{}, linuxerr.ENODEV

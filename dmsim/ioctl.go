@@ -130,12 +130,13 @@ func (a ioctlAPI) status(md *MappedDevice, inactive bool) DMInfo {
 		name, uuid = md.hc.name, md.hc.uuid
 	}
 	a.dm().hashMu.Unlock()
+	host := a.k.hostOpeners(md.dev)
 	md.mu.Lock()
 	info := DMInfo{
 		Name:            name,
 		UUID:            uuid,
 		Dev:             md.dev,
-		OpenCount:       md.openCount,
+		OpenCount:       md.openCount + host,
 		EventNr:         md.eventNr,
 		Suspended:       md.suspended,
 		InternalSuspend: md.suspendedInternally,

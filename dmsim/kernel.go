@@ -24,6 +24,9 @@ type Config struct {
 	// `modprobe`. By default, as on Debian 12 and in the recorder's guest, a
 	// table naming an unloaded type loads module "dm-TYPE" and tries again.
 	NoModuleAutoload bool
+	// HostDevices, if set, reaches the host's block devices (the front
+	// end's daemon); see HostDevices.
+	HostDevices HostDevices
 }
 
 // DiskSpec is one emulated virtio disk backed by a sparse image file.

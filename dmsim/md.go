@@ -142,9 +142,10 @@ func (md *MappedDevice) PostSuspending() bool {
 
 // OpenCount is dm_open_count().
 func (md *MappedDevice) OpenCount() int {
+	host := md.k.hostOpeners(md.dev)
 	md.mu.Lock()
 	defer md.mu.Unlock()
-	return md.openCount
+	return md.openCount + host
 }
 
 // EventNr is dm_get_event_nr().
@@ -275,9 +276,10 @@ func (md *MappedDevice) Release() {
 
 // lockForDeletion is dm_lock_for_deletion().
 func (md *MappedDevice) lockForDeletion(markDeferred, onlyDeferred bool) error {
+	host := md.k.hostOpeners(md.dev)
 	md.mu.Lock()
 	defer md.mu.Unlock()
-	if md.openCount > 0 {
+	if md.openCount+host > 0 {
 		if markDeferred {
 			md.deferredRemove = true
 		}
