@@ -206,9 +206,10 @@ func (d *cmdCtx) displayInfo(t *task) bool {
 	}
 	if d.report == nil {
 		d.displayInfoLong(t)
-		return true
+	} else {
+		d.displayInfoCols(t)
 	}
-	return d.report.addRow(d, t)
+	return true
 }
 
 // displayInfoLong is _display_info_long.
