@@ -49,11 +49,11 @@ const (
 
 // reportObj is struct dmsetup_report_obj: what the field functions read.
 type reportObj struct {
-	t     *task       // DR_TASK and DR_INFO (nil for splitname)
+	t     *task        // DR_TASK and DR_INFO (nil for splitname)
 	deps  []dmsim.DevT // DR_DEPS
-	node  *treeNode   // DR_TREE
-	split *splitName  // DR_NAME
-	row   *reportRow  // the special "selected" field
+	node  *treeNode    // DR_TREE
+	split *splitName   // DR_NAME
+	row   *reportRow   // the special "selected" field
 }
 
 // has reports whether the object carries the data of type typ
