@@ -195,11 +195,9 @@ var fieldDefs = []fieldDef{
 		return o.node.names(o.node.usedBy), true
 	}},
 	{drTree, kindString, "RefDevNos", 9, "devnos_using_dev", func(_ *cmdCtx, o *reportObj) (string, bool) {
-		var s []string
-		for _, p := range o.node.usedBy {
-			if p.dev != (dmsim.DevT{}) {
-				s = append(s, devnoString(p.dev))
-			}
+		s := make([]string, len(o.node.usedBy))
+		for i, p := range o.node.usedBy {
+			s[i] = devnoString(p.dev)
 		}
 		return strings.Join(s, ","), true
 	}},
@@ -639,8 +637,9 @@ func (r *report) addObject(d *cmdCtx, o *reportObj) bool {
 }
 
 // displayInfoCols is _display_info_cols: the objects the report's types
-// need, then the row. Its failures do not fail the command.
-func (d *cmdCtx) displayInfoCols(t *task) {
+// need, then the row. A failure fails the command (after the other
+// devices, when all are listed).
+func (d *cmdCtx) displayInfoCols(t *task) bool {
 	r := d.report
 	types := r.objectTypes()
 	o := &reportObj{t: t}
@@ -648,7 +647,7 @@ func (d *cmdCtx) displayInfoCols(t *task) {
 	if types&drTree != 0 && r.tree != nil {
 		if o.node = r.tree.nodes[dev]; o.node == nil {
 			d.errorf("Cannot find node %d:%d.", dev.Major, dev.Minor)
-			return
+			return false
 		}
 	}
 	if types&drDeps != 0 {
@@ -657,7 +656,7 @@ func (d *cmdCtx) displayInfoCols(t *task) {
 		d.applyCommon(dt)
 		if !dt.run() || !dt.exists {
 			d.errorf("Cannot get deps for %d:%d.", dev.Major, dev.Minor)
-			return
+			return false
 		}
 		o.deps = dt.deps
 		if o.deps == nil {
@@ -669,10 +668,10 @@ func (d *cmdCtx) displayInfoCols(t *task) {
 	}
 	if types&(drStats|drStatsMeta) != 0 {
 		// dmsim has no statistics regions: a device without regions
-		// reports no row.
-		return
+		// reports no row, and that is no error.
+		return true
 	}
-	r.addObject(d, o)
+	return r.addObject(d, o)
 }
 
 func (r *report) visible() []int {
@@ -888,15 +887,6 @@ type depTree struct {
 	nodes map[dmsim.DevT]*treeNode
 }
 
-func unlink(list []*treeNode, n *treeNode) []*treeNode {
-	for i, c := range list {
-		if c == n {
-			return append(list[:i:i], list[i+1:]...)
-		}
-	}
-	return list
-}
-
 func linked(parent, child *treeNode) bool {
 	for _, c := range parent.uses {
 		if c == child {
@@ -906,26 +896,11 @@ func linked(parent, child *treeNode) bool {
 	return false
 }
 
-// link is _link_tree_nodes: the root stands above every device nobody
-// uses and below every device that uses nothing.
+// link is _link_tree_nodes between two devices. (libdm also hangs the
+// devices nobody uses and the ones that use nothing on its root node; no
+// report field counts those links: a device nobody uses has 0 references.)
 func (t *depTree) link(parent, child *treeNode) {
-	if parent == t.root {
-		if len(child.usedBy) > 0 {
-			return
-		}
-	} else if linked(t.root, child) {
-		t.root.uses = unlink(t.root.uses, child)
-		child.usedBy = unlink(child.usedBy, t.root)
-	}
-	if child == t.root {
-		if len(parent.uses) > 0 {
-			return
-		}
-	} else if linked(parent, t.root) {
-		parent.uses = unlink(parent.uses, t.root)
-		t.root.usedBy = unlink(t.root.usedBy, parent)
-	}
-	if linked(parent, child) {
+	if parent == t.root || linked(parent, child) {
 		return
 	}
 	parent.uses = append(parent.uses, child)
@@ -958,7 +933,6 @@ func (d *cmdCtx) addTreeDev(t *depTree, parent *treeNode, dev dmsim.DevT) bool {
 		return true
 	}
 	if !exists || len(deps) == 0 {
-		t.link(n, t.root)
 		return true
 	}
 	for _, dep := range deps {

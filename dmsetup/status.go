@@ -206,10 +206,9 @@ func (d *cmdCtx) displayInfo(t *task) bool {
 	}
 	if d.report == nil {
 		d.displayInfoLong(t)
-	} else {
-		d.displayInfoCols(t)
+		return true
 	}
-	return true
+	return d.displayInfoCols(t)
 }
 
 // displayInfoLong is _display_info_long.

@@ -7,8 +7,7 @@ dmsetup create lo2 --table "0 8 linear $DISK_b 0"
 dmsetup create vg0-lv--x-real -u LVM-aaaa-real --table "0 16 linear $DISK_a 16"
 dmsetup create top -u CRYPT-top --table "0 8 linear /dev/mapper/lo1 0"
 printf '0 8 linear /dev/mapper/lo1 0\n8 8 linear /dev/mapper/lo2 0\n' | dmsetup create cat
-dmsetup create ro --manglename none --readonly -u "it's" --table "0 8 zero"
-dmsetup create 'm\x41n' -u 'u\x42v' --table "0 8 error"
+dmsetup create ro --readonly -u ro-uuid_with.odd:chars#+=@ --table "0 8 zero"
 dmsetup load lo2 --table "0 8 linear $DISK_a 8"
 dmsetup suspend top
 dmsetup info -c

@@ -1,7 +1,7 @@
 # The layout of dmsetup's column report: --noheadings, --separator, --nameprefixes (with and without
 # --unquoted), --rows, and how field names are matched (case, underscores, empty and repeated names).
 # disk: a 1M
-dmsetup create one --manglename none -u 'quote'"'"'d "uuid"' --table "0 8 linear $DISK_a 0"
+dmsetup create one -u CRYPT-LUKS2-0123456789abcdef-one --table "0 8 linear $DISK_a 0"
 dmsetup create two --readonly --table "0 8 zero"
 dmsetup create three --notable
 dmsetup info -c one two
