@@ -981,18 +981,24 @@ func (d *cmdCtx) manglingMode() string {
 // an error.
 func (d *cmdCtx) mangled(s, what string, bufLen int) (string, bool) {
 	mode := d.manglingMode()
+	const (
+		mixedMsg   = "The %s \"%s\" contains mixed mangled and unmangled characters or it's already mangled improperly."
+		tooLongMsg = "Mangled form of the %s too long for \"%s\"."
+	)
+	fail := func(msg string) (string, bool) {
+		d.errorf(msg, what, s)
+		return "", false
+	}
 	const unknown, no, yes = -1, 0, 1
 	need := unknown
 	var b []byte
 	for i := 0; i < len(s); i++ {
 		if mode != "hex" && s[i] == '\\' && i+1 < len(s) && s[i+1] == 'x' {
 			if len(s)-i < 4 || need == yes {
-				d.errorf("The %s \"%s\" contains mixed mangled and unmangled characters or it's already mangled improperly.", what, s)
-				return "", false
+				return fail(mixedMsg)
 			}
 			if bufLen-len(b) < 4 {
-				d.errorf("Mangled form of the %s too long for \"%s\".", what, s)
-				return "", false
+				return fail(tooLongMsg)
 			}
 			b = append(b, s[i:i+4]...)
 			i += 3
@@ -1001,26 +1007,22 @@ func (d *cmdCtx) mangled(s, what string, bufLen int) (string, bool) {
 		}
 		if whitelisted(s[i]) {
 			if bufLen-len(b) < 1 {
-				d.errorf("Mangled form of the %s too long for \"%s\".", what, s)
-				return "", false
+				return fail(tooLongMsg)
 			}
 			b = append(b, s[i])
 			continue
 		}
 		if mode != "hex" && need == no {
-			d.errorf("The %s \"%s\" contains mixed mangled and unmangled characters or it's already mangled improperly.", what, s)
-			return "", false
+			return fail(mixedMsg)
 		}
 		if bufLen-len(b) < 4 {
-			d.errorf("Mangled form of the %s too long for \"%s\".", what, s)
-			return "", false
+			return fail(tooLongMsg)
 		}
 		b = append(b, fmt.Sprintf("\\x%02x", s[i])...)
 		need = yes
 	}
 	if bufLen-len(b) < 1 {
-		d.errorf("Mangled form of the %s too long for \"%s\".", what, s)
-		return "", false
+		return fail(tooLongMsg)
 	}
 	if need == yes {
 		return string(b), true
