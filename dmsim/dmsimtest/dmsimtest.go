@@ -42,6 +42,9 @@ func BootConfig(t testing.TB, cfg dmsim.Config, sizes ...int64) *Env {
 		}
 	}
 	for i := range cfg.Disks {
+		if cfg.Disks[i].Path == "" {
+			cfg.Disks[i].Path = filepath.Join(dir, fmt.Sprintf("d%d.img", i))
+		}
 		if cfg.Disks[i].Faults == nil {
 			cfg.Disks[i].Faults = dmsim.NewFaults(int64(i))
 		}
@@ -103,12 +106,15 @@ func (m *Env) CreateFlags(name string, flags dmsim.IoctlFlags, specs ...dmsim.Ta
 	return info, m.K.Mknod("/dev/mapper/"+name, info.Dev)
 }
 
-// CtrError is the error text (ti->error) of the last failed table load,
-// from the core's "table: DEV: TYPE: TEXT (-ERRNO)" log line, "" if none
-// is in the log.
-func (m *Env) CtrError() string {
+// CtrError runs fn (a create or a table load) and returns the error text
+// (ti->error) a failed constructor left in the kernel log meanwhile, from
+// the core's "table: DEV: TYPE: TEXT (-ERRNO)" line ("" if none), with
+// fn's error.
+func (m *Env) CtrError(fn func() error) (string, error) {
+	n := len(m.K.Log.Read())
+	err := fn()
 	lines := m.K.Log.Read()
-	for i := len(lines) - 1; i >= 0; i-- {
+	for i := len(lines) - 1; i >= n && i >= 0; i-- {
 		rest, ok := strings.CutPrefix(lines[i].Text, "device-mapper: table: ")
 		if !ok {
 			continue
@@ -119,10 +125,10 @@ func (m *Env) CtrError() string {
 			continue
 		}
 		if j := strings.LastIndex(parts[2], " (-"); j >= 0 {
-			return parts[2][:j]
+			return parts[2][:j], err
 		}
 	}
-	return ""
+	return "", err
 }
 
 // Reload is `dmsetup reload NAME` then `dmsetup suspend` and `dmsetup

@@ -825,7 +825,7 @@ func (tc *thinC) processCell(c *cell) {
 	bio := c.holder
 	block := tc.getBioBlock(bio)
 	if tc.requeueMode.Load() {
-		p.cellErrorWithCode(c, errRequeue)
+		p.cellErrorWithCode(c, dmsim.ErrRequeue)
 		return
 	}
 	lookup, err := tc.td.FindBlock(block, true)
@@ -941,7 +941,7 @@ func (p *pool) processThinDeferredBios(tc *thinC) {
 		tc.deferredBios = nil
 		tc.mu.Unlock()
 		for _, b := range bios {
-			endBio(b, errRequeue)
+			endBio(b, dmsim.ErrRequeue)
 		}
 		return
 	}

@@ -144,7 +144,7 @@ func poolCreate(k *dmsim.Kernel, tbl *poolTable, md *dmsim.MappedDevice, mdBdev,
 		k:               k,
 		tbl:             tbl,
 		poolMD:          md,
-		name:            core.deviceName(md),
+		name:            md.DeviceName(),
 		mdBdev:          mdBdev,
 		dataBdev:        dataBdev,
 		pmd:             pmd,
@@ -205,7 +205,7 @@ func (p *pool) tableEvent() {
 	ti := p.ti
 	p.mu.Unlock()
 	if ti != nil {
-		core.tableEvent(ti)
+		ti.Event()
 	}
 }
 

@@ -84,7 +84,7 @@ func (pt *poolC) calcMetadataThreshold() uint64 {
 //
 //	thin-pool <metadata dev> <data dev> <data block size> <low water mark> [<#features> <feature>...]
 func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
-	k := core.kernel(ti)
+	k := ti.Kernel()
 	tbl := poolTableOf(k)
 	tbl.mu.Lock()
 	defer tbl.mu.Unlock()
@@ -112,20 +112,20 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if pf.mode != pmReadOnly {
 		mdMode |= dmsim.FModeWrite
 	}
-	metadataDev, err := core.getDevice(ti, argv[0], mdMode)
+	metadataDev, err := ti.GetDevice(argv[0], mdMode)
 	if err != nil {
 		return fail("Error opening metadata block device", err)
 	}
 	warnIfMetadataDeviceTooBig(k.Log, metadataDev.Bdev)
 
-	dataDev, err := core.getDevice(ti, argv[1], dmsim.FModeRead|dmsim.FModeWrite)
+	dataDev, err := ti.GetDevice(argv[1], dmsim.FModeRead|dmsim.FModeWrite)
 	if err != nil {
-		core.putDevice(ti, metadataDev)
+		ti.PutDevice(metadataDev)
 		return fail("Error getting data device", err)
 	}
 	putDevs := func() {
-		core.putDevice(ti, dataDev)
-		core.putDevice(ti, metadataDev)
+		ti.PutDevice(dataDev)
+		ti.PutDevice(metadataDev)
 	}
 
 	blockSize, ok := parseBlockSize(argv[2])
@@ -139,7 +139,7 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		return fail("Invalid low water mark", linuxerr.EINVAL)
 	}
 
-	p, created, text, err := poolFind(k, tbl, core.md(ti), metadataDev.Bdev, dataDev.Bdev, blockSize, pf.mode == pmReadOnly)
+	p, created, text, err := poolFind(k, tbl, ti.MD(), metadataDev.Bdev, dataDev.Bdev, blockSize, pf.mode == pmReadOnly)
 	if err != nil {
 		putDevs()
 		return fail(text, err)
@@ -221,8 +221,8 @@ func (pt *poolC) Dtr() {
 	}
 	p.mu.Unlock()
 	p.dec()
-	core.putDevice(pt.ti, pt.metadataDev)
-	core.putDevice(pt.ti, pt.dataDev)
+	pt.ti.PutDevice(pt.metadataDev)
+	pt.ti.PutDevice(pt.dataDev)
 }
 
 // Map is pool_map(): I/O to the pool device goes straight to the data
@@ -345,14 +345,14 @@ func (pt *poolC) Resume() {
 
 func (p *pool) suspendActiveThins() {
 	for _, tc := range p.thins() {
-		core.internalSuspendNoflush(tc.thinMD)
+		tc.thinMD.InternalSuspendNoflush()
 		tc.refs.Done()
 	}
 }
 
 func (p *pool) resumeActiveThins() {
 	for _, tc := range p.thins() {
-		core.internalResume(tc.thinMD)
+		tc.thinMD.InternalResume()
 		tc.refs.Done()
 	}
 }
@@ -580,7 +580,7 @@ func (pt *poolC) Status(typ dmsim.StatusType, flags dmsim.StatusFlags) string {
 		if p.getMode() == pmFail {
 			return "Fail"
 		}
-		if flags&dmsim.StatusNoFlush == 0 && !core.suspended(pt.ti) {
+		if flags&dmsim.StatusNoFlush == 0 && !pt.ti.Suspended() {
 			_ = p.commit()
 		}
 		fail := func(what string, err error) string {
