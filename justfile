@@ -22,6 +22,15 @@ test:
     go test ./...
     go test -count=1 -run TestGoldens -v ./script | grep 'scenarios identical'
 
+# gofmt, go vet and staticcheck (installs the pinned staticcheck if needed).
+lint:
+    .ci/lint
+
+# Exactly what CI runs (.ci/run): installs the reference tools with apt-get (needs root), lints,
+# then go test -race and the golden count.
+ci:
+    bash .ci/run
+
 # Interactive dmsim shell (--disk NAME=SIZE or NAME=PATH for other disks).
 repl *ARGS:
     go run ./cmd/dmsim repl {{ARGS}}

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/sim"
-	"github.com/dmsim/dmsim/table"
 	"github.com/dmsim/dmsim/userland"
 )
 
@@ -47,7 +47,7 @@ func CommandNames() []string {
 func OptionNames() []string {
 	out := make([]string, len(longOptions))
 	for i, o := range longOptions {
-		out[i] = "--" + o.name
+		out[i] = "--" + o.Name
 	}
 	sort.Strings(out)
 	return out
@@ -64,18 +64,18 @@ func Main(p *userland.Proc) int {
 // cmdCtx is one dmsetup invocation.
 type cmdCtx struct {
 	p      *userland.Proc
-	m      Machine
+	k      Kernel
 	clock  *sim.Clock
 	killed bool
 
-	sw      map[int]int
-	strArg  map[int]string
-	intArg  map[int]int
-	uuid    string
-	table   string
-	hasTbl  bool
-	target  string
-	execCmd string
+	switches switches
+	strArg   map[optID]string // the arguments of the string-valued options
+	intArg   map[optID]int    // the arguments of the numeric options, as atoi reads them
+	uuid     string
+	table    string
+	hasTbl   bool
+	target   string
+	execCmd  string
 
 	readAheadFlagMin bool
 	devNameType      int // 0 devno, 1 blkdevname, 2 devname
@@ -83,6 +83,12 @@ type cmdCtx struct {
 	cmdName          string
 	conciseOutput    bool // table --concise printed a device
 }
+
+// switches is dmsetup's _switches[]: how many times each option was given.
+type switches [numOptions]int
+
+// given reports whether option id was on the command line.
+func (s *switches) given(id optID) bool { return s[id] > 0 }
 
 const (
 	dnDevno = iota
@@ -107,53 +113,66 @@ func (d *cmdCtx) sleep(t time.Duration) error {
 	return d.clock.Sleep(d.p.Ctx, t)
 }
 
-// command is one entry of dmsetup's command table.
+// command is one entry of dmsetup's command table (struct command in
+// dmsetup.c).
 type command struct {
 	name       string
-	help       string
 	minArgs    int
-	maxArgs    int // -1: unlimited
-	repeatable int // 0 no, 1 yes, 2 yes and -S works
+	maxArgs    int // or unlimited
+	repeatable repeat
 	fn         func(d *cmdCtx, argc int, argv []string, name *dmsim.NameEntry, multiple bool) bool
 }
+
+// unlimited is a command's maxArgs when any number of arguments is allowed.
+const unlimited = -1
+
+// repeat says whether a command runs once per device argument (dmsetup.c's
+// repeatable_cmd).
+type repeat int
+
+const (
+	runOnce         repeat = iota // one run, whatever the arguments
+	perDevice                     // once per device argument
+	perDeviceSelect               // once per device argument, and --select may choose them
+)
 
 var commands []command
 
 func init() {
 	commands = []command{
-		{"help", "", 0, 0, 0, (*cmdCtx).help},
-		{"create", "", 0, 2, 0, (*cmdCtx).create},
-		{"remove", "", 0, -1, 2, (*cmdCtx).remove},
-		{"remove_all", "", 0, 0, 0, (*cmdCtx).removeAll},
-		{"suspend", "", 0, -1, 2, (*cmdCtx).suspend},
-		{"resume", "", 0, -1, 2, (*cmdCtx).resume},
-		{"load", "", 0, 2, 0, (*cmdCtx).load},
-		{"clear", "", 0, -1, 2, (*cmdCtx).clear},
-		{"reload", "", 0, 2, 0, (*cmdCtx).load},
-		{"wipe_table", "", 0, -1, 2, (*cmdCtx).errorDevice},
-		{"rename", "", 1, 2, 0, (*cmdCtx).rename},
-		{"measure", "", 0, -1, 2, (*cmdCtx).unsupported},
-		{"message", "", 2, -1, 0, (*cmdCtx).message},
-		{"ls", "", 0, 0, 0, (*cmdCtx).ls},
-		{"info", "", 0, -1, 1, (*cmdCtx).info},
-		{"deps", "", 0, -1, 2, (*cmdCtx).deps},
-		{"stats", "", 1, -1, 1, (*cmdCtx).unsupported},
-		{"status", "", 0, -1, 2, (*cmdCtx).status},
-		{"table", "", 0, -1, 2, (*cmdCtx).status},
-		{"wait", "", 0, 2, 0, (*cmdCtx).wait},
-		{"mknodes", "", 0, -1, 1, (*cmdCtx).mknodes},
-		{"mangle", "", 0, -1, 1, (*cmdCtx).unsupported},
-		{"udevcreatecookie", "", 0, 0, 0, (*cmdCtx).unsupported},
-		{"udevreleasecookie", "", 0, 1, 0, (*cmdCtx).unsupported},
-		{"udevflags", "", 1, 1, 0, (*cmdCtx).unsupported},
-		{"udevcomplete", "", 1, 1, 0, (*cmdCtx).unsupported},
-		{"udevcomplete_all", "", 0, 1, 0, (*cmdCtx).unsupported},
-		{"udevcookies", "", 0, 0, 0, (*cmdCtx).unsupported},
-		{"target-version", "", 1, -1, 1, (*cmdCtx).targetVersion},
-		{"targets", "", 0, 0, 0, (*cmdCtx).targets},
-		{"version", "", 0, 0, 0, (*cmdCtx).version},
-		{"setgeometry", "", 5, 5, 0, (*cmdCtx).unsupported},
-		{"splitname", "", 1, 2, 0, (*cmdCtx).unsupported},
+		{name: "help", maxArgs: 0, fn: (*cmdCtx).help},
+		{name: "create", maxArgs: 2, fn: (*cmdCtx).create},
+		{name: "remove", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).remove},
+		{name: "remove_all", maxArgs: 0, fn: (*cmdCtx).removeAll},
+		{name: "suspend", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).suspend},
+		{name: "resume", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).resume},
+		{name: "load", maxArgs: 2, fn: (*cmdCtx).load},
+		{name: "clear", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).clear},
+		{name: "reload", maxArgs: 2, fn: (*cmdCtx).load},
+		{name: "wipe_table", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).errorDevice},
+		{name: "rename", minArgs: 1, maxArgs: 2, fn: (*cmdCtx).rename},
+		{name: "measure", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).unsupported},
+		{name: "message", minArgs: 2, maxArgs: unlimited, fn: (*cmdCtx).message},
+		{name: "ls", maxArgs: 0, fn: (*cmdCtx).ls},
+		{name: "info", maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).info},
+		{name: "deps", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).deps},
+		{name: "stats", minArgs: 1, maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).unsupported},
+		{name: "status", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).status},
+		{name: "table", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).status},
+		{name: "wait", maxArgs: 2, fn: (*cmdCtx).wait},
+		{name: "mknodes", maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).mknodes},
+		{name: "mangle", maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).unsupported},
+		{name: "udevcreatecookie", maxArgs: 0, fn: (*cmdCtx).unsupported},
+		{name: "udevreleasecookie", maxArgs: 1, fn: (*cmdCtx).unsupported},
+		{name: "udevflags", minArgs: 1, maxArgs: 1, fn: (*cmdCtx).unsupported},
+		{name: "udevcomplete", minArgs: 1, maxArgs: 1, fn: (*cmdCtx).unsupported},
+		{name: "udevcomplete_all", maxArgs: 1, fn: (*cmdCtx).unsupported},
+		{name: "udevcookies", maxArgs: 0, fn: (*cmdCtx).unsupported},
+		{name: "target-version", minArgs: 1, maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).targetVersion},
+		{name: "targets", maxArgs: 0, fn: (*cmdCtx).targets},
+		{name: "version", maxArgs: 0, fn: (*cmdCtx).version},
+		{name: "setgeometry", minArgs: 5, maxArgs: 5, fn: (*cmdCtx).unsupported},
+		{name: "splitname", minArgs: 1, maxArgs: 2, fn: (*cmdCtx).unsupported},
 	}
 }
 
@@ -187,11 +206,11 @@ func catoi(s string) int {
 	return int(int32(v))
 }
 
-// Run runs dmsetup with argv p.Args on machine m (nil: no device-mapper
+// Run runs dmsetup with argv p.Args on kernel k (nil: no device-mapper
 // driver). clock may be nil outside the simulation.
-func Run(p *userland.Proc, m Machine, clock *sim.Clock) int {
-	d := &cmdCtx{p: p, m: m, clock: clock, sw: map[int]int{}, strArg: map[int]string{}, intArg: map[int]int{}}
-	if m == nil {
+func Run(p *userland.Proc, k Kernel, clock *sim.Clock) int {
+	d := &cmdCtx{p: p, k: k, clock: clock, strArg: map[optID]string{}, intArg: map[optID]int{}}
+	if k == nil {
 		return d.noDriver()
 	}
 	// dmsetup runs as a process holding its clock token (every call into
@@ -224,9 +243,9 @@ func (d *cmdCtx) main() int {
 	}
 	var cmd *command
 	switch {
-	case d.sw[optHelp] > 0:
+	case d.switches.given(optHelp):
 		cmd = findCommand("help")
-	case d.sw[optVersion] > 0:
+	case d.switches.given(optVersion):
 		cmd = findCommand("version")
 	default:
 		if len(argv) == 0 {
@@ -240,7 +259,7 @@ func (d *cmdCtx) main() int {
 			d.usage()
 			return 1
 		}
-		if len(argv) < cmd.minArgs || (cmd.maxArgs >= 0 && len(argv) > cmd.maxArgs) {
+		if len(argv) < cmd.minArgs || (cmd.maxArgs != unlimited && len(argv) > cmd.maxArgs) {
 			d.errorf("Incorrect number of arguments.")
 			d.usage()
 			return 1
@@ -249,11 +268,11 @@ func (d *cmdCtx) main() int {
 			d.errorf("Couldn't process command line.")
 			return 1
 		}
-		if d.sw[optSelect] > 0 {
+		if d.switches.given(optSelect) {
 			d.errorf("dmsim: dmsetup: --select is not supported")
 			return 1
 		}
-		if d.sw[optColumns] > 0 {
+		if d.switches.given(optColumns) {
 			rep, ok := d.newReport(cmd)
 			if !ok {
 				return 1
@@ -262,8 +281,8 @@ func (d *cmdCtx) main() int {
 		}
 	}
 	d.cmdName = cmd.name
-	multiple := cmd.repeatable != 0 && len(argv) != 1 &&
-		(len(argv) > 0 || (d.sw[optUUID] == 0 && d.sw[optMajor] == 0))
+	multiple := cmd.repeatable != runOnce && len(argv) != 1 &&
+		(len(argv) > 0 || (!d.switches.given(optUUID) && !d.switches.given(optMajor)))
 	ret := 0
 	argc := len(argv)
 	for i := 0; ; i++ {
@@ -277,7 +296,7 @@ func (d *cmdCtx) main() int {
 		if d.killed {
 			break
 		}
-		if cmd.repeatable == 0 || argc <= 1 {
+		if cmd.repeatable == runOnce || argc <= 1 {
 			break
 		}
 		argc--
@@ -291,94 +310,281 @@ func (d *cmdCtx) main() int {
 	if d.killed {
 		return d.p.KilledStatus()
 	}
-	if cmd.name == "help" || d.sw[optHelp] > 0 || d.sw[optVersion] > 0 {
+	if cmd.name == "help" || d.switches.given(optHelp) || d.switches.given(optVersion) {
 		return 0
 	}
 	return ret
 }
 
+// optID identifies an option: the short option letter, or a code above 127
+// for long-only options (as dmsetup's enum does).
+type optID int
+
+// Options with a short form.
+const (
+	optGID       optID = 'G'
+	optMode      optID = 'M'
+	optSort      optID = 'O'
+	optSelect    optID = 'S'
+	optUID       optID = 'U'
+	optColumns   optID = 'c'
+	optForce     optID = 'f'
+	optHelp      optID = 'h'
+	optMajor     optID = 'j'
+	optMinor     optID = 'm'
+	optNotable   optID = 'n'
+	optOptions   optID = 'o'
+	optReadOnly  optID = 'r'
+	optUUID      optID = 'u'
+	optVerbose   optID = 'v'
+	optYes       optID = 'y'
+	optBigColumn optID = 'C'
+)
+
+// Long-only options.
+const (
+	optAddNodeOnCreate optID = 128 + iota
+	optAddNodeOnResume
+	optAlias
+	optAllDevices
+	optAllPrograms
+	optAllRegions
+	optArea
+	optAreas
+	optAreaSize
+	optBounds
+	optChecks
+	optClear
+	optConcise
+	optCount
+	optDeferred
+	optExec
+	optFilemap
+	optFollow
+	optForeground
+	optGroup
+	optGroupID
+	optHistogram
+	optInactive
+	optInterval
+	optLength
+	optMangleName
+	optNamePrefixes
+	optNoFlush
+	optNoGroup
+	optNoHeadings
+	optNoLockfs
+	optNoMonitor
+	optNoOpenCount
+	optNoSuffix
+	optNoTimeSuffix
+	optNoUdevRules
+	optNoUdevSync
+	optPrecise
+	optProgramID
+	optRaw
+	optReadAhead
+	optRegion
+	optRegionID
+	optRegions
+	optRelative
+	optRetry
+	optRows
+	optSegments
+	optSeparator
+	optSetUUID
+	optShowKeys
+	optStart
+	optTable
+	optTarget
+	optTree
+	optUdevCookie
+	optUnbuffered
+	optUnits
+	optUnquoted
+	optUserData
+	optVerifyUdev
+	optVersion
+
+	numOptions // the size of a switches array
+)
+
+// longOptions is dmsetup 1.02.185's long option table, in its order (glibc
+// lists ambiguous candidates in table order).
+var longOptions = []getopt.Option{
+	noArg("readonly", optReadOnly),
+	reqArg("alias", optAlias),
+	noArg("alldevices", optAllDevices),
+	noArg("allprograms", optAllPrograms),
+	noArg("allregions", optAllRegions),
+	noArg("area", optArea),
+	reqArg("areas", optAreas),
+	reqArg("areasize", optAreaSize),
+	reqArg("bounds", optBounds),
+	noArg("checks", optChecks),
+	noArg("clear", optClear),
+	noArg("columns", optColumns),
+	noArg("concise", optConcise),
+	reqArg("count", optCount),
+	noArg("deferred", optDeferred),
+	reqArg("exec", optExec),
+	noArg("filemap", optFilemap),
+	reqArg("follow", optFollow),
+	noArg("force", optForce),
+	noArg("foreground", optForeground),
+	reqArg("gid", optGID),
+	noArg("group", optGroup),
+	reqArg("groupid", optGroupID),
+	noArg("help", optHelp),
+	noArg("histogram", optHistogram),
+	noArg("inactive", optInactive),
+	reqArg("interval", optInterval),
+	reqArg("length", optLength),
+	reqArg("manglename", optMangleName),
+	reqArg("major", optMajor),
+	reqArg("minor", optMinor),
+	reqArg("mode", optMode),
+	noArg("nameprefixes", optNamePrefixes),
+	noArg("nogroup", optNoGroup),
+	noArg("noflush", optNoFlush),
+	noArg("noheadings", optNoHeadings),
+	noArg("nolockfs", optNoLockfs),
+	noArg("noopencount", optNoOpenCount),
+	noArg("nosuffix", optNoSuffix),
+	noArg("notable", optNotable),
+	noArg("notimesuffix", optNoTimeSuffix),
+	reqArg("options", optOptions),
+	noArg("precise", optPrecise),
+	reqArg("programid", optProgramID),
+	noArg("raw", optRaw),
+	reqArg("readahead", optReadAhead),
+	noArg("region", optRegion),
+	reqArg("regions", optRegions),
+	reqArg("regionid", optRegionID),
+	noArg("relative", optRelative),
+	noArg("retry", optRetry),
+	noArg("rows", optRows),
+	reqArg("select", optSelect),
+	noArg("segments", optSegments),
+	reqArg("separator", optSeparator),
+	noArg("setuuid", optSetUUID),
+	noArg("showkeys", optShowKeys),
+	reqArg("sort", optSort),
+	reqArg("start", optStart),
+	reqArg("table", optTable),
+	reqArg("target", optTarget),
+	noArg("tree", optTree),
+	reqArg("udevcookie", optUdevCookie),
+	reqArg("uid", optUID),
+	reqArg("units", optUnits),
+	reqArg("uuid", optUUID),
+	noArg("unbuffered", optUnbuffered),
+	noArg("unquoted", optUnquoted),
+	reqArg("userdata", optUserData),
+	reqArg("verbose", optVerbose),
+	noArg("verifyudev", optVerifyUdev),
+	noArg("version", optVersion),
+	noArg("yes", optYes),
+	noArg("nomonitor", optNoMonitor),
+	noArg("noudevrules", optNoUdevRules),
+	noArg("noudevsync", optNoUdevSync),
+	noArg("addnodeonresume", optAddNodeOnResume),
+	noArg("addnodeoncreate", optAddNodeOnCreate),
+}
+
+func noArg(name string, id optID) getopt.Option {
+	return getopt.Option{Name: name, HasArg: getopt.NoArgument, Val: int(id)}
+}
+
+func reqArg(name string, id optID) getopt.Option {
+	return getopt.Option{Name: name, HasArg: getopt.RequiredArgument, Val: int(id)}
+}
+
+// shortOptions is dmsetup's optstring.
+const shortOptions = "cCfG:hj:m:M:no:O:rS:u:U:vy"
+
 // processSwitches is _process_switches: options are parsed with permutation,
 // their values checked, and the operands returned.
 func (d *cmdCtx) processSwitches() ([]string, bool) {
-	opts, operands, ok := getoptLong("dmsetup", d.p.Args[1:], shortOptions, longOptions, d.p.Stderr)
+	opts, operands, ok := getopt.Parse("dmsetup", d.p.Args[1:], shortOptions, longOptions, d.p.Stderr)
 	if !ok {
 		return nil, false
 	}
 	for _, o := range opts {
-		id := o.id
+		id := optID(o.Val)
 		if id == optBigColumn {
 			id = optColumns
 		}
-		d.sw[id]++
+		d.switches[id]++
 		switch id {
 		case optAlias, optAreaSize, optUserData, optBounds, optFollow, optLength, optRegions,
 			optOptions, optProgramID, optSeparator, optUnits, optSort, optSelect, optStart:
-			d.strArg[id] = o.arg
+			d.strArg[id] = o.Arg
 		case optAreas, optMajor, optMinor, optRegionID, optGID, optGroupID, optUID:
-			d.intArg[id] = catoi(o.arg)
+			d.intArg[id] = catoi(o.Arg)
 		case optUUID:
-			d.uuid = o.arg
+			d.uuid = o.Arg
 		case optCount:
-			d.intArg[id] = catoi(o.arg)
+			d.intArg[id] = catoi(o.Arg)
 			if d.intArg[id] < 0 {
 				d.errorf("Count must be zero or greater.")
 				return nil, false
 			}
 		case optUdevCookie:
-			v, err := strconv.ParseUint(o.arg, 0, 64)
+			v, err := strconv.ParseUint(o.Arg, 0, 64)
 			if err != nil || v == 0 || v > 0xffffffff {
 				d.errorf("Incorrect cookie value.")
 			}
 		case optMode:
-			v, err := strconv.ParseInt(o.arg, 8, 64)
+			v, err := strconv.ParseInt(o.Arg, 8, 64)
 			if err != nil || v == 0 {
-				d.errorf("Invalid argument for --mode: %s. %s", o.arg, modeErr(o.arg, err))
+				d.errorf("Invalid argument for --mode: %s. %s", o.Arg, modeErr(o.Arg, err))
 				return nil, false
 			}
 			d.intArg[id] = int(v)
 		case optExec:
-			d.execCmd = o.arg
+			d.execCmd = o.Arg
 		case optTarget:
-			d.target = o.arg
+			d.target = o.Arg
 		case optInterval:
-			d.intArg[id] = catoi(o.arg)
+			d.intArg[id] = catoi(o.Arg)
 			if d.intArg[id] <= 0 {
 				d.errorf("Interval must be a positive integer.")
 				return nil, false
 			}
 		case optMangleName:
-			switch strings.ToLower(o.arg) {
+			switch strings.ToLower(o.Arg) {
 			case "none", "auto", "hex":
 			default:
 				d.errorf("Unknown name mangling mode.")
 				return nil, false
 			}
 		case optReadAhead:
-			switch strings.ToLower(o.arg) {
+			switch strings.ToLower(o.Arg) {
 			case "auto", "none":
 			default:
-				if strings.HasPrefix(strings.TrimLeft(o.arg, " \t\n\v\f\r"), "+") {
+				if strings.HasPrefix(strings.TrimLeft(o.Arg, " \t\n\v\f\r"), "+") {
 					d.readAheadFlagMin = true
 				}
-				d.intArg[id] = catoi(o.arg)
+				d.intArg[id] = catoi(o.Arg)
 				if d.intArg[id] < -1 {
 					d.errorf("Negative read ahead value (%d) is not understood.", d.intArg[id])
 					return nil, false
 				}
 			}
 		case optTable:
-			d.table, d.hasTbl = o.arg, true
+			d.table, d.hasTbl = o.Arg, true
 		}
 	}
-	if (d.sw[optMajor] > 0) != (d.sw[optMinor] > 0) {
+	if (d.switches.given(optMajor)) != (d.switches.given(optMinor)) {
 		d.errorf("Please specify both major number and minor number.")
 		return nil, false
 	}
-	if d.sw[optTable] > 0 && d.sw[optNotable] > 0 {
+	if d.switches.given(optTable) && d.switches.given(optNotable) {
 		d.errorf("--table and --notable are incompatible.")
 		return nil, false
 	}
-	if d.sw[optAddNodeOnResume] > 0 && d.sw[optAddNodeOnCreate] > 0 {
+	if d.switches.given(optAddNodeOnResume) && d.switches.given(optAddNodeOnCreate) {
 		d.errorf("--addnodeonresume and --addnodeoncreate are incompatible.")
 		return nil, false
 	}
@@ -406,7 +612,7 @@ func asNumErr(err error, target **strconv.NumError) bool {
 // processOptions is _process_options: -o for ls/deps (devno, blkdevname,
 // devname); columns and --tree handle -o themselves.
 func (d *cmdCtx) processOptions() bool {
-	if d.sw[optTree] > 0 || d.sw[optColumns] > 0 || d.sw[optOptions] == 0 {
+	if d.switches.given(optTree) || d.switches.given(optColumns) || !d.switches.given(optOptions) {
 		return true
 	}
 	opts := d.strArg[optOptions]
@@ -432,14 +638,16 @@ func (d *cmdCtx) processOptions() bool {
 	return true
 }
 
+// ---- what the verbs share ----
+
 // setTaskDevice is _set_task_device.
 func (d *cmdCtx) setTaskDevice(t *task, name string, haveName, optional bool) bool {
 	switch {
 	case haveName:
 		return t.setName(name)
-	case d.sw[optUUID] > 0:
+	case d.switches.given(optUUID):
 		return t.setUUID(d.uuid)
-	case d.sw[optMajor] > 0 && d.sw[optMinor] > 0:
+	case d.switches.given(optMajor) && d.switches.given(optMinor):
 		t.major, t.minor = d.intArg[optMajor], d.intArg[optMinor]
 		return true
 	case !optional:
@@ -450,148 +658,13 @@ func (d *cmdCtx) setTaskDevice(t *task, name string, haveName, optional bool) bo
 }
 
 func (d *cmdCtx) applyCommon(t *task) {
-	t.inactive = d.sw[optInactive] > 0
+	t.inactive = d.switches.given(optInactive)
 }
-
-// ---- commands ----
 
 func (d *cmdCtx) help(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
 	d.usage()
-	if d.sw[optColumns] > 0 {
+	if d.switches.given(optColumns) {
 		io.WriteString(d.p.Stderr, fieldsText)
-	}
-	return true
-}
-
-func (d *cmdCtx) unsupported(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	d.errorf("dmsim: this dmsetup command is not supported")
-	return false
-}
-
-// readTable is _parse_file: --table text, a table file, or stdin; each line
-// becomes a target (libdm checks the type name's length as it adds it, and
-// doubles backslashes in the parameters when it marshals them).
-func (d *cmdCtx) readTable(file string, haveFile bool) ([]dmsim.TargetSpec, bool) {
-	var lines []table.Line
-	var err error
-	switch {
-	case d.hasTbl:
-		lines, err = table.ParseTableArg(d.table)
-	case haveFile:
-		f, oerr := d.p.Open(file)
-		var b []byte
-		if oerr == nil {
-			b, _ = io.ReadAll(f)
-			f.Close()
-		}
-		if oerr != nil {
-			d.errorf("Couldn't open '%s' for reading.", file)
-			return nil, false
-		}
-		lines, err = table.ParseLines(string(b), file)
-	default:
-		var b []byte
-		d.p.Token().Blocking(func() { b, _ = io.ReadAll(d.p.Stdin) })
-		lines, err = table.ParseLines(string(b), "on stdin")
-	}
-	if err != nil {
-		d.errorf("%s", err.Error())
-		return nil, false
-	}
-	specs := make([]dmsim.TargetSpec, 0, len(lines))
-	for _, l := range lines {
-		if err := table.CheckTypeName(l.Type); err != nil {
-			d.errorf("%s", err.Error())
-			return nil, false
-		}
-		specs = append(specs, dmsim.TargetSpec{Start: l.Start, Length: l.Length, Type: l.Type,
-			Params: table.EscapeParams(l.Params)})
-	}
-	return specs, true
-}
-
-func (d *cmdCtx) create(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	if d.sw[optConcise] > 0 {
-		d.errorf("dmsim: dmsetup create --concise is not supported")
-		return false
-	}
-	if argc == 0 {
-		d.errorf("Please provide a name for the new device.")
-		return false
-	}
-	name := argv[0]
-	file, haveFile := "", argc == 2
-	if haveFile {
-		file = argv[1]
-	}
-	t := d.newTask(tCreate)
-	if !t.setName(name) {
-		return false
-	}
-	if d.sw[optUUID] > 0 && !t.setUUID(d.uuid) {
-		return false
-	}
-	if d.sw[optNotable] == 0 {
-		specs, ok := d.readTable(file, haveFile)
-		if !ok {
-			return false
-		}
-		t.targets = specs
-	}
-	t.readOnly = d.sw[optReadOnly] > 0
-	t.inactive = d.sw[optInactive] > 0
-	t.addNodeOnCre = d.sw[optAddNodeOnCreate] > 0
-	if d.sw[optMajor] > 0 || d.sw[optMinor] > 0 {
-		d.errorf("dmsim: dmsetup create: --major/--minor are not supported")
-		return false
-	}
-	if !t.run() {
-		return false
-	}
-	if d.sw[optVerbose] > 0 {
-		return d.displayInfo(t)
-	}
-	return true
-}
-
-func (d *cmdCtx) load(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	if d.sw[optNotable] > 0 {
-		d.errorf("--notable only available when creating new device.")
-		return false
-	}
-	name, haveName := "", false
-	if d.sw[optUUID] == 0 && d.sw[optMajor] == 0 {
-		if argc == 0 {
-			d.errorf("Please specify device.")
-			return false
-		}
-		name, haveName = argv[0], true
-		argc--
-		argv = argv[1:]
-	} else if argc > 1 {
-		d.errorf("Too many command line arguments.")
-		return false
-	}
-	file, haveFile := "", argc == 1
-	if haveFile {
-		file = argv[0]
-	}
-	t := d.newTask(tReload)
-	if !d.setTaskDevice(t, name, haveName, false) {
-		return false
-	}
-	specs, ok := d.readTable(file, haveFile)
-	if !ok {
-		return false
-	}
-	t.targets = specs
-	t.readOnly = d.sw[optReadOnly] > 0
-	d.applyCommon(t)
-	if !t.run() {
-		return false
-	}
-	if d.sw[optVerbose] > 0 {
-		return d.displayInfo(t)
 	}
 	return true
 }
@@ -603,18 +676,18 @@ func (d *cmdCtx) simple(typ taskType, name string, haveName bool, eventNr uint32
 		return t, false
 	}
 	t.eventNr = eventNr
-	t.noFlush = d.sw[optNoFlush] > 0
-	t.skipLockfs = d.sw[optNoLockfs] > 0
+	t.noFlush = d.switches.given(optNoFlush)
+	t.skipLockfs = d.switches.given(optNoLockfs)
 	d.applyCommon(t)
-	t.addNodeOnCre = d.sw[optAddNodeOnCreate] > 0
+	t.addNodeOnCre = d.switches.given(optAddNodeOnCreate)
 	if typ == tRemove {
-		t.retryRemove = d.sw[optRetry] > 0
+		t.retryRemove = d.switches.given(optRetry)
 	}
 	if typ == tRemove || typ == tRemoveAll {
-		t.deferred = d.sw[optDeferred] > 0
+		t.deferred = d.switches.given(optDeferred)
 	}
 	ok := t.run()
-	if ok && display && d.sw[optVerbose] > 0 {
+	if ok && display && d.switches.given(optVerbose) {
 		ok = d.displayInfo(t)
 	}
 	return t, ok
@@ -625,194 +698,6 @@ func firstArg(argc int, argv []string) (string, bool) {
 		return argv[0], true
 	}
 	return "", false
-}
-
-func (d *cmdCtx) suspend(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	n, ok := firstArg(argc, argv)
-	_, r := d.simple(tSuspend, n, ok, 0, true)
-	return r
-}
-
-func (d *cmdCtx) resume(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	n, ok := firstArg(argc, argv)
-	_, r := d.simple(tResume, n, ok, 0, true)
-	return r
-}
-
-func (d *cmdCtx) clear(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	n, ok := firstArg(argc, argv)
-	_, r := d.simple(tClear, n, ok, 0, true)
-	return r
-}
-
-func (d *cmdCtx) wait(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	name, haveName := "", false
-	if d.sw[optUUID] == 0 && d.sw[optMajor] == 0 {
-		if argc == 0 {
-			d.errorf("No device specified.")
-			return false
-		}
-		name, haveName = argv[0], true
-		argc--
-		argv = argv[1:]
-	}
-	var ev uint32
-	if argc > 0 {
-		ev = uint32(catoi(argv[argc-1]))
-	}
-	_, r := d.simple(tWaitEvent, name, haveName, ev, true)
-	return r
-}
-
-// deviceSize is _get_device_size: the sum of the live table's lengths.
-func (d *cmdCtx) deviceSize(name string) uint64 {
-	t := d.newTask(tTable)
-	if !d.setTaskDevice(t, name, true, false) {
-		return 0
-	}
-	d.applyCommon(t)
-	if !t.run() || !t.exists {
-		return 0
-	}
-	var size uint64
-	for _, s := range t.status {
-		size += s.Length
-	}
-	return size
-}
-
-// errorDevice is _error_device (wipe_table, remove --force): load an error
-// table of the device's size and resume it.
-func (d *cmdCtx) errorDevice(argc int, argv []string, ne *dmsim.NameEntry, _ bool) bool {
-	name := ""
-	if ne != nil {
-		name = ne.Name
-	} else if argc > 0 {
-		name = argv[0]
-	}
-	if name == "" {
-		d.errorf("No device specified.")
-		return false
-	}
-	size := d.deviceSize(name)
-	t := d.newTask(tReload)
-	if !d.setTaskDevice(t, name, true, false) {
-		return false
-	}
-	t.targets = []dmsim.TargetSpec{{Start: 0, Length: size, Type: "error", Params: ""}}
-	t.readOnly = d.sw[optReadOnly] > 0
-	d.applyCommon(t)
-	if !t.run() {
-		return false
-	}
-	if d.sw[optForce] > 0 {
-		d.sw[optNoLockfs], d.sw[optNoFlush] = 1, 1
-	}
-	if _, ok := d.simple(tResume, name, true, 0, false); !ok {
-		d.simple(tClear, name, true, 0, false)
-		return false
-	}
-	return true
-}
-
-func (d *cmdCtx) remove(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	if d.sw[optForce] > 0 && argc > 0 {
-		d.errorDevice(argc, argv, nil, false)
-	}
-	n, ok := firstArg(argc, argv)
-	_, r := d.simple(tRemove, n, ok, 0, false)
-	return r
-}
-
-func (d *cmdCtx) removeAll(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	_, r1 := d.simple(tRemoveAll, "", true, 0, false)
-	r := r1 || d.mknodesAll()
-	if d.sw[optForce] == 0 {
-		return r
-	}
-	count := func() int {
-		n := 0
-		d.processAll(true, func(*dmsim.NameEntry) bool { n++; return true })
-		return n
-	}
-	if count() == 0 {
-		return r
-	}
-	if d.processAll(true, func(ne *dmsim.NameEntry) bool { return d.errorDevice(0, nil, ne, false) }) {
-		r = true
-	}
-	_, r2 := d.simple(tRemoveAll, "", true, 0, false)
-	if r2 || d.mknodesAll() {
-		r = true
-	}
-	if n := count(); n > 0 {
-		d.errorf("Unable to remove %d device(s).", n)
-	}
-	return r
-}
-
-func (d *cmdCtx) rename(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	name, haveName := "", argc == 2
-	if haveName {
-		name = argv[0]
-	}
-	t := d.newTask(tRename)
-	if !d.setTaskDevice(t, name, haveName, false) {
-		return false
-	}
-	target := argv[argc-1]
-	if d.sw[optSetUUID] > 0 {
-		if len(target) >= dmUUIDLen {
-			d.errorf("New uuid %s too long", target)
-			return false
-		}
-		t.newUUID, t.newName = true, target
-	} else if !t.setNewName(target) {
-		return false
-	}
-	d.applyCommon(t)
-	return t.run()
-}
-
-func (d *cmdCtx) message(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	t := d.newTask(tTargetMsg)
-	if d.sw[optUUID] > 0 || d.sw[optMajor] > 0 {
-		if !d.setTaskDevice(t, "", false, false) {
-			return false
-		}
-	} else {
-		if !d.setTaskDevice(t, argv[0], true, false) {
-			return false
-		}
-		argc--
-		argv = argv[1:]
-	}
-	// strtoull(argv[0], &end, 10): white space and a sign may lead; no
-	// digits, trailing garbage or overflow is an invalid sector.
-	sector, rest, ok := scanULL(argv[0])
-	if !ok || rest != "" || ullOverflows(argv[0]) {
-		d.errorf("Invalid sector.")
-		return false
-	}
-	t.sector = sector
-	argc--
-	argv = argv[1:]
-	if argc <= 0 {
-		d.errorf("No message supplied.")
-	}
-	t.message = strings.Join(argv[:max(argc, 0)], " ")
-	d.applyCommon(t)
-	if !t.run() {
-		return false
-	}
-	if t.response != "" {
-		if strings.HasSuffix(t.response, "\n") {
-			d.printf("%s", t.response)
-		} else {
-			d.printf("%s\n", t.response)
-		}
-	}
-	return true
 }
 
 // processAll is _process_all: fn for every device, in the kernel's order.
@@ -834,338 +719,4 @@ func (d *cmdCtx) processAll(silent bool, fn func(*dmsim.NameEntry) bool) bool {
 		}
 	}
 	return r
-}
-
-func (d *cmdCtx) ls(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	if (d.sw[optTarget] > 0 && d.target != "") || (d.sw[optExec] > 0 && d.execCmd != "") {
-		return d.statusCmd("ls", 0, nil, nil, false)
-	}
-	if d.sw[optTree] > 0 {
-		return d.tree()
-	}
-	return d.processAll(false, func(ne *dmsim.NameEntry) bool {
-		if s, ok := d.devName(ne.Dev); ok {
-			d.printf("%s\t(%s)\n", ne.Name, s)
-		} else {
-			d.printf("%s\t(%d:%d)\n", ne.Name, ne.Dev.Major, ne.Dev.Minor)
-		}
-		return true
-	})
-}
-
-// devName is dm_device_get_name for -o blkdevname / devname.
-func (d *cmdCtx) devName(dev dmsim.DevT) (string, bool) {
-	switch d.devNameType {
-	case dnBlk:
-		if b, err := d.m.BdevByDevT(dev); err == nil && b != nil {
-			return b.Name(), true
-		}
-	case dnMap:
-		for _, e := range d.listDevices() {
-			if e.Dev == dev {
-				return e.Name, true
-			}
-		}
-		if b, err := d.m.BdevByDevT(dev); err == nil && b != nil {
-			return b.Name(), true
-		}
-	}
-	return "", false
-}
-
-func (d *cmdCtx) listDevices() []dmsim.NameEntry {
-	api := d.m.Ioctl()
-	if api == nil {
-		return nil
-	}
-	return api.ListDevices()
-}
-
-func (d *cmdCtx) status(argc int, argv []string, ne *dmsim.NameEntry, multiple bool) bool {
-	return d.statusCmd(d.cmdName, argc, argv, ne, multiple)
-}
-
-// deviceArg is how _status, _info and _deps pick their device: the entry
-// they are called with for each device, else the first argument; all is
-// set when there is neither (and no --uuid or --major), meaning every
-// device.
-func (d *cmdCtx) deviceArg(argc int, argv []string, ne *dmsim.NameEntry) (name string, haveName, all bool) {
-	switch {
-	case ne != nil:
-		return ne.Name, true, false
-	case argc > 0:
-		return argv[0], true, false
-	}
-	return "", false, d.sw[optUUID] == 0 && d.sw[optMajor] == 0
-}
-
-// statusCmd is _status, shared by status, table and ls --target/--exec.
-func (d *cmdCtx) statusCmd(cmdName string, argc int, argv []string, ne *dmsim.NameEntry, multiple bool) bool {
-	name, _, all := d.deviceArg(argc, argv, ne)
-	if all {
-		return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.statusCmd(cmdName, 0, nil, e, true) })
-	}
-	typ := tStatus
-	if cmdName == "table" {
-		typ = tTable
-	}
-	lsOnly := cmdName == "ls"
-	t := d.newTask(typ)
-	if !d.setTaskDevice(t, name, name != "" || ne != nil, false) {
-		return false
-	}
-	d.applyCommon(t)
-	t.noFlush = d.sw[optNoFlush] > 0
-	if !t.run() {
-		return false
-	}
-	if !t.exists {
-		d.errorf("Device does not exist.")
-		return false
-	}
-	if name == "" {
-		name = t.info.Name
-	}
-	verbose := d.sw[optVerbose] > 0
-	execing := d.sw[optExec] > 0 && d.execCmd != ""
-	matched := false
-	targets := t.status
-	if len(targets) == 0 {
-		targets = []dmsim.TargetStatus{{}} // no table: one pass with no target
-	}
-	for i, s := range targets {
-		hasTarget := len(t.status) > 0
-		if d.sw[optTarget] > 0 && (!hasTarget || s.Type != d.target) {
-			continue
-		}
-		if lsOnly {
-			if !execing || verbose {
-				d.printf("%s\t(%d, %d)\n", name, t.info.Dev.Major, t.info.Dev.Minor)
-			}
-			matched = true
-			break
-		}
-		if !execing || verbose {
-			concise := d.sw[optConcise] > 0 && typ == tTable
-			if !concise {
-				if !matched && verbose {
-					d.displayInfo(t)
-				}
-				if multiple && !verbose {
-					d.printf("%s: ", name)
-				}
-			} else if !matched {
-				// --concise: name,uuid,minor,flags then ",start length type params" per target
-				if d.conciseOutput {
-					d.printf(";")
-				}
-				d.conciseOutput = true
-				rw := "rw"
-				if t.info.ReadOnly {
-					rw = "ro"
-				}
-				d.printf("%s,%s,%d,%s", conciseQuote(name), conciseQuote(t.info.UUID), t.info.Dev.Minor, rw)
-			}
-			if hasTarget {
-				if concise {
-					d.printf(",%d %d %s %s", s.Start, s.Length, s.Type, conciseQuote(s.Params))
-				} else {
-					d.printf("%d %d %s %s", s.Start, s.Length, s.Type, s.Params)
-				}
-			}
-			if !concise {
-				d.printf("\n")
-			}
-		}
-		matched = true
-		_ = i
-	}
-	if multiple && verbose && matched && !lsOnly && (d.sw[optConcise] == 0 || d.sw[optVerbose] > 1) {
-		d.printf("\n")
-	}
-	if matched && execing {
-		if !d.execCommand(name) {
-			return false
-		}
-	}
-	return true
-}
-
-// execCommand is _exec_command: make the node, then run the --exec command
-// with the device path appended.
-func (d *cmdCtx) execCommand(name string) bool {
-	mk := d.newTask(tMknodes)
-	mk.name = name
-	if !mk.run() {
-		return false
-	}
-	args := strings.Fields(d.execCmd)
-	if len(args) == 0 {
-		return false
-	}
-	args = append(args, dmDir+"/"+name)
-	userland.Run(d.p, args)
-	return true
-}
-
-func (d *cmdCtx) targets(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	t := d.newTask(tListVersions)
-	if !t.run() {
-		return false
-	}
-	for _, v := range t.versions {
-		d.printf("%-16s v%d.%d.%d\n", v.Name, v.Version[0], v.Version[1], v.Version[2])
-	}
-	return true
-}
-
-func (d *cmdCtx) targetVersion(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	t := d.newTask(tTargetVersion)
-	t.name = argv[0]
-	if !t.run() {
-		return false
-	}
-	v := t.versions[0]
-	d.printf("%-16s v%d.%d.%d\n", v.Name, v.Version[0], v.Version[1], v.Version[2])
-	return true
-}
-
-func (d *cmdCtx) version(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	d.printf("Library version:   %s\n", libraryVersion)
-	api := d.m.Ioctl()
-	if api == nil {
-		return false
-	}
-	v := api.Version()
-	d.printf("Driver version:    %d.%d.%d\n", v[0], v[1], v[2])
-	d.report = nil
-	return true
-}
-
-func (d *cmdCtx) info(argc int, argv []string, ne *dmsim.NameEntry, multiple bool) bool {
-	name, haveName, all := d.deviceArg(argc, argv, ne)
-	if all {
-		return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.info(0, nil, e, true) })
-	}
-	t := d.newTask(tInfo)
-	if !d.setTaskDevice(t, name, haveName, false) {
-		return false
-	}
-	d.applyCommon(t)
-	if !t.run() {
-		return false
-	}
-	return d.displayInfo(t)
-}
-
-// displayInfo is _display_info.
-func (d *cmdCtx) displayInfo(t *task) bool {
-	if !t.exists {
-		d.errorf("Device does not exist.")
-		return false
-	}
-	if d.report == nil {
-		d.displayInfoLong(t)
-		return true
-	}
-	return d.report.addRow(d, t)
-}
-
-// displayInfoLong is _display_info_long.
-func (d *cmdCtx) displayInfoLong(t *task) {
-	i := t.info
-	state := "ACTIVE"
-	if i.Suspended {
-		state = "SUSPENDED"
-	}
-	if i.ReadOnly {
-		state += " (READ-ONLY)"
-	}
-	if i.DeferredRemove {
-		state += " (DEFERRED REMOVE)"
-	}
-	d.printf("Name:              %s\n", i.Name)
-	d.printf("State:             %s\n", state)
-	if ra, ok := d.readAhead(i.Name, i.Dev); ok {
-		d.printf("Read Ahead:        %d\n", ra)
-	}
-	switch {
-	case !i.LivePresent && !i.InactivePresent:
-		d.printf("Tables present:    None\n")
-	case i.LivePresent && i.InactivePresent:
-		d.printf("Tables present:    LIVE & INACTIVE\n")
-	case i.LivePresent:
-		d.printf("Tables present:    LIVE\n")
-	default:
-		d.printf("Tables present:    INACTIVE\n")
-	}
-	d.printf("Open count:        %d\n", i.OpenCount)
-	d.printf("Event number:      %d\n", i.EventNr)
-	d.printf("Major, minor:      %d, %d\n", i.Dev.Major, i.Dev.Minor)
-	d.printf("Number of targets: %d\n", i.TargetCount)
-	if i.UUID != "" {
-		d.printf("UUID: %s\n", i.UUID)
-	}
-	d.printf("\n")
-}
-
-func (d *cmdCtx) deps(argc int, argv []string, ne *dmsim.NameEntry, multiple bool) bool {
-	name, haveName, all := d.deviceArg(argc, argv, ne)
-	if all {
-		return d.processAll(false, func(e *dmsim.NameEntry) bool { return d.deps(0, nil, e, true) })
-	}
-	t := d.newTask(tDeps)
-	if !d.setTaskDevice(t, name, haveName, false) {
-		return false
-	}
-	d.applyCommon(t)
-	if !t.run() {
-		return false
-	}
-	verbose := d.sw[optVerbose] > 0
-	if verbose {
-		d.displayInfo(t)
-	}
-	if multiple && !verbose {
-		d.printf("%s: ", name)
-	}
-	d.printf("%d dependencies\t:", len(t.deps))
-	for _, dev := range t.deps {
-		if s, ok := d.devName(dev); ok {
-			d.printf(" (%s)", s)
-		} else {
-			d.printf(" (%d, %d)", dev.Major, dev.Minor)
-		}
-	}
-	d.printf("\n")
-	if multiple && verbose {
-		d.printf("\n")
-	}
-	return true
-}
-
-func (d *cmdCtx) mknodes(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
-	if argc == 0 {
-		return d.mknodesAll()
-	}
-	t := d.newTask(tMknodes)
-	if !t.setName(argv[0]) {
-		return false
-	}
-	return t.run()
-}
-
-func sortStrings(s []string) { sort.Strings(s) }
-
-// conciseQuote backslash-quotes the characters special in the concise
-// format: comma, semicolon and backslash.
-func conciseQuote(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if strings.IndexByte(",;\\", s[i]) >= 0 {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

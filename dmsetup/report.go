@@ -45,7 +45,7 @@ var fieldDefs = []fieldDef{
 		return num(int64(ra)), true
 	}},
 	{"blkdevname", "BlkDevName", 16, kindString, "info_", func(d *cmdCtx, t *task) (string, bool) {
-		if b, err := d.m.BdevByDevT(t.info.Dev); err == nil && b != nil {
+		if b, err := d.k.BdevByDevT(t.info.Dev); err == nil && b != nil {
 			return b.Name(), true
 		}
 		d.errorf("Could not resolve block device name for %d:%d.", t.info.Dev.Major, t.info.Dev.Minor)
@@ -115,7 +115,7 @@ var fieldDefs = []fieldDef{
 		deps, ok := d.depsOf(t)
 		var s []string
 		for _, dev := range deps {
-			if b, err := d.m.BdevByDevT(dev); err == nil && b != nil {
+			if b, err := d.k.BdevByDevT(dev); err == nil && b != nil {
 				s = append(s, b.Name())
 			} else {
 				s = append(s, dev.String())
@@ -181,13 +181,13 @@ func lookupField(name string) []*fieldDef {
 func (d *cmdCtx) newReport(cmd *command) (*report, bool) {
 	r := &report{sep: " ", aligned: true, headings: true}
 	options := defaultReportOptions
-	if d.sw[optNoHeadings] > 0 {
+	if d.switches.given(optNoHeadings) {
 		r.sep, r.aligned, r.headings = ":", false, false
 	}
-	if d.sw[optNamePrefixes] > 0 {
+	if d.switches.given(optNamePrefixes) {
 		r.aligned, r.prefixes = false, true
 	}
-	if o, ok := d.strArg[optOptions]; ok && d.sw[optOptions] > 0 {
+	if o, ok := d.strArg[optOptions]; ok && d.switches.given(optOptions) {
 		if strings.Contains(o, "help") {
 			io.WriteString(d.p.Stderr, fieldsText)
 			return nil, false
@@ -198,7 +198,7 @@ func (d *cmdCtx) newReport(cmd *command) (*report, bool) {
 			options = o
 		}
 	}
-	if s, ok := d.strArg[optSeparator]; ok && d.sw[optSeparator] > 0 {
+	if s, ok := d.strArg[optSeparator]; ok && d.switches.given(optSeparator) {
 		r.sep, r.aligned = s, false
 	}
 	for _, f := range strings.Split(options, ",") {
@@ -214,7 +214,7 @@ func (d *cmdCtx) newReport(cmd *command) (*report, bool) {
 		r.fields = append(r.fields, defs...)
 	}
 	r.visible = len(r.fields)
-	if keys, ok := d.strArg[optSort]; ok && d.sw[optSort] > 0 {
+	if keys, ok := d.strArg[optSort]; ok && d.switches.given(optSort) {
 		if cmd.name == "status" || cmd.name == "table" {
 			d.errorf("--sort is not yet supported with status and table.")
 			return nil, false

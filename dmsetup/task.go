@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,9 +14,9 @@ import (
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
-// Machine is what dmsetup needs from the kernel: the device-mapper ioctls
+// Kernel is what dmsetup needs from the kernel: the device-mapper ioctls
 // and the /dev and /sys services libdevmapper uses. *dmsim.Kernel has them.
-type Machine interface {
+type Kernel interface {
 	Ioctl() dmsim.IoctlAPI
 	Mknod(path string, dev dmsim.DevT) error
 	Unlink(path string) error
@@ -247,7 +248,7 @@ func (t *task) run() bool {
 // ioctl performs the kernel call as a clock actor.
 func (t *task) ioctl() error {
 	d := t.d
-	api := d.m.Ioctl()
+	api := d.k.Ioctl()
 	if api == nil {
 		return linuxerr.ENODEV
 	}
@@ -381,7 +382,7 @@ func (t *task) createAndLoad() bool {
 
 func (d *cmdCtx) mapperNodes() map[string]dmsim.DevT {
 	out := map[string]dmsim.DevT{}
-	for n, dev := range d.m.DevNodes(dmDir) {
+	for n, dev := range d.k.DevNodes(dmDir) {
 		n = path.Base(n)
 		if n != "control" {
 			out[n] = dev
@@ -393,16 +394,16 @@ func (d *cmdCtx) mapperNodes() map[string]dmsim.DevT {
 // statDev is stat(2)'s st_rdev for a device node.
 func (d *cmdCtx) statDev(p string) (dmsim.DevT, bool) {
 	p = path.Clean(p)
-	if dev, ok := d.m.DevNodes(path.Dir(p))[path.Base(p)]; ok {
+	if dev, ok := d.k.DevNodes(path.Dir(p))[path.Base(p)]; ok {
 		return dev, true
 	}
-	if dev, ok := d.m.DevNodes(path.Dir(p))[p]; ok {
+	if dev, ok := d.k.DevNodes(path.Dir(p))[p]; ok {
 		return dev, true
 	}
 	if strings.HasPrefix(p, dmDir+"/") {
 		return dmsim.DevT{}, false
 	}
-	b, err := d.m.LookupBdev(p)
+	b, err := d.k.LookupBdev(p)
 	if err != nil || b == nil {
 		return dmsim.DevT{}, false
 	}
@@ -415,9 +416,9 @@ func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
 		if cur == dev {
 			return
 		}
-		_ = d.m.Unlink(p)
+		_ = d.k.Unlink(p)
 	}
-	if err := d.m.Mknod(p, dev); err != nil && linuxerr.ToErrno(err) != linuxerr.EEXIST {
+	if err := d.k.Mknod(p, dev); err != nil && linuxerr.ToErrno(err) != linuxerr.EEXIST {
 		d.errorf("%s: mknod for %s failed: %s", p, name, linuxerr.Strerror(err))
 	}
 }
@@ -426,7 +427,7 @@ func (d *cmdCtx) rmNode(name string) {
 	if _, ok := d.mapperNodes()[name]; !ok {
 		return
 	}
-	if err := d.m.Unlink(dmDir + "/" + name); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
+	if err := d.k.Unlink(dmDir + "/" + name); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
 		d.errorf("%s: unlink failed: %s", dmDir+"/"+name, linuxerr.Strerror(err))
 	}
 }
@@ -435,13 +436,13 @@ func (d *cmdCtx) renameNode(oldName, newName string) {
 	nodes := d.mapperNodes()
 	dev, ok := nodes[oldName]
 	if _, exists := nodes[newName]; exists {
-		_ = d.m.Unlink(dmDir + "/" + newName)
+		_ = d.k.Unlink(dmDir + "/" + newName)
 	}
 	if !ok {
 		return
 	}
-	_ = d.m.Unlink(dmDir + "/" + oldName)
-	if err := d.m.Mknod(dmDir+"/"+newName, dev); err != nil {
+	_ = d.k.Unlink(dmDir + "/" + oldName)
+	if err := d.k.Mknod(dmDir+"/"+newName, dev); err != nil {
 		d.errorf("Unable to rename device node from '%s' to '%s'", oldName, newName)
 	}
 }
@@ -454,7 +455,7 @@ func (d *cmdCtx) mknodesAll() bool {
 	for n := range d.mapperNodes() {
 		names = append(names, n)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	for _, n := range names {
 		t := d.newTask(tMknodes)
 		t.name = n
@@ -480,7 +481,7 @@ func (d *cmdCtx) mknodesAll() bool {
 // × 2, else BLKRAGET on the node (which fails when there is none).
 func (d *cmdCtx) readAhead(name string, dev dmsim.DevT) (uint32, bool) {
 	if dev.Major != 0 {
-		s, err := d.m.SysfsRead(fmt.Sprintf("/sys/dev/block/%d:%d/bdi/read_ahead_kb", dev.Major, dev.Minor))
+		s, err := d.k.SysfsRead(fmt.Sprintf("/sys/dev/block/%d:%d/bdi/read_ahead_kb", dev.Major, dev.Minor))
 		if err == nil {
 			n, _ := strconv.Atoi(strings.TrimSpace(s))
 			return uint32(n * 2), true
@@ -495,7 +496,7 @@ func (d *cmdCtx) readAhead(name string, dev dmsim.DevT) (uint32, bool) {
 		d.errorf("%s: open failed: %s", p, linuxerr.Strerror(linuxerr.ENOENT))
 		return 0, false
 	}
-	if _, err := d.m.LookupBdev(p); err != nil {
+	if _, err := d.k.LookupBdev(p); err != nil {
 		d.errorf("%s: open failed: %s", p, linuxerr.Strerror(err))
 		return 0, false
 	}

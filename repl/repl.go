@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -366,32 +367,61 @@ func (s *Session) Loop(ctx context.Context, in LineReader, prompt string) {
 	}
 }
 
-// ParseArgs parses `dmsim repl` arguments (--disk NAME=SIZE|NAME=PATH).
+// diskArgs is the repeatable --disk NAME=SIZE|NAME=PATH: a size makes a new
+// zero-filled disk, anything else is an existing image.
+type diskArgs struct{ disks *[]DiskArg }
+
+func (d diskArgs) String() string {
+	if d.disks == nil {
+		return ""
+	}
+	return fmt.Sprint(*d.disks)
+}
+
+func (d diskArgs) Set(v string) error {
+	name, spec, ok := strings.Cut(v, "=")
+	if !ok || name == "" || spec == "" {
+		return errors.New("want NAME=SIZE or NAME=PATH")
+	}
+	if size, err := script.ParseSize(spec); err == nil {
+		*d.disks = append(*d.disks, DiskArg{Name: name, Size: size})
+	} else {
+		*d.disks = append(*d.disks, DiskArg{Name: name, Path: spec})
+	}
+	return nil
+}
+
+// usage is `dmsim repl`'s synopsis.
+const usage = "usage: dmsim repl [--disk NAME=SIZE|NAME=PATH]..."
+
+func flagSet(o *Options) *flag.FlagSet {
+	fs := flag.NewFlagSet("dmsim repl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var(diskArgs{&o.Disks}, "disk", "a disk `NAME=SIZE` (new, zero-filled) or NAME=PATH (an existing image); "+
+		"default: meta=4M and data=64M")
+	return fs
+}
+
+// ParseArgs parses `dmsim repl` arguments (--disk NAME=SIZE|NAME=PATH, as
+// --disk VALUE or --disk=VALUE); flag.ErrHelp asks for the usage.
 func ParseArgs(args []string) (Options, error) {
 	var o Options
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		var v string
-		switch {
-		case strings.HasPrefix(a, "--disk="):
-			v = strings.TrimPrefix(a, "--disk=")
-		case a == "--disk" && i+1 < len(args):
-			i++
-			v = args[i]
-		default:
-			return o, fmt.Errorf("unknown argument %q (want --disk NAME=SIZE or NAME=PATH)", a)
-		}
-		name, spec, ok := strings.Cut(v, "=")
-		if !ok || name == "" || spec == "" {
-			return o, fmt.Errorf("--disk wants NAME=SIZE or NAME=PATH")
-		}
-		if size, err := script.ParseSize(spec); err == nil {
-			o.Disks = append(o.Disks, DiskArg{Name: name, Size: size})
-		} else {
-			o.Disks = append(o.Disks, DiskArg{Name: name, Path: spec})
-		}
+	fs := flagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return o, nil
+}
+
+// printUsage writes the synopsis and the flags.
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, usage)
+	fs := flagSet(&Options{})
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 // isTerminal reports whether f is a terminal.
@@ -407,8 +437,13 @@ func isTerminal(r io.Reader) bool {
 // Main runs the REPL: liner on a terminal, plain lines otherwise.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := ParseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout)
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dmsim repl: %v\n", err)
+		printUsage(stderr)
 		return 2
 	}
 	s, err := NewSession(o, stdout, stderr)

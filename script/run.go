@@ -21,6 +21,7 @@ import (
 	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
 
+	_ "github.com/dmsim/dmsim/busybox" // registers the busybox applets
 	_ "github.com/dmsim/dmsim/dmsetup" // registers dmsetup
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"

@@ -32,6 +32,7 @@ type Clock struct {
 	waiters   map[*waiter]struct{}
 	advancing bool
 	halted    bool
+	added     chan struct{} // a timer was added (for FollowWallClock)
 }
 
 var (
@@ -43,7 +44,7 @@ var (
 
 // NewClock returns a clock at time 0 with no actors.
 func NewClock() *Clock {
-	return &Clock{waiters: make(map[*waiter]struct{})}
+	return &Clock{waiters: make(map[*waiter]struct{}), added: make(chan struct{}, 1)}
 }
 
 // Now is the virtual time since boot.
@@ -103,6 +104,10 @@ func (c *Clock) addTimer(d time.Duration, fn func(), daemon bool) *Timer {
 	t := &Timer{c: c, when: c.now + d, seq: c.seq, fn: fn, daemon: daemon, index: -1}
 	if !c.halted {
 		heap.Push(&c.timers, t)
+		select {
+		case c.added <- struct{}{}:
+		default:
+		}
 	}
 	return t
 }

@@ -73,11 +73,7 @@ func FuzzKstrtoull(f *testing.F) {
 			t.Fatalf("Kstrtoull(%q) = %d %v, reference %d %v", s, v, err, rv, rerr)
 		}
 		n, ok := ScanUint(s)
-		// isspace() of the kernel (lib/ctype.c) also takes 0xA0.
-		trimmed := s
-		for trimmed != "" && strings.IndexByte(" \t\n\v\f\r\xa0", trimmed[0]) >= 0 {
-			trimmed = trimmed[1:]
-		}
+		trimmed := trimLeftKSpace(s)
 		if ok != (trimmed != "" && strings.Trim(trimmed, "0123456789") == "") {
 			t.Fatalf("ScanUint(%q) ok=%v", s, ok)
 		}

@@ -454,7 +454,7 @@ func FuzzScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if v, ok := ScanULL(s); ok {
-			tr := strings.TrimLeft(s, " \t\n\v\f\r\xa0")
+			tr := trimLeftKSpace(s)
 			if tr == "" || strings.Trim(tr, "0123456789") != "" {
 				t.Fatalf("ScanULL(%q) accepted %d", s, v)
 			}
@@ -462,15 +462,37 @@ func FuzzScan(f *testing.F) {
 		if maj, min, ok := ScanDevT(s); ok && !strings.Contains(s, ":") {
 			t.Fatalf("ScanDevT(%q) = %d:%d", s, maj, min)
 		}
-		ScanDevTOffset(s)
-		if v, err := Kstrtoull(s, 10); err == nil {
+		if maj, min, ok := ScanDevTOffset(s); ok && strings.Count(s, ":") < 2 {
+			t.Fatalf("ScanDevTOffset(%q) = %d:%d", s, maj, min)
+		}
+		v10, err10 := Kstrtoull(s, 10)
+		if err10 == nil {
 			tr := strings.TrimSuffix(strings.TrimPrefix(s, "+"), "\n")
 			if tr == "" || strings.Trim(tr, "0123456789") != "" {
-				t.Fatalf("Kstrtoull(%q) accepted %d", s, v)
+				t.Fatalf("Kstrtoull(%q) accepted %d", s, v10)
+			}
+			// Base 0 reads a decimal without a leading 0 as base 10 does.
+			if tr[0] != '0' {
+				if v0, err0 := Kstrtoull(s, 0); err0 != nil || v0 != v10 {
+					t.Fatalf("Kstrtoull(%q, 0) = %d %v, base 10 gives %d", s, v0, err0, v10)
+				}
 			}
 		}
-		Kstrtoull(s, 0)
-		Kstrtoint(s, 10)
-		SimpleStrtoul(s, 16)
+		if v, err := Kstrtoint(s, 10); err == nil && !strings.HasPrefix(s, "-") {
+			if err10 != nil || uint64(v) != v10 {
+				t.Fatalf("Kstrtoint(%q) = %d, Kstrtoull gives %d %v", s, v, v10, err10)
+			}
+		}
+		if _, rest := SimpleStrtoul(s, 16); !strings.HasSuffix(s, rest) {
+			t.Fatalf("SimpleStrtoul(%q) left %q, not a suffix", s, rest)
+		}
 	})
+}
+
+// trimLeftKSpace drops the leading bytes the kernel's isspace() takes.
+func trimLeftKSpace(s string) string {
+	for s != "" && KSpace(s[0]) {
+		s = s[1:]
+	}
+	return s
 }

@@ -49,8 +49,9 @@ func provision(b *testing.B, td *ThinDevice, vb uint64) {
 	}
 }
 
-// BenchmarkInsert: alloc_data_block + insert_block of random virtual
-// blocks, committing every 10000 (like a busy pool's periodic commit).
+// BenchmarkInsert: dm_pool_alloc_data_block() + dm_thin_insert_block() of
+// random virtual blocks, committing every 10000 (like a busy pool's
+// periodic commit).
 func BenchmarkInsert(b *testing.B) {
 	pmd, _ := benchPool(b, 1<<30, uint64(b.N)+1000)
 	pmd.CreateThin(0)
@@ -67,7 +68,7 @@ func BenchmarkInsert(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inserts/s")
 }
 
-// BenchmarkLookup: dm_thin_find_block on a device with 1M mappings.
+// BenchmarkLookup: dm_thin_find_block() on a device with 1M mappings.
 func BenchmarkLookup(b *testing.B) {
 	const n = 1 << 20
 	pmd, _ := benchPool(b, 1<<30, n)

@@ -33,7 +33,7 @@ func (r *CheckReport) add(fatal bool, format string, a ...any) {
 }
 
 // Check verifies an image beyond what thin_check 0.9.0 looks at, as the
-// kernel depends on it (metadata-format.md §12.2): every tree's nodes, the
+// kernel depends on it (docs/metadata-format.md §11): every tree's nodes, the
 // metadata and data reference counts, both nr_allocated, the device sets
 // and mapped_blocks.
 func (im *Image) Check() *CheckReport {

@@ -20,30 +20,75 @@ import (
 
 var le = binary.LittleEndian
 
-// On-disk constants.
+// On-disk constants, each named after the kernel macro it reproduces.
 const (
-	SuperblockMagic    = 27022010
+	// SuperblockMagic is THIN_SUPERBLOCK_MAGIC.
+	SuperblockMagic = 27022010
+	// SuperblockLocation is THIN_SUPERBLOCK_LOCATION.
 	SuperblockLocation = 0
-	SuperblockCsumXor  = 160774
+	// SuperblockCsumXor is SUPERBLOCK_CSUM_XOR.
+	SuperblockCsumXor = 160774
 	// Version is THIN_VERSION, written by format.
 	Version = 2
-	// MetadataBlockSectors is THIN_METADATA_BLOCK_SIZE in sectors.
-	MetadataBlockSectors = 8
-	// MetadataMaxSectors is THIN_METADATA_MAX_SECTORS.
-	MetadataMaxSectors = spacemap.MetadataMaxBlocks * MetadataBlockSectors
-	// MetadataMaxSectorsWarning is THIN_METADATA_MAX_SECTORS_WARNING.
+	// MetadataBlockSectors is THIN_METADATA_BLOCK_SIZE (and
+	// DM_SM_METADATA_BLOCK_SIZE) in sectors.
+	MetadataBlockSectors = block.Size >> 9
+	// MetadataMaxBlocks is DM_SM_METADATA_MAX_BLOCKS: 255 bitmaps of
+	// 16320 entries. The space map is its home; it is exported here so the
+	// thin target and the tools take every thin constant from thinmeta.
+	MetadataMaxBlocks = spacemap.MetadataMaxBlocks
+	// MetadataMaxSectors is THIN_METADATA_MAX_SECTORS
+	// (DM_SM_METADATA_MAX_SECTORS).
+	MetadataMaxSectors = MetadataMaxBlocks * MetadataBlockSectors
+	// MetadataMaxSectorsWarning is THIN_METADATA_MAX_SECTORS_WARNING: a
+	// metadata device above 16 GiB draws a warning.
 	MetadataMaxSectorsWarning = 16 * (1024 * 1024 * 1024 >> 9)
 	// NeedsCheckFlag is THIN_METADATA_NEEDS_CHECK_FLAG.
 	NeedsCheckFlag = 1 << 0
-	// FeatureCompatROSupp and FeatureIncompatSupp are the supported
+	// FeatureCompatROSupp is THIN_FEATURE_COMPAT_RO_SUPP and
+	// FeatureIncompatSupp THIN_FEATURE_INCOMPAT_SUPP: the supported
 	// optional feature masks (none).
 	FeatureCompatROSupp = 0
 	FeatureIncompatSupp = 0
-	// MaxDevID is the largest thin device id (24 bits).
+	// MaxDevID is MAX_DEV_ID (dm-thin.c): thin device ids are 24 bits.
 	MaxDevID = (1 << 24) - 1
+	// DataDevBlockSizeMinSectors and DataDevBlockSizeMaxSectors are
+	// DATA_DEV_BLOCK_SIZE_MIN_SECTORS and DATA_DEV_BLOCK_SIZE_MAX_SECTORS
+	// (dm-thin.c): a data block is 64 KiB to 1 GiB.
+	DataDevBlockSizeMinSectors = 64 * 1024 >> 9
+	DataDevBlockSizeMaxSectors = 1024 * 1024 * 1024 >> 9
 	// DetailsSize is sizeof(struct disk_device_details).
 	DetailsSize = 24
-	smRootSize  = 128
+	// smRootSize is SPACE_MAP_ROOT_SIZE.
+	smRootSize = 128
+)
+
+// Byte offsets of the fields of struct thin_disk_superblock (packed,
+// little-endian), in the order they are laid out: each field starts where
+// the previous one ends, so the list reads as the on-disk layout
+// (docs/metadata-format.md §3).
+const (
+	sbCsum              = 0                             // u32 crc32c of bytes 4..4095, xor SuperblockCsumXor
+	sbFlags             = sbCsum + 4                    // u32 NeedsCheckFlag
+	sbBlocknr           = sbFlags + 4                   // u64 this block's own location
+	sbUUID              = sbBlocknr + 8                 // [16]byte
+	sbMagic             = sbUUID + 16                   // u64 SuperblockMagic
+	sbVersion           = sbMagic + 8                   // u32 Version
+	sbTime              = sbVersion + 4                 // u32 snapshot time counter
+	sbTransID           = sbTime + 4                    // u64 userspace transaction id
+	sbHeldRoot          = sbTransID + 8                 // u64 held_root (the tools' metadata_snap)
+	sbDataSMRoot        = sbHeldRoot + 8                // [128]byte data space map root
+	sbMetadataSMRoot    = sbDataSMRoot + smRootSize     // [128]byte metadata space map root
+	sbDataMappingRoot   = sbMetadataSMRoot + smRootSize // u64 top-level mapping tree
+	sbDeviceDetailsRoot = sbDataMappingRoot + 8         // u64 device details tree
+	sbDataBlockSize     = sbDeviceDetailsRoot + 8       // u32 sectors
+	sbMetadataBlockSize = sbDataBlockSize + 4           // u32 sectors
+	sbMetadataNrBlocks  = sbMetadataBlockSize + 4       // u64
+	sbCompatFlags       = sbMetadataNrBlocks + 8        // u32
+	sbCompatROFlags     = sbCompatFlags + 4             // u32
+	sbIncompatFlags     = sbCompatROFlags + 4           // u32
+	sbSize              = sbIncompatFlags + 4           // sizeof(struct thin_disk_superblock) = 364
+	_                   = uint(512 - sbSize)            // it must fit one sector (written atomically)
 )
 
 // Superblock is struct thin_disk_superblock.
@@ -69,51 +114,53 @@ type Superblock struct {
 	IncompatFlags     uint32
 }
 
-// DecodeSuperblock reads a superblock from a 4 KiB block.
+// DecodeSuperblock reads a superblock from a 4 KiB block (at least sbSize
+// bytes), field by field.
 func DecodeSuperblock(d []byte) Superblock {
 	var s Superblock
-	s.Csum = le.Uint32(d[0:])
-	s.Flags = le.Uint32(d[4:])
-	s.Blocknr = le.Uint64(d[8:])
-	copy(s.UUID[:], d[16:32])
-	s.Magic = le.Uint64(d[32:])
-	s.Version = le.Uint32(d[40:])
-	s.Time = le.Uint32(d[44:])
-	s.TransID = le.Uint64(d[48:])
-	s.HeldRoot = le.Uint64(d[56:])
-	copy(s.DataSMRoot[:], d[64:192])
-	copy(s.MetadataSMRoot[:], d[192:320])
-	s.DataMappingRoot = le.Uint64(d[320:])
-	s.DeviceDetailsRoot = le.Uint64(d[328:])
-	s.DataBlockSize = le.Uint32(d[336:])
-	s.MetadataBlockSize = le.Uint32(d[340:])
-	s.MetadataNrBlocks = le.Uint64(d[344:])
-	s.CompatFlags = le.Uint32(d[352:])
-	s.CompatROFlags = le.Uint32(d[356:])
-	s.IncompatFlags = le.Uint32(d[360:])
+	s.Csum = le.Uint32(d[sbCsum:])
+	s.Flags = le.Uint32(d[sbFlags:])
+	s.Blocknr = le.Uint64(d[sbBlocknr:])
+	copy(s.UUID[:], d[sbUUID:])
+	s.Magic = le.Uint64(d[sbMagic:])
+	s.Version = le.Uint32(d[sbVersion:])
+	s.Time = le.Uint32(d[sbTime:])
+	s.TransID = le.Uint64(d[sbTransID:])
+	s.HeldRoot = le.Uint64(d[sbHeldRoot:])
+	copy(s.DataSMRoot[:], d[sbDataSMRoot:])
+	copy(s.MetadataSMRoot[:], d[sbMetadataSMRoot:])
+	s.DataMappingRoot = le.Uint64(d[sbDataMappingRoot:])
+	s.DeviceDetailsRoot = le.Uint64(d[sbDeviceDetailsRoot:])
+	s.DataBlockSize = le.Uint32(d[sbDataBlockSize:])
+	s.MetadataBlockSize = le.Uint32(d[sbMetadataBlockSize:])
+	s.MetadataNrBlocks = le.Uint64(d[sbMetadataNrBlocks:])
+	s.CompatFlags = le.Uint32(d[sbCompatFlags:])
+	s.CompatROFlags = le.Uint32(d[sbCompatROFlags:])
+	s.IncompatFlags = le.Uint32(d[sbIncompatFlags:])
 	return s
 }
 
-// Encode writes the superblock fields (not the checksum) into d.
+// Encode writes the superblock fields into d, field by field, but not the
+// checksum: sb_prepare_for_write() computes that when the block is written.
 func (s *Superblock) Encode(d []byte) {
-	le.PutUint32(d[4:], s.Flags)
-	le.PutUint64(d[8:], s.Blocknr)
-	copy(d[16:32], s.UUID[:])
-	le.PutUint64(d[32:], s.Magic)
-	le.PutUint32(d[40:], s.Version)
-	le.PutUint32(d[44:], s.Time)
-	le.PutUint64(d[48:], s.TransID)
-	le.PutUint64(d[56:], s.HeldRoot)
-	copy(d[64:192], s.DataSMRoot[:])
-	copy(d[192:320], s.MetadataSMRoot[:])
-	le.PutUint64(d[320:], s.DataMappingRoot)
-	le.PutUint64(d[328:], s.DeviceDetailsRoot)
-	le.PutUint32(d[336:], s.DataBlockSize)
-	le.PutUint32(d[340:], s.MetadataBlockSize)
-	le.PutUint64(d[344:], s.MetadataNrBlocks)
-	le.PutUint32(d[352:], s.CompatFlags)
-	le.PutUint32(d[356:], s.CompatROFlags)
-	le.PutUint32(d[360:], s.IncompatFlags)
+	le.PutUint32(d[sbFlags:], s.Flags)
+	le.PutUint64(d[sbBlocknr:], s.Blocknr)
+	copy(d[sbUUID:], s.UUID[:])
+	le.PutUint64(d[sbMagic:], s.Magic)
+	le.PutUint32(d[sbVersion:], s.Version)
+	le.PutUint32(d[sbTime:], s.Time)
+	le.PutUint64(d[sbTransID:], s.TransID)
+	le.PutUint64(d[sbHeldRoot:], s.HeldRoot)
+	copy(d[sbDataSMRoot:], s.DataSMRoot[:])
+	copy(d[sbMetadataSMRoot:], s.MetadataSMRoot[:])
+	le.PutUint64(d[sbDataMappingRoot:], s.DataMappingRoot)
+	le.PutUint64(d[sbDeviceDetailsRoot:], s.DeviceDetailsRoot)
+	le.PutUint32(d[sbDataBlockSize:], s.DataBlockSize)
+	le.PutUint32(d[sbMetadataBlockSize:], s.MetadataBlockSize)
+	le.PutUint64(d[sbMetadataNrBlocks:], s.MetadataNrBlocks)
+	le.PutUint32(d[sbCompatFlags:], s.CompatFlags)
+	le.PutUint32(d[sbCompatROFlags:], s.CompatROFlags)
+	le.PutUint32(d[sbIncompatFlags:], s.IncompatFlags)
 }
 
 // DataSpaceMap and MetadataSpaceMap decode the space-map roots.
@@ -143,14 +190,14 @@ func (d DeviceDetails) Encode(b []byte) {
 	le.PutUint32(b[20:], d.SnapshottedTime)
 }
 
-// PackBlockTime is pack_block_time: data block in the top 40 bits, time in
+// PackBlockTime is pack_block_time(): data block in the top 40 bits, time in
 // the low 24.
 func PackBlockTime(b uint64, t uint32) uint64 { return b<<24 | uint64(t) }
 
-// UnpackBlockTime is unpack_block_time.
+// UnpackBlockTime is unpack_block_time().
 func UnpackBlockTime(v uint64) (uint64, uint32) { return v >> 24, uint32(v & (1<<24 - 1)) }
 
-// sbValidator is sb_validator (sb_check / sb_prepare_for_write); failures
+// sbValidator is sb_validator (sb_check() / sb_prepare_for_write()); failures
 // are logged with the kernel's texts when log is set.
 type sbValidator struct {
 	log func(level int, msg string)
@@ -159,8 +206,8 @@ type sbValidator struct {
 func (v *sbValidator) Name() string { return "superblock" }
 
 func (v *sbValidator) PrepareForWrite(d []byte, loc uint64) {
-	le.PutUint64(d[8:], loc)
-	le.PutUint32(d[0:], block.Checksum(d[4:block.Size], SuperblockCsumXor))
+	le.PutUint64(d[sbBlocknr:], loc)
+	le.PutUint32(d[sbCsum:], block.Checksum(d[sbFlags:block.Size], SuperblockCsumXor))
 }
 
 func (v *sbValidator) fail(loc uint64, errno linuxerr.Errno, format string, a ...any) error {
@@ -172,14 +219,14 @@ func (v *sbValidator) fail(loc uint64, errno linuxerr.Errno, format string, a ..
 }
 
 func (v *sbValidator) Check(d []byte, loc uint64) error {
-	if got := le.Uint64(d[8:]); got != loc {
+	if got := le.Uint64(d[sbBlocknr:]); got != loc {
 		return v.fail(loc, linuxerr.ENOTBLK, "sb_check failed: blocknr %d: wanted %d", got, loc)
 	}
-	if m := le.Uint64(d[32:]); m != SuperblockMagic {
+	if m := le.Uint64(d[sbMagic:]); m != SuperblockMagic {
 		return v.fail(loc, linuxerr.EILSEQ, "sb_check failed: magic %d: wanted %d", m, uint64(SuperblockMagic))
 	}
-	csum := block.Checksum(d[4:block.Size], SuperblockCsumXor)
-	if got := le.Uint32(d[0:]); got != csum {
+	csum := block.Checksum(d[sbFlags:block.Size], SuperblockCsumXor)
+	if got := le.Uint32(d[sbCsum:]); got != csum {
 		return v.fail(loc, linuxerr.EILSEQ, "sb_check failed: csum %d: wanted %d", csum, got)
 	}
 	return nil

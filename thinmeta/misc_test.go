@@ -129,7 +129,7 @@ func TestNeedsCheckReadOnlyAbortResize(t *testing.T) {
 		logs[0] != "device-mapper: thin metadata: could not access metadata due to unsupported optional features (1)." {
 		t.Fatalf("incompat: %v %q", err, logs)
 	}
-	// Bad magic, with the kernel's sb_check text.
+	// Bad magic, with the kernel's sb_check() text.
 	le.PutUint32(raw[360:], 0)
 	le.PutUint64(raw[32:], 1)
 	sbv.PrepareForWrite(raw[:block.Size], 0)

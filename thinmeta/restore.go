@@ -141,7 +141,7 @@ func (r *Restorer) Commit() error {
 	// The emitter drops its own reference to the empty leaf only after
 	// the commit (in its destructor), updating the bitmap in place: an
 	// unused leaf ends up free in the bitmap but counted in nr_allocated
-	// and the index entry ("one too high", metadata-format.md §3). A leaf
+	// and the index entry ("one too high", docs/metadata-format.md §3). A leaf
 	// still in use simply loses one reference.
 	c, err := r.tm.Ref(r.empty)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/thinmeta"
 )
@@ -64,12 +65,12 @@ const (
 // the version (exit 0), and any other option goes to opt, which returns
 // moreOptions, badOption (usage on stderr, exit 1) or an exit code. done
 // says the tool ends now with rc.
-func (t *tool) options(short string, long []longOpt, usage string, opt func(g *getopt, c int) int) (g *getopt, rc int, done bool) {
-	g = newGetopt(t.prog, t.args, short, long, t.err)
+func (t *tool) options(short string, long []getopt.Option, usage string, opt func(g *getopt.Parser, c int) int) (g *getopt.Parser, rc int, done bool) {
+	g = getopt.New(t.prog, t.args, short, long, t.err)
 	for {
 		c := g.Next()
 		switch c {
-		case -1:
+		case getopt.End:
 			return g, 0, false
 		case 'h':
 			io.WriteString(t.out, usage)
@@ -91,7 +92,7 @@ func (t *tool) options(short string, long []longOpt, usage string, opt func(g *g
 
 // input is the input file operand the readers take: the first operand, or
 // (unless quiet) "No input file provided." and the usage on stderr.
-func (t *tool) input(g *getopt, usage string, quiet bool) (string, bool) {
+func (t *tool) input(g *getopt.Parser, usage string, quiet bool) (string, bool) {
 	ops := g.Operands()
 	if len(ops) == 0 {
 		if !quiet {
@@ -106,18 +107,18 @@ func (t *tool) input(g *getopt, usage string, quiet bool) (string, bool) {
 func ThinCheck(ctx context.Context, args []string, env *Env) int {
 	return run(args, env, func(t *tool) int {
 		var o checkOpts
-		g, rc, done := t.options("qhVm", []longOpt{
-			{"quiet", noArg, 'q'},
-			{"help", noArg, 'h'},
-			{"version", noArg, 'V'},
-			{"metadata-snap", noArg, 'm'},
-			{"super-block-only", noArg, 1},
-			{"skip-mappings", noArg, 2},
-			{"ignore-non-fatal-errors", noArg, 3},
-			{"clear-needs-check-flag", noArg, 4},
-			{"override-mapping-root", reqArg, 5},
-			{"auto-repair", noArg, 6},
-		}, checkUsage, func(g *getopt, c int) int {
+		g, rc, done := t.options("qhVm", []getopt.Option{
+			{Name: "quiet", HasArg: getopt.NoArgument, Val: 'q'},
+			{Name: "help", HasArg: getopt.NoArgument, Val: 'h'},
+			{Name: "version", HasArg: getopt.NoArgument, Val: 'V'},
+			{Name: "metadata-snap", HasArg: getopt.NoArgument, Val: 'm'},
+			{Name: "super-block-only", HasArg: getopt.NoArgument, Val: 1},
+			{Name: "skip-mappings", HasArg: getopt.NoArgument, Val: 2},
+			{Name: "ignore-non-fatal-errors", HasArg: getopt.NoArgument, Val: 3},
+			{Name: "clear-needs-check-flag", HasArg: getopt.NoArgument, Val: 4},
+			{Name: "override-mapping-root", HasArg: getopt.RequiredArgument, Val: 5},
+			{Name: "auto-repair", HasArg: getopt.NoArgument, Val: 6},
+		}, checkUsage, func(g *getopt.Parser, c int) int {
 			switch c {
 			case 'q':
 				o.quiet = true

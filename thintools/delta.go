@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/thinmeta"
 )
 
@@ -35,16 +36,16 @@ func ThinDelta(ctx context.Context, args []string, env *Env) int {
 			}
 			return &v, true
 		}
-		g, rc, done := t.options("hVm::", []longOpt{
-			{"help", noArg, 'h'},
-			{"version", noArg, 'V'},
-			{"thin1", reqArg, 1},
-			{"snap1", reqArg, 1},
-			{"thin2", reqArg, 2},
-			{"snap2", reqArg, 2},
-			{"metadata-snap", optArg, 'm'},
-			{"verbose", noArg, 4},
-		}, deltaUsage, func(g *getopt, c int) int {
+		g, rc, done := t.options("hVm::", []getopt.Option{
+			{Name: "help", HasArg: getopt.NoArgument, Val: 'h'},
+			{Name: "version", HasArg: getopt.NoArgument, Val: 'V'},
+			{Name: "thin1", HasArg: getopt.RequiredArgument, Val: 1},
+			{Name: "snap1", HasArg: getopt.RequiredArgument, Val: 1},
+			{Name: "thin2", HasArg: getopt.RequiredArgument, Val: 2},
+			{Name: "snap2", HasArg: getopt.RequiredArgument, Val: 2},
+			{Name: "metadata-snap", HasArg: getopt.OptionalArgument, Val: 'm'},
+			{Name: "verbose", HasArg: getopt.NoArgument, Val: 4},
+		}, deltaUsage, func(g *getopt.Parser, c int) int {
 			switch c {
 			case 1, 2:
 				v, ok := parse(g.Optarg, "")

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/thinmeta"
 )
 
@@ -75,16 +76,16 @@ func ThinDump(ctx context.Context, args []string, env *Env) int {
 		o.format = "xml"
 		var output string
 		hasOutput := false
-		g, rc, done := t.options("hm::o:f:rV", []longOpt{
-			{"help", noArg, 'h'},
-			{"metadata-snap", optArg, 'm'},
-			{"output", reqArg, 'o'},
-			{"format", reqArg, 'f'},
-			{"repair", noArg, 'r'},
-			{"dev-id", reqArg, 1},
-			{"skip-mappings", noArg, 2},
-			{"version", noArg, 'V'},
-		}, dumpUsage, func(g *getopt, c int) int {
+		g, rc, done := t.options("hm::o:f:rV", []getopt.Option{
+			{Name: "help", HasArg: getopt.NoArgument, Val: 'h'},
+			{Name: "metadata-snap", HasArg: getopt.OptionalArgument, Val: 'm'},
+			{Name: "output", HasArg: getopt.RequiredArgument, Val: 'o'},
+			{Name: "format", HasArg: getopt.RequiredArgument, Val: 'f'},
+			{Name: "repair", HasArg: getopt.NoArgument, Val: 'r'},
+			{Name: "dev-id", HasArg: getopt.RequiredArgument, Val: 1},
+			{Name: "skip-mappings", HasArg: getopt.NoArgument, Val: 2},
+			{Name: "version", HasArg: getopt.NoArgument, Val: 'V'},
+		}, dumpUsage, func(g *getopt.Parser, c int) int {
 			switch c {
 			case 'f':
 				o.format = g.Optarg

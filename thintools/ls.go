@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/internal/getopt"
 )
 
 var lsFields = []string{
@@ -80,13 +82,13 @@ func ThinLs(ctx context.Context, args []string, env *Env) int {
 	return run(args, env, func(t *tool) int {
 		fields := []string{"DEV", "MAPPED", "CREATE_TIME", "SNAP_TIME"}
 		headers, snap := true, false
-		g, rc, done := t.options("hmo:V", []longOpt{
-			{"help", noArg, 'h'},
-			{"metadata-snap", noArg, 'm'},
-			{"version", noArg, 'V'},
-			{"format", reqArg, 'o'},
-			{"no-headers", noArg, 1},
-		}, lsUsage, func(g *getopt, c int) int {
+		g, rc, done := t.options("hmo:V", []getopt.Option{
+			{Name: "help", HasArg: getopt.NoArgument, Val: 'h'},
+			{Name: "metadata-snap", HasArg: getopt.NoArgument, Val: 'm'},
+			{Name: "version", HasArg: getopt.NoArgument, Val: 'V'},
+			{Name: "format", HasArg: getopt.RequiredArgument, Val: 'o'},
+			{Name: "no-headers", HasArg: getopt.NoArgument, Val: 1},
+		}, lsUsage, func(g *getopt.Parser, c int) int {
 			switch c {
 			case 'm':
 				snap = true

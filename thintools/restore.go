@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/spacemap"
 	"github.com/dmsim/dmsim/persistent-data/transaction"
@@ -45,16 +46,16 @@ func ThinRestore(ctx context.Context, args []string, env *Env) int {
 		var in, out string
 		var hasIn, hasOut bool
 		var ov restoreOverrides
-		_, rc, done := t.options("hi:o:qV", []longOpt{
-			{"help", noArg, 'h'},
-			{"input", reqArg, 'i'},
-			{"output", reqArg, 'o'},
-			{"quiet", noArg, 'q'},
-			{"version", noArg, 'V'},
-			{"transaction-id", reqArg, 1},
-			{"data-block-size", reqArg, 2},
-			{"nr-data-blocks", reqArg, 3},
-		}, restoreUsage, func(g *getopt, c int) int {
+		_, rc, done := t.options("hi:o:qV", []getopt.Option{
+			{Name: "help", HasArg: getopt.NoArgument, Val: 'h'},
+			{Name: "input", HasArg: getopt.RequiredArgument, Val: 'i'},
+			{Name: "output", HasArg: getopt.RequiredArgument, Val: 'o'},
+			{Name: "quiet", HasArg: getopt.NoArgument, Val: 'q'},
+			{Name: "version", HasArg: getopt.NoArgument, Val: 'V'},
+			{Name: "transaction-id", HasArg: getopt.RequiredArgument, Val: 1},
+			{Name: "data-block-size", HasArg: getopt.RequiredArgument, Val: 2},
+			{Name: "nr-data-blocks", HasArg: getopt.RequiredArgument, Val: 3},
+		}, restoreUsage, func(g *getopt.Parser, c int) int {
 			switch c {
 			case 'i':
 				in, hasIn = g.Optarg, true

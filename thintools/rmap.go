@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/dmsim/dmsim/internal/getopt"
 )
 
 const rmapUsage = `Usage: thin_rmap [options] {device|file}
@@ -52,11 +54,11 @@ func cutULL(s string) (uint64, string, bool) {
 func ThinRmap(ctx context.Context, args []string, env *Env) int {
 	return run(args, env, func(t *tool) int {
 		var regions []region
-		g, rc, done := t.options("hV", []longOpt{
-			{"help", noArg, 'h'},
-			{"version", noArg, 'V'},
-			{"region", reqArg, 1},
-		}, rmapUsage, func(g *getopt, c int) int {
+		g, rc, done := t.options("hV", []getopt.Option{
+			{Name: "help", HasArg: getopt.NoArgument, Val: 'h'},
+			{Name: "version", HasArg: getopt.NoArgument, Val: 'V'},
+			{Name: "region", HasArg: getopt.RequiredArgument, Val: 1},
+		}, rmapUsage, func(g *getopt.Parser, c int) int {
 			switch c {
 			case 1:
 				r, err := parseRegion(g.Optarg)

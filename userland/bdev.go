@@ -14,8 +14,8 @@ import (
 	"github.com/dmsim/dmsim/sim"
 )
 
-// pageSize is the page size of the emulated machine.
-const pageSize = 4096
+// PageSize is the page size of the emulated machine.
+const PageSize = 4096
 
 // bdevFile is an open block device node.
 //
@@ -67,7 +67,7 @@ func openBdev(ctx context.Context, k *dmsim.Kernel, name string, flag int) (File
 	f := &bdevFile{k: k, tok: tokenFrom(ctx), b: b, release: rel, name: name, flag: flag, direct: flag&O_DIRECT != 0,
 		dirty: map[int64][]byte{}}
 	f.bsize = int64(f.SectorSize())
-	for f.bsize < pageSize && f.Size()%(f.bsize*2) == 0 {
+	for f.bsize < PageSize && f.Size()%(f.bsize*2) == 0 {
 		f.bsize *= 2
 	}
 	return f, nil
@@ -175,8 +175,8 @@ func (f *bdevFile) readBlock(blk int64, buf []byte) error {
 // (block_read_full_folio); it reports an error if any of them failed.
 func (f *bdevFile) readPage(pg int64) ([]byte, error) {
 	size := f.Size()
-	start := pg * pageSize
-	n := min(int64(pageSize), size-start)
+	start := pg * PageSize
+	n := min(int64(PageSize), size-start)
 	page := make([]byte, n)
 	var first error
 	for off := int64(0); off < n; off += f.bsize {
@@ -224,7 +224,7 @@ func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 	done := 0
 	for done < len(want) {
 		pos := off + int64(done)
-		pg := pos / pageSize
+		pg := pos / PageSize
 		page, err := f.readPage(pg)
 		if err != nil {
 			if done > 0 {
@@ -232,7 +232,7 @@ func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 			}
 			return 0, err
 		}
-		done += copy(want[done:], page[pos-pg*pageSize:])
+		done += copy(want[done:], page[pos-pg*PageSize:])
 	}
 	return done, nil
 }

@@ -49,6 +49,8 @@ type BlockFile interface {
 	Size() int64
 	// SectorSize is the logical block size (BLKSSZGET).
 	SectorSize() int
+	// BlockSize is the page cache's buffer size (BLKBSZGET).
+	BlockSize() int64
 	// ReadOnly is BLKROGET.
 	ReadOnly() bool
 	// Discard discards a byte range (BLKDISCARD).
@@ -59,6 +61,10 @@ type BlockFile interface {
 
 // Syncer is implemented by files that buffer writes.
 type Syncer interface{ Sync() error }
+
+// DirectSetter is implemented by files whose O_DIRECT flag can be turned
+// off (fcntl F_SETFL), as busybox dd does when a direct transfer is refused.
+type DirectSetter interface{ SetDirect(bool) }
 
 // FS is the file namespace commands see.
 type FS interface {

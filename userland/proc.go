@@ -1,7 +1,9 @@
-// Package userland is the userspace of the emulated machine: the busybox 1.35
-// utilities scenario scripts use (dd, blkdiscard, blockdev, losetup, od, ...),
-// the process context every command runs in, and the registry through which
-// other packages (dmsetup, the thin_* tools) add commands.
+// Package userland is the process model of the emulated machine's
+// userspace: the process every command runs as (Proc: arguments, standard
+// streams, environment, clock token, open files, signals), the file
+// namespace it sees (SimFS inside the simulation, HostFS on the host, block
+// device nodes, pipes), and the registry through which other packages
+// (busybox's applets, dmsetup, the thin_* tools) add commands from init().
 //
 // A command is a Go function that gets a Proc (its arguments, standard
 // streams, environment, file system and, inside the simulation, the kernel)
@@ -17,6 +19,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -87,7 +90,7 @@ func (o *openFiles) closeAll() {
 	}
 }
 
-// Killed returns the status of a process that died of its kill signal;
+// KilledStatus returns the status of a process that died of its kill signal;
 // commands return it when they notice Killed().
 func (p *Proc) KilledStatus() int {
 	if p.KillSignal != 0 {
@@ -111,16 +114,40 @@ const signalBase = 1 << 16
 // turns it into 128+sig, RunStatus also reports the signal.
 func Signaled(sig int) int { return signalBase + sig }
 
-var signalText = map[int]string{1: "Hangup", 2: "Interrupt", 3: "Quit", 6: "Aborted", 9: "Killed",
-	10: "User defined signal 1", 12: "User defined signal 2", 13: "Broken pipe", 14: "Alarm clock",
-	15: "Terminated"}
+// signals is the one table of the signals a process can be sent here:
+// number, name (signal(7), without "SIG") and strsignal(3) text.
+var signals = []struct {
+	num        int
+	name, text string
+}{
+	{1, "HUP", "Hangup"}, {2, "INT", "Interrupt"}, {3, "QUIT", "Quit"}, {6, "ABRT", "Aborted"},
+	{9, "KILL", "Killed"}, {10, "USR1", "User defined signal 1"}, {12, "USR2", "User defined signal 2"},
+	{13, "PIPE", "Broken pipe"}, {14, "ALRM", "Alarm clock"}, {15, "TERM", "Terminated"},
+}
 
 // SignalText is strsignal(sig), as the shell reports a job killed by it.
 func SignalText(sig int) string {
-	if t, ok := signalText[sig]; ok {
-		return t
+	for _, s := range signals {
+		if s.num == sig {
+			return s.text
+		}
 	}
 	return fmt.Sprintf("Unknown signal %d", sig)
+}
+
+// SignalNumber is busybox's get_signum: a number from 0 to 64, or a name
+// with or without "SIG", in any case.
+func SignalNumber(name string) (int, bool) {
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < 65 {
+		return n, true
+	}
+	name = strings.TrimPrefix(strings.ToUpper(name), "SIG")
+	for _, s := range signals {
+		if s.name == name {
+			return s.num, true
+		}
+	}
+	return 0, false
 }
 
 // Getenv returns an environment variable ("" if unset or no environment).

@@ -12,6 +12,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -115,65 +117,111 @@ func printHostTools(w io.Writer) {
 	}
 }
 
+// runArgs is what `dmsim run` was asked for.
+type runArgs struct {
+	script      string
+	keep        string
+	disks       diskPaths
+	commandTime commandTime
+}
+
+// diskPaths is the repeatable --disk NAME=PATH.
+type diskPaths map[string]string
+
+func (d diskPaths) String() string { return fmt.Sprint(map[string]string(d)) }
+
+func (d diskPaths) Set(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	if !ok || name == "" || path == "" {
+		return errors.New("want NAME=PATH")
+	}
+	d[name] = path
+	return nil
+}
+
+// commandTime is --command-time D, and whether it was given (not given:
+// the runner's default).
+type commandTime struct {
+	d   time.Duration
+	set bool
+}
+
+func (c *commandTime) String() string {
+	if !c.set {
+		return ""
+	}
+	return c.d.String()
+}
+
+func (c *commandTime) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return errors.New("want a duration (350ms, 1s, 0)")
+	}
+	c.d, c.set = d, true
+	return nil
+}
+
+// options is script.Options for the flags: there CommandTime 0 selects the
+// default and a negative one charges nothing.
+func (r *runArgs) options() script.Options {
+	o := script.Options{KeepDir: r.keep, Disks: r.disks}
+	if r.commandTime.set {
+		o.CommandTime = r.commandTime.d
+		if r.commandTime.d == 0 {
+			o.CommandTime = -1
+		}
+	}
+	return o
+}
+
+const runUsage = "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT"
+
+// parseRunArgs reads `dmsim run`'s flags (before or after the script, as
+// --flag value or --flag=value); flag.ErrHelp asks for the usage.
+func parseRunArgs(args []string) (*runArgs, *flag.FlagSet, error) {
+	r := &runArgs{disks: diskPaths{}}
+	fs := flag.NewFlagSet("dmsim run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&r.keep, "keep", "", "keep the disk images as `DIR`/NAME.img")
+	fs.Var(r.disks, "disk", "attach the existing image `NAME=PATH` for the script's disk NAME")
+	fs.Var(&r.commandTime, "command-time", "the virtual time `D` each command line costs (default "+
+		script.DefaultCommandTime.String()+", 0 for none)")
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fs, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if r.script != "" {
+			return nil, fs, errors.New("one script at a time")
+		}
+		r.script, args = fs.Arg(0), fs.Args()[1:]
+	}
+	if r.script == "" {
+		return nil, fs, errors.New("no SCRIPT")
+	}
+	return r, fs, nil
+}
+
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := script.Options{Disks: map[string]string{}, Out: stdout, Version: Version()}
-	var file string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		// --opt=VALUE or --opt VALUE
-		val := func() (string, bool) {
-			if _, v, ok := strings.Cut(a, "="); ok {
-				return v, true
-			}
-			if i+1 < len(args) {
-				i++
-				return args[i], true
-			}
-			return "", false
+	r, fs, err := parseRunArgs(args)
+	if err != nil {
+		code := 2
+		if errors.Is(err, flag.ErrHelp) {
+			code, stderr = 0, stdout
+		} else {
+			fmt.Fprintf(stderr, "dmsim run: %v\n", err)
 		}
-		switch {
-		case a == "--keep" || strings.HasPrefix(a, "--keep="):
-			v, ok := val()
-			if !ok {
-				fmt.Fprintln(stderr, "dmsim run: --keep needs a directory")
-				return 2
-			}
-			o.KeepDir = v
-		case a == "--disk" || strings.HasPrefix(a, "--disk="):
-			v, ok := val()
-			name, p, ok2 := strings.Cut(v, "=")
-			if !ok || !ok2 || name == "" || p == "" {
-				fmt.Fprintln(stderr, "dmsim run: --disk wants NAME=PATH")
-				return 2
-			}
-			o.Disks[name] = p
-		case a == "--command-time" || strings.HasPrefix(a, "--command-time="):
-			v, ok := val()
-			d, err := time.ParseDuration(v)
-			if !ok || err != nil || d < 0 {
-				fmt.Fprintln(stderr, "dmsim run: --command-time wants a duration (350ms, 1s, 0)")
-				return 2
-			}
-			o.CommandTime = d
-			if d == 0 {
-				o.CommandTime = -1 // none
-			}
-		case strings.HasPrefix(a, "-") && a != "-":
-			fmt.Fprintf(stderr, "dmsim run: unknown option %s\n", a)
-			return 2
-		default:
-			if file != "" {
-				fmt.Fprintln(stderr, "dmsim run: one script at a time")
-				return 2
-			}
-			file = a
-		}
+		fmt.Fprintln(stderr, runUsage)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		return code
 	}
-	if file == "" {
-		fmt.Fprintln(stderr, "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT")
-		return 2
-	}
-	if _, err := script.RunFile(ctx, file, o); err != nil {
+	o := r.options()
+	o.Out, o.Version = stdout, Version()
+	if _, err := script.RunFile(ctx, r.script, o); err != nil {
 		fmt.Fprintf(stderr, "dmsim run: %v\n", err)
 		return 1
 	}

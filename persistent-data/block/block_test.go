@@ -8,7 +8,7 @@ import (
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
-// Test vectors from ../shared/spec/metadata-format.md §2 (checked against
+// Test vectors from docs/metadata-format.md §2 (checked against
 // thin_restore output).
 func TestChecksumVectors(t *testing.T) {
 	zero := make([]byte, 4092)

@@ -128,7 +128,7 @@ func WithCacheBytes(n int64) Option {
 // ReadOnly makes every write lock fail with EPERM.
 func ReadOnly() Option { return func(m *Manager) { m.readOnly = true } }
 
-// NewManager creates a block manager over dev (dm_block_manager_create).
+// NewManager creates a block manager over dev (dm_block_manager_create()).
 func NewManager(dev Device, opts ...Option) *Manager {
 	m := &Manager{dev: dev, maxCached: DefaultCacheBytes / Size, cache: map[uint64]*Block{}}
 	m.lru.next, m.lru.prev = &m.lru, &m.lru
@@ -151,14 +151,14 @@ func (m *Manager) NrBlocks() uint64 {
 	return m.nrBlocks
 }
 
-// SetReadOnly is dm_bm_set_read_only / dm_bm_set_read_write.
+// SetReadOnly is dm_bm_set_read_only() / dm_bm_set_read_write().
 func (m *Manager) SetReadOnly(ro bool) {
 	m.mu.Lock()
 	m.readOnly = ro
 	m.mu.Unlock()
 }
 
-// IsReadOnly is dm_bm_is_read_only.
+// IsReadOnly is dm_bm_is_read_only().
 func (m *Manager) IsReadOnly() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -277,7 +277,7 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 	return b, nil
 }
 
-// ReadLock is dm_bm_read_lock. A nil validator reads the raw block.
+// ReadLock is dm_bm_read_lock(). A nil validator reads the raw block.
 func (m *Manager) ReadLock(loc uint64, v Validator) (*Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -312,12 +312,12 @@ func (m *Manager) writeLock(loc uint64, v Validator, zero bool) (*Block, error) 
 	return b, m.evict()
 }
 
-// WriteLock is dm_bm_write_lock.
+// WriteLock is dm_bm_write_lock().
 func (m *Manager) WriteLock(loc uint64, v Validator) (*Block, error) {
 	return m.writeLock(loc, v, false)
 }
 
-// WriteLockZero is dm_bm_write_lock_zero: the block is not read.
+// WriteLockZero is dm_bm_write_lock_zero(): the block is not read.
 func (m *Manager) WriteLockZero(loc uint64, v Validator) (*Block, error) {
 	return m.writeLock(loc, v, true)
 }
@@ -337,7 +337,7 @@ func (m *Manager) Unlock(b *Block) {
 	}
 }
 
-// Flush is dm_bm_flush: write every dirty unlocked block, then flush the
+// Flush is dm_bm_flush(): write every dirty unlocked block, then flush the
 // device.
 func (m *Manager) Flush() error {
 	m.mu.Lock()
@@ -372,7 +372,7 @@ func (m *Manager) writeDirty() error {
 
 // CommitSuperblock unlocks the (write-locked) superblock, writes every
 // other dirty block, flushes, then writes the superblock with FUA: the
-// commit point (dm_tm_commit + dm_bm_flush).
+// commit point (dm_tm_commit() + dm_bm_flush()).
 func (m *Manager) CommitSuperblock(sb *Block) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -403,7 +403,7 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	return nil
 }
 
-// Reset is dm_block_manager_reset (used by abort): like dm-bufio's
+// Reset is dm_block_manager_reset() (used by abort): like dm-bufio's
 // drop_buffers(), dirty blocks are written out first (uncommitted shadows
 // are unreferenced, so that is harmless), then every unlocked block is
 // forgotten.
@@ -422,7 +422,7 @@ func (m *Manager) Reset() {
 	}
 }
 
-// Close writes any dirty blocks (dm_block_manager_destroy writes dirty
+// Close writes any dirty blocks (dm_block_manager_destroy() writes dirty
 // buffers back, read-only or not) and flushes the device.
 func (m *Manager) Close() error {
 	m.mu.Lock()

@@ -7,7 +7,7 @@ import (
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
-// Empty is dm_btree_empty: a new empty leaf root.
+// Empty is dm_btree_empty(): a new empty leaf root.
 func Empty(info *Info) (uint64, error) {
 	b, err := newBlock(info)
 	if err != nil {
@@ -24,7 +24,7 @@ func Empty(info *Info) (uint64, error) {
 	return loc, nil
 }
 
-// Del is dm_btree_del: drop a reference on root, freeing every node whose
+// Del is dm_btree_del(): drop a reference on root, freeing every node whose
 // count reaches zero and decrementing the values of freed leaves.
 func Del(info *Info, root uint64) error {
 	type frame struct {
@@ -120,7 +120,7 @@ func lookupRaw(s *roSpine, b uint64, key uint64, search func(Node, uint64) int, 
 	}
 }
 
-// Lookup is dm_btree_lookup: the value for keys (one per level) is copied
+// Lookup is dm_btree_lookup(): the value for keys (one per level) is copied
 // into dst (which may be nil to test presence). ENODATA if absent.
 func Lookup(info *Info, root uint64, keys []uint64, dst []byte) error {
 	s := roSpine{info: info}
@@ -180,7 +180,7 @@ func lookupNextSingle(info *Info, root, key uint64, dst []byte, depth int) (uint
 	return n.Key(i), nil
 }
 
-// LookupNext is dm_btree_lookup_next: the first entry with key >= the last
+// LookupNext is dm_btree_lookup_next(): the first entry with key >= the last
 // level key (the upper levels must match exactly).
 func LookupNext(info *Info, root uint64, keys []uint64, dst []byte) (uint64, error) {
 	s := roSpine{info: info}
@@ -234,7 +234,7 @@ func findKey(s *roSpine, b uint64, highest bool, wantNext bool, leafSize int) (k
 	}
 }
 
-// FindKey is dm_btree_find_highest_key / dm_btree_find_lowest_key: it
+// FindKey is dm_btree_find_highest_key() / dm_btree_find_lowest_key(): it
 // fills keys level by level and returns how many levels had an entry.
 func FindKey(info *Info, root uint64, highest bool, keys []uint64) (int, error) {
 	s := roSpine{info: info}
@@ -259,7 +259,7 @@ func FindKey(info *Info, root uint64, highest bool, keys []uint64) (int, error) 
 	return count, nil
 }
 
-// Walk is dm_btree_walk for single level trees: fn is called for every
+// Walk is dm_btree_walk() for single level trees: fn is called for every
 // leaf entry in key order.
 func Walk(info *Info, root uint64, fn func(key uint64, value []byte) error) error {
 	return walk(info, root, fn, 0)

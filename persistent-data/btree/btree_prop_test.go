@@ -196,8 +196,8 @@ func TestBtreeRandom(t *testing.T) {
 				roots[i] = nr
 				delete(models[i], k)
 			case r < 93:
-				// Range removal the way __remove_range drives it:
-				// lookup_next, then remove_leaves, until past end.
+				// Range removal the way __remove_range() drives it:
+				// lookup_next(), then remove_leaves(), until past end.
 				end := k + uint64(rng.Intn(300))
 				begin, total := k, 0
 				dst := make([]byte, tc.valueSize)
@@ -232,7 +232,7 @@ func TestBtreeRandom(t *testing.T) {
 					t.Fatalf("range removal [%d,%d): removed %d, want %d", k, end, total, want)
 				}
 			case r < 96 && len(roots) < 4:
-				// Clone: share the whole tree (like create_snap).
+				// Clone: share the whole tree (like create_snap()).
 				e.tm.Inc(roots[i])
 				roots = append(roots, roots[i])
 				m := map[uint64]uint64{}

@@ -60,7 +60,7 @@ func initSibling(dst, src Node) {
 	dst.setValueSize(src.ValueSize())
 }
 
-// splitOneIntoTwo is split_one_into_two: a new right sibling takes half.
+// splitOneIntoTwo is split_one_into_two(): a new right sibling takes half.
 func splitOneIntoTwo(s *shadowSpine, parentIndex int, key uint64) error {
 	left := s.current()
 	right, err := newBlock(s.info)
@@ -87,7 +87,7 @@ func splitOneIntoTwo(s *shadowSpine, parentIndex int, key uint64) error {
 	return nil
 }
 
-// shadowChild is shadow_child: shadow child index of parent and repoint it.
+// shadowChild is shadow_child(): shadow child index of parent and repoint it.
 func shadowChild(info *Info, vt *ValueType, parent Node, index int) (*block.Block, error) {
 	b, inc, err := info.TM.ShadowBlock(parent.Value64(index), Validator)
 	if err != nil {
@@ -104,7 +104,7 @@ func shadowChild(info *Info, vt *ValueType, parent Node, index int) (*block.Bloc
 	return b, nil
 }
 
-// splitTwoIntoThree is split_two_into_three.
+// splitTwoIntoThree is split_two_into_three().
 func splitTwoIntoThree(s *shadowSpine, parentIndex int, vt *ValueType, key uint64) error {
 	parent := s.parent()
 	pn := Node(parent.Data())
@@ -160,7 +160,7 @@ func splitTwoIntoThree(s *shadowSpine, parentIndex int, vt *ValueType, key uint6
 	return nil
 }
 
-// splitBeneath is btree_split_beneath: the root keeps its block and
+// splitBeneath is btree_split_beneath(): the root keeps its block and
 // becomes an internal node over two new children.
 func splitBeneath(s *shadowSpine, key uint64) error {
 	newParent := s.current()
@@ -260,7 +260,7 @@ func nodeFreeSpace(info *Info, b uint64) (int, error) {
 // before entries are moved into it.
 const spaceThreshold = 8
 
-// rebalanceOrSplit is rebalance_or_split.
+// rebalanceOrSplit is rebalance_or_split().
 func rebalanceOrSplit(s *shadowSpine, vt *ValueType, parentIndex int, key uint64) error {
 	parent := Node(s.parent().Data())
 	nrParent := parent.NrEntries()
@@ -317,7 +317,7 @@ func hasSpaceForInsert(n Node, key uint64) bool {
 	return true
 }
 
-// insertRaw is btree_insert_raw: shadow down to the leaf for key, making
+// insertRaw is btree_insert_raw(): shadow down to the leaf for key, making
 // room on the way; returns the index to insert or overwrite at.
 func insertRaw(s *shadowSpine, root uint64, vt *ValueType, key uint64, index int) (int, error) {
 	i, top := index, true
@@ -370,7 +370,7 @@ func needInsert(n Node, key uint64, index int) bool {
 	return index >= n.NrEntries() || n.Key(index) != key
 }
 
-// Insert is dm_btree_insert_notify: insert or overwrite the value for keys
+// Insert is dm_btree_insert_notify(): insert or overwrite the value for keys
 // and return the new root; inserted is false for an overwrite (whose old
 // value is decremented unless Equal says it is the same).
 func Insert(info *Info, root uint64, keys []uint64, value []byte) (newRoot uint64, inserted bool, err error) {
@@ -418,7 +418,7 @@ func Insert(info *Info, root uint64, keys []uint64, value []byte) (newRoot uint6
 	return s.root, inserted, nil
 }
 
-// GetOverwriteLeaf is btree_get_overwrite_leaf for single level trees:
+// GetOverwriteLeaf is btree_get_overwrite_leaf() for single level trees:
 // shadow the path to the leaf holding key (which must exist) and return it
 // write locked with the entry's index.
 func GetOverwriteLeaf(info *Info, root uint64, key uint64) (newRoot uint64, leaf *block.Block, index int, err error) {

@@ -66,7 +66,7 @@ func CalcMaxEntries(valueSize int) int {
 	return 3 * (total / 3)
 }
 
-// Validator is btree_node_validator (node_check / node_prepare_for_write).
+// Validator is btree_node_validator (node_check() / node_prepare_for_write()).
 var Validator block.Validator = &block.Std{Label: "btree_node", Xor: CsumXor, Extra: nodeCheck}
 
 func nodeCheck(data []byte, loc uint64) error {

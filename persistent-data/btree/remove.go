@@ -11,7 +11,7 @@ func errMissing(key uint64) error {
 	return fmt.Errorf("btree is missing key %d: %w", key, linuxerr.EINVAL)
 }
 
-// nodeShift moves all entries by shift places (node_shift); nr is unchanged.
+// nodeShift moves all entries by shift places (node_shift()); nr is unchanged.
 func nodeShift(n Node, shift int) {
 	nr := n.NrEntries()
 	if shift < 0 {
@@ -21,7 +21,7 @@ func nodeShift(n Node, shift int) {
 	}
 }
 
-// nodeCopy is node_copy: shift < 0 appends the first -shift entries of
+// nodeCopy is node_copy(): shift < 0 appends the first -shift entries of
 // right to left; shift > 0 copies the last shift entries of left to the
 // front of right.
 func nodeCopy(left, right Node, shift int) error {
@@ -106,7 +106,7 @@ func shift(left, right Node, count int) error {
 	return nil
 }
 
-// rebalance2Nodes is __rebalance2: merge or even out two siblings.
+// rebalance2Nodes is __rebalance2(): merge or even out two siblings.
 func rebalance2Nodes(info *Info, parent Node, l, r *child) error {
 	left, right := l.n, r.n
 	nrLeft, nrRight := left.NrEntries(), right.NrEntries()
@@ -262,7 +262,7 @@ func rebalance3(s *shadowSpine, info *Info, vt *ValueType, leftIndex int) error 
 	return redistribute3Remove(parent, &l, &c, &r)
 }
 
-// rebalanceChildren is rebalance_children: make sure the child that key
+// rebalanceChildren is rebalance_children(): make sure the child that key
 // lives in has more than the minimum number of entries.
 func rebalanceChildren(s *shadowSpine, info *Info, vt *ValueType, key uint64) error {
 	n := Node(s.current().Data())
@@ -302,7 +302,7 @@ func doLeaf(n Node, key uint64) (int, error) {
 	return i, nil
 }
 
-// removeRaw is remove_raw (exact = true) and remove_nearest (exact =
+// removeRaw is remove_raw() (exact = true) and remove_nearest() (exact =
 // false): shadow down towards key rebalancing on the way.
 func removeRaw(s *shadowSpine, info *Info, vt *ValueType, root, key uint64, index int, exact bool) (int, error) {
 	i := index
@@ -341,7 +341,7 @@ func removeRaw(s *shadowSpine, info *Info, vt *ValueType, root, key uint64, inde
 	}
 }
 
-// Remove is dm_btree_remove: delete keys, decrementing its value. ENODATA
+// Remove is dm_btree_remove(): delete keys, decrementing its value. ENODATA
 // when absent. As in the kernel, the path has been shadowed even when the
 // key is absent: the returned root is then the shadowed tree (the kernel's
 // callers drop it, leaving the old root with one reference fewer), so
@@ -374,7 +374,7 @@ func Remove(info *Info, root uint64, keys []uint64) (uint64, error) {
 	return s.root, nil
 }
 
-// removeOne is remove_one: remove the first entry in [keys[last], endKey)
+// removeOne is remove_one(): remove the first entry in [keys[last], endKey)
 // of the leaf holding keys[last]; the last key is advanced past it.
 func removeOne(info *Info, root uint64, keys []uint64, endKey uint64) (uint64, error) {
 	le64vt := Le64Type(info.TM)
@@ -411,7 +411,7 @@ func removeOne(info *Info, root uint64, keys []uint64, endKey uint64) (uint64, e
 	return s.root, linuxerr.ENODATA
 }
 
-// RemoveLeaves is dm_btree_remove_leaves: remove consecutive entries from
+// RemoveLeaves is dm_btree_remove_leaves(): remove consecutive entries from
 // keys[last] up to endKey, stopping at the first gap. keys[last] is
 // advanced past the removed entries.
 func RemoveLeaves(info *Info, root uint64, keys []uint64, endKey uint64) (uint64, int, error) {

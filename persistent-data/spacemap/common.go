@@ -93,7 +93,7 @@ func BitmapSet(data []byte, i uint64, v uint32) {
 	*p |= byte((v>>1)&1|(v&1)<<1) << sh
 }
 
-// bitmapFindFree is sm_find_free: the first zero entry in [begin, end).
+// bitmapFindFree is sm_find_free(): the first zero entry in [begin, end).
 func bitmapFindFree(data []byte, begin, end uint64) (uint64, bool) {
 	for begin < end {
 		if begin%32 == 0 && end-begin >= 32 {
@@ -234,7 +234,7 @@ func (l *ll) saveIE(index uint64, ie IndexEntry) error {
 	return nil
 }
 
-// commit is sm_ll_commit.
+// commit is sm_ll_commit().
 func (l *ll) commit() error {
 	if !l.indexChanged {
 		return nil
@@ -269,7 +269,7 @@ func (l *ll) encodeIndex(d []byte) {
 	}
 }
 
-// newMetadataLL is sm_ll_new_metadata.
+// newMetadataLL is sm_ll_new_metadata().
 func (l *ll) newMetadata(tm *transaction.Manager, opts []Option) error {
 	l.init(tm, true)
 	for _, o := range opts {
@@ -285,7 +285,7 @@ func (l *ll) newMetadata(tm *transaction.Manager, opts []Option) error {
 	return err
 }
 
-// openMetadata is sm_ll_open_metadata.
+// openMetadata is sm_ll_open_metadata().
 func (l *ll) openMetadata(tm *transaction.Manager, r Root) error {
 	l.init(tm, true)
 	l.nrBlocks, l.nrAllocated, l.bitmapRoot, l.refCountRoot = r.NrBlocks, r.NrAllocated, r.BitmapRoot, r.RefCountRoot
@@ -301,7 +301,7 @@ func (l *ll) openMetadata(tm *transaction.Manager, r Root) error {
 	return nil
 }
 
-// newDisk is sm_ll_new_disk.
+// newDisk is sm_ll_new_disk().
 func (l *ll) newDisk(tm *transaction.Manager, opts []Option) error {
 	l.init(tm, false)
 	for _, o := range opts {
@@ -315,7 +315,7 @@ func (l *ll) newDisk(tm *transaction.Manager, opts []Option) error {
 	return err
 }
 
-// openDisk is sm_ll_open_disk.
+// openDisk is sm_ll_open_disk().
 func (l *ll) openDisk(tm *transaction.Manager, r Root) {
 	l.init(tm, false)
 	l.nrBlocks, l.nrAllocated, l.bitmapRoot, l.refCountRoot = r.NrBlocks, r.NrAllocated, r.BitmapRoot, r.RefCountRoot
@@ -325,7 +325,7 @@ func (l *ll) root() Root {
 	return Root{l.nrBlocks, l.nrAllocated, l.bitmapRoot, l.refCountRoot}
 }
 
-// extend is sm_ll_extend: new bitmaps for the added blocks.
+// extend is sm_ll_extend(): new bitmaps for the added blocks.
 func (l *ll) extend(extra uint64) error {
 	nrBlocks := l.nrBlocks + extra
 	oldBitmaps := divUp(l.nrBlocks, EntriesPerBlock)
@@ -353,7 +353,7 @@ func (l *ll) extend(extra uint64) error {
 
 func divUp(v, n uint64) uint64 { return (v + n - 1) / n }
 
-// lookupBitmap is sm_ll_lookup_bitmap.
+// lookupBitmap is sm_ll_lookup_bitmap().
 func (l *ll) lookupBitmap(b uint64) (uint32, error) {
 	if b >= l.nrBlocks {
 		return 0, fmt.Errorf("block %d out of bounds (%d blocks): %w", b, l.nrBlocks, linuxerr.EINVAL)
@@ -389,7 +389,7 @@ func (l *ll) insertBig(b uint64, count uint32) error {
 	return err
 }
 
-// lookup is sm_ll_lookup: the full reference count.
+// lookup is sm_ll_lookup(): the full reference count.
 func (l *ll) lookup(b uint64) (uint32, error) {
 	v, err := l.lookupBitmap(b)
 	if err != nil || v != 3 {
@@ -398,7 +398,7 @@ func (l *ll) lookup(b uint64) (uint32, error) {
 	return l.lookupBig(b)
 }
 
-// findFree is sm_ll_find_free_block.
+// findFree is sm_ll_find_free_block().
 func (l *ll) findFree(begin, end uint64) (uint64, error) {
 	indexBegin := begin / EntriesPerBlock
 	indexEnd := divUp(end, EntriesPerBlock)
@@ -436,7 +436,7 @@ func (l *ll) findFree(begin, end uint64) (uint64, error) {
 	return 0, linuxerr.ENOSPC
 }
 
-// findCommonFree is sm_ll_find_common_free_block: free both now and at the
+// findCommonFree is sm_ll_find_common_free_block(): free both now and at the
 // last commit, so no block freed in this transaction is reused.
 func findCommonFree(old, cur *ll, begin, end uint64) (uint64, error) {
 	for {
@@ -525,7 +525,7 @@ func (l *ll) overflowLeaf(b uint64, ic *incContext) (int, error) {
 	return i, nil
 }
 
-// incRange is sm_ll_inc: it returns the change in allocated blocks.
+// incRange is sm_ll_inc(): it returns the change in allocated blocks.
 func (l *ll) incRange(b, e uint64) (int64, error) {
 	var allocs int64
 	for b != e {
@@ -594,7 +594,7 @@ func (l *ll) incRange(b, e uint64) (int64, error) {
 	return allocs, nil
 }
 
-// decOverflow is sm_ll_dec_overflow: returns the count before the dec.
+// decOverflow is sm_ll_dec_overflow(): returns the count before the dec.
 func (l *ll) decOverflow(b uint64, ic *incContext) (uint32, error) {
 	i, err := l.overflowLeaf(b, ic)
 	if err != nil {
@@ -615,7 +615,7 @@ func (l *ll) decOverflow(b uint64, ic *incContext) (uint32, error) {
 	return rc, nil
 }
 
-// decRange is sm_ll_dec.
+// decRange is sm_ll_dec().
 func (l *ll) decRange(b, e uint64) (int64, error) {
 	var allocs int64
 	for b != e {
@@ -674,7 +674,7 @@ func (l *ll) decRange(b, e uint64) (int64, error) {
 	return allocs, nil
 }
 
-// insert is sm_ll_insert: set the count of b.
+// insert is sm_ll_insert(): set the count of b.
 func (l *ll) insert(b uint64, count uint32) (int64, error) {
 	index := b / EntriesPerBlock
 	bit := b % EntriesPerBlock

@@ -13,7 +13,7 @@ type Disk struct {
 	allocated uint64 // nr_allocated_this_transaction (wrapping arithmetic)
 }
 
-// CreateDisk is dm_sm_disk_create.
+// CreateDisk is dm_sm_disk_create().
 func CreateDisk(tm *transaction.Manager, nrBlocks uint64, opts ...Option) (*Disk, error) {
 	d := &Disk{}
 	if err := d.ll.newDisk(tm, opts); err != nil {
@@ -28,7 +28,7 @@ func CreateDisk(tm *transaction.Manager, nrBlocks uint64, opts ...Option) (*Disk
 	return d, nil
 }
 
-// OpenDisk is dm_sm_disk_open.
+// OpenDisk is dm_sm_disk_open().
 func OpenDisk(tm *transaction.Manager, root Root) (*Disk, error) {
 	d := &Disk{}
 	d.ll.openDisk(tm, root)
@@ -38,25 +38,25 @@ func OpenDisk(tm *transaction.Manager, root Root) (*Disk, error) {
 	return d, nil
 }
 
-// Extend is sm_disk_extend.
+// Extend is sm_disk_extend().
 func (d *Disk) Extend(extra uint64) error { return d.ll.extend(extra) }
 
-// NrBlocks is sm_disk_get_nr_blocks: the size at the last commit.
+// NrBlocks is sm_disk_get_nr_blocks(): the size at the last commit.
 func (d *Disk) NrBlocks() uint64 { return d.old.nrBlocks }
 
-// NrFree is sm_disk_get_nr_free.
+// NrFree is sm_disk_get_nr_free().
 func (d *Disk) NrFree() uint64 { return d.old.nrBlocks - d.old.nrAllocated - d.allocated }
 
-// GetCount is sm_disk_get_count.
+// GetCount is sm_disk_get_count().
 func (d *Disk) GetCount(b uint64) (uint32, error) { return d.ll.lookup(b) }
 
-// CountIsMoreThanOne is sm_disk_count_is_more_than_one.
+// CountIsMoreThanOne is sm_disk_count_is_more_than_one().
 func (d *Disk) CountIsMoreThanOne(b uint64) (bool, error) {
 	c, err := d.ll.lookup(b)
 	return c > 1, err
 }
 
-// SetCount is sm_disk_set_count.
+// SetCount is sm_disk_set_count().
 func (d *Disk) SetCount(b uint64, count uint32) error {
 	n, err := d.ll.insert(b, count)
 	if err == nil {
@@ -65,7 +65,7 @@ func (d *Disk) SetCount(b uint64, count uint32) error {
 	return err
 }
 
-// IncBlocks is sm_disk_inc_blocks.
+// IncBlocks is sm_disk_inc_blocks().
 func (d *Disk) IncBlocks(b, e uint64) error {
 	n, err := d.ll.incRange(b, e)
 	if err == nil {
@@ -74,7 +74,7 @@ func (d *Disk) IncBlocks(b, e uint64) error {
 	return err
 }
 
-// DecBlocks is sm_disk_dec_blocks.
+// DecBlocks is sm_disk_dec_blocks().
 func (d *Disk) DecBlocks(b, e uint64) error {
 	n, err := d.ll.decRange(b, e)
 	if err == nil {
@@ -83,7 +83,7 @@ func (d *Disk) DecBlocks(b, e uint64) error {
 	return err
 }
 
-// NewBlock is sm_disk_new_block: the first block at or after the cursor
+// NewBlock is sm_disk_new_block(): the first block at or after the cursor
 // that is free now and at the last commit; the cursor is never reset.
 func (d *Disk) NewBlock() (uint64, error) {
 	b, err := findCommonFree(&d.old, &d.ll, d.begin, d.ll.nrBlocks)
@@ -101,7 +101,7 @@ func (d *Disk) NewBlock() (uint64, error) {
 	return b, err
 }
 
-// Commit is sm_disk_commit.
+// Commit is sm_disk_commit().
 func (d *Disk) Commit() error {
 	if err := d.ll.commit(); err != nil {
 		return err
@@ -111,7 +111,7 @@ func (d *Disk) Commit() error {
 	return nil
 }
 
-// Root is sm_disk_copy_root.
+// Root is sm_disk_copy_root().
 func (d *Disk) Root() Root { return d.ll.root() }
 
 // NrAllocated is the number of data blocks in use (current transaction).

@@ -101,7 +101,7 @@ func (m *Metadata) adjustment(b uint64) int {
 // NrBlocks is the size of the space map.
 func (m *Metadata) NrBlocks() uint64 { return m.ll.nrBlocks }
 
-// NrFree is sm_metadata_get_nr_free: relative to the last commit, less
+// NrFree is sm_metadata_get_nr_free(): relative to the last commit, less
 // what this transaction allocated.
 func (m *Metadata) NrFree() uint64 {
 	if m.bootstrap {
@@ -110,7 +110,7 @@ func (m *Metadata) NrFree() uint64 {
 	return m.old.nrBlocks - m.old.nrAllocated - m.allocated
 }
 
-// GetCount is sm_metadata_get_count.
+// GetCount is sm_metadata_get_count().
 func (m *Metadata) GetCount(b uint64) (uint32, error) {
 	if m.bootstrap {
 		if b < m.begin {
@@ -126,7 +126,7 @@ func (m *Metadata) GetCount(b uint64) (uint32, error) {
 	return uint32(int64(c) + int64(adj)), nil
 }
 
-// CountIsMoreThanOne is sm_metadata_count_is_more_than_one.
+// CountIsMoreThanOne is sm_metadata_count_is_more_than_one().
 func (m *Metadata) CountIsMoreThanOne(b uint64) (bool, error) {
 	if m.bootstrap {
 		return false, nil
@@ -145,7 +145,7 @@ func (m *Metadata) CountIsMoreThanOne(b uint64) (bool, error) {
 	return int(rc)+adj > 1, nil
 }
 
-// SetCount is sm_metadata_set_count.
+// SetCount is sm_metadata_set_count().
 func (m *Metadata) SetCount(b uint64, count uint32) error {
 	if m.bootstrap {
 		return fmt.Errorf("bootstrap doesn't support set_count: %w", linuxerr.EINVAL)
@@ -180,15 +180,15 @@ func (m *Metadata) incDec(inc bool, b, e uint64) error {
 	return err2
 }
 
-// IncBlocks is sm_metadata_inc_blocks.
+// IncBlocks is sm_metadata_inc_blocks().
 func (m *Metadata) IncBlocks(b, e uint64) error { return m.incDec(true, b, e) }
 
-// DecBlocks is sm_metadata_dec_blocks.
+// DecBlocks is sm_metadata_dec_blocks().
 func (m *Metadata) DecBlocks(b, e uint64) error { return m.incDec(false, b, e) }
 
-// NewBlock is sm_metadata_new_block: the first block at or after the
+// NewBlock is sm_metadata_new_block(): the first block at or after the
 // cursor that is free now and at the last commit, wrapping to the start.
-// In bootstrap mode it is sm_bootstrap_new_block, which logs nothing.
+// In bootstrap mode it is sm_bootstrap_new_block(), which logs nothing.
 func (m *Metadata) NewBlock() (uint64, error) {
 	if m.bootstrap {
 		if m.begin == m.ll.nrBlocks {
@@ -211,7 +211,7 @@ func (m *Metadata) NewBlock() (uint64, error) {
 	return b, nil
 }
 
-// newBlock is sm_metadata_new_block_.
+// newBlock is sm_metadata_new_block_().
 func (m *Metadata) newBlock() (uint64, error) {
 	b, err := findCommonFree(&m.old, &m.ll, m.begin, m.ll.nrBlocks)
 	if err == linuxerr.ENOSPC {
@@ -242,7 +242,7 @@ func (m *Metadata) checkThreshold(v uint64) {
 	m.current = v
 }
 
-// RegisterThreshold is sm_metadata_register_threshold_callback: fn runs
+// RegisterThreshold is sm_metadata_register_threshold_callback(): fn runs
 // when an allocation leaves at most threshold free blocks (edge
 // triggered).
 func (m *Metadata) RegisterThreshold(threshold uint64, fn func()) {
@@ -251,7 +251,7 @@ func (m *Metadata) RegisterThreshold(threshold uint64, fn func()) {
 	m.thresholdFn = fn
 }
 
-// Commit is sm_metadata_commit.
+// Commit is sm_metadata_commit().
 func (m *Metadata) Commit() error {
 	if m.bootstrap {
 		return nil
@@ -264,13 +264,13 @@ func (m *Metadata) Commit() error {
 	return nil
 }
 
-// Root is sm_metadata_copy_root.
+// Root is sm_metadata_copy_root().
 func (m *Metadata) Root() Root { return m.ll.root() }
 
 // NrAllocated is the number of blocks with a non-zero count.
 func (m *Metadata) NrAllocated() uint64 { return m.ll.nrAllocated }
 
-// Extend is sm_metadata_extend: grow in bootstrap mode, allocating the new
+// Extend is sm_metadata_extend(): grow in bootstrap mode, allocating the new
 // bitmaps in the new area, and repeat until no more blocks are needed.
 func (m *Metadata) Extend(extra uint64) error {
 	oldLen := m.ll.nrBlocks
@@ -297,7 +297,7 @@ func (m *Metadata) Extend(extra uint64) error {
 	}
 }
 
-// CreateMetadata is dm_tm_create_with_sm + dm_sm_metadata_create: format a
+// CreateMetadata is dm_tm_create_with_sm() + dm_sm_metadata_create(): format a
 // metadata space map over nrBlocks blocks, the superblock at block
 // superblock; it also makes the transaction manager.
 func CreateMetadata(bm *block.Manager, superblock uint64, opts ...Option) (*transaction.Manager, *Metadata, error) {
@@ -330,7 +330,7 @@ func CreateMetadata(bm *block.Manager, superblock uint64, opts ...Option) (*tran
 	return tm, m, nil
 }
 
-// OpenMetadata is dm_tm_open_with_sm + dm_sm_metadata_open.
+// OpenMetadata is dm_tm_open_with_sm() + dm_sm_metadata_open().
 func OpenMetadata(bm *block.Manager, root Root) (*transaction.Manager, *Metadata, error) {
 	m := &Metadata{}
 	tm := transaction.New(bm, m)

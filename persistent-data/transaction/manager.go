@@ -23,7 +23,7 @@ type Manager struct {
 	bm *block.Manager
 	sm SpaceMap
 	// shadows holds the blocks allocated or shadowed in this transaction:
-	// they are written in place (is_shadow / insert_shadow).
+	// they are written in place (is_shadow() / insert_shadow()).
 	shadows map[uint64]struct{}
 }
 
@@ -39,10 +39,10 @@ func (tm *Manager) SetSpaceMap(sm SpaceMap) { tm.sm = sm }
 // SpaceMap returns the metadata space map.
 func (tm *Manager) SpaceMap() SpaceMap { return tm.sm }
 
-// BM is dm_tm_get_bm.
+// BM is dm_tm_get_bm().
 func (tm *Manager) BM() *block.Manager { return tm.bm }
 
-// PreCommit is dm_tm_pre_commit: commit the space map, then write every
+// PreCommit is dm_tm_pre_commit(): commit the space map, then write every
 // dirty block and flush.
 func (tm *Manager) PreCommit() error {
 	if err := tm.sm.Commit(); err != nil {
@@ -51,7 +51,7 @@ func (tm *Manager) PreCommit() error {
 	return tm.bm.Flush()
 }
 
-// Commit is dm_tm_commit: forget the shadows, then write the superblock
+// Commit is dm_tm_commit(): forget the shadows, then write the superblock
 // (still write locked by the caller) with FUA after everything else.
 func (tm *Manager) Commit(sb *block.Block) error {
 	clear(tm.shadows)
@@ -71,7 +71,7 @@ type AllocError struct {
 func (e *AllocError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *AllocError) Unwrap() error { return e.Err }
 
-// NewBlock is dm_tm_new_block: allocate, write lock zeroed, and remember
+// NewBlock is dm_tm_new_block(): allocate, write lock zeroed, and remember
 // it as a shadow so it is not shadowed again in this transaction.
 func (tm *Manager) NewBlock(v block.Validator) (*block.Block, error) {
 	b, err := tm.sm.NewBlock()
@@ -87,7 +87,7 @@ func (tm *Manager) NewBlock(v block.Validator) (*block.Block, error) {
 	return blk, nil
 }
 
-// shadow is __shadow_block: allocate, drop a reference on the original,
+// shadow is __shadow_block(): allocate, drop a reference on the original,
 // copy it.
 func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) {
 	nb, err := tm.sm.NewBlock()
@@ -111,7 +111,7 @@ func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) 
 	return res, nil
 }
 
-// ShadowBlock is dm_tm_shadow_block. incChildren reports that the original
+// ShadowBlock is dm_tm_shadow_block(). incChildren reports that the original
 // was shared, so the caller must take a reference on every child of the
 // copy.
 func (tm *Manager) ShadowBlock(orig uint64, v block.Validator) (blk *block.Block, incChildren bool, err error) {
@@ -131,33 +131,33 @@ func (tm *Manager) ShadowBlock(orig uint64, v block.Validator) (blk *block.Block
 	return blk, more, nil
 }
 
-// ReadLock is dm_tm_read_lock.
+// ReadLock is dm_tm_read_lock().
 func (tm *Manager) ReadLock(b uint64, v block.Validator) (*block.Block, error) {
 	return tm.bm.ReadLock(b, v)
 }
 
-// Unlock is dm_tm_unlock.
+// Unlock is dm_tm_unlock().
 func (tm *Manager) Unlock(b *block.Block) { tm.bm.Unlock(b) }
 
-// Inc is dm_tm_inc.
+// Inc is dm_tm_inc().
 func (tm *Manager) Inc(b uint64) error { return tm.sm.IncBlocks(b, b+1) }
 
-// IncRange is dm_tm_inc_range.
+// IncRange is dm_tm_inc_range().
 func (tm *Manager) IncRange(b, e uint64) error { return tm.sm.IncBlocks(b, e) }
 
-// Dec is dm_tm_dec.
+// Dec is dm_tm_dec().
 func (tm *Manager) Dec(b uint64) error { return tm.sm.DecBlocks(b, b+1) }
 
-// DecRange is dm_tm_dec_range.
+// DecRange is dm_tm_dec_range().
 func (tm *Manager) DecRange(b, e uint64) error { return tm.sm.DecBlocks(b, e) }
 
-// Ref is dm_tm_ref.
+// Ref is dm_tm_ref().
 func (tm *Manager) Ref(b uint64) (uint32, error) { return tm.sm.GetCount(b) }
 
-// BlockIsShared is dm_tm_block_is_shared.
+// BlockIsShared is dm_tm_block_is_shared().
 func (tm *Manager) BlockIsShared(b uint64) (bool, error) { return tm.sm.CountIsMoreThanOne(b) }
 
-// WithRuns is dm_tm_with_runs: call fn once per run of consecutive block
+// WithRuns is dm_tm_with_runs(): call fn once per run of consecutive block
 // numbers among the little-endian u64 values.
 func WithRuns(values []uint64, fn func(b, e uint64) error) error {
 	var first error

@@ -1,4 +1,4 @@
-package userland
+package busybox
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/dmsim/dmsim/sim"
 	_ "github.com/dmsim/dmsim/targets/delay"
 	_ "github.com/dmsim/dmsim/targets/linear"
+	"github.com/dmsim/dmsim/userland"
 )
 
 // exitMachine is a kernel with one 1 MiB disk and a mapped device "d" on
@@ -22,7 +23,7 @@ import (
 type exitMachine struct {
 	t  *testing.T
 	k  *dmsim.Kernel
-	fs *SimFS
+	fs *userland.SimFS
 }
 
 func bootExit(t *testing.T, typ, params string) *exitMachine {
@@ -33,7 +34,7 @@ func bootExit(t *testing.T, typ, params string) *exitMachine {
 		t.Fatal(err)
 	}
 	t.Cleanup(k.Halt)
-	sfs, err := NewSimFS(k, filepath.Join(dir, "root"))
+	sfs, err := userland.NewSimFS(k, filepath.Join(dir, "root"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +75,8 @@ func (m *exitMachine) openCount() int {
 	return info.OpenCount
 }
 
-func (m *exitMachine) proc(ctx context.Context, stdout *bytes.Buffer, args ...string) *Proc {
-	return &Proc{Ctx: ctx, Args: args, Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stdout,
+func (m *exitMachine) proc(ctx context.Context, stdout *bytes.Buffer, args ...string) *userland.Proc {
+	return &userland.Proc{Ctx: ctx, Args: args, Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stdout,
 		Dir: "/tmp", FS: m.fs, Kernel: m.k}
 }
 
@@ -100,12 +101,12 @@ func TestDDClosesWhenKilled(t *testing.T) {
 			defer cancel()
 			var out bytes.Buffer
 			p := m.proc(ctx, &out, tc.args...)
-			p.tok = sim.NewToken(m.k.Clock, nil)
-			p.tok.Acquire()
+			p.SetToken(sim.NewToken(m.k.Clock, nil))
+			p.Token().Acquire()
 			m.k.Clock.AfterFunc(3*time.Second, cancel)
 			st := dd(p)
-			p.tok.Release()
-			if st != Signaled(SIGTERM) || out.Len() != 0 {
+			p.Token().Release()
+			if st != userland.Signaled(userland.SIGTERM) || out.Len() != 0 {
 				t.Fatalf("status %d, output %q", st, out.String())
 			}
 			if n := m.openCount(); n != 0 {
@@ -133,18 +134,18 @@ func TestExitClosesFiles(t *testing.T) {
 		status int
 		signal int
 	}{
-		{"cat SIGPIPE", []string{"cat", "/dev/dm-0"}, 128 + SIGPIPE, SIGPIPE},
-		{"head SIGPIPE", []string{"head", "-c", "8192", "/dev/dm-0"}, 128 + SIGPIPE, SIGPIPE},
-		{"od SIGPIPE", []string{"od", "-c", "/dev/dm-0"}, 128 + SIGPIPE, SIGPIPE},
-		{"md5sum", []string{"md5sum", "/dev/dm-0"}, 128 + SIGPIPE, SIGPIPE},
-		{"dd SIGPIPE", []string{"dd", "if=/dev/dm-0", "bs=4K", "count=2"}, 128 + SIGPIPE, SIGPIPE},
-		{"wc", []string{"wc", "-c", "/dev/dm-0"}, 128 + SIGPIPE, SIGPIPE},
+		{"cat SIGPIPE", []string{"cat", "/dev/dm-0"}, 128 + userland.SIGPIPE, userland.SIGPIPE},
+		{"head SIGPIPE", []string{"head", "-c", "8192", "/dev/dm-0"}, 128 + userland.SIGPIPE, userland.SIGPIPE},
+		{"od SIGPIPE", []string{"od", "-c", "/dev/dm-0"}, 128 + userland.SIGPIPE, userland.SIGPIPE},
+		{"md5sum", []string{"md5sum", "/dev/dm-0"}, 128 + userland.SIGPIPE, userland.SIGPIPE},
+		{"dd SIGPIPE", []string{"dd", "if=/dev/dm-0", "bs=4K", "count=2"}, 128 + userland.SIGPIPE, userland.SIGPIPE},
+		{"wc", []string{"wc", "-c", "/dev/dm-0"}, 128 + userland.SIGPIPE, userland.SIGPIPE},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := bootExit(t, "linear", "/dev/vda 0")
-			p := &Proc{Ctx: context.Background(), Stdin: strings.NewReader(""), Stdout: epipeWriter{},
+			p := &userland.Proc{Ctx: context.Background(), Stdin: strings.NewReader(""), Stdout: epipeWriter{},
 				Stderr: &bytes.Buffer{}, Dir: "/tmp", FS: m.fs, Kernel: m.k}
-			st, sig := RunStatus(p, tc.args)
+			st, sig := userland.RunStatus(p, tc.args)
 			if st != tc.status || sig != tc.signal {
 				t.Fatalf("status %d signal %d, want %d %d", st, sig, tc.status, tc.signal)
 			}

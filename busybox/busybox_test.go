@@ -1,4 +1,4 @@
-package userland
+package busybox
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/userland"
 )
 
 // The busybox utilities are checked against busybox 1.35 itself: each case
@@ -27,7 +29,6 @@ type bbCase struct {
 	name  string
 	args  []string
 	stdin string
-	files map[string]string
 }
 
 type bbResult struct {
@@ -232,7 +233,7 @@ const bbGolden = "testdata/busybox.json"
 // runOurs runs a case on our userland in a scratch root with no kernel.
 func runOurs(t *testing.T, c bbCase) bbResult {
 	root := t.TempDir()
-	sfs, err := NewSimFS(nil, root)
+	sfs, err := userland.NewSimFS(nil, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,9 +243,9 @@ func runOurs(t *testing.T, c bbCase) bbResult {
 		}
 	}
 	var out, errb bytes.Buffer
-	p := &Proc{Ctx: context.Background(), Stdin: strings.NewReader(c.stdin), Stdout: &out, Stderr: &errb,
+	p := &userland.Proc{Ctx: context.Background(), Stdin: strings.NewReader(c.stdin), Stdout: &out, Stderr: &errb,
 		Dir: "/tmp", FS: sfs}
-	st := Run(p, c.args)
+	st := userland.Run(p, c.args)
 	return bbResult{Stdout: out.String(), Stderr: errb.String(), Status: st}
 }
 

@@ -1,4 +1,4 @@
-package userland
+package busybox
 
 import (
 	"bytes"
@@ -8,10 +8,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/userland"
 )
 
 func init() {
-	register("od", "dump files in octal and other formats (busybox)", od,
+	applet("od", "dump files in octal and other formats (busybox)", od,
 		"-A", "-t", "-N", "-j", "-v", "-w", "-a", "-b", "-c", "-d", "-f", "-h", "-i", "-l", "-o", "-s", "-x")
 }
 
@@ -140,7 +142,7 @@ func (t odType) format(b *strings.Builder, chunk []byte) {
 }
 
 // parseODType parses a -t argument into formats.
-func parseODType(p *Proc, s string) ([]odType, bool) {
+func parseODType(p *userland.Proc, s string) ([]odType, bool) {
 	var out []odType
 	orig := s
 	for s != "" {
@@ -200,10 +202,7 @@ func parseODType(p *Proc, s string) ([]odType, bool) {
 }
 
 // od is busybox's (coreutils-compatible) od.
-func od(p *Proc) int {
-	if st, ok := helpRequested(p); ok {
-		return st
-	}
+func od(p *userland.Proc) int {
 	o, files, ok := getopt(p, "A:N:abcdfhij:lot:vxsS:w::")
 	if !ok {
 		return 1
@@ -275,15 +274,12 @@ func od(p *Proc) int {
 		}
 		limit = v
 	}
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
+	files = orStdin(files)
 	var readers []io.Reader
 	status := 0
 	for _, f := range files {
-		r, err := openInput(p, f)
-		if err != nil {
-			cantOpen(p, f, err)
+		r, ok := openOrWarn(p, f)
+		if !ok {
 			status = 1
 			continue
 		}

@@ -1,0 +1,72 @@
+package sim
+
+import (
+	"context"
+	"time"
+)
+
+// Wall is the host's clock, as FollowWallClock reads it.
+type Wall interface {
+	Now() time.Time
+	// After is time.After.
+	After(d time.Duration) <-chan time.Time
+}
+
+// HostWall is the host's real clock.
+type HostWall struct{}
+
+func (HostWall) Now() time.Time                         { return time.Now() }
+func (HostWall) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// maxWallStep bounds how long FollowWallClock sleeps in real time before it
+// looks at the timers again.
+const maxWallStep = 100 * time.Millisecond
+
+// FollowWallClock makes virtual time follow the wall clock, for a daemon
+// that serves real programs (they sleep and retry in real time, so the
+// pool's 1 s commit and its 60 s no_space_timeout must be real seconds). It
+// runs as an actor until ctx ends: while virtual time is behind the wall
+// clock it sleeps in virtual time up to the wall clock's time (timers that
+// are due fire on the way); once caught up it holds its token, which keeps
+// the clock from jumping ahead, and waits in real time for the next timer's
+// deadline or a new timer. Virtual time therefore never runs ahead of the
+// wall clock, and a timer fires as soon as its deadline has passed on the
+// wall clock and every other actor waits.
+func (c *Clock) FollowWallClock(ctx context.Context, wall Wall) error {
+	c.Enter()
+	defer c.Exit()
+	start, base := wall.Now(), c.Now()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		target := base + wall.Now().Sub(start)
+		now := c.Now()
+		next, pending := c.nextDeadline()
+		if target > now || (pending && next <= now) {
+			if err := c.Sleep(ctx, max(target-now, 0)); err != nil {
+				return err
+			}
+			continue
+		}
+		step := maxWallStep
+		if pending {
+			step = min(step, next-now)
+		}
+		select {
+		case <-ctx.Done():
+		case <-wall.After(step):
+		case <-c.added:
+		}
+	}
+}
+
+// nextDeadline is the virtual time of the earliest pending timer.
+func (c *Clock) nextDeadline() (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == 0 {
+		return 0, false
+	}
+	return c.timers[0].when, true
+}
