@@ -127,7 +127,7 @@ func (d *Disk) Submit(bio *Bio) {
 	var corrupt func()
 	if d.faults != nil {
 		var err error
-		if err, corrupt = d.faults.submit(bio); err != nil {
+		if corrupt, err = d.faults.submit(bio); err != nil {
 			bio.Endio(err)
 			return
 		}

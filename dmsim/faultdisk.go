@@ -199,15 +199,15 @@ func (r *Fault) errOf() error {
 
 // submit decides a bio's fate before the disk runs it: a non-nil error
 // fails it; corrupt, after a successful read, flips bits in its data.
-func (f *Faults) submit(bio *Bio) (err error, corrupt func()) {
+func (f *Faults) submit(bio *Bio) (corrupt func(), err error) {
 	r := f.admit(bio.Op, bio.Flags, bio.Sector, bio.Sectors)
 	if r == nil {
 		return nil, nil
 	}
 	if r.CorruptBits > 0 && bio.Op == OpRead {
-		return nil, func() { f.corrupt(r, bio) }
+		return func() { f.corrupt(r, bio) }, nil
 	}
-	return r.errOf(), nil
+	return nil, r.errOf()
 }
 
 // flush is Flush() through the injector.

@@ -34,7 +34,7 @@ func benchPool(b *testing.B, metaSectors, nblocks uint64) (*env, *dev, *dev) {
 // BenchmarkProvision: whole-block (64 KiB) writes to unprovisioned blocks,
 // each allocating a data block and inserting a mapping.
 func BenchmarkProvision(b *testing.B) {
-	const nblocks = 1 << 22 // 256 GiB of 64 KiB blocks
+	const nblocks = 1 << 22                    // 256 GiB of 64 KiB blocks
 	h, _, thin := benchPool(b, 1<<20, nblocks) // 512 MiB metadata
 	buf := make([]byte, 65536)
 	b.ResetTimer()
@@ -118,7 +118,7 @@ func BenchmarkLookupDepth(b *testing.B) {
 				}
 			}
 			p := pool.ti().Impl.(*poolC).pool
-			td, err := p.pmd.OpenThinDevice(uint64(depth))
+			td, err := p.pmd.OpenThinDevice(uint32(depth))
 			if err != nil {
 				b.Fatal(err)
 			}

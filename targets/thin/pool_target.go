@@ -8,6 +8,7 @@ import (
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // poolC is struct pool_c: one thin-pool target of a table.
@@ -54,7 +55,7 @@ func parsePoolFeatures(args []string, pf *poolFeatures) (errText string) {
 // 128 <= bs <= 2097152 and a multiple of 128.
 func parseBlockSize(s string) (uint64, bool) {
 	bs, err := table.Kstrtoull(s, 10)
-	if err != nil || bs == 0 || bs < minBlockSize || bs > maxBlockSize || bs&(minBlockSize-1) != 0 {
+	if err != nil || bs == 0 || bs < thinmeta.DataDevBlockSizeMinSectors || bs > thinmeta.DataDevBlockSizeMaxSectors || bs&(thinmeta.DataDevBlockSizeMinSectors-1) != 0 {
 		return 0, false
 	}
 	return bs, true
@@ -63,14 +64,14 @@ func parseBlockSize(s string) (uint64, bool) {
 // metadataDevSizeBlocks is get_metadata_dev_size_in_blocks(): the usable
 // size is capped at THIN_METADATA_MAX_SECTORS.
 func metadataDevSizeBlocks(bdev dmsim.BlockDevice) uint64 {
-	return min(bdev.Size(), metadataMaxSectors) / metadataBlockSectors
+	return min(bdev.Size(), thinmeta.MetadataMaxSectors) / thinmeta.MetadataBlockSectors
 }
 
 // warnIfMetadataDeviceTooBig is warn_if_metadata_device_too_big().
 func warnIfMetadataDeviceTooBig(log *dmsim.KernelLog, bdev dmsim.BlockDevice) {
-	if bdev.Size() > metadataMaxSectorsWarning {
+	if bdev.Size() > thinmeta.MetadataMaxSectorsWarning {
 		log.DMWarn("thin", "Metadata device %s is larger than %d sectors: excess space will not be used.",
-			bdev.Name(), metadataMaxSectors)
+			bdev.Name(), thinmeta.MetadataMaxSectors)
 	}
 }
 
@@ -395,11 +396,11 @@ func (p *pool) checkArgCount(argc, required int) error {
 	return nil
 }
 
-// readDevID is read_dev_id().
-func (p *pool) readDevID(arg string, warn bool) (uint64, error) {
+// readDevID is read_dev_id(): ids are 24 bits (MAX_DEV_ID).
+func (p *pool) readDevID(arg string, warn bool) (uint32, error) {
 	id, err := table.Kstrtoull(arg, 10)
-	if err == nil && id <= maxDevID {
-		return id, nil
+	if err == nil && id <= thinmeta.MaxDevID {
+		return uint32(id), nil
 	}
 	if warn {
 		p.k.Log.DMWarn("thin", "Message received with invalid device id: %s", arg)
@@ -510,7 +511,7 @@ func (p *pool) setTransactionIDMesg(argv []string) error {
 		p.k.Log.DMWarn("thin", "set_transaction_id message: Unrecognised new id %s.", argv[2])
 		return linuxerr.EINVAL
 	}
-	if err := p.pmd.SetTransactionID(oldID, newID); err != nil {
+	if err := p.pmd.SetMetadataTransactionID(oldID, newID); err != nil {
 		p.k.Log.DMWarn("thin", "Failed to change transaction id from %s to %s.", argv[1], argv[2])
 		return err
 	}
@@ -587,7 +588,7 @@ func (pt *poolC) Status(typ dmsim.StatusType, flags dmsim.StatusFlags) string {
 			p.k.Log.DMErr("thin", "%s: %s returned %d", p.name, what, -int(linuxerr.ToErrno(err)))
 			return "Error"
 		}
-		tid, err := p.pmd.TransactionID()
+		tid, err := p.pmd.MetadataTransactionID()
 		if err != nil {
 			return fail("dm_pool_get_metadata_transaction_id", err)
 		}

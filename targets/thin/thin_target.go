@@ -11,6 +11,7 @@ import (
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // thinC is struct thin_c: one thin target.
@@ -19,7 +20,7 @@ type thinC struct {
 	poolDev, originDev *dmsim.DMDev
 	devID              uint64
 	pool               *pool
-	td                 ThinDevice
+	td                 *thinmeta.ThinDevice
 	thinMD             *dmsim.MappedDevice
 
 	requeueMode atomic.Bool
@@ -85,7 +86,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 
 	// read_dev_id() without its warning.
 	id, err := table.Kstrtoull(argv[1], 10)
-	if err != nil || id > maxDevID {
+	if err != nil || id > thinmeta.MaxDevID {
 		putDevs()
 		return fail("Invalid device id", linuxerr.EINVAL)
 	}
@@ -109,7 +110,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		putDevs()
 		return fail("Couldn't open thin device, Pool is in fail mode", linuxerr.EINVAL)
 	}
-	td, err := p.pmd.OpenThinDevice(id)
+	td, err := p.pmd.OpenThinDevice(uint32(id))
 	if err != nil {
 		p.dec()
 		putDevs()
