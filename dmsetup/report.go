@@ -915,7 +915,7 @@ func (d *cmdCtx) addTreeDev(t *depTree, parent *treeNode, dev dmsim.DevT) bool {
 	exists := false
 	if isNew {
 		n = &treeNode{dev: dev}
-		if dev.Major == dmMajor {
+		if dev.Major == dmsim.DMMajor { // dm_is_dm_major
 			dt := d.newTask(tDeps)
 			dt.major, dt.minor = int(dev.Major), int(dev.Minor)
 			if !dt.run() {
@@ -942,9 +942,6 @@ func (d *cmdCtx) addTreeDev(t *depTree, parent *treeNode, dev dmsim.DevT) bool {
 	}
 	return true
 }
-
-// dmMajor is the block major of mapped devices.
-const dmMajor = 253
 
 // buildDepTree is _build_whole_deptree: every device, as _process_all
 // lists them (it prints "No devices found" when there are none).
