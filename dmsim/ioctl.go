@@ -92,7 +92,7 @@ func (a ioctlAPI) lockedCell(ref DevRef) (*hashCell, error) {
 	}
 	s := a.dm()
 	s.hashMu.Lock()
-	hc := s.findCell(ref)
+	hc := s.findCellLocked(ref)
 	if hc == nil {
 		s.hashMu.Unlock()
 		return nil, linuxerr.ENXIO
@@ -196,7 +196,7 @@ func (a ioctlAPI) DevRemove(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 		return DMInfo{}, err
 	}
 	info := DMInfo{Name: hc.name, UUID: hc.uuid, Dev: md.dev}
-	t := s.hashRemove(hc)
+	t := s.hashRemoveLocked(hc)
 	s.hashMu.Unlock()
 	if t != nil {
 		md.syncTable()
@@ -258,7 +258,7 @@ func (a ioctlAPI) DevRename(ref DevRef, newName string, setUUID bool) (DMInfo, e
 	if ref.Name != "" {
 		hc = s.byName[ref.Name]
 	} else {
-		hc = s.findCell(ref)
+		hc = s.findCellLocked(ref)
 	}
 	if hc == nil {
 		s.hashMu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/internal/realtools"
+	"github.com/dmsim/dmsim/scenario"
 	_ "github.com/dmsim/dmsim/targets/all"
 	_ "github.com/dmsim/dmsim/targets/thin"
 	_ "github.com/dmsim/dmsim/thintools"
@@ -201,7 +202,7 @@ func replayAt(t *testing.T, sc goldenCase, commandTime time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Parse(filepath.Base(sc.script), src)
+	s, err := scenario.Parse(filepath.Base(sc.script), src)
 	if err != nil {
 		t.Fatal(err)
 	}
