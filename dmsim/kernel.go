@@ -39,6 +39,9 @@ type DiskSpec struct {
 	// empty flush bio, Flush()) or its own REQ_FUA makes it durable, i.e.
 	// writes it to the image. Off, every completed write is in the image.
 	VolatileCache bool
+	// Faults, if set, sees every I/O of the disk first: it counts them and
+	// can fail or corrupt chosen ones (see Faults).
+	Faults *Faults
 }
 
 // Kernel is one booted instance of the emulated Linux kernel: its block
