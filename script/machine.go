@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/userland"
 )
 
@@ -34,6 +35,11 @@ var BootModules = []string{"dm_thin_pool"}
 // at another pace, matches too only in windows 15-25 ms wide.)
 const DefaultCommandTime = 350 * time.Millisecond
 
+// DefaultMaxStall is how long, in wall time, a command line may run
+// without making progress in the simulation before the stall guard stops
+// it (Machine.MaxStall).
+const DefaultMaxStall = 10 * time.Second
+
 // Machine is an emulated machine: a booted kernel with its disks and a
 // shell to run command lines in. It is what a script runs in (across its
 // reboots), what the REPL drives, and the entry point for Go programs and
@@ -49,6 +55,16 @@ type Machine struct {
 	// RunLine sleep that long before they run it); 0 charges nothing.
 	CommandTime time.Duration
 
+	// MaxStall is the stall guard's limit: a line during which the
+	// simulation makes no progress (sim.Clock.Progress: no timer fires,
+	// no kernel call, and time moves only by CPU charges with nothing
+	// ahead to reach, as in `while true; do :; done`) for that long in
+	// wall time is stopped (its processes are killed, the shell stops) and
+	// reported as a *StallError. 0 switches the guard off.
+	MaxStall time.Duration
+	// Wall is the wall clock the stall guard reads (sim.HostWall if nil).
+	Wall sim.Wall
+
 	specs  []dmsim.DiskSpec
 	names  []string // disk names for the DISK_ variables (NewMachine)
 	env    []string // extra environment
@@ -56,6 +72,8 @@ type Machine struct {
 	tmp    string // temporary image directory Close removes
 	halted bool
 	sh     *shell
+	// cancels end the contexts of the lines run so far (Close)
+	cancels []context.CancelFunc
 }
 
 // Disk is one virtio disk of a machine NewMachine boots: a new
@@ -83,6 +101,11 @@ type Config struct {
 	// CommandTime is the virtual time each command line costs:
 	// DefaultCommandTime if 0, nothing if negative.
 	CommandTime time.Duration
+	// MaxStall is Machine.MaxStall: DefaultMaxStall if 0, no guard if
+	// negative.
+	MaxStall time.Duration
+	// Wall is Machine.Wall.
+	Wall sim.Wall
 	// Env is extra environment for the shell (NAME=VALUE).
 	Env []string
 }
@@ -98,11 +121,23 @@ func (c Config) commandTime() time.Duration {
 	return c.CommandTime
 }
 
+// maxStall is the stall guard's limit the configuration asks for.
+func (c Config) maxStall() time.Duration {
+	switch {
+	case c.MaxStall == 0:
+		return DefaultMaxStall
+	case c.MaxStall < 0:
+		return 0
+	}
+	return c.MaxStall
+}
+
 // NewMachine makes the disks' images and boots a machine on them as the
 // recorder's guest boots (dm_thin_pool loaded, udev disabled, an empty
 // kernel log), with a shell in /tmp. Close it when done.
 func NewMachine(cfg Config) (*Machine, error) {
-	m := &Machine{CommandTime: cfg.commandTime(), env: cfg.Env, images: map[string]string{}}
+	m := &Machine{CommandTime: cfg.commandTime(), MaxStall: cfg.maxStall(), Wall: cfg.Wall, env: cfg.Env,
+		images: map[string]string{}}
 	dir := cfg.Dir
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -163,7 +198,7 @@ func (m *Machine) image(d Disk, dir *string) (string, int64, error) {
 // Boot boots a machine on existing disk images, with the extra environment
 // (e.g. the DISK_ variables) in its shell; NewMachine makes the images too.
 func Boot(disks []dmsim.DiskSpec, extraEnv []string) (*Machine, error) {
-	m := &Machine{CommandTime: DefaultCommandTime, specs: disks, env: extraEnv}
+	m := &Machine{CommandTime: DefaultCommandTime, MaxStall: DefaultMaxStall, specs: disks, env: extraEnv}
 	if err := m.boot(); err != nil {
 		return nil, err
 	}
@@ -196,6 +231,25 @@ type Result struct {
 	Kmsg []dmsim.LogLine
 	// Status is the line's exit status.
 	Status int
+	// Stall is set when the stall guard stopped the line (MaxStall).
+	Stall *StallError
+}
+
+// StallError is a command line the stall guard stopped.
+type StallError struct {
+	Line string
+	// Num is the line's number in its script (0 if it has none).
+	Num int
+	// Stall is how long it ran without progress (Machine.MaxStall).
+	Stall time.Duration
+}
+
+func (e *StallError) Error() string {
+	at := ""
+	if e.Num > 0 {
+		at = fmt.Sprintf("line %d: ", e.Num)
+	}
+	return fmt.Sprintf("%s`%s` ran %v without letting time pass; stopped", at, e.Line, e.Stall)
 }
 
 // ExitError is the error Run returns for a line that exited with a
@@ -227,6 +281,9 @@ func (m *Machine) Run(line string) (Result, error) {
 		return Result{}, ErrHalted
 	}
 	r := m.RunLine(context.Background(), line)
+	if r.Stall != nil {
+		return r, r.Stall
+	}
 	if r.Status != 0 {
 		return r, &ExitError{Line: line, Status: r.Status, Stderr: string(r.Stderr)}
 	}
@@ -239,8 +296,15 @@ func (m *Machine) Run(line string) (Result, error) {
 // line), then run until they block; what they log goes with the next line.
 func (m *Machine) RunLine(ctx context.Context, line string) Result {
 	var out, errb lockedBuffer
-	m.spendCommandTime(ctx)
-	st, release := m.sh.exec(ctx, line, &out, &errb)
+	var st int
+	release := func() {}
+	stall := m.guarded(ctx, line, func(ctx context.Context) {
+		m.spendCommandTime(ctx)
+		st, release = m.sh.exec(ctx, line, &out, &errb)
+	})
+	if stall != nil {
+		return Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), Status: st, Stall: stall}
+	}
 	kmsg := m.sh.kernel.Log.ReadClear()
 	release()
 	return Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), Kmsg: kmsg, Status: st}
@@ -248,12 +312,65 @@ func (m *Machine) RunLine(ctx context.Context, line string) Result {
 
 // Exec runs one logical line in the shell with the given output streams
 // and returns its exit status. Background jobs it starts run before Exec
-// returns, until they block.
+// returns, until they block. A line the stall guard stops gets the
+// guard's message on stderr and status 124, as from `timeout`.
 func (m *Machine) Exec(ctx context.Context, line string, stdout, stderr io.Writer) int {
-	m.spendCommandTime(ctx)
-	st, release := m.sh.exec(ctx, line, stdout, stderr)
+	var st int
+	release := func() {}
+	stall := m.guarded(ctx, line, func(ctx context.Context) {
+		m.spendCommandTime(ctx)
+		st, release = m.sh.exec(ctx, line, stdout, stderr)
+	})
+	if stall != nil {
+		fmt.Fprintf(stderr, "dmsim: %v\n", stall)
+		return 124
+	}
 	release()
 	return st
+}
+
+// stallGrace is how long, in wall time, the stall guard waits for a line
+// it stopped to end before it powers the machine off.
+const stallGrace = 5 * time.Second
+
+// guarded runs a line, f, under the stall guard (MaxStall): if the
+// simulation makes no progress for MaxStall of wall time, the line's
+// context is cancelled, which kills its processes (at their next system
+// call or wait) and stops the shell (at its next statement). A line that
+// does not end even then is left behind and the machine halted.
+func (m *Machine) guarded(ctx context.Context, line string, f func(context.Context)) *StallError {
+	if m.MaxStall <= 0 {
+		f(ctx)
+		return nil
+	}
+	wall := m.Wall
+	if wall == nil {
+		wall = sim.HostWall{}
+	}
+	// The line's context outlives it: its background jobs run on with it.
+	lctx, cancel := context.WithCancel(ctx)
+	m.cancels = append(m.cancels, cancel)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(lctx)
+	}()
+	stalled := make(chan struct{})
+	watch, unwatch := context.WithCancel(ctx)
+	defer unwatch()
+	go m.Kernel.Clock.WatchStall(watch, wall, m.MaxStall, func() { close(stalled) })
+	select {
+	case <-done:
+		return nil
+	case <-stalled:
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-wall.After(stallGrace):
+		m.Halt()
+	}
+	return &StallError{Line: line, Stall: m.MaxStall}
 }
 
 // spendCommandTime is the cost of a line: the shell sleeps CommandTime in
@@ -286,6 +403,10 @@ func (m *Machine) Halt() {
 // temporary directory.
 func (m *Machine) Close() error {
 	m.Halt()
+	for _, c := range m.cancels {
+		c()
+	}
+	m.cancels = nil
 	return m.removeImages()
 }
 

@@ -26,9 +26,11 @@ func TestProcessesInVirtualTime(t *testing.T) {
 		{[]string{"(sleep 1; echo a) | (sleep 2; cat)"}, "a\n", 2 * time.Second},
 		{[]string{"(sleep 1; echo a; sleep 1; echo b) | cat | cat"}, "a\nb\n", 2 * time.Second},
 		{[]string{"echo $(sleep 1; echo b) | cat"}, "b\n", time.Second},
-		// flow control through 64 KiB pipes
-		{[]string{"yes | head -c 200000 | wc -c"}, "200000\n", 0},
-		{[]string{"yes | head -c 1000000 | md5sum"}, md5y, 0},
+		// flow control through 64 KiB pipes; copying costs CPU time
+		// (userland.CopyByteCost, paid by the millisecond): head copies
+		// 200000 bytes in and out, 1.2 ms
+		{[]string{"yes | head -c 200000 | wc -c"}, "200000\n", 1000002 * time.Nanosecond},
+		{[]string{"yes | head -c 1000000 | md5sum"}, md5y, 7000014 * time.Nanosecond},
 		// a reader that gives its token up itself (dmsetup reading its table)
 		{[]string{"(sleep 1; printf '0 8 error\\n') | dmsetup create e; dmsetup table e"}, "0 8 error \n", time.Second},
 		// background jobs run while later lines run, and wait ends with them
@@ -38,7 +40,7 @@ func TestProcessesInVirtualTime(t *testing.T) {
 		{[]string{"sleep 3 & sleep 1 & wait $!"}, "", time.Second},
 		{[]string{"sleep 3 & sleep 1 & wait $!", "wait"}, "", 3 * time.Second},
 		{[]string{"(sleep 1; echo x) > o &", "cat o", "sleep 2", "cat o"}, "x\n", 2 * time.Second},
-		{[]string{"yes | head -c 1000000 | md5sum > o &", "wait; cat o"}, md5y, 0},
+		{[]string{"yes | head -c 1000000 | md5sum > o &", "wait; cat o"}, md5y, 7000014 * time.Nanosecond},
 		{[]string{"(sleep 1 | sleep 2; echo done) > o &", "sleep 1; cat o", "sleep 1; cat o"}, "done\n", 2 * time.Second},
 		// statuses and $?, as in ash (every stage in a subshell)
 		{[]string{"false | true; echo $?"}, "0\n", 0},
@@ -52,7 +54,8 @@ func TestProcessesInVirtualTime(t *testing.T) {
 		{[]string{"(set -e; false || true | cat; echo ok)"}, "ok\n", 0},
 		// read from a pipe whose writer waits for time, and more than fits
 		{[]string{"(sleep 1; echo a; sleep 1; echo b) | (read x; read y; echo $x$y)"}, "ab\n", 2 * time.Second},
-		{[]string{"seq 1 30000 | (n=0; while read l; do n=$((n+1)); done; echo $n)"}, "30000\n", 0},
+		// 30000 rounds of `read` (the assignment is free) at 20 µs
+		{[]string{"seq 1 30000 | (n=0; while read l; do n=$((n+1)); done; echo $n)"}, "30000\n", 600 * time.Millisecond},
 		// redirections from files
 		{[]string{"echo 5 > n; read v < n; echo $v", "cat < n", "echo $(<n)"}, "5\n5\n5\n", 0},
 		{[]string{"cat < /sys/module/dm_thin_pool/parameters/no_space_timeout; cat < /dev/null"}, "60\n", 0},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/scenario"
+	"github.com/dmsim/dmsim/sim"
 )
 
 // DiskEnv returns the DISK_NAME=/dev/vdX variables for a script's disks.
@@ -36,6 +37,12 @@ type Options struct {
 	// CommandTime is the virtual time each command line costs (see
 	// DefaultCommandTime, which 0 selects); a negative value charges none.
 	CommandTime time.Duration
+	// MaxStall is the stall guard's limit (Machine.MaxStall):
+	// DefaultMaxStall if 0, no guard if negative. A line it stops ends the
+	// run with a *StallError naming the line.
+	MaxStall time.Duration
+	// Wall is the wall clock the stall guard reads (sim.HostWall if nil).
+	Wall sim.Wall
 }
 
 // ScriptResult is a finished script run.
@@ -49,7 +56,7 @@ type ScriptResult struct {
 // Run runs a parsed script on a Machine booted on its disks and returns
 // its transcript.
 func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, error) {
-	cfg := Config{Dir: o.KeepDir, CommandTime: o.CommandTime}
+	cfg := Config{Dir: o.KeepDir, CommandTime: o.CommandTime, MaxStall: o.MaxStall, Wall: o.Wall}
 	for n := range o.Disks {
 		found := false
 		for _, d := range s.Disks {
@@ -100,7 +107,12 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 				return nil, err
 			}
 		case scenario.Command:
-			FormatCommand(out, it, m.RunLine(ctx, it.Cmd))
+			r := m.RunLine(ctx, it.Cmd)
+			FormatCommand(out, it, r)
+			if r.Stall != nil {
+				r.Stall.Num = it.Line
+				return nil, r.Stall
+			}
 		}
 	}
 	return &ScriptResult{Transcript: tr.String(), Images: m.Images()}, nil

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unsafe"
 
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/interp"
@@ -51,6 +53,11 @@ type shell struct {
 	gateMu sync.Mutex
 	gate   chan struct{}
 	gated  []*sim.Token
+
+	// stmtCPU is the cost of the statements each interpreter ran and
+	// has not paid for yet (chargeStatement).
+	stmtMu  sync.Mutex
+	stmtCPU map[unsafe.Pointer]time.Duration
 }
 
 // bootShell starts a kernel on the disk images and a fresh shell in /tmp
@@ -126,6 +133,9 @@ func (sh *shell) newShell() error {
 		interp.StdIO(nil, io.Discard, io.Discard),
 		interp.ExecHandlers(sh.execMiddleware),
 		interp.CallHandler(func(ctx context.Context, args []string) ([]string, error) {
+			if err := sh.chargeStatement(ctx, args[0]); err != nil {
+				return nil, err
+			}
 			switch args[0] {
 			case "echo", "printf":
 				return append([]string{builtinMark}, args...), nil
@@ -165,6 +175,50 @@ func isNil(v any) bool {
 		return rv.IsNil()
 	}
 	return false
+}
+
+// chargeStatement bills a simple command the shell runs (a builtin, a
+// function call, or the fork and exec of a command) to the shell's
+// goroutine that runs it (userland.StatementCost), so that a loop of
+// builtins lets time pass. The runner's markers cost nothing. The cost
+// adds up per interpreter (a subshell, a pipeline stage and a job have
+// their own, and run in one goroutine); once it reaches a quantum the
+// goroutine's token pays it (finding the goroutine's token takes a stack
+// trace, too slow for every statement). A line starts with none.
+func (sh *shell) chargeStatement(ctx context.Context, name string) error {
+	if strings.HasPrefix(name, "\x00") {
+		return nil
+	}
+	key := runnerOf(interp.HandlerCtx(ctx))
+	sh.stmtMu.Lock()
+	d := sh.stmtCPU[key] + userland.StatementCost
+	pay := d >= sim.CPUQuantum
+	if pay {
+		delete(sh.stmtCPU, key)
+	} else {
+		sh.stmtCPU[key] = d
+	}
+	sh.stmtMu.Unlock()
+	if !pay {
+		return nil
+	}
+	if cur := sh.current(); cur != nil {
+		if err := cur.tok.Charge(ctx, d); errors.Is(err, sim.ErrHalted) {
+			return err // the machine is off: the shell stops
+		}
+	}
+	return nil
+}
+
+// runnerOf identifies the interpreter a handler runs for (the
+// interpreter does not export it; nil if it cannot be told). The pointer
+// keeps the interpreter alive while it is a key, so it is never reused.
+func runnerOf(hc interp.HandlerContext) unsafe.Pointer {
+	f := reflect.ValueOf(&hc).Elem().FieldByName("runner")
+	if !f.IsValid() || f.Kind() != reflect.Pointer {
+		return nil
+	}
+	return f.UnsafePointer()
 }
 
 // execMiddleware runs every command through userland; nothing ever runs on
@@ -319,6 +373,9 @@ func (sh *shell) exec(ctx context.Context, line string, stdout, stderr io.Writer
 		return 2, func() {}
 	}
 	sh.rewrite(file)
+	sh.stmtMu.Lock()
+	sh.stmtCPU = map[unsafe.Pointer]time.Duration{} // the line's own cost covers what the last one left
+	sh.stmtMu.Unlock()
 	sh.gateMu.Lock()
 	sh.gate = make(chan struct{})
 	sh.gateMu.Unlock()

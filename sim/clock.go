@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,17 @@ type Clock struct {
 	advancing bool
 	halted    bool
 	added     chan struct{} // a timer was added (for FollowWallClock)
+
+	// progress counts what the simulation did besides burning CPU (see
+	// Progress): timers that fired, other than CPU charges' and daemons'.
+	progress uint64
+	// kcalls counts calls into the kernel (Token.Do).
+	kcalls atomic.Uint64
+	// cpuTime is the CPU time busy processes paid for (Token.Charge).
+	cpuTime time.Duration
+	// wallTimed: virtual time follows the wall clock (FollowWallClock),
+	// in which CPU work takes its real time already.
+	wallTimed atomic.Bool
 }
 
 var (
@@ -75,33 +87,42 @@ func (c *Clock) Exit() {
 
 // Timer is a pending virtual-time callback.
 type Timer struct {
-	c      *Clock
-	when   time.Duration
-	seq    uint64
-	fn     func()
-	daemon bool
-	index  int // in the heap; -1 once fired or stopped
+	c     *Clock
+	when  time.Duration
+	seq   uint64
+	fn    func()
+	kind  timerKind
+	index int // in the heap; -1 once fired or stopped
 }
+
+// timerKind says what a timer stands for.
+type timerKind int
+
+const (
+	timerNormal timerKind = iota // a sleep, a timeout, a target's timer
+	timerDaemon                  // housekeeping (AfterFuncDaemon)
+	timerCPU                     // the end of a busy process's CPU charge (Token.Charge)
+)
 
 // AfterFunc runs fn once the virtual clock reaches now+d. fn runs holding a
 // running token, in whichever goroutine advances the clock; it must not wait.
-func (c *Clock) AfterFunc(d time.Duration, fn func()) *Timer { return c.addTimer(d, fn, false) }
+func (c *Clock) AfterFunc(d time.Duration, fn func()) *Timer { return c.addTimer(d, fn, timerNormal) }
 
 // AfterFuncDaemon is AfterFunc for housekeeping timers (periodic commits,
 // wakers) that cannot by themselves release a waiting actor: they fire while
 // time advances, but they do not keep a deadlock from being declared.
 func (c *Clock) AfterFuncDaemon(d time.Duration, fn func()) *Timer {
-	return c.addTimer(d, fn, true)
+	return c.addTimer(d, fn, timerDaemon)
 }
 
-func (c *Clock) addTimer(d time.Duration, fn func(), daemon bool) *Timer {
+func (c *Clock) addTimer(d time.Duration, fn func(), kind timerKind) *Timer {
 	if d < 0 {
 		d = 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	t := &Timer{c: c, when: c.now + d, seq: c.seq, fn: fn, daemon: daemon, index: -1}
+	t := &Timer{c: c, when: c.now + d, seq: c.seq, fn: fn, kind: kind, index: -1}
 	if !c.halted {
 		heap.Push(&c.timers, t)
 		select {
@@ -193,6 +214,9 @@ func (c *Clock) advanceLocked() {
 		if t.when > c.now {
 			c.now = t.when
 		}
+		if t.kind == timerNormal {
+			c.progress++
+		}
 		c.running++
 		c.mu.Unlock()
 		t.fn()
@@ -255,8 +279,12 @@ func (e *Event) Wait(ctx context.Context) error {
 
 // Sleep waits d of virtual time.
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	return c.sleep(ctx, d, timerNormal)
+}
+
+func (c *Clock) sleep(ctx context.Context, d time.Duration, kind timerKind) error {
 	ev := c.NewEvent()
-	t := c.AfterFunc(d, func() { ev.Fire(nil) })
+	t := c.addTimer(d, func() { ev.Fire(nil) }, kind)
 	err := ev.Wait(ctx)
 	t.Stop()
 	return err
@@ -471,7 +499,7 @@ func (h *timerHeap) Pop() any {
 
 func (h timerHeap) hasNonDaemon() bool {
 	for _, t := range h {
-		if !t.daemon {
+		if t.kind != timerDaemon {
 			return true
 		}
 	}

@@ -1,5 +1,7 @@
 package sim
 
+import "time"
+
 // Token is a process's clock token. A process holds it while it can run
 // and gives it up while it is blocked: in the kernel (a bio, a sleep, an
 // event wait gives it up inside the clock), on a pipe, or waiting for a
@@ -10,6 +12,7 @@ type Token struct {
 	c    *Clock
 	held bool
 	hook func(delta int)
+	cpu  time.Duration // CPU work charged and not paid for yet (Charge)
 }
 
 // NewToken returns a released token on the clock; hook (may be nil) sees
@@ -48,6 +51,7 @@ func (t *Token) Held() bool { return t != nil && t.held }
 // (the shell's own kernel calls: stat, redirections). Waits in f give the
 // token up and get it back.
 func (t *Token) Do(c *Clock, f func()) {
+	c.kcalls.Add(1)
 	if t.Held() {
 		f()
 		return

@@ -32,7 +32,11 @@ const maxWallStep = 100 * time.Millisecond
 // deadline or a new timer. Virtual time therefore never runs ahead of the
 // wall clock, and a timer fires as soon as its deadline has passed on the
 // wall clock and every other actor waits.
+//
+// CPU charges (Token.Charge) take no virtual time on such a clock: the work
+// they stand for takes its time on the wall clock already.
 func (c *Clock) FollowWallClock(ctx context.Context, wall Wall) error {
+	c.wallTimed.Store(true)
 	c.Enter()
 	defer c.Exit()
 	start, base := wall.Now(), c.Now()

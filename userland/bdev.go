@@ -34,6 +34,7 @@ const PageSize = 4096
 type bdevFile struct {
 	k       *dmsim.Kernel
 	tok     *sim.Token // the opener's clock token
+	cpu     cpu        // the opener's CPU time
 	b       dmsim.BlockDevice
 	release func()
 	name    string
@@ -64,7 +65,7 @@ func openBdev(ctx context.Context, k *dmsim.Kernel, name string, flag int) (File
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
-	f := &bdevFile{k: k, tok: tokenFrom(ctx), b: b, release: rel, name: name, flag: flag, direct: flag&O_DIRECT != 0,
+	f := &bdevFile{k: k, tok: tokenFrom(ctx), cpu: cpuOf(ctx), b: b, release: rel, name: name, flag: flag, direct: flag&O_DIRECT != 0,
 		dirty: map[int64][]byte{}}
 	f.bsize = int64(f.SectorSize())
 	for f.bsize < PageSize && f.Size()%(f.bsize*2) == 0 {
@@ -191,7 +192,29 @@ func (f *bdevFile) readPage(pg int64) ([]byte, error) {
 	return page, first
 }
 
+// ReadAt and WriteAt cost the opener a system call, plus the copy from or
+// to the page cache unless the I/O is direct (the device reads and writes
+// the process's buffer).
 func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.readAt(p, off)
+	f.charge(n)
+	return n, err
+}
+
+func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := f.writeAt(p, off)
+	f.charge(n)
+	return n, err
+}
+
+func (f *bdevFile) charge(n int) {
+	if f.direct {
+		n = 0
+	}
+	f.cpu.io(n)
+}
+
+func (f *bdevFile) readAt(p []byte, off int64) (int, error) {
 	if f.closed {
 		return 0, linuxerr.EBADF
 	}
@@ -237,7 +260,7 @@ func (f *bdevFile) ReadAt(p []byte, off int64) (int, error) {
 	return done, nil
 }
 
-func (f *bdevFile) WriteAt(p []byte, off int64) (int, error) {
+func (f *bdevFile) writeAt(p []byte, off int64) (int, error) {
 	if f.closed {
 		return 0, linuxerr.EBADF
 	}

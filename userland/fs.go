@@ -126,26 +126,33 @@ func (HostFS) Truncate(name string, size int64) error {
 }
 
 // osFile is a host file shown under its emulated path, with errno errors.
+// Inside the simulation (a scratch file) its reads and writes cost the
+// opener CPU time.
 type osFile struct {
 	*os.File
 	name string
+	cpu  cpu
 }
 
 func (f *osFile) Name() string { return f.name }
 func (f *osFile) Read(p []byte) (int, error) {
 	n, err := f.File.Read(p)
+	f.cpu.io(n)
 	return n, fileErr(err)
 }
 func (f *osFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := f.File.ReadAt(p, off)
+	f.cpu.io(n)
 	return n, fileErr(err)
 }
 func (f *osFile) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
+	f.cpu.io(n)
 	return n, fileErr(err)
 }
 func (f *osFile) WriteAt(p []byte, off int64) (int, error) {
 	n, err := f.File.WriteAt(p, off)
+	f.cpu.io(n)
 	return n, fileErr(err)
 }
 func (f *osFile) Sync() error { return fileErr(f.File.Sync()) }
@@ -203,7 +210,7 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 	}
 	switch {
 	case charDevs[name]:
-		return &charFile{name: name, rand: s.rand}, nil
+		return &charFile{name: name, rand: s.rand, cpu: cpuOf(ctx)}, nil
 	case isUnder(name, "/dev"):
 		if name == "/dev" || name == "/dev/mapper" {
 			return nil, pathErr("open", name, linuxerr.EISDIR)
@@ -222,13 +229,13 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 		if err != nil {
 			return nil, pathErr("open", name, err)
 		}
-		return &sysFile{k: s.Kernel, tok: tokenFrom(ctx), name: name, data: []byte(data)}, nil
+		return &sysFile{k: s.Kernel, tok: tokenFrom(ctx), cpu: cpuOf(ctx), name: name, data: []byte(data)}, nil
 	}
 	f, err := os.OpenFile(s.hostPath(name), flag&^O_DIRECT, perm)
 	if err != nil {
 		return nil, pathErr("open", name, err)
 	}
-	return &osFile{File: f, name: name}, nil
+	return &osFile{File: f, name: name, cpu: cpuOf(ctx)}, nil
 }
 
 func (s *SimFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
@@ -375,9 +382,14 @@ func dirInfo(name string) devInfo { return devInfo{name: name, mode: fs.ModeDir 
 
 // ---- character devices ----
 
+// charFile is one of the memory devices (drivers/char/mem.c); its reads
+// and writes cost the opener CPU time: a read fills the buffer
+// (read_zero: clear_user), a write to /dev/null moves nothing
+// (write_null).
 type charFile struct {
 	name string
 	rand *detRand
+	cpu  cpu
 }
 
 func (c *charFile) Name() string { return c.name }
@@ -387,16 +399,19 @@ func (c *charFile) Stat() (fs.FileInfo, error) {
 func (c *charFile) Read(p []byte) (int, error) {
 	switch c.name {
 	case "/dev/null":
+		c.cpu.io(0)
 		return 0, io.EOF
 	case "/dev/random", "/dev/urandom":
 		c.rand.fill(p)
 	default:
 		clear(p)
 	}
+	c.cpu.charge(SyscallCost + bytesCost(len(p), ClearBytePicos))
 	return len(p), nil
 }
 func (c *charFile) ReadAt(p []byte, _ int64) (int, error) { return c.Read(p) }
 func (c *charFile) Write(p []byte) (int, error) {
+	c.cpu.io(0)
 	if c.name == "/dev/full" {
 		return 0, linuxerr.ENOSPC
 	}
@@ -426,6 +441,7 @@ func (r *detRand) fill(p []byte) {
 type sysFile struct {
 	k    *dmsim.Kernel
 	tok  *sim.Token
+	cpu  cpu
 	name string
 	data []byte
 	off  int64
@@ -445,11 +461,13 @@ func (f *sysFile) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := copy(p, f.data[off:])
+	f.cpu.io(n)
 	return n, nil
 }
 
 // Write stores the value: one write(2) is one store into the attribute.
 func (f *sysFile) Write(p []byte) (int, error) {
+	f.cpu.io(len(p))
 	var err error
 	f.tok.Do(f.k.Clock, func() { err = f.k.SysfsWrite(f.name, string(p)) })
 	if err != nil {

@@ -58,6 +58,7 @@ type Proc struct {
 
 	tok   *sim.Token
 	files *openFiles // what OpenFile opened, closed when the process exits
+	dies  bool       // run by RunStatus: a kill unwinds it at a system call
 }
 
 // openFiles is a process's table of open files. The kernel closes every
@@ -306,14 +307,14 @@ func RunStatus(parent *Proc, argv []string) (status, signal int) {
 		// The child is a process of its own with its own clock token; the
 		// parent waits for it without its token.
 		child.tok = sim.NewToken(parent.Kernel.Clock, parent.ClockHook)
-		if r := rawStream(child.Stdin); isPipe(r) {
-			child.Stdin = tokenReader{r.(io.Reader), child.tok}
+		child.dies = true
+		c := cpu{ctx: child.Ctx, tok: child.tok, dies: true}
+		child.Stdin = cpuReader{childReader(child.Stdin, child.tok), c}
+		if child.Stdout != nil {
+			child.Stdout = cpuWriter{childWriter(child.Stdout, child.tok), c}
 		}
-		if w := rawStream(child.Stdout); isPipe(w) {
-			child.Stdout = tokenWriter{w.(io.Writer), child.tok}
-		}
-		if w := rawStream(child.Stderr); isPipe(w) {
-			child.Stderr = tokenWriter{w.(io.Writer), child.tok}
+		if child.Stderr != nil {
+			child.Stderr = cpuWriter{childWriter(child.Stderr, child.tok), c}
 		}
 		// hand over without letting the token count drop to zero
 		child.tok.Acquire()
@@ -332,6 +333,26 @@ func RunStatus(parent *Proc, argv []string) (status, signal int) {
 		return 128 + st - signalBase, st - signalBase
 	}
 	return st, 0
+}
+
+// childReader is a parent's standard input as the child with token t
+// reads it, without the parent's wrappers: a pipe is read without the
+// token.
+func childReader(in io.Reader, t *sim.Token) io.Reader {
+	r := rawStream(in).(io.Reader)
+	if isPipe(r) {
+		return tokenReader{r, t}
+	}
+	return r
+}
+
+// childWriter is childReader for an output stream.
+func childWriter(out io.Writer, t *sim.Token) io.Writer {
+	w := rawStream(out).(io.Writer)
+	if isPipe(w) {
+		return tokenWriter{w, t}
+	}
+	return w
 }
 
 // sigPipe unwinds a command that wrote to a pipe nobody reads: the process
@@ -354,6 +375,13 @@ func runSafely(c *Command, p *Proc) (status int) {
 		if r := recover(); r != nil {
 			if _, ok := r.(sigPipe); ok {
 				status = Signaled(SIGPIPE)
+				return
+			}
+			if f, ok := r.(fatalSignal); ok {
+				status = p.KilledStatus()
+				if f.sig != 0 {
+					status = Signaled(f.sig)
+				}
 				return
 			}
 			panic(r)

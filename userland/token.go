@@ -16,22 +16,33 @@ func (p *Proc) SetToken(t *sim.Token) { p.tok = t }
 
 type tokenKey struct{}
 
-// withToken returns ctx carrying the token, for the file layer.
-func withToken(ctx context.Context, t *sim.Token) context.Context {
+// ctxProc is what a process's context carries for the file layer.
+type ctxProc struct {
+	tok *sim.Token
+	// dies: the process runs under runSafely, so a kill noticed at a
+	// system call unwinds it (cpu.charge)
+	dies bool
+}
+
+// withToken returns ctx carrying the process's token, for the file layer.
+func withToken(ctx context.Context, t *sim.Token, dies bool) context.Context {
 	if t == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, tokenKey{}, t)
+	return context.WithValue(ctx, tokenKey{}, ctxProc{t, dies})
+}
+
+// procFrom returns what ctx carries (zero if none).
+func procFrom(ctx context.Context) ctxProc {
+	if ctx == nil {
+		return ctxProc{}
+	}
+	v, _ := ctx.Value(tokenKey{}).(ctxProc)
+	return v
 }
 
 // tokenFrom returns the token ctx carries (nil if none).
-func tokenFrom(ctx context.Context) *sim.Token {
-	if ctx == nil {
-		return nil
-	}
-	t, _ := ctx.Value(tokenKey{}).(*sim.Token)
-	return t
-}
+func tokenFrom(ctx context.Context) *sim.Token { return procFrom(ctx).tok }
 
 // kdo runs a kernel call for whoever ctx belongs to.
 func kdo(ctx context.Context, k *dmsim.Kernel, f func()) { tokenFrom(ctx).Do(k.Clock, f) }
@@ -48,7 +59,7 @@ func (p *Proc) ctx() context.Context {
 	if c == nil {
 		c = context.Background()
 	}
-	return withToken(c, p.tok)
+	return withToken(c, p.tok, p.dies)
 }
 
 // Pipes block: a process reading or writing one does not hold its token.
@@ -72,7 +83,8 @@ func (x tokenWriter) Write(b []byte) (n int, err error) {
 	return
 }
 
-// rawStream strips the wrappers a parent's streams got (token, SIGPIPE).
+// rawStream strips the wrappers a parent's streams got (token, SIGPIPE,
+// CPU).
 func rawStream(v any) any {
 	for {
 		switch x := v.(type) {
@@ -81,6 +93,10 @@ func rawStream(v any) any {
 		case tokenWriter:
 			v = x.w
 		case *pipeWriter:
+			v = x.w
+		case cpuReader:
+			v = x.r
+		case cpuWriter:
 			v = x.w
 		default:
 			return v
