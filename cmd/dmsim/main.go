@@ -2,7 +2,7 @@
 // provisioning, linear, striped, error, zero) with dmsetup 1.02.185 and the
 // busybox utilities scenario scripts use.
 //
-//	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT
+//	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT
 //	                                                       replay a script, print its transcript
 //	dmsim repl [--disk NAME=SIZE|PATH]...                 interactive shell (also: dmsim with no arguments)
 //	dmsim serve [--state DIR] [--disk NAME=SIZE|PATH]...  the daemon for real programs
@@ -59,10 +59,11 @@ const usage = `dmsim: Linux 6.1 device-mapper (thin provisioning) in userspace, 
 and busybox 1.35 utilities; no root, kernel or VM needed.
 
 Usage:
-  dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT
+  dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT
         replay a scenario script (docs/script-format.md) and print its transcript;
         --keep DIR keeps the disk images as DIR/NAME.img, --disk attaches an existing image,
-        --command-time D is the virtual time each command line costs (default %v, 0 for none)
+        --command-time D is the virtual time each command line costs (default %v, 0 for none),
+        --max-stall D stops the run at a line that lets no time pass for D of real time (default 10s, 0: never)
   dmsim repl [--disk NAME=SIZE|NAME=PATH]...
         interactive shell on an emulated machine (default disks: meta 4M, data 64M);
         also what plain "dmsim" runs
@@ -148,6 +149,7 @@ type runArgs struct {
 	keep        string
 	disks       diskPaths
 	commandTime commandTime
+	maxStall    commandTime // a duration, and whether it was given, too
 }
 
 // diskPaths is the repeatable --disk NAME=PATH.
@@ -191,6 +193,12 @@ func (c *commandTime) Set(v string) error {
 // default and a negative one charges nothing.
 func (r *runArgs) options() script.Options {
 	o := script.Options{KeepDir: r.keep, Disks: r.disks}
+	if r.maxStall.set {
+		o.MaxStall = r.maxStall.d
+		if r.maxStall.d == 0 {
+			o.MaxStall = -1
+		}
+	}
 	if r.commandTime.set {
 		o.CommandTime = r.commandTime.d
 		if r.commandTime.d == 0 {
@@ -200,7 +208,7 @@ func (r *runArgs) options() script.Options {
 	return o
 }
 
-const runUsage = "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT"
+const runUsage = "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT"
 
 // parseRunArgs reads `dmsim run`'s flags (before or after the script, as
 // --flag value or --flag=value); flag.ErrHelp asks for the usage.
@@ -212,6 +220,8 @@ func parseRunArgs(args []string) (*runArgs, *flag.FlagSet, error) {
 	fs.Var(r.disks, "disk", "attach the existing image `NAME=PATH` for the script's disk NAME")
 	fs.Var(&r.commandTime, "command-time", "the virtual time `D` each command line costs (default "+
 		script.DefaultCommandTime.String()+", 0 for none)")
+	fs.Var(&r.maxStall, "max-stall", "stop at a line that lets no time pass for `D` of real time (default "+
+		script.DefaultMaxStall.String()+", 0: never)")
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, fs, err

@@ -26,6 +26,8 @@ func TestParseRunArgs(t *testing.T) {
 		{[]string{"s.sh", "--keep=k", "--command-time", "1s"},
 			script.Options{KeepDir: "k", Disks: map[string]string{}, CommandTime: time.Second}, "s.sh"},
 		{[]string{"--command-time=0", "-"}, script.Options{Disks: map[string]string{}, CommandTime: -1}, "-"},
+		{[]string{"--max-stall", "30s", "s.sh"}, script.Options{Disks: map[string]string{}, MaxStall: 30 * time.Second}, "s.sh"},
+		{[]string{"s.sh", "--max-stall=0"}, script.Options{Disks: map[string]string{}, MaxStall: -1}, "s.sh"},
 	}
 	for _, c := range cases {
 		r, _, err := parseRunArgs(c.args)
