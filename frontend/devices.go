@@ -65,6 +65,16 @@ func (v *devices) byLoop(loop dmsim.DevT) (dmsim.DevT, bool) {
 	return dmsim.DevT{}, false
 }
 
+// loopDevT is the number of a mapped device's loop device.
+func (v *devices) loopDevT(md dmsim.DevT) (dmsim.DevT, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.exp[md]; ok {
+		return e.dev, true
+	}
+	return dmsim.DevT{}, false
+}
+
 // loopOf is a mapped device's loop device.
 func (v *devices) loopOf(md dmsim.DevT) (string, bool) {
 	v.mu.Lock()
