@@ -70,26 +70,12 @@ func (h *hostDevices) Lookup(p string) (dmsim.BlockDevice, error) {
 	return b, nil
 }
 
-// Openers: a mount or an O_EXCL open of a device's loop device keeps an
-// O_EXCL open of ours from succeeding.
+// Openers counts the host's openers of one of the daemon's devices.
 func (h *hostDevices) Openers(d dmsim.DevT) int {
 	if h.d.devs == nil {
 		return 0
 	}
-	loop, ok := h.d.devs.loopOf(d)
-	if !ok {
-		return 0
-	}
-	h.probe.Lock()
-	defer h.probe.Unlock()
-	fd, err := unix.Open(loop, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
-	if err == unix.EBUSY {
-		return 1
-	}
-	if err == nil {
-		unix.Close(fd)
-	}
-	return 0
+	return h.d.devs.openers(d, &h.probe)
 }
 
 func (h *hostDevices) closeAll() {
