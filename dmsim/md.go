@@ -152,6 +152,14 @@ func (md *MappedDevice) OpenCount() int {
 	return md.openCount + host
 }
 
+// DeferredRemove reports whether a deferred removal waits for the last
+// close (DMF_DEFERRED_REMOVE).
+func (md *MappedDevice) DeferredRemove() bool {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	return md.deferredRemove
+}
+
 // EventNr is dm_get_event_nr().
 func (md *MappedDevice) EventNr() uint32 {
 	md.mu.Lock()

@@ -116,19 +116,15 @@ func (v *devices) state() map[dmsim.DevT]mdState {
 	k := v.d.k
 	k.Clock.Enter()
 	defer k.Clock.Exit()
-	api := k.Ioctl()
 	out := map[dmsim.DevT]mdState{}
-	for _, e := range api.ListDevices() {
-		st := mdState{name: e.Name, size: -1}
-		info, err := api.DevStatus(dmsim.DevRef{Dev: e.Dev}, dmsim.IoctlFlags{})
-		if err != nil {
+	for _, e := range k.Ioctl().ListDevices() {
+		md := k.GetMD(e.Dev)
+		if md == nil {
 			continue
 		}
-		st.deferred = info.DeferredRemove
-		if info.LivePresent {
-			if b, err := k.BdevByDevT(e.Dev); err == nil {
-				st.size = int64(b.Size()) * dmsim.SectorSize
-			}
+		st := mdState{name: e.Name, size: -1, deferred: md.DeferredRemove()}
+		if t := md.LiveTable(); t != nil {
+			st.size = int64(md.Size()) * dmsim.SectorSize
 		}
 		out[e.Dev] = st
 	}
