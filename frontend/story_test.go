@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -141,9 +142,20 @@ func TestFileSystemStory(t *testing.T) {
 	if r := shimRun(d, "", "dmsetup", "remove", "thin"); r.status != 1 || !strings.Contains(r.stderr, "Device or resource busy") {
 		t.Errorf("remove of a mounted thin: %+v", r)
 	}
+	// A deferred remove of the mounted snapshot happens at the unmount.
+	dm("remove", "--deferred", "snap")
+	if out := dm("info", "snap"); !strings.Contains(out, "(DEFERRED REMOVE)") {
+		t.Errorf("the deferred remove is not shown: %q", out)
+	}
 	sh(t, "umount", snapMnt)
+	for i := 0; shimRun(d, "", "dmsetup", "info", "snap").status == 0; i++ {
+		if i == 100 {
+			t.Fatal("the snapshot was not removed after its unmount")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	sh(t, "umount", mnt)
-	dm("remove", "snap", "thin", "pool")
+	dm("remove", "thin", "pool")
 	if ents, _ := os.ReadDir(mapper); len(ents) != 0 {
 		t.Errorf("links left in %s: %v", mapper, ents)
 	}
