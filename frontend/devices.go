@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,11 +42,13 @@ func (e *exposed) hasLoop() bool { return e.dev != dmsim.DevT{} }
 
 func newDevices(d *Daemon) (*devices, error) {
 	dir := filepath.Join(d.cfg.StateDir, "devices")
+	// A daemon killed earlier may have left its loop devices and its mount
+	// (no longer served) behind.
+	detachStale(dir)
+	unix.Unmount(dir, unix.MNT_DETACH)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	// A daemon killed earlier may have left its mount behind.
-	unix.Unmount(dir, unix.MNT_DETACH)
 	fsys, err := fuseblk.Mount(dir)
 	if err != nil {
 		return nil, err
@@ -406,4 +409,20 @@ func (m *mdDevice) WriteZeroes(off, n int64) error {
 		off, n = off+c, n-c
 	}
 	return nil
+}
+
+// detachStale detaches the loop devices whose backing file is under dir (a
+// killed daemon's), and no other.
+func detachStale(dir string) {
+	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		backing := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
+		if strings.HasPrefix(backing, dir+"/") {
+			detachLoop("/dev/" + filepath.Base(filepath.Dir(filepath.Dir(f))))
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -37,7 +38,9 @@ func (d *diskList) Set(v string) error {
 	if !ok || name == "" || spec == "" {
 		return errors.New("want NAME=SIZE or NAME=PATH")
 	}
-	if size, err := scenario.ParseSize(spec); err == nil {
+	if size, err := strconv.ParseInt(spec, 10, 64); err == nil && size > 0 {
+		*d = append(*d, script.Disk{Name: name, Size: size}) // bytes, as the disks file keeps them
+	} else if size, err := scenario.ParseSize(spec); err == nil {
 		*d = append(*d, script.Disk{Name: name, Size: size})
 	} else {
 		*d = append(*d, script.Disk{Name: name, Image: spec})
