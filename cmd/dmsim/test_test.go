@@ -57,7 +57,7 @@ func TestTestCommand(t *testing.T) {
 		{name: "update", files: []file{{"a.sh", echoScript}, {"b.sh", echoScript}, {"b.txt", wrongGolden},
 			{"c.sh", echoScript}, {"c.txt", kernelGolden}, {"m.sh", metaScript}, {"m.data.xml", "stale"}},
 			args: []string{"--update", "DIR"}, code: 0,
-			stdout: []string{"updated DIR/a.txt\n", "updated DIR/b.txt\n", "ok   DIR/c.sh\n", "updated DIR/m.txt\n"},
+			stdout:  []string{"updated DIR/a.txt\n", "updated DIR/b.txt\n", "ok   DIR/c.sh\n", "updated DIR/m.txt\n"},
 			closing: "4 passed, 0 failed",
 			after: []file{{"a.txt", "# env: dmsim "}, {"b.txt", "# env: dmsim "}, {"c.txt", kernelGolden},
 				{"m.txt", "# env: dmsim "}, {"m.meta.xml", "# thin_dump exit 1\n"}}},
