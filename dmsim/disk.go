@@ -51,7 +51,7 @@ func openDisk(k *Kernel, i int, spec DiskSpec) (*Disk, error) {
 		return nil, err
 	}
 	if st.Size() < spec.Size {
-		if err := f.Truncate(spec.Size); err != nil {
+		if err := TruncateImage(f, spec.Size); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -101,7 +101,7 @@ func (d *Disk) Resize(bytes int64) error {
 	if d.f == nil {
 		return linuxerr.EIO
 	}
-	if err := d.f.Truncate(bytes); err != nil {
+	if err := TruncateImage(d.f, bytes); err != nil {
 		return err
 	}
 	d.size.Store(uint64(bytes) / SectorSize)
@@ -234,6 +234,35 @@ func (d *Disk) close() {
 		d.f = nil
 	}
 	d.cache = map[uint64][]byte{}
+}
+
+// TruncateImage sets the length of a sparse disk image to size bytes. A
+// host file system that cannot hold a file that long (EFBIG: ext4 stops at
+// 16 TiB - 4 KiB) keeps the image at the longest length it can: reads past
+// the image's end see zeros as the rest of a sparse image would, and only a
+// write beyond the host's limit fails (EIO). A thin pool's data disk is
+// written from its start (the data space map allocates the lowest free
+// block), so a 64 TiB pool runs on ext4.
+func TruncateImage(f *os.File, size int64) error {
+	err := f.Truncate(size)
+	if !errors.Is(err, syscall.EFBIG) {
+		return err
+	}
+	st, serr := f.Stat()
+	if serr != nil {
+		return serr
+	}
+	// Find the longest length the file system takes, to the 4 KiB.
+	lo, hi := st.Size()/4096, size/4096 // lo fits, hi does not
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if f.Truncate(mid*4096) == nil {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return f.Truncate(max(lo*4096, st.Size()))
 }
 
 func readFull(f *os.File, p []byte, off int64) error {

@@ -154,7 +154,7 @@ func (m *Machine) image(d Disk, dir *string) (string, int64, error) {
 	os.Remove(p)
 	f, err := os.Create(p)
 	if err == nil {
-		err = f.Truncate(d.Size)
+		err = dmsim.TruncateImage(f, d.Size)
 		f.Close()
 	}
 	return p, d.Size, err
