@@ -2,6 +2,7 @@ package block
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"sort"
@@ -370,9 +371,14 @@ func (m *Manager) writeDirty() error {
 	return nil
 }
 
-// CommitSuperblock unlocks the (write-locked) superblock, writes every
-// other dirty block, flushes, then writes the superblock with FUA: the
-// commit point (dm_tm_commit() + dm_bm_flush()).
+// CommitSuperblock is the end of dm_tm_commit(): it unlocks the
+// (write-locked) superblock and runs dm_bm_flush(), which writes the dirty
+// blocks and then issues an empty flush (dm_bufio_write_dirty_buffers()).
+// Linux 6.1 writes the superblock as a plain write, with no FUA: the flush
+// after it is the commit point. The caller has already flushed every other
+// block (dm_tm_pre_commit()); should any still be dirty, they are written
+// and flushed first, so that the superblock never reaches the disk ahead of
+// what it points to.
 func (m *Manager) CommitSuperblock(sb *Block) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -384,23 +390,35 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 		m.evict()
 	}()
 	sb.dirty = false
+	others := m.nrDirty()
 	err := m.writeDirty()
 	sb.dirty = true
 	if err != nil {
 		return err
 	}
+	if others > 0 {
+		if err := m.dev.Flush(); err != nil {
+			return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
+		}
+	}
+	if err := m.writeBack(sb); err != nil {
+		return fmt.Errorf("superblock write failed: %w", errors.Unwrap(err))
+	}
 	if err := m.dev.Flush(); err != nil {
 		return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
 	}
-	if sb.validator != nil {
-		sb.validator.PrepareForWrite(sb.data, sb.loc)
-	}
-	if err := m.dev.WriteFUA(sb.data, int64(sb.loc)*Size); err != nil {
-		return fmt.Errorf("superblock write failed: %w", linuxerr.ToErrno(err))
-	}
-	m.Writes++
-	sb.dirty = false
 	return nil
+}
+
+// nrDirty counts the dirty unlocked blocks.
+func (m *Manager) nrDirty() int {
+	n := 0
+	for _, b := range m.cache {
+		if b.dirty && !b.writer {
+			n++
+		}
+	}
+	return n
 }
 
 // Reset is dm_block_manager_reset() (used by abort): like dm-bufio's
