@@ -35,8 +35,7 @@ ci:
 # one line per test with its pass count. Flags: -tests T1,T2, -v, -keep, -timeout D, -parallel N,
 # -rebuild, -no-dmsim (the baseline without dmsim).
 consumers *ARGS:
-    go build -o bin/dmsim ./cmd/dmsim
-    cd consumers/containerd && go build -o .cache/bin/run-containerd ./cmd/run-containerd && .cache/bin/run-containerd -dmsim ../../bin/dmsim {{ARGS}}
+    .ci/consumers {{ARGS}}
 
 # Interactive dmsim shell (--disk NAME=SIZE or NAME=PATH for other disks).
 repl *ARGS:

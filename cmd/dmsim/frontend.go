@@ -18,6 +18,7 @@ import (
 	"github.com/dmsim/dmsim/frontend/shim"
 	"github.com/dmsim/dmsim/scenario"
 	"github.com/dmsim/dmsim/script"
+	"golang.org/x/sys/unix"
 )
 
 // The front end's subcommands: serve, shims and exec.
@@ -273,6 +274,9 @@ func execInner(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("tmpfs on %s: %w", dir, err))
 		}
 	}
+	// The control node devtmpfs makes when dm_mod loads (no driver behind
+	// it on this kernel; tools that look for it find it).
+	unix.Mknod("/dev/mapper/control", unix.S_IFCHR|0o600, int(unix.Mkdev(10, 236)))
 	shims := filepath.Join(run, "bin")
 	if err := installShims(shims); err != nil {
 		return fail(err)
