@@ -85,18 +85,7 @@ func TestCommitOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			meta, data := vd(8192, false), vd(16*128, false)
 			meta.BioLog, data.BioLog = true, true
-			h := boot(t, meta, data)
-			pool, text, err := h.create("pool", 16*128, poolType, "/dev/vda /dev/vdb 128 0")
-			if err != nil {
-				t.Fatal(text, err)
-			}
-			if err := h.message(pool, "create_thin 0"); err != nil {
-				t.Fatal(err)
-			}
-			thin, text, err := h.create("thin", 1<<21, thinType, "/dev/mapper/pool 0")
-			if err != nil {
-				t.Fatal(text, err)
-			}
+			h, pool, thin, _ := poolSetupOn(t, []dmsim.DiskSpec{meta, data}, 16, 0, "")
 			h.status(pool) // commits whatever is pending
 			from := lastSeq(h)
 			if err := tc.run(h, pool, thin); err != nil {
