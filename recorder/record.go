@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dmsim/dmsim/internal/fsutil"
 	"github.com/dmsim/dmsim/scenario"
 )
 
@@ -224,14 +225,7 @@ func WriteGoldens(dir string, r *Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	write := func(p, content string) error {
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-			return err
-		}
-		return os.Rename(tmp, p)
-	}
-	if err := write(filepath.Join(dir, r.Name+".txt"), r.Transcript); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(dir, r.Name+".txt"), r.Transcript); err != nil {
 		return err
 	}
 	old, _ := filepath.Glob(filepath.Join(dir, r.Name+".*.xml"))
@@ -242,7 +236,7 @@ func WriteGoldens(dir string, r *Result) error {
 		}
 	}
 	for disk, xml := range r.Dumps {
-		if err := write(filepath.Join(dir, r.Name+"."+disk+".xml"), xml); err != nil {
+		if err := fsutil.WriteAtomic(filepath.Join(dir, r.Name+"."+disk+".xml"), xml); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dmsim/dmsim/internal/fsutil"
 	"github.com/dmsim/dmsim/userland"
 )
 
@@ -150,14 +151,7 @@ func UpdateGolden(g Golden, c *Check) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	write := func(p, content string) error {
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-			return err
-		}
-		return os.Rename(tmp, p)
-	}
-	if err := write(g.Transcript, c.Result.Transcript); err != nil {
+	if err := fsutil.WriteAtomic(g.Transcript, c.Result.Transcript); err != nil {
 		return err
 	}
 	for disk, p := range FindGolden(g.Script, dir).Dumps {
@@ -168,7 +162,7 @@ func UpdateGolden(g Golden, c *Check) error {
 		}
 	}
 	for disk, xml := range c.Dumps {
-		if err := write(filepath.Join(dir, g.Name+"."+disk+".xml"), xml); err != nil {
+		if err := fsutil.WriteAtomic(filepath.Join(dir, g.Name+"."+disk+".xml"), xml); err != nil {
 			return err
 		}
 	}
