@@ -76,6 +76,7 @@ type Image struct {
 	chunks    map[uint64][]byte
 	lru       []uint64
 	validated BlockSet // nodes whose checksum was verified
+	leaves    BlockSet // of those, the ones that are not internal nodes
 }
 
 const (
@@ -90,7 +91,7 @@ func NewImage(dev ReadDevice) *Image {
 
 // Invalidate forgets cached blocks (after the device was written).
 func (im *Image) Invalidate() {
-	im.chunks, im.lru, im.validated = map[uint64][]byte{}, nil, nil
+	im.chunks, im.lru, im.validated, im.leaves = map[uint64][]byte{}, nil, nil, nil
 }
 
 // Raw reads block b without validation. The block may share memory with
@@ -136,6 +137,9 @@ func (im *Image) read(b uint64, k BlockKind) ([]byte, error) {
 		}
 		if k == NodeBlock {
 			im.validated.Add(b)
+			if !btree.Node(p).IsInternal() {
+				im.leaves.Add(b)
+			}
 		}
 	}
 	if k != SuperblockBlock && le.Uint64(p[8:]) != b {
@@ -334,21 +338,34 @@ func (im *Image) ReadTree(root uint64, valueSize int, enter func(b uint64) bool,
 // reached and a node reached again (enter returns false) is not descended
 // into; an unreadable node stops it; leaf sees each leaf on first reach.
 func (im *Image) countTree(root uint64, enter func(uint64) bool, leaf func(btree.Node) error) error {
-	return im.WalkTree(root, func(v *NodeVisit) (bool, error) {
-		if !enter(v.Block) {
-			return false, nil
-		}
-		if v.Err != nil {
-			return false, v.Err
-		}
-		if v.Node.IsInternal() {
-			return true, nil
-		}
+	// WalkTree's order and stops, but a leaf already validated (by an
+	// earlier walk: thin_check's walk of the trees before its recount) is
+	// not read again when leaf does not need its entries.
+	if !enter(root) {
+		return nil
+	}
+	if leaf == nil && im.leaves.Has(root) {
+		return nil
+	}
+	n, err := im.Node(root)
+	if err != nil {
+		return err
+	}
+	if !n.IsInternal() {
 		if leaf != nil {
-			return false, leaf(v.Node)
+			return leaf(n)
 		}
-		return false, nil
-	})
+		return nil
+	}
+	if !Sane(n, 8) {
+		return nil
+	}
+	for i := 0; i < n.NrEntries(); i++ {
+		if err := im.countTree(n.Value64(i), enter, leaf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SpaceMap is a space map read back from an image.
