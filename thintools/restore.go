@@ -168,7 +168,7 @@ func (d blockDevice) WriteFUA(p []byte, off int64) error {
 const badCast = "bad lexical cast: source type value could not be interpreted as target"
 
 func attrU64(ev xmlEvent, name string) (uint64, error) {
-	s, ok := ev.attrs[name]
+	s, ok := ev.attrs.get(name)
 	if !ok {
 		return 0, errorf("could not find attribute: %s", name)
 	}
@@ -191,7 +191,7 @@ func attrU32(ev xmlEvent, name string) (uint32, error) {
 }
 
 func optU32(ev xmlEvent, name string, def uint32) (uint32, error) {
-	if _, ok := ev.attrs[name]; !ok {
+	if _, ok := ev.attrs.get(name); !ok {
 		return def, nil
 	}
 	return attrU32(ev, name)
@@ -327,7 +327,7 @@ func superblockAttrs(ev xmlEvent, ov *restoreOverrides) (*thinmeta.PoolHeader, e
 			e = f()
 		}
 	}
-	if u, ok := ev.attrs["uuid"]; ok {
+	if u, ok := ev.attrs.get("uuid"); ok {
 		copy(h.UUID[:], u)
 	} else {
 		e = toolError("could not find attribute: uuid")
@@ -339,7 +339,7 @@ func superblockAttrs(ev xmlEvent, ov *restoreOverrides) (*thinmeta.PoolHeader, e
 	get(func() (err error) { h.DataBlockSize, err = attrU32(ev, "data_block_size"); return })
 	get(func() (err error) { h.NrDataBlocks, err = attrU64(ev, "nr_data_blocks"); return })
 	get(func() (err error) {
-		if _, ok := ev.attrs["metadata_snap"]; ok {
+		if _, ok := ev.attrs.get("metadata_snap"); ok {
 			h.HeldRoot, err = attrU64(ev, "metadata_snap")
 		}
 		return

@@ -1,18 +1,53 @@
 package thintools
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
 )
 
-// xmlEvent is one start or end tag.
+// xmlEvent is one start or end tag. Its attrs are valid until the next
+// event is read.
 type xmlEvent struct {
 	start bool
 	name  string
-	attrs map[string]string
+	attrs xmlAttrs
 	line  int
+}
+
+// xmlAttrs is a tag's attributes in document order (a tag has a handful:
+// a list beats a map).
+type xmlAttrs []xmlAttr
+
+type xmlAttr struct{ name, value string }
+
+func (a xmlAttrs) get(name string) (string, bool) {
+	for _, at := range a {
+		if at.name == name {
+			return at.value, true
+		}
+	}
+	return "", false
+}
+
+// interned are the names of the thin_dump format: reading one allocates
+// nothing.
+var interned = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"superblock", "device", "single_mapping", "range_mapping",
+		"uuid", "time", "transaction", "flags", "version", "data_block_size", "nr_data_blocks", "metadata_snap",
+		"dev_id", "mapped_blocks", "creation_time", "snap_time",
+		"origin_block", "data_block", "origin_begin", "data_begin", "length"} {
+		m[n] = n
+	}
+	return m
+}()
+
+func intern(b []byte) string {
+	if s, ok := interned[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	return string(b)
 }
 
 // xmlError is an expat-style parse error.
@@ -29,29 +64,60 @@ func (e *xmlError) Error() string { return fmt.Sprintf("Parse error at line %d:\
 // and character data; it does not expand entities other than the five
 // predefined ones.
 type xmlScanner struct {
-	r     *bufio.Reader
+	src   io.Reader
+	rb    []byte // read buffer: rb[ri:rn] not yet read
+	ri    int
+	rn    int
+	eof   bool
 	line  int
 	stack []string
 	root  bool // the document element has been closed
 	seen  bool // a document element has been seen
 	pend  []xmlEvent
+	attrs xmlAttrs // reused by every start tag
+	buf   []byte   // scratch for names and values
 }
 
 func newXMLScanner(r io.Reader) *xmlScanner {
-	return &xmlScanner{r: bufio.NewReaderSize(r, 64<<10), line: 1}
+	return &xmlScanner{src: r, rb: make([]byte, 64<<10), line: 1}
 }
 
 func (s *xmlScanner) errf(msg string) error { return &xmlError{s.line, msg} }
 
 func (s *xmlScanner) read() (byte, bool) {
-	c, err := s.r.ReadByte()
-	if err != nil {
+	if s.ri == s.rn && !s.fill() {
 		return 0, false
 	}
+	c := s.rb[s.ri]
+	s.ri++
 	if c == '\n' {
 		s.line++
 	}
 	return c, true
+}
+
+// unread steps back over the byte read last.
+func (s *xmlScanner) unread() { s.ri-- }
+
+// fill refills the read buffer, keeping its last byte for unread; false at
+// the end of the input (or a read error, which expat reports alike).
+func (s *xmlScanner) fill() bool {
+	for !s.eof {
+		keep := 0
+		if s.rn > 0 {
+			s.rb[0] = s.rb[s.rn-1]
+			keep = 1
+		}
+		n, err := s.src.Read(s.rb[keep:])
+		if err != nil {
+			s.eof = true
+		}
+		if n > 0 {
+			s.ri, s.rn = keep, keep+n
+			return true
+		}
+	}
+	return false
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -133,7 +199,7 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 	if !isNameByte(c) {
 		return xmlEvent{}, s.errf("not well-formed (invalid token)")
 	}
-	s.r.UnreadByte()
+	s.unread()
 	if c == '\n' {
 		s.line--
 	}
@@ -141,7 +207,8 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 	if err != nil {
 		return xmlEvent{}, err
 	}
-	ev := xmlEvent{start: true, name: name, attrs: map[string]string{}, line: s.line}
+	ev := xmlEvent{start: true, name: name, attrs: s.attrs[:0], line: s.line}
+	defer func() { s.attrs = ev.attrs[:0] }()
 	for {
 		for isSpace(c) {
 			if c, ok = s.read(); !ok {
@@ -167,7 +234,7 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 			s.pend = append(s.pend, xmlEvent{name: name, line: s.line})
 			return ev, nil
 		case isNameByte(c):
-			s.r.UnreadByte()
+			s.unread()
 			attr, c2, err := s.name()
 			if err != nil {
 				return xmlEvent{}, err
@@ -193,7 +260,7 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 				return xmlEvent{}, s.errf("not well-formed (invalid token)")
 			}
 			q := c
-			var b strings.Builder
+			b := s.buf[:0]
 			for {
 				if c, ok = s.read(); !ok {
 					return xmlEvent{}, s.errf("unclosed token")
@@ -204,12 +271,13 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 				if c == '<' {
 					return xmlEvent{}, s.errf("not well-formed (invalid token)")
 				}
-				b.WriteByte(c)
+				b = append(b, c)
 			}
-			if _, dup := ev.attrs[attr]; dup {
+			s.buf = b
+			if _, dup := ev.attrs.get(attr); dup {
 				return xmlEvent{}, s.errf("duplicate attribute")
 			}
-			ev.attrs[attr] = unescapeXML(b.String())
+			ev.attrs = append(ev.attrs, xmlAttr{attr, unescapeXML(string(b))})
 			if c, ok = s.read(); !ok {
 				return xmlEvent{}, s.errf("unclosed token")
 			}
@@ -223,16 +291,17 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 }
 
 func (s *xmlScanner) name() (string, byte, error) {
-	var b strings.Builder
+	b := s.buf[:0]
+	defer func() { s.buf = b }()
 	for {
 		c, ok := s.read()
 		if !ok {
 			return "", 0, s.errf("unclosed token")
 		}
 		if !isNameByte(c) {
-			return b.String(), c, nil
+			return intern(b), c, nil
 		}
-		b.WriteByte(c)
+		b = append(b, c)
 	}
 }
 
