@@ -200,7 +200,14 @@ func optU32(ev xmlEvent, name string, def uint32) (uint32, error) {
 // restoreXML reads thin_dump XML the way 0.9.0's restore emitter consumes
 // it, writing through r as it goes; the superblock is committed at the end.
 func restoreXML(in io.Reader, ov *restoreOverrides, r *thinmeta.Restorer) error {
-	s := newXMLScanner(in)
+	var s interface{ next() (xmlEvent, error) } = newXMLScanner(in)
+	if _, host := in.(*os.File); host {
+		// a host file: parse on a second core (never inside the
+		// simulation, whose files belong to its virtual machine)
+		ra := newXMLReadAhead(newXMLScanner(in))
+		defer ra.close()
+		s = ra
+	}
 	var hdr *thinmeta.PoolHeader
 	inDevice := false
 	mapping := func(v, d uint64, t uint32) error {

@@ -328,3 +328,94 @@ func unescapeXML(s string) string {
 	}
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", "\"", "&apos;", "'").Replace(s)
 }
+
+// xmlBatch is a run of events read ahead, with their attributes.
+type xmlBatch struct {
+	evs   []xmlEvent
+	attrs []xmlAttr // the events' attrs are slices of it
+	err   error     // after evs: the scanner's error (or io.EOF)
+}
+
+const xmlBatchEvents = 4096
+
+// xmlReadAhead scans on a goroutine of its own while its reader consumes
+// the events: thin_restore parses and inserts on two cores. Events come
+// out in order, the scanner's error (io.EOF at the end) after the last.
+type xmlReadAhead struct {
+	full, free chan *xmlBatch
+	stop       chan struct{}
+	done       chan struct{}
+	cur        *xmlBatch
+	i          int
+}
+
+func newXMLReadAhead(s *xmlScanner) *xmlReadAhead {
+	ra := &xmlReadAhead{full: make(chan *xmlBatch, 4), free: make(chan *xmlBatch, 4),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for i := 0; i < 4; i++ {
+		ra.free <- &xmlBatch{}
+	}
+	go ra.scan(s)
+	return ra
+}
+
+func (ra *xmlReadAhead) scan(s *xmlScanner) {
+	defer close(ra.done)
+	for {
+		var b *xmlBatch
+		select {
+		case b = <-ra.free:
+		case <-ra.stop:
+			return
+		}
+		b.evs, b.attrs = b.evs[:0], b.attrs[:0]
+		for len(b.evs) < xmlBatchEvents && b.err == nil {
+			ev, err := s.next()
+			if err != nil {
+				b.err = err
+				break
+			}
+			// copy the attrs out of the scanner's reused list (an
+			// earlier event's slice may keep an older backing array of
+			// b.attrs: nothing writes to that until the batch is reused)
+			n := len(b.attrs)
+			b.attrs = append(b.attrs, ev.attrs...)
+			ev.attrs = b.attrs[n:len(b.attrs):len(b.attrs)]
+			b.evs = append(b.evs, ev)
+		}
+		err := b.err
+		select {
+		case ra.full <- b:
+		case <-ra.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// next is xmlScanner.next, read ahead.
+func (ra *xmlReadAhead) next() (xmlEvent, error) {
+	for ra.cur == nil || ra.i == len(ra.cur.evs) {
+		if ra.cur != nil {
+			if ra.cur.err != nil {
+				return xmlEvent{}, ra.cur.err
+			}
+			b := ra.cur
+			b.err = nil
+			ra.cur = nil
+			ra.free <- b
+		}
+		ra.cur, ra.i = <-ra.full, 0
+	}
+	ev := ra.cur.evs[ra.i]
+	ra.i++
+	return ev, nil
+}
+
+// close stops the scanner goroutine and waits for it.
+func (ra *xmlReadAhead) close() {
+	close(ra.stop)
+	<-ra.done
+}
