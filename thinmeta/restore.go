@@ -52,8 +52,9 @@ type Restorer struct {
 // Errors wrap ENOSPC when the device is too small.
 func NewRestorer(dev block.Device) (*Restorer, error) {
 	// thin_restore writes along the right edge of each btree: a small
-	// cache holds its working set (and keeps the RSS low).
-	r := &Restorer{bm: block.NewManager(dev, block.WithCacheBytes(restoreCacheBytes))}
+	// cache holds its working set (and keeps the RSS low). A Restorer is
+	// used by one goroutine: its block manager takes no locks.
+	r := &Restorer{bm: block.NewManager(dev, block.WithCacheBytes(restoreCacheBytes), block.Unshared())}
 	var err error
 	if r.tm, r.metaSM, err = spacemap.CreateMetadata(r.bm, SuperblockLocation, spacemap.ToolsLayout); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func (f *scatteredFixture) restore(b *testing.B, real bool, img string) {
 	}
 	args := []string{"thin_restore", "-i", filepath.Join(f.dir, f.xml), "-o", p}
 	if real {
-		if _, err := runReal(b, args); err != nil {
+		if _, _, err := runReal(b, args); err != nil {
 			b.Fatal(err)
 		}
 		return
@@ -99,16 +100,23 @@ func (f *scatteredFixture) restore(b *testing.B, real bool, img string) {
 }
 
 // runReal runs a real 0.9.0 tool with output discarded and returns its
-// peak RSS in MiB.
-func runReal(b *testing.B, args []string) (float64, error) {
+// peak RSS in MiB and its CPU time (user and system) in seconds.
+func runReal(b *testing.B, args []string) (rss, cpu float64, err error) {
 	cmd := exec.Command(realtools.Path(b, args[0]), args[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	rss, err := runPeakRSS(cmd)
+	rss, err = runPeakRSS(cmd)
 	if err != nil {
-		return 0, fmt.Errorf("real %s: %v: %s", args[0], err, stderr.String())
+		return 0, 0, fmt.Errorf("real %s: %v: %s", args[0], err, stderr.String())
 	}
-	return rss, nil
+	return rss, (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(), nil
+}
+
+// cpuSelf is this process's CPU time so far (user and system), seconds.
+func cpuSelf() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // runPeakRSS runs cmd and returns its peak RSS in MiB: the last VmHWM
@@ -144,7 +152,7 @@ func runPeakRSS(cmd *exec.Cmd) (float64, error) {
 
 // lastReal is the time of the real tool's last run of each operation, for
 // the ratio the dmsim sub-benchmark that follows reports.
-var lastReal sync.Map // op -> float64 seconds
+var lastReal sync.Map // op -> [2]float64{seconds, CPU seconds}
 
 // realImage says the real thin_restore wrote restore-real.img of the
 // fixture of n mappings in this run.
@@ -153,8 +161,9 @@ var realImage sync.Map // n -> true
 // BenchmarkScattered runs thin_check, thin_dump and thin_restore on issue
 // 13's pool of 10M scattered single mappings over 8 devices, each first
 // with the real 0.9.0 (sub-benchmark real-0.9.0, when installed) and then
-// with dmsim's (dmsim), which reports x-faster-than-0.9.0 against the real
-// run just before it. thin_restore's dmsim run also reports the peak RSS
+// with dmsim's (dmsim), which reports x-faster-than-0.9.0 (elapsed time)
+// and x-less-cpu-than-0.9.0 (CPU time: steadier on a shared machine)
+// against the real run just before it. thin_restore's dmsim run also reports the peak RSS
 // of a restore in a child process, and fails if its image differs from the
 // real thin_restore's. Run it with
 //
@@ -178,7 +187,7 @@ func BenchmarkScattered(b *testing.B) {
 			if _, err := realtools.Lookup(op.args[0]); err != nil {
 				b.Skip(err)
 			}
-			var rss float64
+			var rss, cpu float64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				args := op.args
@@ -188,14 +197,15 @@ func BenchmarkScattered(b *testing.B) {
 					b.StartTimer()
 					args = []string{"thin_restore", "-i", filepath.Join(f.dir, f.xml), "-o", filepath.Join(f.dir, "restore-real.img")}
 				}
-				r, err := runReal(b, args)
+				r, c, err := runReal(b, args)
 				if err != nil {
 					b.Fatal(err)
 				}
-				rss = max(rss, r)
+				rss, cpu = max(rss, r), cpu+c
 			}
 			s := b.Elapsed().Seconds() / float64(b.N)
-			lastReal.Store(op.name, s)
+			lastReal.Store(op.name, [2]float64{s, cpu / float64(b.N)})
+			b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
 			if op.name == "restore" {
 				realImage.Store(f.n, true)
 			}
@@ -203,6 +213,7 @@ func BenchmarkScattered(b *testing.B) {
 		})
 		b.Run(op.name+"/dmsim", func(b *testing.B) {
 			env := &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
+			var cpu float64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if op.name == "restore" {
@@ -210,16 +221,22 @@ func BenchmarkScattered(b *testing.B) {
 					prepare(b, f, "restore-ours.img")
 					b.StartTimer()
 				}
+				c0 := cpuSelf()
 				if rc := op.cmd(context.Background(), op.args, env); rc != 0 {
 					b.Fatalf("%s failed", op.args[0])
 				}
+				cpu += cpuSelf() - c0
 			}
 			ours := b.Elapsed().Seconds() / float64(b.N)
+			cpu /= float64(b.N)
+			b.ReportMetric(cpu, "cpu-s/op")
 			if op.name == "check" {
 				b.ReportMetric(ours/(float64(metadataBytes(b, img))/1e9), "s/GB-metadata")
 			}
-			if real, ok := lastReal.Load(op.name); ok {
-				b.ReportMetric(real.(float64)/ours, "x-faster-than-0.9.0")
+			if r, ok := lastReal.Load(op.name); ok {
+				real := r.([2]float64)
+				b.ReportMetric(real[0]/ours, "x-faster-than-0.9.0")
+				b.ReportMetric(real[1]/cpu, "x-less-cpu-than-0.9.0")
 			}
 			if op.name == "restore" {
 				b.StopTimer()
