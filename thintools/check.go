@@ -356,7 +356,7 @@ func walkDevices(im *image, roots []devRoot) []deviceWalk {
 		res[i].err = w.walk(roots[i].root)
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(roots))
-	if _, host := im.dev.(*osDevice); !host || workers < 2 {
+	if !isHostFile(im.dev) || workers < 2 {
 		for i := range roots {
 			if walkOne(im, i); res[i].err != nil {
 				break // the devices after it are not walked

@@ -201,7 +201,7 @@ func optU32(ev xmlEvent, name string, def uint32) (uint32, error) {
 // it, writing through r as it goes; the superblock is committed at the end.
 func restoreXML(in io.Reader, ov *restoreOverrides, r *thinmeta.Restorer) error {
 	var s interface{ next() (xmlEvent, error) } = newXMLScanner(in)
-	if _, host := in.(*os.File); host {
+	if isHostFile(in) {
 		// a host file: parse on a second core (never inside the
 		// simulation, whose files belong to its virtual machine)
 		ra := newXMLReadAhead(newXMLScanner(in))
