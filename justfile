@@ -31,6 +31,12 @@ lint:
 ci:
     bash .ci/run
 
+# containerd v2.3.4's devmapper tests, unmodified, as root under `dmsim exec` (consumers/containerd);
+# one line per test with its pass count. Flags: -tests T1,T2, -v, -keep, -timeout D, -parallel N,
+# -rebuild, -no-dmsim (the baseline without dmsim).
+consumers *ARGS:
+    .ci/consumers {{ARGS}}
+
 # Interactive dmsim shell (--disk NAME=SIZE or NAME=PATH for other disks).
 repl *ARGS:
     go run ./cmd/dmsim repl {{ARGS}}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dmsim/dmsim/scenario"
 	"github.com/dmsim/dmsim/script"
 )
 
@@ -76,7 +77,7 @@ dmsetup message a 0`,
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := script.Parse(c.name, []byte("# disk: a 1M\n"+c.script+"\n"))
+			s, err := scenario.Parse(c.name, []byte("# disk: a 1M\n"+c.script+"\n"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -172,7 +172,7 @@ func init() {
 		{name: "targets", maxArgs: 0, fn: (*cmdCtx).targets},
 		{name: "version", maxArgs: 0, fn: (*cmdCtx).version},
 		{name: "setgeometry", minArgs: 5, maxArgs: 5, fn: (*cmdCtx).unsupported},
-		{name: "splitname", minArgs: 1, maxArgs: 2, fn: (*cmdCtx).unsupported},
+		{name: "splitname", minArgs: 1, maxArgs: 2, fn: (*cmdCtx).splitname},
 	}
 }
 
@@ -263,6 +263,9 @@ func (d *cmdCtx) main() int {
 			d.errorf("Incorrect number of arguments.")
 			d.usage()
 			return 1
+		}
+		if cmd.name == "splitname" {
+			d.switches[optColumns]++
 		}
 		if !d.processOptions() {
 			d.errorf("Couldn't process command line.")
@@ -553,6 +556,7 @@ func (d *cmdCtx) processSwitches() ([]string, bool) {
 				return nil, false
 			}
 		case optMangleName:
+			d.strArg[id] = o.Arg
 			switch strings.ToLower(o.Arg) {
 			case "none", "auto", "hex":
 			default:

@@ -1,5 +1,5 @@
 // message, wait, targets, target-version, version, and the verbs dmsim does
-// not support (measure, stats, mangle, the udev ones, setgeometry, splitname).
+// not support (measure, stats, mangle, the udev ones, setgeometry).
 
 package dmsetup
 

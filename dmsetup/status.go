@@ -208,7 +208,7 @@ func (d *cmdCtx) displayInfo(t *task) bool {
 		d.displayInfoLong(t)
 		return true
 	}
-	return d.report.addRow(d, t)
+	return d.displayInfoCols(t)
 }
 
 // displayInfoLong is _display_info_long.

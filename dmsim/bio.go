@@ -76,6 +76,8 @@ type Bio struct {
 	// clone is (0 for everything else).
 	TargetBioNr uint
 
+	// Not locked: a bio has one owner at a time (its submitter, then the
+	// device or target it was submitted to, which completes it once).
 	end  func(*Bio, error)
 	done bool
 	err  error

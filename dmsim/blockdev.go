@@ -7,6 +7,11 @@ import (
 	"github.com/dmsim/dmsim/table"
 )
 
+// Block devices: the device number, the queue limits and the interface every
+// block device implements (include/linux/blkdev.h, block/blk-settings.c),
+// and opening one for a process or a table (blkdev_get_by_dev,
+// blkdev_put in block/bdev.c).
+
 // DevT is a device number (dev_t).
 type DevT struct{ Major, Minor uint32 }
 
@@ -108,4 +113,103 @@ type Opener interface {
 // (blkdev_issue_flush), for devices modelling a write cache.
 type Flusher interface {
 	Flush() error
+}
+
+// blkdevGet is blkdev_get_by_dev(): open a block device by number for a
+// table (holder non-nil: an exclusive claim shared by everyone passing the
+// same holder) or a process. It fails with ENXIO if there is no such device
+// (or the device refuses the open) and EBUSY if another holder claimed it.
+func (k *Kernel) blkdevGet(d DevT, holder any) (*gendisk, error) {
+	k.devMu.Lock()
+	gd := k.disks[d]
+	if gd == nil {
+		k.devMu.Unlock()
+		return nil, linuxerr.ENXIO
+	}
+	if holder != nil && gd.holder != nil && gd.holder != holder {
+		k.devMu.Unlock()
+		return nil, linuxerr.EBUSY
+	}
+	k.devMu.Unlock()
+	if o, ok := gd.bdev.(Opener); ok {
+		if err := o.Open(); err != nil {
+			return nil, err
+		}
+	}
+	k.devMu.Lock()
+	if holder != nil && gd.holder != nil && gd.holder != holder {
+		k.devMu.Unlock()
+		if o, ok := gd.bdev.(Opener); ok {
+			o.Release()
+		}
+		return nil, linuxerr.EBUSY
+	}
+	gd.openers++
+	if holder != nil {
+		gd.holder = holder
+		gd.holderCount++
+	}
+	k.devMu.Unlock()
+	return gd, nil
+}
+
+// blkdevPut is blkdev_put().
+func (k *Kernel) blkdevPut(gd *gendisk, holder any) {
+	k.devMu.Lock()
+	gd.openers--
+	if holder != nil && gd.holder == holder {
+		gd.holderCount--
+		if gd.holderCount == 0 {
+			gd.holder = nil
+		}
+	}
+	k.devMu.Unlock()
+	if o, ok := gd.bdev.(Opener); ok {
+		o.Release()
+	}
+}
+
+// FModeExcl, passed to OpenBdev, opens the device exclusively (O_EXCL on a
+// block device): it fails with EBUSY while a table holds the device, and
+// tables cannot claim it while it is open so.
+const FModeExcl FMode = 1 << 7
+
+// OpenBdev opens a block device for a process (blkdev_get_by_path); the open
+// counts in the device's open count until release is called.
+func (k *Kernel) OpenBdev(p string, mode FMode) (bdev BlockDevice, release func(), err error) {
+	d, err := k.lookupDevT(p)
+	if err != nil {
+		hd, ok := k.hostLookup(p)
+		if !ok {
+			return nil, nil, err
+		}
+		d = hd
+	}
+	var holder any
+	if mode&FModeExcl != 0 {
+		holder = new(int)
+	}
+	gd, err := k.blkdevGet(d, holder)
+	if err != nil {
+		return nil, nil, err
+	}
+	var once bool
+	return gd.bdev, func() {
+		if once {
+			return
+		}
+		once = true
+		k.blkdevPut(gd, holder)
+	}, nil
+}
+
+// OpenCount returns how many times the block device is open (bd_openers):
+// by processes and by device-mapper tables.
+func (k *Kernel) OpenCount(d DevT) int {
+	k.devMu.Lock()
+	defer k.devMu.Unlock()
+	if gd := k.disks[d]; gd != nil {
+		return gd.openers
+	}
+	return 0
 }

@@ -11,7 +11,7 @@ import (
 // sparse: only written pages are kept. No discard, no write cache.
 
 type brdState struct {
-	disks []*RamDisk
+	disks []*RamDisk // set by brd's init, never changed
 }
 
 // RamDisk is one brd device.
@@ -21,7 +21,7 @@ type RamDisk struct {
 	dev   DevT
 	size  uint64 // sectors
 	mu    sync.Mutex
-	pages map[uint64][]byte // 4 KiB pages by index
+	pages map[uint64][]byte // 4 KiB pages by index; guarded by mu
 }
 
 const brdPage = 4096

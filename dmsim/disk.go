@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/dmsim/dmsim/linuxerr"
@@ -20,9 +21,10 @@ type Disk struct {
 	k         *Kernel
 	name      string
 	dev       DevT
-	size      uint64 // sectors
+	size      atomic.Uint64 // sectors
 	noDiscard bool
 	volatile  bool
+	faults    *Faults // nil: no injection
 
 	mu    sync.Mutex
 	f     *os.File
@@ -49,7 +51,7 @@ func openDisk(k *Kernel, i int, spec DiskSpec) (*Disk, error) {
 		return nil, err
 	}
 	if st.Size() < spec.Size {
-		if err := f.Truncate(spec.Size); err != nil {
+		if err := TruncateImage(f, spec.Size); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -58,12 +60,13 @@ func openDisk(k *Kernel, i int, spec DiskSpec) (*Disk, error) {
 		k:         k,
 		name:      "vd" + diskLetters(i),
 		dev:       DevT{VirtioMajor, uint32(16 * i)},
-		size:      uint64(spec.Size) / SectorSize,
 		noDiscard: spec.NoDiscard,
 		volatile:  spec.VolatileCache,
+		faults:    spec.Faults,
 		f:         f,
 		cache:     map[uint64][]byte{},
 	}
+	d.size.Store(uint64(spec.Size) / SectorSize)
 	return d, nil
 }
 
@@ -81,11 +84,29 @@ func diskLetters(i int) string {
 
 func (d *Disk) Name() string   { return d.name }
 func (d *Disk) Dev() DevT      { return d.dev }
-func (d *Disk) Size() uint64   { return d.size }
+func (d *Disk) Size() uint64   { return d.size.Load() }
 func (d *Disk) ReadOnly() bool { return false }
 func (d *Disk) String() string { return fmt.Sprintf("%s (%s)", d.name, d.dev) }
 func (d *Disk) Path() string   { return d.f.Name() }
 func (d *Disk) Volatile() bool { return d.volatile }
+
+// Faults is the disk's fault injector (DiskSpec.Faults), nil if none.
+func (d *Disk) Faults() *Faults { return d.faults }
+
+// Resize changes the disk's capacity, as qemu's block_resize does
+// (virtblk_update_capacity()): the image grows or shrinks to bytes.
+func (d *Disk) Resize(bytes int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f == nil {
+		return linuxerr.EIO
+	}
+	if err := TruncateImage(d.f, bytes); err != nil {
+		return err
+	}
+	d.size.Store(uint64(bytes) / SectorSize)
+	return nil
+}
 func (d *Disk) Limits() QueueLimits {
 	l := DefaultQueueLimits()
 	l.MaxSectors = virtioMaxSectors
@@ -103,7 +124,19 @@ func (d *Disk) Submit(bio *Bio) {
 	if !d.k.submitChecks(d, d.Limits(), bio) {
 		return
 	}
-	bio.Endio(d.do(bio))
+	var corrupt func()
+	if d.faults != nil {
+		var err error
+		if corrupt, err = d.faults.submit(bio); err != nil {
+			bio.Endio(err)
+			return
+		}
+	}
+	err := d.do(bio)
+	if err == nil && corrupt != nil {
+		corrupt()
+	}
+	bio.Endio(err)
 }
 
 func (d *Disk) do(bio *Bio) error {
@@ -172,6 +205,11 @@ func (d *Disk) flushLocked() error {
 
 // Flush makes every completed write durable (blkdev_issue_flush).
 func (d *Disk) Flush() error {
+	if d.faults != nil {
+		if err := d.faults.flush(); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.f == nil {
@@ -196,6 +234,35 @@ func (d *Disk) close() {
 		d.f = nil
 	}
 	d.cache = map[uint64][]byte{}
+}
+
+// TruncateImage sets the length of a sparse disk image to size bytes. A
+// host file system that cannot hold a file that long (EFBIG: ext4 stops at
+// 16 TiB - 4 KiB) keeps the image at the longest length it can: reads past
+// the image's end see zeros as the rest of a sparse image would, and only a
+// write beyond the host's limit fails (EIO). A thin pool's data disk is
+// written from its start (the data space map allocates the lowest free
+// block), so a 64 TiB pool runs on ext4.
+func TruncateImage(f *os.File, size int64) error {
+	err := f.Truncate(size)
+	if !errors.Is(err, syscall.EFBIG) {
+		return err
+	}
+	st, serr := f.Stat()
+	if serr != nil {
+		return serr
+	}
+	// Find the longest length the file system takes, to the 4 KiB.
+	lo, hi := st.Size()/4096, size/4096 // lo fits, hi does not
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if f.Truncate(mid*4096) == nil {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return f.Truncate(max(lo*4096, st.Size()))
 }
 
 func readFull(f *os.File, p []byte, off int64) error {

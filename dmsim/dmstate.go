@@ -14,22 +14,21 @@ import (
 // UUID hash (dm-ioctl.c's rb-trees), the minor allocator (_minor_idr), the
 // global event counter and the deferred-remove work.
 type dmState struct {
-	k     *Kernel
-	major uint32
-
-	hashMu sync.Mutex // _hash_lock
-	byName map[string]*hashCell
-	byUUID map[string]*hashCell
-
-	minorMu sync.Mutex // _minor_lock
-	minors  map[uint32]*MappedDevice
-
-	globalEvent uint32
-
+	k        *Kernel
+	major    uint32
 	removeWQ *sim.Workqueue // kdmremove
+
+	hashMu sync.Mutex           // _hash_lock
+	byName map[string]*hashCell // guarded by hashMu
+	byUUID map[string]*hashCell // guarded by hashMu
+
+	minorMu     sync.Mutex               // _minor_lock
+	minors      map[uint32]*MappedDevice // guarded by minorMu
+	globalEvent uint32                   // guarded by minorMu
 }
 
 // hashCell is struct hash_cell: a device's name, UUID and inactive table.
+// Its fields are guarded by dmState.hashMu.
 type hashCell struct {
 	name   string
 	uuid   string
@@ -179,9 +178,9 @@ func (s *dmState) insert(name, uuid string, md *MappedDevice) error {
 	return nil
 }
 
-// hashRemove is __hash_remove(); hashMu held. It raises an event on the
+// hashRemoveLocked is __hash_remove(); hashMu held. It raises an event on the
 // live table and returns the inactive table for the caller to destroy.
-func (s *dmState) hashRemove(hc *hashCell) *Table {
+func (s *dmState) hashRemoveLocked(hc *hashCell) *Table {
 	delete(s.byName, hc.name)
 	if hc.uuid != "" && s.byUUID[hc.uuid] == hc {
 		delete(s.byUUID, hc.uuid)
@@ -199,10 +198,10 @@ func (s *dmState) hashRemove(hc *hashCell) *Table {
 	return t
 }
 
-// findCell is __find_device_hash_cell(): by UUID if given, else by name,
-// else by device number; nil if not found or the reference is malformed
-// (the kernel logs those).
-func (s *dmState) findCell(ref DevRef) *hashCell {
+// findCellLocked is __find_device_hash_cell(): by UUID if given, else by
+// name, else by device number; nil if not found or the reference is malformed
+// (the kernel logs those); hashMu held.
+func (s *dmState) findCellLocked(ref DevRef) *hashCell {
 	switch {
 	case ref.UUID != "":
 		if ref.Name != "" || ref.Dev != (DevT{}) {
@@ -232,16 +231,6 @@ func (s *dmState) findCell(ref DevRef) *hashCell {
 // hugeEncode is huge_encode_dev().
 func hugeEncode(d DevT) uint64 {
 	return uint64(d.Minor&0xff) | uint64(d.Major)<<8 | uint64(d.Minor&^0xff)<<12
-}
-
-// findDevice is find_device(): the device a reference names.
-func (s *dmState) findDevice(ref DevRef) *MappedDevice {
-	s.hashMu.Lock()
-	defer s.hashMu.Unlock()
-	if hc := s.findCell(ref); hc != nil {
-		return hc.md
-	}
-	return nil
 }
 
 // sortedCells returns the cells in name order (rb-tree order: strcmp).
@@ -278,7 +267,7 @@ func (s *dmState) removeAll(keepOpen, markDeferred, onlyDeferred bool) {
 					continue
 				}
 			}
-			t := s.hashRemove(hc)
+			t := s.hashRemoveLocked(hc)
 			s.hashMu.Unlock()
 			if t != nil {
 				md.syncTable()

@@ -11,22 +11,23 @@ import (
 
 // Table is a device-mapper table (struct dm_table).
 type Table struct {
-	md      *MappedDevice
-	mode    FMode
-	targets []*DMTarget
-
+	// Set while the table is built (table_load, under the device's
+	// typeLock), read-only once it is staged.
+	md        *MappedDevice
+	mode      FMode
+	targets   []*DMTarget
 	singleton bool
 	immutable *TargetType
 
 	devMu sync.Mutex
-	devs  []*tableDev // dm_dev_internal list, most recently added first
+	devs  []*tableDev // dm_dev_internal list, most recently added first; guarded by devMu
 
 	eventMu sync.Mutex
-	eventFn func()
+	eventFn func() // guarded by eventMu
 }
 
 // tableDev is struct dm_dev_internal: a device the table uses, with the
-// number of dm_get_device() calls that hold it.
+// number of dm_get_device() calls that hold it. Guarded by Table.devMu.
 type tableDev struct {
 	d     *DMDev
 	count int

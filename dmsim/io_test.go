@@ -17,7 +17,7 @@ import (
 )
 
 // probeBoot boots with the probe module loaded and fresh recorders.
-func probeBoot(t *testing.T, sizes ...int64) *Machine {
+func probeBoot(t *testing.T, sizes ...int64) *Env {
 	recMu.Lock()
 	recorders = map[string]*recorder{}
 	recMu.Unlock()

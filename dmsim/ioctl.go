@@ -92,7 +92,7 @@ func (a ioctlAPI) lockedCell(ref DevRef) (*hashCell, error) {
 	}
 	s := a.dm()
 	s.hashMu.Lock()
-	hc := s.findCell(ref)
+	hc := s.findCellLocked(ref)
 	if hc == nil {
 		s.hashMu.Unlock()
 		return nil, linuxerr.ENXIO
@@ -130,12 +130,13 @@ func (a ioctlAPI) status(md *MappedDevice, inactive bool) DMInfo {
 		name, uuid = md.hc.name, md.hc.uuid
 	}
 	a.dm().hashMu.Unlock()
+	host := a.k.hostOpeners(md.dev)
 	md.mu.Lock()
 	info := DMInfo{
 		Name:            name,
 		UUID:            uuid,
 		Dev:             md.dev,
-		OpenCount:       md.openCount,
+		OpenCount:       md.openCount + host,
 		EventNr:         md.eventNr,
 		Suspended:       md.suspended,
 		InternalSuspend: md.suspendedInternally,
@@ -196,7 +197,7 @@ func (a ioctlAPI) DevRemove(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 		return DMInfo{}, err
 	}
 	info := DMInfo{Name: hc.name, UUID: hc.uuid, Dev: md.dev}
-	t := s.hashRemove(hc)
+	t := s.hashRemoveLocked(hc)
 	s.hashMu.Unlock()
 	if t != nil {
 		md.syncTable()
@@ -258,7 +259,7 @@ func (a ioctlAPI) DevRename(ref DevRef, newName string, setUUID bool) (DMInfo, e
 	if ref.Name != "" {
 		hc = s.byName[ref.Name]
 	} else {
-		hc = s.findCell(ref)
+		hc = s.findCellLocked(ref)
 	}
 	if hc == nil {
 		s.hashMu.Unlock()
@@ -302,7 +303,7 @@ func (a ioctlAPI) DevSuspend(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 		return DMInfo{}, err
 	}
 	if !md.Suspended() {
-		if err := md.suspend(a.ctx, flags.NoFlush); err != nil {
+		if err := md.suspend(a.ctx, flags.NoFlush, !flags.SkipLockfs); err != nil {
 			return DMInfo{}, err
 		}
 	}
@@ -329,7 +330,7 @@ func (a ioctlAPI) DevResume(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 	if newMap != nil {
 		if !md.Suspended() {
 			// The kernel ignores a failure here: the swap then fails.
-			_ = md.suspend(a.ctx, flags.NoFlush)
+			_ = md.suspend(a.ctx, flags.NoFlush, !flags.SkipLockfs)
 		}
 		old, err = md.swapTable(a.ctx, newMap)
 		if err != nil {

@@ -1,6 +1,7 @@
 package dmsim_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -412,7 +413,7 @@ func TestEventsRenameWait(t *testing.T) {
 
 	// dev_wait returns at once when the counter already differs.
 	start := m.Now()
-	info, st, err := m.API.DevWait(nil, ref("b"), 0, noFlags)
+	info, st, err := m.API.DevWait(context.TODO(), ref("b"), 0, noFlags)
 	if err != nil || info.EventNr != 2 || len(st) != 1 || m.Now() != start {
 		t.Fatalf("wait: %+v %v %v", info, st, err)
 	}
@@ -420,7 +421,7 @@ func TestEventsRenameWait(t *testing.T) {
 	m.K.Clock.AfterFunc(90*time.Second, func() {
 		m.Go(func() { m.API.TargetMessage(ref("b"), 0, "event") })
 	})
-	info, _, err = m.API.DevWait(nil, ref("b"), 2, noFlags)
+	info, _, err = m.API.DevWait(context.TODO(), ref("b"), 2, noFlags)
 	if err != nil || info.EventNr != 3 || m.Now()-start != 90*time.Second {
 		t.Fatalf("wait: %+v %v at %v", info, err, m.Now())
 	}

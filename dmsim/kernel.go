@@ -6,6 +6,9 @@ import (
 	"github.com/dmsim/dmsim/sim"
 )
 
+// One booted kernel instance: its configuration, boot (the virtio disks,
+// dm_mod, the boot modules), power-off and the final cache flush.
+
 // Config describes the machine a Kernel boots on.
 type Config struct {
 	// DMMajor is device-mapper's block major (253 on the recording machine;
@@ -21,6 +24,9 @@ type Config struct {
 	// `modprobe`. By default, as on Debian 12 and in the recorder's guest, a
 	// table naming an unloaded type loads module "dm-TYPE" and tries again.
 	NoModuleAutoload bool
+	// HostDevices, if set, reaches the host's block devices (the front
+	// end's daemon); see HostDevices.
+	HostDevices HostDevices
 }
 
 // DiskSpec is one emulated virtio disk backed by a sparse image file.
@@ -33,6 +39,9 @@ type DiskSpec struct {
 	// empty flush bio, Flush()) or its own REQ_FUA makes it durable, i.e.
 	// writes it to the image. Off, every completed write is in the image.
 	VolatileCache bool
+	// Faults, if set, sees every I/O of the disk first: it counts them and
+	// can fail or corrupt chosen ones (see Faults).
+	Faults *Faults
 }
 
 // Kernel is one booted instance of the emulated Linux kernel: its block
@@ -44,15 +53,23 @@ type DiskSpec struct {
 // a clock actor (see Clock.Enter): calls may wait in virtual time, and a
 // wait gives the caller's running token up.
 type Kernel struct {
-	Clock *sim.Clock
-	Log   *KernelLog
+	// Set at boot, never changed.
+	Clock  *sim.Clock
+	Log    *KernelLog
+	cfg    Config
+	virtio []*Disk
+	dm     *dmState
 
-	cfg Config
+	// Set once, by the brd and loop modules' init (nil until loaded).
+	brd  *brdState
+	loop *loopState
 
 	mu          sync.Mutex
-	moduleState map[any]any
+	moduleState map[any]any // guarded by mu
 
-	// Block device registry and the device nodes devtmpfs and libdm make.
+	// Block device registry and the device nodes devtmpfs and libdm make
+	// (gendisk.go); all guarded by devMu, as are the gendisks' open counts,
+	// holders and read-ahead.
 	devMu     sync.Mutex
 	disks     map[DevT]*gendisk
 	diskOrder []*gendisk
@@ -61,17 +78,60 @@ type Kernel struct {
 	misc      map[uint32]string // /proc/misc
 	halted    bool
 
-	virtio []*Disk
-
-	// Modules.
+	// Modules (module.go); all guarded by modMu, as are the loaded
+	// modules' parameter values.
 	modMu    sync.Mutex
 	loaded   []*loadedModule
 	modByKey map[string]*loadedModule
 	targets  []*TargetType // registered target types, oldest first
+}
 
-	dm   *dmState
-	brd  *brdState
-	loop *loopState
+// NewKernel boots a kernel: the virtio disks of cfg, dm_mod with its built-in
+// targets, then cfg.BootModules. Boot prints nothing to the kernel log.
+func NewKernel(cfg Config) (*Kernel, error) {
+	if cfg.DMMajor == 0 {
+		cfg.DMMajor = DMMajor
+	}
+	k := &Kernel{
+		Clock:     sim.NewClock(),
+		Log:       &KernelLog{},
+		cfg:       cfg,
+		disks:     map[DevT]*gendisk{},
+		nodes:     map[string]DevT{},
+		blkMajors: map[uint32]string{259: "blkext"},
+		misc:      map[uint32]string{},
+		modByKey:  map[string]*loadedModule{},
+	}
+	for i, spec := range cfg.Disks {
+		d, err := openDisk(k, i, spec)
+		if err != nil {
+			for _, o := range k.virtio {
+				o.close()
+			}
+			return nil, err
+		}
+		k.virtio = append(k.virtio, d)
+		k.addDisk(d.name, d.dev, 16, d)
+	}
+	k.registerBlkdevMajor(VirtioMajor, "virtblk")
+	// dm_mod: the ioctl interface (misc device 10:236) and the built-in
+	// targets.
+	k.dm = newDMState(k, cfg.DMMajor)
+	k.registerBlkdevMajor(cfg.DMMajor, "device-mapper")
+	k.registerMisc(236, "device-mapper")
+	if m := FindModule("dm_mod"); m != nil {
+		if err := k.loadModule(m, nil); err != nil {
+			k.Halt()
+			return nil, err
+		}
+	}
+	for _, name := range cfg.BootModules {
+		if err := k.Modprobe(name, nil); err != nil {
+			k.Halt()
+			return nil, err
+		}
+	}
+	return k, nil
 }
 
 // ModuleState returns the per-kernel state a target package keeps under key
@@ -101,4 +161,32 @@ func (k *Kernel) isHalted() bool {
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
 	return k.halted
+}
+
+// Halt powers the machine off with no teardown: timers and queued work are
+// dropped, waiters are woken with sim.ErrHalted, disk images are closed with
+// whatever reached them (a disk's volatile cache is lost). Nothing is
+// committed; I/O submitted afterwards fails with EIO.
+func (k *Kernel) Halt() {
+	k.devMu.Lock()
+	k.halted = true
+	k.devMu.Unlock()
+	k.Clock.Halt()
+	for _, d := range k.virtio {
+		d.close()
+	}
+	if k.loop != nil {
+		k.loop.closeAll()
+	}
+}
+
+// Sync makes every disk's volatile writes durable, as a clean shutdown's
+// final cache flush does (the recorder's `sync; poweroff -f`).
+func (k *Kernel) Sync() error {
+	for _, d := range k.virtio {
+		if err := d.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,7 +28,7 @@ func (l LogLine) String() string { return fmt.Sprintf("<%d>%s", l.Level, l.Text)
 // KernelLog is the kernel ring buffer.
 type KernelLog struct {
 	mu    sync.Mutex
-	lines []LogLine
+	lines []LogLine // guarded by mu
 }
 
 // Printk appends one line at the given level.

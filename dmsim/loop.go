@@ -16,7 +16,7 @@ import (
 
 type loopState struct {
 	mu   sync.Mutex
-	devs map[int]*LoopDev
+	devs map[int]*LoopDev // guarded by mu
 }
 
 // LoopDev is one loop device.
@@ -26,6 +26,7 @@ type LoopDev struct {
 	name string
 	dev  DevT
 
+	// mu guards everything below.
 	mu        sync.Mutex
 	f         *os.File
 	path      string

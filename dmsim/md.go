@@ -11,15 +11,18 @@ import (
 
 // MappedDevice is a device-mapper device (struct mapped_device).
 type MappedDevice struct {
-	k   *Kernel
-	dev DevT
+	// Set at create, never changed.
+	k    *Kernel
+	dev  DevT
+	disk *gendisk // allocated at create, registered at the first table load
+	bdev *mdDisk
+	wq   *sim.Workqueue // md->wq: resubmits deferred bios
 
-	// name, uuid and the inactive table belong to the hash cell and are
-	// guarded by dmState.hashMu (name and uuid also by mu for readers).
-	name  string
-	uuid  string
-	inact *Table
-	hc    *hashCell
+	// The device's hash cell, name and UUID: written holding both
+	// dmState.hashMu and mu, so either one guards a read.
+	name string
+	uuid string
+	hc   *hashCell
 
 	// Taken across suspend/resume and table swaps (md->suspend_lock), and
 	// across table loads (md->type_lock). Both are clock mutexes: holders
@@ -27,11 +30,7 @@ type MappedDevice struct {
 	suspendLock *sim.Mutex
 	typeLock    *sim.Mutex
 
-	disk *gendisk // allocated at create, registered at the first table load
-	bdev *mdDisk
-
-	wq *sim.Workqueue // md->wq: resubmits deferred bios
-
+	// mu guards everything below.
 	mu   sync.Mutex
 	live *Table
 	// Queue state set by the table bound last (md->queue).
@@ -65,6 +64,10 @@ type MappedDevice struct {
 	intResumedEv *sim.Event // wait_on_bit(DMF_SUSPENDED_INTERNALLY)
 
 	tableDevs []*mdTableDev // md->table_devices
+
+	// frozen: a suspend froze the host file system on the device (lock_fs);
+	// guarded by suspendLock.
+	frozen bool
 }
 
 // mdTableDev is one (device, mode) a mapped device's tables hold open
@@ -73,7 +76,7 @@ type MappedDevice struct {
 type mdTableDev struct {
 	d     *DMDev
 	gd    *gendisk
-	count int
+	count int // guarded by MappedDevice.mu
 }
 
 // dmClaim is the holder every device-mapper table claims its devices with
@@ -143,9 +146,18 @@ func (md *MappedDevice) PostSuspending() bool {
 
 // OpenCount is dm_open_count().
 func (md *MappedDevice) OpenCount() int {
+	host := md.k.hostOpeners(md.dev)
 	md.mu.Lock()
 	defer md.mu.Unlock()
-	return md.openCount
+	return md.openCount + host
+}
+
+// DeferredRemove reports whether a deferred removal waits for the last
+// close (DMF_DEFERRED_REMOVE).
+func (md *MappedDevice) DeferredRemove() bool {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	return md.deferredRemove
 }
 
 // EventNr is dm_get_event_nr().
@@ -176,8 +188,8 @@ func (md *MappedDevice) LiveTable() *Table {
 	return md.live
 }
 
-// signal fires and clears an event pointer; md.mu held.
-func signal(evp **sim.Event) {
+// signalLocked fires and clears an event pointer; md.mu held.
+func signalLocked(evp **sim.Event) {
 	if *evp != nil {
 		ev := *evp
 		*evp = nil
@@ -221,7 +233,7 @@ func (md *MappedDevice) putLiveTable() {
 	defer md.mu.Unlock()
 	md.readers--
 	if md.readers == 0 {
-		signal(&md.readersEv)
+		signalLocked(&md.readersEv)
 	}
 }
 
@@ -238,7 +250,7 @@ func (md *MappedDevice) syncTable() {
 func (md *MappedDevice) eventCallback() {
 	md.mu.Lock()
 	md.eventNr++
-	signal(&md.eventEv)
+	signalLocked(&md.eventEv)
 	md.mu.Unlock()
 	md.k.dm.issueGlobalEvent()
 }
@@ -276,9 +288,10 @@ func (md *MappedDevice) Release() {
 
 // lockForDeletion is dm_lock_for_deletion().
 func (md *MappedDevice) lockForDeletion(markDeferred, onlyDeferred bool) error {
+	host := md.k.hostOpeners(md.dev)
 	md.mu.Lock()
 	defer md.mu.Unlock()
-	if md.openCount > 0 {
+	if md.openCount+host > 0 {
 		if markDeferred {
 			md.deferredRemove = true
 		}
@@ -406,12 +419,15 @@ func (md *MappedDevice) queueFlush() {
 // dmIO is struct dm_io: one original bio being processed, with the
 // clones sent to targets.
 type dmIO struct {
-	md      *MappedDevice
-	orig    *Bio
-	mu      sync.Mutex
-	count   int
-	status  error
-	flushed bool // an empty flush sent ahead of the data (REQ_PREFLUSH)
+	md   *MappedDevice
+	orig *Bio
+	// flushed: an empty flush was sent ahead of the data (REQ_PREFLUSH).
+	// Set before the first clone is submitted, read by the last completion.
+	flushed bool
+
+	mu     sync.Mutex
+	count  int   // guarded by mu
+	status error // guarded by mu
 }
 
 func (io *dmIO) inc() {
@@ -465,7 +481,7 @@ func (io *dmIO) dec(err error) {
 func (md *MappedDevice) endIOLocked() {
 	md.pending--
 	if md.pending == 0 {
-		signal(&md.pendingEv)
+		signalLocked(&md.pendingEv)
 	}
 }
 
@@ -608,9 +624,9 @@ func errIntr(err error) error {
 	return linuxerr.EINTR
 }
 
-// doSuspend is __dm_suspend(); suspendLock held. flag selects what a
+// doSuspendLocked is __dm_suspend(); suspendLock held. flag selects what a
 // successful suspend sets (DMF_SUSPENDED or DMF_SUSPENDED_INTERNALLY).
-func (md *MappedDevice) doSuspend(ctx context.Context, t *Table, noflush, internal bool) error {
+func (md *MappedDevice) doSuspendLocked(ctx context.Context, t *Table, noflush, lockfs, internal bool) error {
 	md.mu.Lock()
 	if noflush {
 		md.noflushSuspending = true
@@ -618,6 +634,9 @@ func (md *MappedDevice) doSuspend(ctx context.Context, t *Table, noflush, intern
 	md.mu.Unlock()
 
 	t.presuspendTargets()
+	if lockfs && !noflush && !internal {
+		md.lockFS()
+	}
 
 	md.mu.Lock()
 	md.blockIO = true
@@ -658,7 +677,7 @@ func (md *MappedDevice) doSuspend(ctx context.Context, t *Table, noflush, intern
 }
 
 // suspend is dm_suspend().
-func (md *MappedDevice) suspend(ctx context.Context, noflush bool) error {
+func (md *MappedDevice) suspend(ctx context.Context, noflush, lockfs bool) error {
 	for {
 		if err := md.suspendLock.Lock(ctx); err != nil {
 			return errIntr(err)
@@ -679,16 +698,20 @@ func (md *MappedDevice) suspend(ctx context.Context, noflush bool) error {
 		}
 		t := md.live
 		md.mu.Unlock()
-		err := md.doSuspend(ctx, t, noflush, false)
+		err := md.doSuspendLocked(ctx, t, noflush, lockfs, false)
 		if err == nil {
-			md.postsuspend(t)
+			md.postsuspendLocked(t)
+		} else {
+			md.unlockFS()
 		}
 		md.suspendLock.Unlock()
 		return err
 	}
 }
 
-func (md *MappedDevice) postsuspend(t *Table) {
+// postsuspendLocked is the end of a suspend (DMF_POST_SUSPENDING around the
+// targets' postsuspend hooks); suspendLock held.
+func (md *MappedDevice) postsuspendLocked(t *Table) {
 	md.mu.Lock()
 	md.postSuspending = true
 	md.mu.Unlock()
@@ -732,6 +755,7 @@ func (md *MappedDevice) resume(ctx context.Context) error {
 		md.mu.Lock()
 		md.suspended = false
 		md.mu.Unlock()
+		md.unlockFS()
 		return nil
 	}
 }
@@ -757,8 +781,8 @@ func (md *MappedDevice) InternalSuspendNoflush() {
 	}
 	t := md.live
 	md.mu.Unlock()
-	_ = md.doSuspend(context.Background(), t, true, true)
-	md.postsuspend(t)
+	_ = md.doSuspendLocked(context.Background(), t, true, false, true)
+	md.postsuspendLocked(t)
 }
 
 // InternalResume is dm_internal_resume(): undo one InternalSuspendNoflush.
@@ -784,7 +808,7 @@ func (md *MappedDevice) InternalResume() {
 	}
 	md.mu.Lock()
 	md.suspendedInternally = false
-	signal(&md.intResumedEv)
+	signalLocked(&md.intResumedEv)
 	md.mu.Unlock()
 }
 
@@ -811,14 +835,14 @@ func (md *MappedDevice) swapTable(ctx context.Context, t *Table) (*Table, error)
 			return nil, err
 		}
 	}
-	old := md.bind(t, lim)
+	old := md.bindLocked(t, lim)
 	md.k.dm.issueGlobalEvent()
 	return old, nil
 }
 
-// bind is __bind(): size, event callback, queue restrictions, then the
-// pointer swap (waiting for readers of the old table).
-func (md *MappedDevice) bind(t *Table, lim QueueLimits) *Table {
+// bindLocked is __bind(): size, event callback, queue restrictions, then the
+// pointer swap (waiting for readers of the old table); suspendLock held.
+func (md *MappedDevice) bindLocked(t *Table, lim QueueLimits) *Table {
 	t.setEventFn(md.eventCallback)
 	md.setRestrictions(t, lim)
 	md.mu.Lock()
@@ -929,4 +953,21 @@ func (k *Kernel) GetMD(d DevT) *MappedDevice {
 		return nil
 	}
 	return md
+}
+
+// lockFS is lock_fs(): a suspend without DM_SKIP_LOCKFS_FLAG freezes the
+// file system mounted on the device (freeze_bdev). Only the host mounts
+// file systems (the front end's loop devices); suspendLock held.
+func (md *MappedDevice) lockFS() {
+	if h := md.k.cfg.HostDevices; h != nil && h.Freeze(md.dev) == nil {
+		md.frozen = true
+	}
+}
+
+// unlockFS is unlock_fs(): thaw what lockFS froze; suspendLock held.
+func (md *MappedDevice) unlockFS() {
+	if md.frozen {
+		md.frozen = false
+		md.k.cfg.HostDevices.Thaw(md.dev)
+	}
 }

@@ -3,15 +3,114 @@ package dmsim
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/dmsim/dmsim/linuxerr"
 )
+
+// Modules: the registry of modules every kernel instance can load (what
+// modprobe finds; target packages register from init()), and the modules
+// loaded into one kernel with their parameters (kernel/module/main.c,
+// kernel/params.c: /sys/module/NAME/parameters).
+
+// Module is a kernel module (or dm-mod's built-in part) that provides target
+// types, parameters, or block devices.
+type Module struct {
+	// Name as lsmod prints it ("dm_thin_pool"); modprobe treats - and _ alike.
+	Name string
+	// Aliases are other names that load it, e.g. "dm-zero" for target
+	// lookups (request_module("dm-%s")).
+	Aliases []string
+	// Targets are registered in this order when the module loads (so
+	// `dmsetup targets`, newest first, lists the last one first).
+	Targets []*TargetType
+	// Params are /sys/module/NAME/parameters/*.
+	Params []*ModuleParam
+	// Init runs at load with modprobe's name=value arguments, after the
+	// parameters were set (e.g. brd creates its ram disks).
+	Init func(k *Kernel, args map[string]string) error
+}
+
+// ModuleParam is a module parameter (module_param).
+type ModuleParam struct {
+	Name    string
+	Default string
+	// Parse validates a value written to the parameter and returns its
+	// canonical text (as a later read shows it).
+	Parse func(s string) (string, error)
+	// ReadOnly parameters (permission 0444) refuse writes with EACCES.
+	ReadOnly bool
+}
+
+// The modules known to every kernel instance (what modprobe can find).
+var (
+	registryMu sync.Mutex
+	modules    = map[string]*Module{} // guarded by registryMu
+)
+
+// RegisterModule makes a module known to every kernel instance; target
+// packages call it from init(). Registering a name twice panics.
+func RegisterModule(m *Module) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	key := ModuleKey(m.Name)
+	if _, dup := modules[key]; dup {
+		panic("dmsim: module registered twice: " + m.Name)
+	}
+	modules[key] = m
+}
+
+// AddToModule appends target types to a registered module, or registers the
+// module with them if it is new (built-in targets of dm_mod come from several
+// packages). order places the types within the module: lower first.
+func AddToModule(name string, order int, types ...*TargetType) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	key := ModuleKey(name)
+	m := modules[key]
+	if m == nil {
+		m = &Module{Name: name}
+		modules[key] = m
+	}
+	for _, t := range types {
+		builtinOrder[t] = order
+	}
+	m.Targets = append(m.Targets, types...)
+	sort.SliceStable(m.Targets, func(i, j int) bool {
+		return builtinOrder[m.Targets[i]] < builtinOrder[m.Targets[j]]
+	})
+}
+
+// builtinOrder is each target type's AddToModule order; guarded by
+// registryMu.
+var builtinOrder = map[*TargetType]int{}
+
+// ModuleKey normalises a module name as modprobe does ("dm-zero" → "dm_zero").
+func ModuleKey(name string) string { return strings.ReplaceAll(name, "-", "_") }
+
+// FindModule returns the registered module with this name or alias.
+func FindModule(name string) *Module {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	key := ModuleKey(name)
+	if m, ok := modules[key]; ok {
+		return m
+	}
+	for _, m := range modules {
+		for _, a := range m.Aliases {
+			if ModuleKey(a) == key {
+				return m
+			}
+		}
+	}
+	return nil
+}
 
 // loadedModule is a module loaded into one kernel, with its parameter
 // values (canonical text, as /sys/module/NAME/parameters/P reads).
 type loadedModule struct {
 	m      *Module
-	params map[string]string
+	params map[string]string // guarded by Kernel.modMu
 }
 
 // moduleKeyOf normalises a module name for lookups.
@@ -166,41 +265,4 @@ func (k *Kernel) SetModuleParam(module, name, value string) error {
 	}
 	lm.params[name] = v
 	return nil
-}
-
-// getTargetType is dm_get_target_type(): a registered type, or, failing
-// that, request_module("dm-NAME") and a second look (unless the machine's
-// request_module fails: Config.NoModuleAutoload).
-func (k *Kernel) getTargetType(name string) *TargetType {
-	if t := k.findTargetType(name); t != nil {
-		return t
-	}
-	if k.cfg.NoModuleAutoload {
-		return nil
-	}
-	k.requestModule("dm-" + name)
-	return k.findTargetType(name)
-}
-
-func (k *Kernel) findTargetType(name string) *TargetType {
-	k.modMu.Lock()
-	defer k.modMu.Unlock()
-	for _, t := range k.targets {
-		if t.Name == name {
-			return t
-		}
-	}
-	return nil
-}
-
-// TargetTypes lists the registered target types, most recently registered
-// first (dm_target_iterate order).
-func (k *Kernel) TargetTypes() []*TargetType {
-	k.modMu.Lock()
-	defer k.modMu.Unlock()
-	out := make([]*TargetType, 0, len(k.targets))
-	for i := len(k.targets) - 1; i >= 0; i-- {
-		out = append(out, k.targets[i])
-	}
-	return out
 }

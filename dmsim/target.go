@@ -2,10 +2,11 @@ package dmsim
 
 import (
 	"fmt"
-	"sort"
-	"strings"
-	"sync"
 )
+
+// The target interface (struct target_type and struct dm_target in
+// include/linux/device-mapper.h) and a kernel's target type lookup
+// (dm_get_target_type, dm_target_iterate in drivers/md/dm-target.c).
 
 // TargetFeatures are a target type's DM_TARGET_* flags the core enforces.
 type TargetFeatures uint32
@@ -124,92 +125,39 @@ type DMTarget struct {
 	Impl Target
 }
 
-// Module is a kernel module (or dm-mod's built-in part) that provides target
-// types, parameters, or block devices.
-type Module struct {
-	// Name as lsmod prints it ("dm_thin_pool"); modprobe treats - and _ alike.
-	Name string
-	// Aliases are other names that load it, e.g. "dm-zero" for target
-	// lookups (request_module("dm-%s")).
-	Aliases []string
-	// Targets are registered in this order when the module loads (so
-	// `dmsetup targets`, newest first, lists the last one first).
-	Targets []*TargetType
-	// Params are /sys/module/NAME/parameters/*.
-	Params []*ModuleParam
-	// Init runs at load with modprobe's name=value arguments, after the
-	// parameters were set (e.g. brd creates its ram disks).
-	Init func(k *Kernel, args map[string]string) error
+// getTargetType is dm_get_target_type(): a registered type, or, failing
+// that, request_module("dm-NAME") and a second look (unless the machine's
+// request_module fails: Config.NoModuleAutoload).
+func (k *Kernel) getTargetType(name string) *TargetType {
+	if t := k.findTargetType(name); t != nil {
+		return t
+	}
+	if k.cfg.NoModuleAutoload {
+		return nil
+	}
+	k.requestModule("dm-" + name)
+	return k.findTargetType(name)
 }
 
-// ModuleParam is a module parameter (module_param).
-type ModuleParam struct {
-	Name    string
-	Default string
-	// Parse validates a value written to the parameter and returns its
-	// canonical text (as a later read shows it).
-	Parse func(s string) (string, error)
-	// ReadOnly parameters (permission 0444) refuse writes with EACCES.
-	ReadOnly bool
-}
-
-var (
-	registryMu sync.Mutex
-	modules    = map[string]*Module{}
-)
-
-// RegisterModule makes a module known to every kernel instance; target
-// packages call it from init(). Registering a name twice panics.
-func RegisterModule(m *Module) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	key := ModuleKey(m.Name)
-	if _, dup := modules[key]; dup {
-		panic("dmsim: module registered twice: " + m.Name)
-	}
-	modules[key] = m
-}
-
-// AddToModule appends target types to a registered module, or registers the
-// module with them if it is new (built-in targets of dm_mod come from several
-// packages). order places the types within the module: lower first.
-func AddToModule(name string, order int, types ...*TargetType) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	key := ModuleKey(name)
-	m := modules[key]
-	if m == nil {
-		m = &Module{Name: name}
-		modules[key] = m
-	}
-	for _, t := range types {
-		builtinOrder[t] = order
-	}
-	m.Targets = append(m.Targets, types...)
-	sort.SliceStable(m.Targets, func(i, j int) bool {
-		return builtinOrder[m.Targets[i]] < builtinOrder[m.Targets[j]]
-	})
-}
-
-var builtinOrder = map[*TargetType]int{}
-
-// ModuleKey normalises a module name as modprobe does ("dm-zero" → "dm_zero").
-func ModuleKey(name string) string { return strings.ReplaceAll(name, "-", "_") }
-
-// FindModule returns the registered module with this name or alias.
-func FindModule(name string) *Module {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	key := ModuleKey(name)
-	if m, ok := modules[key]; ok {
-		return m
-	}
-	for _, m := range modules {
-		for _, a := range m.Aliases {
-			if ModuleKey(a) == key {
-				return m
-			}
+func (k *Kernel) findTargetType(name string) *TargetType {
+	k.modMu.Lock()
+	defer k.modMu.Unlock()
+	for _, t := range k.targets {
+		if t.Name == name {
+			return t
 		}
 	}
 	return nil
+}
+
+// TargetTypes lists the registered target types, most recently registered
+// first (dm_target_iterate order).
+func (k *Kernel) TargetTypes() []*TargetType {
+	k.modMu.Lock()
+	defer k.modMu.Unlock()
+	out := make([]*TargetType, 0, len(k.targets))
+	for i := len(k.targets) - 1; i >= 0; i-- {
+		out = append(out, k.targets[i])
+	}
+	return out
 }

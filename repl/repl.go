@@ -22,6 +22,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsetup"
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/scenario"
 	"github.com/dmsim/dmsim/script"
 	"github.com/dmsim/dmsim/userland"
 )
@@ -140,7 +141,7 @@ type DiskArg struct {
 type Session struct {
 	m      *script.Machine
 	specs  []dmsim.DiskSpec
-	disks  []script.Disk
+	disks  []scenario.Disk
 	tmp    string
 	out    io.Writer
 	errOut io.Writer
@@ -171,7 +172,7 @@ func NewSession(o Options, out, errOut io.Writer) (*Session, error) {
 			size = st.Size()
 		}
 		s.specs = append(s.specs, dmsim.DiskSpec{Path: p, Size: size})
-		s.disks = append(s.disks, script.Disk{Name: d.Name, Size: size, Discard: true,
+		s.disks = append(s.disks, scenario.Disk{Name: d.Name, Size: size, Discard: true,
 			Dev: "/dev/vd" + string(rune('a'+i))})
 	}
 	if s.m, err = script.Boot(s.specs, script.DiskEnv(s.disks)); err != nil {
@@ -383,7 +384,7 @@ func (d diskArgs) Set(v string) error {
 	if !ok || name == "" || spec == "" {
 		return errors.New("want NAME=SIZE or NAME=PATH")
 	}
-	if size, err := script.ParseSize(spec); err == nil {
+	if size, err := scenario.ParseSize(spec); err == nil {
 		*d.disks = append(*d.disks, DiskArg{Name: name, Size: size})
 	} else {
 		*d.disks = append(*d.disks, DiskArg{Name: name, Path: spec})

@@ -3,6 +3,8 @@ package script
 import (
 	"context"
 	"testing"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // BenchmarkReplayKernelExample replays the kernel-example fixture (about
@@ -26,7 +28,7 @@ dmsetup create thin --table "0 131072 thin /dev/mapper/pool 0"
 dd if=/dev/zero of=/dev/mapper/thin bs=1M count=16 oflag=direct status=none
 dd if=/dev/mapper/thin of=/dev/null bs=64K count=256 status=none
 `)
-	s, err := Parse("bench", src)
+	s, err := scenario.Parse("bench", src)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package script
 import (
 	"strings"
 	"testing"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // FuzzTranscriptLines: SplitLines and FormatCommand keep every byte of
@@ -13,7 +15,7 @@ func FuzzTranscriptLines(f *testing.F) {
 	f.Add("\n\n", "x", 255)
 	f.Fuzz(func(t *testing.T, out, errs string, status int) {
 		var b strings.Builder
-		FormatCommand(&b, Item{Kind: Command, Cmd: "c"}, CmdResult{Stdout: []byte(out), Stderr: []byte(errs), Status: status})
+		FormatCommand(&b, scenario.Item{Kind: scenario.Command, Cmd: "c"}, Result{Stdout: []byte(out), Stderr: []byte(errs), Status: status})
 		tr := b.String()
 		var gotOut, gotErr []string
 		for _, l := range strings.Split(strings.TrimSuffix(tr, "\n"), "\n")[1:] {

@@ -117,14 +117,14 @@ type procs struct {
 	site    int // last spawn site number given out
 }
 
-func (m *Machine) initProcs() {
-	m.procs = procs{byGID: map[uint64]*proc{}, pending: map[int][]pendingJob{}, pipes: map[uint64]*pipe{}}
+func (sh *shell) initProcs() {
+	sh.procs = procs{byGID: map[uint64]*proc{}, pending: map[int][]pendingJob{}, pipes: map[uint64]*pipe{}}
 }
 
 // command is one command the shell runs (with the children it runs in
 // turn, in the same goroutine), as its pipe ends see it.
 type command struct {
-	m  *Machine
+	sh *shell
 	mu sync.Mutex
 	// held counts its tokens held (ClockHook); handed counts tokens handed
 	// to it when it was woken while it had given its own up (see wait).
@@ -144,7 +144,7 @@ func (c *command) hook(delta int) {
 	}
 	c.mu.Unlock()
 	if handed {
-		c.m.Kernel.Clock.Exit()
+		c.sh.kernel.Clock.Exit()
 	}
 }
 
@@ -153,7 +153,7 @@ func (c *command) hook(delta int) {
 // and gives it up in the wait; but one that gave it up itself around the
 // read (dmsetup reading its table) waits without one, and keeps the token
 // the waker hands over until it takes its own back.
-func (c *command) wait(m *Machine, ev *sim.Event) error {
+func (c *command) wait(sh *shell, ev *sim.Event) error {
 	if c == nil {
 		return ev.Wait(context.Background())
 	}
@@ -163,7 +163,7 @@ func (c *command) wait(m *Machine, ev *sim.Event) error {
 	if held {
 		return ev.Wait(context.Background())
 	}
-	m.Kernel.Clock.Enter()
+	sh.kernel.Clock.Enter()
 	err := ev.Wait(context.Background())
 	c.mu.Lock()
 	c.handed++
@@ -172,38 +172,38 @@ func (c *command) wait(m *Machine, ev *sim.Event) error {
 }
 
 // current is the proc of the calling goroutine (nil if not a shell's).
-func (m *Machine) current() *proc {
+func (sh *shell) current() *proc {
 	id := goid()
-	m.procs.mu.Lock()
-	defer m.procs.mu.Unlock()
-	return m.procs.byGID[id]
+	sh.procs.mu.Lock()
+	defer sh.procs.mu.Unlock()
+	return sh.procs.byGID[id]
 }
 
-func (m *Machine) bind(p *proc) {
+func (sh *shell) bind(p *proc) {
 	id := goid()
-	m.procs.mu.Lock()
-	m.procs.byGID[id] = p
-	m.procs.mu.Unlock()
+	sh.procs.mu.Lock()
+	sh.procs.byGID[id] = p
+	sh.procs.mu.Unlock()
 }
 
-func (m *Machine) unbind() {
+func (sh *shell) unbind() {
 	id := goid()
-	m.procs.mu.Lock()
-	delete(m.procs.byGID, id)
-	m.procs.mu.Unlock()
+	sh.procs.mu.Lock()
+	delete(sh.procs.byGID, id)
+	sh.procs.mu.Unlock()
 }
 
 // newSite numbers a place in a line that starts background jobs.
-func (m *Machine) newSite() int {
-	m.procs.mu.Lock()
-	defer m.procs.mu.Unlock()
-	m.procs.site++
-	return m.procs.site
+func (sh *shell) newSite() int {
+	sh.procs.mu.Lock()
+	defer sh.procs.mu.Unlock()
+	sh.procs.site++
+	return sh.procs.site
 }
 
 // heldToken returns a new token, taken.
-func (m *Machine) heldToken() *sim.Token {
-	t := sim.NewToken(m.Kernel.Clock, nil)
+func (sh *shell) heldToken() *sim.Token {
+	t := sim.NewToken(sh.kernel.Clock, nil)
 	t.Acquire()
 	return t
 }
@@ -222,7 +222,7 @@ func inode(f *os.File) (uint64, bool) {
 
 // pipeOf returns the pipe f is an end of, registering it as kind if it
 // is not known and register is set (nil if not known or not a pipe).
-func (m *Machine) pipeOf(v any, register bool, kind pipeKind) (*pipe, *os.File) {
+func (sh *shell) pipeOf(v any, register bool, kind pipeKind) (*pipe, *os.File) {
 	f, ok := v.(*os.File)
 	if !ok {
 		return nil, nil
@@ -231,53 +231,53 @@ func (m *Machine) pipeOf(v any, register bool, kind pipeKind) (*pipe, *os.File) 
 	if !ok {
 		return nil, f
 	}
-	m.procs.mu.Lock()
-	defer m.procs.mu.Unlock()
-	p := m.procs.pipes[ino]
+	sh.procs.mu.Lock()
+	defer sh.procs.mu.Unlock()
+	p := sh.procs.pipes[ino]
 	if p == nil && register {
-		p = &pipe{kind: kind, ino: ino, stageEnd: m.Kernel.Clock.NewEvent()}
-		m.procs.pipes[ino] = p
+		p = &pipe{kind: kind, ino: ino, stageEnd: sh.kernel.Clock.NewEvent()}
+		sh.procs.pipes[ino] = p
 	}
 	return p, f
 }
 
 // dropPipe forgets a pipe once both its ends are done with (by the inode
 // it was registered under: its ends may be closed by now).
-func (m *Machine) dropPipe(p *pipe) {
-	m.procs.mu.Lock()
-	delete(m.procs.pipes, p.ino)
-	m.procs.mu.Unlock()
+func (sh *shell) dropPipe(p *pipe) {
+	sh.procs.mu.Lock()
+	delete(sh.procs.pipes, p.ino)
+	sh.procs.mu.Unlock()
 }
 
 // lastStatus is what a marker returns: the status of the command before
 // it, so that markers do not change $? or a block's status.
 func lastStatus(ctx context.Context) error {
 	if st := interp.HandlerCtx(ctx).LastExitStatus; st != 0 {
-		return interp.NewExitStatus(uint8(st))
+		return interp.ExitStatus(uint8(st))
 	}
 	return nil
 }
 
 // marker runs one of the runner's marker commands (rewrite.go); it reports
 // false if name is not one.
-func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
+func (sh *shell) marker(ctx context.Context, args []string) (bool, error) {
 	hc := interp.HandlerCtx(ctx)
 	switch args[0] {
 	case mkSpawnStage:
 		// before a pipeline: a token for its stage goroutine
-		t := m.heldToken()
-		m.procs.mu.Lock()
-		m.procs.spare = append(m.procs.spare, t)
-		m.procs.mu.Unlock()
+		t := sh.heldToken()
+		sh.procs.mu.Lock()
+		sh.procs.spare = append(sh.procs.spare, t)
+		sh.procs.mu.Unlock()
 	case mkStageBegin:
-		m.procs.mu.Lock()
-		t := m.procs.spare[0]
-		m.procs.spare = m.procs.spare[1:]
-		m.procs.mu.Unlock()
-		m.bind(&proc{tok: t})
-		m.pipeOf(hc.Stdout, true, pipeline)
+		sh.procs.mu.Lock()
+		t := sh.procs.spare[0]
+		sh.procs.spare = sh.procs.spare[1:]
+		sh.procs.mu.Unlock()
+		sh.bind(&proc{tok: t})
+		sh.pipeOf(hc.Stdout, true, pipeline)
 	case mkStageEnd:
-		if p, f := m.pipeOf(hc.Stdout, false, pipeline); p != nil {
+		if p, f := sh.pipeOf(hc.Stdout, false, pipeline); p != nil {
 			p.mu.Lock()
 			f.Close()
 			p.closed = true
@@ -285,47 +285,47 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 			p.stageEnd.Fire(nil)
 			p.mu.Unlock()
 		}
-		cur := m.current()
-		m.unbind()
+		cur := sh.current()
+		sh.unbind()
 		if cur != nil {
 			cur.tok.Release()
 		}
 	case mkLastBegin:
-		m.pipeOf(hc.Stdin, true, pipeline)
+		sh.pipeOf(hc.Stdin, true, pipeline)
 	case mkLastEnd:
-		if p, f := m.pipeOf(hc.Stdin, false, pipeline); p != nil {
+		if p, f := sh.pipeOf(hc.Stdin, false, pipeline); p != nil {
 			p.mu.Lock()
 			f.Close()
 			p.rclosed = true
 			wakeAll(&p.writers)
 			p.mu.Unlock()
 			p.stageEnd.Wait(ctx)
-			m.dropPipe(p)
+			sh.dropPipe(p)
 		}
 	case mkSpawnJob:
 		site := atoi(args[1])
-		j := &job{end: m.Kernel.Clock.NewEvent()}
-		if cur := m.current(); cur != nil {
+		j := &job{end: sh.kernel.Clock.NewEvent()}
+		if cur := sh.current(); cur != nil {
 			cur.jobs = append(cur.jobs, j)
 		}
-		t := m.heldToken()
-		m.procs.mu.Lock()
-		m.procs.pending[site] = append(m.procs.pending[site], pendingJob{t, j})
-		m.procs.mu.Unlock()
+		t := sh.heldToken()
+		sh.procs.mu.Lock()
+		sh.procs.pending[site] = append(sh.procs.pending[site], pendingJob{t, j})
+		sh.procs.mu.Unlock()
 	case mkJobBegin:
 		site := atoi(args[1])
-		m.procs.mu.Lock()
-		pj := m.procs.pending[site][0]
-		m.procs.pending[site] = m.procs.pending[site][1:]
-		if len(m.procs.pending[site]) == 0 {
-			delete(m.procs.pending, site)
+		sh.procs.mu.Lock()
+		pj := sh.procs.pending[site][0]
+		sh.procs.pending[site] = sh.procs.pending[site][1:]
+		if len(sh.procs.pending[site]) == 0 {
+			delete(sh.procs.pending, site)
 		}
-		m.procs.mu.Unlock()
-		m.bind(&proc{tok: pj.tok, job: pj.j})
-		m.jobGate(pj.tok)
+		sh.procs.mu.Unlock()
+		sh.bind(&proc{tok: pj.tok, job: pj.j})
+		sh.jobGate(pj.tok)
 	case mkJobEnd:
-		cur := m.current()
-		m.unbind()
+		cur := sh.current()
+		sh.unbind()
 		if cur != nil {
 			cur.job.end.Fire(nil)
 			cur.tok.Release()
@@ -333,8 +333,8 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 	case mkWait:
 		// The jobs this line started run now rather than after it: it
 		// waits for them.
-		m.openGate()
-		if cur := m.current(); cur != nil {
+		sh.openGate()
+		if cur := sh.current(); cur != nil {
 			for _, j := range waitedJobs(cur.jobs, args[1:]) {
 				if j.end.Wait(ctx) != nil {
 					break
@@ -343,16 +343,16 @@ func (m *Machine) marker(ctx context.Context, args []string) (bool, error) {
 		}
 		return true, nil // `wait` says how it went
 	case mkHdoc:
-		m.pipeOf(hc.Stdin, true, heredoc)
+		sh.pipeOf(hc.Stdin, true, heredoc)
 	case mkHdocEnd:
-		if p, _ := m.pipeOf(hc.Stdin, false, heredoc); p != nil {
-			m.dropPipe(p)
+		if p, _ := sh.pipeOf(hc.Stdin, false, heredoc); p != nil {
+			sh.dropPipe(p)
 		}
 	case mkCat:
 		// $(<FILE)
-		in, _ := m.streams(hc, nil)
+		in, _ := sh.streams(hc, nil)
 		if _, err := io.Copy(hc.Stdout, in); err != nil {
-			return true, interp.NewExitStatus(1)
+			return true, interp.ExitStatus(1)
 		}
 	default:
 		return false, nil
@@ -396,30 +396,30 @@ func atoi(s string) int {
 // (its kernel log read) or waits for jobs, without its token; the runner
 // takes the token back for it before it lets it go. A job started after
 // that runs at once.
-func (m *Machine) jobGate(t *sim.Token) {
-	m.gateMu.Lock()
-	g := m.gate
+func (sh *shell) jobGate(t *sim.Token) {
+	sh.gateMu.Lock()
+	g := sh.gate
 	if g == nil {
-		m.gateMu.Unlock()
+		sh.gateMu.Unlock()
 		return
 	}
-	m.gated = append(m.gated, t)
+	sh.gated = append(sh.gated, t)
 	t.Release()
-	m.gateMu.Unlock()
+	sh.gateMu.Unlock()
 	<-g
 }
 
 // openGate lets the jobs held at the gate go, each holding its token.
-func (m *Machine) openGate() {
-	m.gateMu.Lock()
-	defer m.gateMu.Unlock()
-	for _, t := range m.gated {
+func (sh *shell) openGate() {
+	sh.gateMu.Lock()
+	defer sh.gateMu.Unlock()
+	for _, t := range sh.gated {
 		t.Acquire()
 	}
-	m.gated = nil
-	if m.gate != nil {
-		close(m.gate)
-		m.gate = nil
+	sh.gated = nil
+	if sh.gate != nil {
+		close(sh.gate)
+		sh.gate = nil
 	}
 }
 
@@ -427,8 +427,8 @@ func (m *Machine) openGate() {
 // input, if a pipeline's pipe, has something to read or is at its end: the
 // builtin reads the host pipe itself, holding its goroutine's token. As it
 // does not wake writers when it makes room, this wakes them first.
-func (m *Machine) awaitReadable(hc interp.HandlerContext) {
-	p, f := m.pipeOf(hc.Stdin, false, pipeline)
+func (sh *shell) awaitReadable(hc interp.HandlerContext) {
+	p, f := sh.pipeOf(hc.Stdin, false, pipeline)
 	if p == nil || p.kind != pipeline {
 		return
 	}
@@ -439,7 +439,7 @@ func (m *Machine) awaitReadable(hc interp.HandlerContext) {
 			p.mu.Unlock()
 			return
 		}
-		ev := m.Kernel.Clock.NewEvent()
+		ev := sh.kernel.Clock.NewEvent()
 		p.readers = append(p.readers, ev)
 		p.mu.Unlock()
 		if ev.Wait(context.Background()) != nil {
@@ -468,16 +468,16 @@ func queued(f *os.File) int {
 // see them: a pipeline's pipe is read and written in the clock, a
 // regular file or a here-document's pipe is read holding the token (it
 // never waits for another process), anything else is left as it is.
-func (m *Machine) streams(hc interp.HandlerContext, c *command) (stdin io.Reader, stdout io.Writer) {
+func (sh *shell) streams(hc interp.HandlerContext, c *command) (stdin io.Reader, stdout io.Writer) {
 	stdin = io.Reader(nil)
 	if !isNil(hc.Stdin) {
 		stdin = hc.Stdin
 	}
 	if f, ok := hc.Stdin.(*os.File); ok && f != nil {
-		p, _ := m.pipeOf(f, false, pipeline)
+		p, _ := sh.pipeOf(f, false, pipeline)
 		switch {
 		case p != nil && p.kind == pipeline:
-			stdin = &pipeReader{m: m, c: c, p: p, f: f}
+			stdin = &pipeReader{sh: sh, c: c, p: p, f: f}
 		case p != nil || isRegular(f):
 			stdin = heldReader{f}
 		}
@@ -485,12 +485,12 @@ func (m *Machine) streams(hc interp.HandlerContext, c *command) (stdin io.Reader
 	if stdin == nil {
 		stdin = eofReader{}
 	}
-	return stdin, m.outStream(hc.Stdout, c)
+	return stdin, sh.outStream(hc.Stdout, c)
 }
 
-func (m *Machine) outStream(w io.Writer, c *command) io.Writer {
-	if p, f := m.pipeOf(w, false, pipeline); p != nil && p.kind == pipeline {
-		return &pipeWriter{m: m, c: c, p: p, f: f}
+func (sh *shell) outStream(w io.Writer, c *command) io.Writer {
+	if p, f := sh.pipeOf(w, false, pipeline); p != nil && p.kind == pipeline {
+		return &pipeWriter{sh: sh, c: c, p: p, f: f}
 	}
 	return w
 }
@@ -538,10 +538,10 @@ func rawIO(f *os.File, b []byte, write bool) (int, error) {
 
 // pipeReader is a command's end of a pipeline's pipe it reads.
 type pipeReader struct {
-	m *Machine
-	c *command
-	p *pipe
-	f *os.File
+	sh *shell
+	c  *command
+	p  *pipe
+	f  *os.File
 }
 
 func (r *pipeReader) Read(b []byte) (int, error) {
@@ -571,10 +571,10 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 			r.p.mu.Unlock()
 			return 0, io.EOF
 		}
-		ev := r.m.Kernel.Clock.NewEvent()
+		ev := r.sh.kernel.Clock.NewEvent()
 		r.p.readers = append(r.p.readers, ev)
 		r.p.mu.Unlock()
-		if err := r.c.wait(r.m, ev); err != nil {
+		if err := r.c.wait(r.sh, ev); err != nil {
 			return 0, err
 		}
 	}
@@ -582,10 +582,10 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 
 // pipeWriter is a command's end of a pipeline's pipe it writes.
 type pipeWriter struct {
-	m *Machine
-	c *command
-	p *pipe
-	f *os.File
+	sh *shell
+	c  *command
+	p  *pipe
+	f  *os.File
 }
 
 func (w *pipeWriter) Write(b []byte) (int, error) {
@@ -612,10 +612,10 @@ func (w *pipeWriter) Write(b []byte) (int, error) {
 			w.p.mu.Unlock()
 			continue
 		}
-		ev := w.m.Kernel.Clock.NewEvent()
+		ev := w.sh.kernel.Clock.NewEvent()
 		w.p.writers = append(w.p.writers, ev)
 		w.p.mu.Unlock()
-		if err := w.c.wait(w.m, ev); err != nil {
+		if err := w.c.wait(w.sh, ev); err != nil {
 			return total, err
 		}
 	}

@@ -69,11 +69,11 @@ func TestProcessesInVirtualTime(t *testing.T) {
 		if got := m.Kernel.Clock.Now(); out.String() != c.out || got != c.now || errb.Len() > 0 {
 			t.Errorf("%q: printed %q (stderr %q) at %v, want %q at %v", c.lines, out.String(), errb.String(), got, c.out, c.now)
 		}
-		m.procs.mu.Lock()
-		if n := len(m.procs.pipes); n != 0 {
+		m.sh.procs.mu.Lock()
+		if n := len(m.sh.procs.pipes); n != 0 {
 			t.Errorf("%q: %d pipes still registered after the lines ended", c.lines, n)
 		}
-		m.procs.mu.Unlock()
+		m.sh.procs.mu.Unlock()
 		m.Halt()
 	}
 }

@@ -38,13 +38,13 @@ const (
 // run, and $? is C's status after E. Every stage runs in a subshell, as
 // in ash (bash and mvdan.cc/sh run the last one in the shell itself).
 type rewriter struct {
-	m       *Machine
+	sh      *shell
 	visited map[*syntax.Stmt]bool
 	keep    map[*syntax.Stmt]bool // made by the rewrite: not rewritten again
 }
 
-func (m *Machine) rewrite(f *syntax.File) {
-	rw := &rewriter{m: m, visited: map[*syntax.Stmt]bool{}, keep: map[*syntax.Stmt]bool{}}
+func (sh *shell) rewrite(f *syntax.File) {
+	rw := &rewriter{sh: sh, visited: map[*syntax.Stmt]bool{}, keep: map[*syntax.Stmt]bool{}}
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.Stmt:
@@ -118,7 +118,7 @@ func (rw *rewriter) stmt(st *syntax.Stmt) {
 	switch {
 	case (st.Background || st.Disown) && !st.Coprocess:
 		inner := &syntax.Stmt{Cmd: st.Cmd, Negated: st.Negated, Redirs: st.Redirs, Position: st.Position}
-		site := litWord(strconv.Itoa(rw.m.newSite()))
+		site := litWord(strconv.Itoa(rw.sh.newSite()))
 		job := rw.made(&syntax.Stmt{
 			Cmd:        rw.guarded(rw.call(mkJobBegin, site), rw.subshell(inner), rw.call(mkJobEnd)),
 			Background: st.Background, Disown: st.Disown, Position: st.Position,

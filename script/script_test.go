@@ -6,22 +6,23 @@ import (
 	"testing"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/scenario"
 )
 
 func TestFormatCommand(t *testing.T) {
 	cases := []struct {
-		it   Item
-		r    CmdResult
+		it   scenario.Item
+		r    Result
 		want string
 	}{
-		{Item{Kind: Command, Cmd: "true"}, CmdResult{}, "$ true\n[exit 0]\n"},
-		{Item{Kind: Command, Cmd: "x", Silent: true}, CmdResult{Stdout: []byte("hidden\n")}, ""},
-		{Item{Kind: Command, Cmd: "x", Silent: true}, CmdResult{Status: 2}, "$ x\n[exit 2]\n"},
-		{Item{Kind: Command, Cmd: "c"}, CmdResult{
+		{scenario.Item{Kind: scenario.Command, Cmd: "true"}, Result{}, "$ true\n[exit 0]\n"},
+		{scenario.Item{Kind: scenario.Command, Cmd: "x", Silent: true}, Result{Stdout: []byte("hidden\n")}, ""},
+		{scenario.Item{Kind: scenario.Command, Cmd: "x", Silent: true}, Result{Status: 2}, "$ x\n[exit 2]\n"},
+		{scenario.Item{Kind: scenario.Command, Cmd: "c"}, Result{
 			Stdout: []byte("a\n\nb"), Stderr: []byte("e1\n"),
 			Kmsg: []dmsim.LogLine{{Level: 4, Text: "device-mapper: thin: x"}}, Status: 1},
 			"$ c\n| a\n| \n| b\n! e1\nk <4>device-mapper: thin: x\n[exit 1]\n"},
-		{Item{Kind: Command, Cmd: "echo"}, CmdResult{Stdout: []byte("\n")}, "$ echo\n| \n[exit 0]\n"},
+		{scenario.Item{Kind: scenario.Command, Cmd: "echo"}, Result{Stdout: []byte("\n")}, "$ echo\n| \n[exit 0]\n"},
 	}
 	for _, c := range cases {
 		var b strings.Builder
@@ -83,7 +84,7 @@ ls | head -1
 timeout 1 sleep 5
 sleep 1 && echo slept
 `
-	s, err := Parse("t", []byte(src))
+	s, err := scenario.Parse("t", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

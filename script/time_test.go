@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // Every line costs the machine's CommandTime in virtual time, silent lines
@@ -47,7 +49,7 @@ func TestOptionsCommandTime(t *testing.T) {
 	for _, c := range []struct{ in, want time.Duration }{
 		{0, DefaultCommandTime}, {-1, 0}, {time.Second, time.Second},
 	} {
-		if got := (Options{CommandTime: c.in}).commandTime(); got != c.want {
+		if got := (Config{CommandTime: c.in}).commandTime(); got != c.want { // what Run passes Options.CommandTime to
 			t.Errorf("CommandTime %v: %v, want %v", c.in, got, c.want)
 		}
 	}
@@ -65,7 +67,7 @@ dd if=/dev/zero of=/dev/mapper/thin bs=64K count=1 seek=2 oflag=direct status=no
 dmsetup message pool 0 "reserve_metadata_snap"
 dmsetup status pool
 `)
-	s, err := Parse("t", src)
+	s, err := scenario.Parse("t", src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func TestKeepImages(t *testing.T) {
 	if err := os.WriteFile(attached, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Parse("t", []byte("# disk: meta 4M\n# disk: other 1M\n# disk: data 2M nodiscard\n"+
+	s, err := scenario.Parse("t", []byte("# disk: meta 4M\n# disk: other 1M\n# disk: data 2M nodiscard\n"+
 		"echo kept | dd of=$DISK_data conv=notrunc status=none\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -5,15 +5,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/scenario"
 )
-
-// CmdResult is what one command line produced.
-type CmdResult struct {
-	Stdout, Stderr []byte
-	Kmsg           []dmsim.LogLine
-	Status         int
-}
 
 // SplitLines splits output into transcript lines: a last line without a
 // newline still counts, and empty output has no lines.
@@ -26,7 +19,7 @@ func SplitLines(b []byte) []string {
 
 // FormatCommand writes one command's transcript entry. Silent commands
 // that succeeded print nothing.
-func FormatCommand(w io.Writer, it Item, r CmdResult) {
+func FormatCommand(w io.Writer, it scenario.Item, r Result) {
 	if it.Silent && r.Status == 0 {
 		return
 	}
@@ -55,17 +48,4 @@ func StripEnv(transcript string) string {
 		b.WriteString(l)
 	}
 	return b.String()
-}
-
-// sizeString is a disk size as `# disk:` would write it.
-func sizeString(n int64) string {
-	switch {
-	case n%(1<<30) == 0:
-		return fmt.Sprintf("%dG", n>>30)
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%dM", n>>20)
-	case n%(1<<10) == 0:
-		return fmt.Sprintf("%dK", n>>10)
-	}
-	return fmt.Sprintf("%d", n)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dmsim/dmsim/scenario"
 	"github.com/dmsim/dmsim/script"
 	_ "github.com/dmsim/dmsim/targets/thin"
 )
@@ -39,7 +40,7 @@ func TestLiveMetadata(t *testing.T) {
 		src.WriteString(s.cmd + "\n")
 		want.WriteString("$ " + s.cmd + "\n" + s.want)
 	}
-	s, err := script.Parse("live", []byte(src.String()))
+	s, err := scenario.Parse("live", []byte(src.String()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,9 +88,17 @@ func rawStream(v any) any {
 	}
 }
 
+// Blocking marks a stream that may block outside the simulation (the front
+// end's socket to a shim): a process waits on it without its clock token,
+// as on a pipe.
+type Blocking interface{ BlocksOutsideSimulation() }
+
 // isPipe reports whether a stream is an OS pipe (the shell's pipelines and
-// command substitutions), which may block.
+// command substitutions) or another Blocking stream, which may block.
 func isPipe(v any) bool {
-	_, ok := v.(*os.File)
-	return ok
+	switch v.(type) {
+	case *os.File, Blocking:
+		return true
+	}
+	return false
 }

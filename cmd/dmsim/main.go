@@ -4,7 +4,12 @@
 //
 //	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] SCRIPT
 //	                                                       replay a script, print its transcript
+//	dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
+//	                                                       replay scripts, compare them with their goldens
 //	dmsim repl [--disk NAME=SIZE|PATH]...                 interactive shell (also: dmsim with no arguments)
+//	dmsim serve [--state DIR] [--disk NAME=SIZE|PATH]...  the daemon for real programs
+//	dmsim shims DIR                                        install the shims (dmsetup, thin_*, ...)
+//	dmsim exec [--state DIR] [--disk ...] -- COMMAND ...   COMMAND against a daemon of its own
 //	dmsim version                                          print the version
 //	dmsim help                                             this text
 //	dmsim TOOL ARGS...                                     a host tool (thin_dump IMAGE, thin_check, ...)
@@ -18,11 +23,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/dmsim/dmsim/frontend/shim"
 	"github.com/dmsim/dmsim/repl"
 	"github.com/dmsim/dmsim/script"
 	_ "github.com/dmsim/dmsim/targets/all"
@@ -57,14 +65,30 @@ Usage:
         replay a scenario script (docs/script-format.md) and print its transcript;
         --keep DIR keeps the disk images as DIR/NAME.img, --disk attaches an existing image,
         --command-time D is the virtual time each command line costs (default %v, 0 for none)
+  dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
+        replay scripts (PATH: a NAME.sh, or a directory of them) and compare each transcript with its
+        golden NAME.txt (beside the script, or in --goldens DIR), "# env:" lines aside: a unified diff
+        for each difference, then "N passed, N failed"; exit 1 on any difference. --update writes
+        the goldens that differ or are missing from dmsim's output (marked "# env: dmsim")
   dmsim repl [--disk NAME=SIZE|NAME=PATH]...
         interactive shell on an emulated machine (default disks: meta 4M, data 64M);
         also what plain "dmsim" runs
+  dmsim serve [--state DIR] [--disk NAME=SIZE|NAME=PATH]... [--socket PATH] [--no-block-devices]
+        the daemon real programs use: one emulated machine, its clock following the wall clock,
+        mapped devices as /dev/mapper/NAME block devices (FUSE and loop; needs root)
+  dmsim shims DIR
+        install dmsetup, thin_*, blockdev, blkdiscard and udevadm shims that talk to the daemon
+  dmsim exec [--state DIR] [--disk NAME=SIZE|NAME=PATH]... -- COMMAND [ARG]...
+        run COMMAND against a daemon of its own, in a private mount namespace, shims first on PATH
   dmsim version
   dmsim help
 `
 
 func main() {
+	// Installed as a shim (`dmsim shims DIR` without dmsim-shim): forward.
+	if slices.Contains(shim.Commands, filepath.Base(os.Args[0])) {
+		os.Exit(shim.Main(os.Args))
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -77,8 +101,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdout, stderr)
+	case "test":
+		return testCmd(ctx, args[1:], stdout, stderr)
 	case "repl":
 		return repl.Main(ctx, args[1:], stdin, stdout, stderr)
+	case "serve":
+		return serveCmd(args[1:], stdout, stderr)
+	case "shims":
+		return shimsCmd(args[1:], stdout, stderr)
+	case "exec":
+		return execCmd(args[1:], stdin, stdout, stderr)
+	case execInnerArg:
+		return execInner(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-V":
 		fmt.Fprintf(stdout, "dmsim %s\n", Version())
 		return 0
@@ -208,16 +242,10 @@ func parseRunArgs(args []string) (*runArgs, *flag.FlagSet, error) {
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r, fs, err := parseRunArgs(args)
 	if err != nil {
-		code := 2
 		if errors.Is(err, flag.ErrHelp) {
-			code, stderr = 0, stdout
-		} else {
-			fmt.Fprintf(stderr, "dmsim run: %v\n", err)
+			return usageError(stdout, "dmsim run", runUsage, fs, err)
 		}
-		fmt.Fprintln(stderr, runUsage)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		return code
+		return usageError(stderr, "dmsim run", runUsage, fs, err)
 	}
 	o := r.options()
 	o.Out, o.Version = stdout, Version()

@@ -14,7 +14,7 @@ import (
 	_ "github.com/dmsim/dmsim/targets/delay"
 )
 
-func boot(t *testing.T) *Machine {
+func boot(t *testing.T) *Env {
 	t.Helper()
 	m := Boot(t, 4<<20, 4<<20)
 	if err := m.K.Modprobe("dm-delay", nil); err != nil {
@@ -130,7 +130,7 @@ func (p *inflight) state() (bool, time.Duration, error) {
 	return p.done, p.at, p.err
 }
 
-func submit(m *Machine, op dmsim.Op, flags dmsim.BioFlags, sector uint64, data []byte) *inflight {
+func submit(m *Env, op dmsim.Op, flags dmsim.BioFlags, sector uint64, data []byte) *inflight {
 	p := &inflight{ev: m.K.Clock.NewEvent()}
 	bio := dmsim.NewBio(op, m.Bdev("/dev/dm-0"), sector, data, func(_ *dmsim.Bio, err error) {
 		p.mu.Lock()
@@ -146,7 +146,7 @@ func submit(m *Machine, op dmsim.Op, flags dmsim.BioFlags, sector uint64, data [
 	return p
 }
 
-func sleepUntil(m *Machine, d time.Duration) {
+func sleepUntil(m *Env, d time.Duration) {
 	m.T.Helper()
 	if now := m.Now(); d > now {
 		if err := m.K.Clock.Sleep(context.Background(), d-now); err != nil {

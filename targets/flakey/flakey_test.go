@@ -17,7 +17,7 @@ import (
 	_ "github.com/dmsim/dmsim/targets/linear"
 )
 
-func boot(t *testing.T) *Machine {
+func boot(t *testing.T) *Env {
 	t.Helper()
 	m := Boot(t, 4<<20, 4<<20)
 	if err := m.K.Modprobe("dm-flakey", nil); err != nil {
@@ -160,7 +160,7 @@ func TestTableLines(t *testing.T) {
 }
 
 // sleepUntil advances the virtual clock to d since boot.
-func sleepUntil(m *Machine, d time.Duration) {
+func sleepUntil(m *Env, d time.Duration) {
 	m.T.Helper()
 	if now := m.Now(); d > now {
 		if err := m.K.Clock.Sleep(context.Background(), d-now); err != nil {
@@ -175,7 +175,7 @@ type ioCase struct {
 	err   linuxerr.Errno // 0: success
 }
 
-func doIO(m *Machine, c ioCase, sector uint64, data []byte) error {
+func doIO(m *Env, c ioCase, sector uint64, data []byte) error {
 	dev := m.Bdev("/dev/dm-0")
 	if c.op == dmsim.OpDiscard || c.op == dmsim.OpFlush {
 		data = nil

@@ -6,39 +6,18 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	_ "github.com/dmsim/dmsim/targets/zero"
 )
 
-// nullDisk reads zeroes and drops writes: a data device for benchmarks
-// that provision more than fits in memory.
-type nullDisk struct {
-	name    string
-	dev     dmsim.DevT
-	sectors uint64
-}
-
-func (d *nullDisk) Name() string    { return d.name }
-func (d *nullDisk) Dev() dmsim.DevT { return d.dev }
-func (d *nullDisk) Size() uint64    { return d.sectors }
-func (d *nullDisk) ReadOnly() bool  { return false }
-func (d *nullDisk) Limits() dmsim.QueueLimits {
-	l := dmsim.DefaultQueueLimits()
-	l.MaxDiscardSectors = 1 << 22
-	return l
-}
-func (d *nullDisk) Submit(bio *dmsim.Bio) {
-	if bio.Op == dmsim.OpRead {
-		clear(bio.Data)
+// benchPool makes a pool on a metadata disk of metaSectors and a data
+// device of the zero target (reads zeroes, drops writes, so benchmarks can
+// provision more than fits on the host), and thin device 0.
+func benchPool(b *testing.B, metaSectors, nblocks uint64) (*env, *dev, *dev) {
+	h := boot(b, vd(metaSectors, false))
+	if _, _, err := h.create("data", nblocks*128, &dmsim.TargetType{Name: "zero"}, ""); err != nil {
+		b.Fatal(err)
 	}
-	bio.Endio(nil)
-}
-
-// benchPool makes a pool on a metadata memDisk of metaSectors and the
-// given data device, and thin device 0.
-func benchPool(b *testing.B, metaSectors uint64, data dmsim.BlockDevice, nblocks uint64) (*harness, *testMD, *testMD) {
-	h := newHarness(b)
-	h.disk(metaSectors, true)
-	h.addDisk("/dev/vdb", data)
-	pool, text, err := h.create("pool", nblocks*128, poolType, "/dev/vda /dev/vdb 128 0 1 skip_block_zeroing")
+	pool, text, err := h.create("pool", nblocks*128, poolType, "/dev/vda /dev/mapper/data 128 0 1 skip_block_zeroing")
 	if err != nil {
 		b.Fatal(text, err)
 	}
@@ -55,9 +34,8 @@ func benchPool(b *testing.B, metaSectors uint64, data dmsim.BlockDevice, nblocks
 // BenchmarkProvision: whole-block (64 KiB) writes to unprovisioned blocks,
 // each allocating a data block and inserting a mapping.
 func BenchmarkProvision(b *testing.B) {
-	const nblocks = 1 << 22 // 256 GiB of 64 KiB blocks
-	data := &nullDisk{name: "vdb", dev: dmsim.DevT{Major: 254, Minor: 16}, sectors: nblocks * 128}
-	h, _, thin := benchPool(b, 1<<20, data, nblocks) // 512 MiB metadata
+	const nblocks = 1 << 22                    // 256 GiB of 64 KiB blocks
+	h, _, thin := benchPool(b, 1<<20, nblocks) // 512 MiB metadata
 	buf := make([]byte, 65536)
 	b.ResetTimer()
 	start := time.Now()
@@ -76,9 +54,7 @@ func BenchmarkProvisionedIO(b *testing.B) {
 	for _, op := range []dmsim.Op{dmsim.OpRead, dmsim.OpWrite} {
 		b.Run(op.String(), func(b *testing.B) {
 			const nblocks = 256
-			h := newHarness(b)
-			h.disk(8192, true)
-			h.disk(nblocks*128, true)
+			h := boot(b, vd(8192, false), vd(nblocks*128, false))
 			pool, _, err := h.create("pool", nblocks*128, poolType, "/dev/vda /dev/vdb 128 0")
 			if err != nil {
 				b.Fatal(err)
@@ -129,8 +105,7 @@ func BenchmarkLookupDepth(b *testing.B) {
 	for _, depth := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
 			const nblocks = 1024
-			data := &nullDisk{name: "vdb", dev: dmsim.DevT{Major: 254, Minor: 16}, sectors: nblocks * 128}
-			h, pool, thin := benchPool(b, 1<<16, data, nblocks)
+			h, pool, thin := benchPool(b, 1<<16, nblocks)
 			buf := make([]byte, 65536)
 			for i := uint64(0); i < nblocks; i++ {
 				if err := h.write(thin, i*128, buf); err != nil {
@@ -142,8 +117,8 @@ func BenchmarkLookupDepth(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			p := pool.ti.Impl.(*poolC).pool
-			td, err := p.pmd.OpenThinDevice(uint64(depth))
+			p := pool.ti().Impl.(*poolC).pool
+			td, err := p.pmd.OpenThinDevice(uint32(depth))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -26,7 +26,7 @@ func TestConcurrentSharedIO(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	devs := []*testMD{thin}
+	devs := []*dev{thin}
 	for id := 1; id <= 2; id++ {
 		thin.suspend()
 		if err := h.message(pool, fmt.Sprintf("create_snap %d 0", id)); err != nil {

@@ -58,9 +58,9 @@ func TestPoolCtrErrors(t *testing.T) {
 		{"devt names", "254:0 254:16 128 16", "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			h.disk(8192, true)
-			h.disk(4<<21, true)
+			// The metadata device is as long as the pool, so that it can be
+			// the data device too.
+			h := boot(t, vd(131072, false), vd(4<<21, false))
 			m, text, err := h.create("pool", 131072, poolType, tc.args)
 			if text != tc.text || linuxerr.ToErrno(err) != tc.errno {
 				t.Fatalf("got %q %v, want %q %v", text, err, tc.text, tc.errno)
@@ -68,9 +68,7 @@ func TestPoolCtrErrors(t *testing.T) {
 			if err == nil {
 				h.remove(m)
 			}
-			if h.gets != h.puts {
-				t.Errorf("opened %d devices, released %d", h.gets, h.puts)
-			}
+			checkReleased(t, h, "/dev/vda", "/dev/vdb")
 		})
 	}
 }
@@ -104,10 +102,7 @@ func TestThinCtrErrors(t *testing.T) {
 		{"max id missing", "/dev/mapper/pool 16777215", "Couldn't open thin internal device", linuxerr.ENODATA},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			h.disk(8192, true)
-			h.disk(131072, true)
-			h.disk(8192, true)
+			h := boot(t, vd(8192, false), vd(131072, false), vd(8192, false))
 			pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 			if err != nil {
 				t.Fatal(err)
@@ -119,13 +114,16 @@ func TestThinCtrErrors(t *testing.T) {
 			if err := h.message(pool, "create_thin 0"); err != nil {
 				t.Fatal(err)
 			}
-			// A second pool device stands in for a non-pool dm device.
+			// A thin device stands in for a non-pool dm device.
 			other, _, err := h.create("other", 8192, thinType, "/dev/mapper/pool 0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			h.addDisk("/dev/mapper/lin", other)
-			gets, puts := h.gets, h.puts
+			if err := h.K.Mknod("/dev/mapper/lin", h.Bdev(other.path).Dev()); err != nil {
+				t.Fatal(err)
+			}
+			paths := []string{"/dev/mapper/pool", "/dev/mapper/lin", "/dev/vdc"}
+			before := openCounts(h, paths...)
 			m, text, err := h.create("thin", 2097152, thinType, tc.args)
 			if text != tc.text || linuxerr.ToErrno(err) != tc.errno {
 				t.Fatalf("got %q %v, want %q %v", text, err, tc.text, tc.errno)
@@ -133,8 +131,8 @@ func TestThinCtrErrors(t *testing.T) {
 			if err == nil {
 				h.remove(m)
 			}
-			if h.gets-gets != h.puts-puts {
-				t.Errorf("opened %d devices, released %d", h.gets-gets, h.puts-puts)
+			if after := openCounts(h, paths...); !slices.Equal(after, before) {
+				t.Errorf("open counts of %q: %v, before %v", paths, after, before)
 			}
 			h.remove(other)
 			h.remove(pool)
@@ -145,18 +143,25 @@ func TestThinCtrErrors(t *testing.T) {
 // TestThinWhilePoolSuspended: a thin cannot be activated before the pool
 // was first resumed, nor while it is suspended.
 func TestThinWhilePoolSuspended(t *testing.T) {
-	h := newHarness(t)
-	h.disk(8192, true)
-	h.disk(131072, true)
-	pool := &testMD{h: h, md: &dmsim.MappedDevice{}, name: "pool", dev: dmsim.DevT{Major: 253}}
-	h.minor = 1
-	if err := h.load(pool, 131072, poolType, "/dev/vda /dev/vdb 128 16"); err != nil {
+	h := boot(t, vd(8192, false), vd(131072, false))
+	// Thin 0 is in the metadata from an earlier activation of the pool.
+	pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
+	if err != nil {
 		t.Fatal(err)
 	}
-	h.addDisk("/dev/mapper/pool", pool)
-	// Never resumed: messages still reach the pool object here (the core
-	// drops them without a live table).
 	if err := h.message(pool, "create_thin 0"); err != nil {
+		t.Fatal(err)
+	}
+	h.remove(pool)
+	// Loaded, never resumed.
+	info, err := h.API.DevCreate("pool", "", dmsim.IoctlFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.API.TableLoad(dmsim.DevRef{Name: "pool"}, []dmsim.TargetSpec{{Length: 131072, Type: "thin-pool", Params: "/dev/vda /dev/vdb 128 16"}}, dmsim.IoctlFlags{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.K.Mknod("/dev/mapper/pool", info.Dev); err != nil {
 		t.Fatal(err)
 	}
 	if _, text, err := h.create("thin", 8192, thinType, "/dev/mapper/pool 0"); text != "Unable to activate thin device while pool is suspended" || err != linuxerr.EINVAL {
@@ -193,10 +198,7 @@ func TestPoolReplacement(t *testing.T) {
 		{"passdown off", "/dev/vda /dev/vdb 128 16 1 no_discard_passdown", "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			h.disk(8192, true)
-			h.disk(131072, true)
-			h.disk(131072, true)
+			h := boot(t, vd(8192, false), vd(131072, false), vd(131072, false))
 			pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 			if err != nil {
 				t.Fatal(err)
@@ -234,9 +236,7 @@ func TestMetadataDeviceSize(t *testing.T) {
 		{"32 GiB", 67108864, 4161600, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			md := h.disk(tc.sectors, true)
-			h.disk(131072, true)
+			h := boot(t, vd(tc.sectors, false), vd(131072, false))
 			pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 			if err != nil {
 				t.Fatal(err)
@@ -248,14 +248,13 @@ func TestMetadataDeviceSize(t *testing.T) {
 			if got := h.logs(); !slices.Equal(got, want) {
 				t.Errorf("log %q, want %q", got, want)
 			}
-			total, _ := pool.ti.Impl.(*poolC).pool.pmd.MetadataDevSize()
+			total, _ := pool.ti().Impl.(*poolC).pool.pmd.MetadataDevSize()
 			if total != tc.blocks {
 				t.Errorf("metadata blocks %d, want %d", total, tc.blocks)
 			}
 			if !strings.HasSuffix(h.status(pool), " "+itoa(min(1024, tc.blocks/4))+" ") {
 				t.Errorf("status %q: metadata low water mark", h.status(pool))
 			}
-			_ = md
 		})
 	}
 }
@@ -263,14 +262,13 @@ func TestMetadataDeviceSize(t *testing.T) {
 // TestMetadataResize: the metadata space grows at resume when its device
 // grew; a smaller device fails the resume.
 func TestMetadataResize(t *testing.T) {
-	h := newHarness(t)
-	md := h.disk(8192, true)
-	h.disk(131072, true)
+	h := boot(t, vd(8192, false), vd(131072, false))
+	md := h.disk("/dev/vda")
 	pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 	if err != nil {
 		t.Fatal(err)
 	}
-	md.sectors = 16384
+	md.resize(16384)
 	pool.suspend()
 	if err := pool.resume(); err != nil {
 		t.Fatal(err)
@@ -281,12 +279,13 @@ func TestMetadataResize(t *testing.T) {
 	if s := h.status(pool); !strings.HasPrefix(s, "0 ") || !strings.Contains(s, "/2048 0/1024 - rw") || !strings.HasSuffix(s, " 512 ") {
 		t.Errorf("status %q", s)
 	}
-	md.sectors = 8192
+	md.resize(8192)
 	pool.suspend()
 	if err := pool.resume(); err != linuxerr.EINVAL {
 		t.Fatalf("resume with a smaller metadata device: %v", err)
 	}
-	if got, want := h.logs(), []string{"<3>device-mapper: thin: 253:0: metadata device (1024 blocks) too small: expected 2048"}; !slices.Equal(got, want) {
+	if got, want := h.logs(), []string{"<3>device-mapper: thin: 253:0: metadata device (1024 blocks) too small: expected 2048",
+		"<3>device-mapper: table: 253:0: thin-pool: preresume failed, error = -22"}; !slices.Equal(got, want) {
 		t.Errorf("log %q, want %q", got, want)
 	}
 }
@@ -294,9 +293,8 @@ func TestMetadataResize(t *testing.T) {
 // TestDataResize: the data space follows the pool target's length at
 // resume; a shorter table fails the resume.
 func TestDataResize(t *testing.T) {
-	h := newHarness(t)
-	h.disk(8192, true)
-	h.disk(262144, true)
+	// The data device has room for the partial block below.
+	h := boot(t, vd(8192, false), vd(262144+127, false))
 	pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +318,8 @@ func TestDataResize(t *testing.T) {
 	if _, err := h.reload(pool, 131072, poolType, "/dev/vda /dev/vdb 128 16"); err != linuxerr.EINVAL {
 		t.Fatalf("shrink: %v", err)
 	}
-	if got, want := h.logs(), []string{"<3>device-mapper: thin: 253:0: pool target (1024 blocks) too small: expected 2048"}; !slices.Equal(got, want) {
+	if got, want := h.logs(), []string{"<3>device-mapper: thin: 253:0: pool target (1024 blocks) too small: expected 2048",
+		"<3>device-mapper: table: 253:0: thin-pool: preresume failed, error = -22"}; !slices.Equal(got, want) {
 		t.Errorf("log %q, want %q", got, want)
 	}
 }
@@ -334,4 +333,23 @@ func itoa(n uint64) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// checkReleased fails the test if a constructor left a device open.
+func checkReleased(t testing.TB, h *env, paths ...string) {
+	t.Helper()
+	for i, n := range openCounts(h, paths...) {
+		if n != 0 {
+			t.Errorf("%s left open %d times", paths[i], n)
+		}
+	}
+}
+
+// openCounts are the open counts of the devices at paths.
+func openCounts(h *env, paths ...string) []int {
+	var out []int
+	for _, p := range paths {
+		out = append(out, h.disk(p).openCount())
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // endioHook is struct dm_thin_endio_hook: the per-bio data of a thin bio.
@@ -87,8 +88,6 @@ type newMapping struct {
 func isFlush(bio *dmsim.Bio) bool {
 	return bio.Op == dmsim.OpFlush || bio.Flags&(dmsim.ReqPreflush|dmsim.ReqFUA) != 0
 }
-
-func isWrite(bio *dmsim.Bio) bool { return bio.Op == dmsim.OpWrite || bio.Op == dmsim.OpFlush }
 
 // getBioBlock is get_bio_block().
 func (tc *thinC) getBioBlock(bio *dmsim.Bio) uint64 { return bio.Sector / tc.pool.sectorsPerBlock }
@@ -700,7 +699,7 @@ func (tc *thinC) processDiscardFn(bio *dmsim.Bio) {
 }
 
 // breakSharing is break_sharing(): a write to a shared block gets a copy.
-func (tc *thinC) breakSharing(bio *dmsim.Bio, block uint64, lookup LookupResult, c *cell) {
+func (tc *thinC) breakSharing(bio *dmsim.Bio, block uint64, lookup thinmeta.LookupResult, c *cell) {
 	p := tc.pool
 	dataBlock, err := p.allocDataBlock()
 	switch {
@@ -742,7 +741,7 @@ func (tc *thinC) remapAndIssueSharedCell(c *cell, block uint64) {
 }
 
 // processSharedBio is process_shared_bio().
-func (tc *thinC) processSharedBio(bio *dmsim.Bio, block uint64, lookup LookupResult, virtCell *cell) {
+func (tc *thinC) processSharedBio(bio *dmsim.Bio, block uint64, lookup thinmeta.LookupResult, virtCell *cell) {
 	p := tc.pool
 	dataCell, held := p.prison.detain(cellKey{virtual: false, dev: tc.devID, begin: lookup.Block, end: lookup.Block + 1}, bio)
 	if held {
@@ -825,7 +824,7 @@ func (tc *thinC) processCell(c *cell) {
 	bio := c.holder
 	block := tc.getBioBlock(bio)
 	if tc.requeueMode.Load() {
-		p.cellErrorWithCode(c, errRequeue)
+		p.cellErrorWithCode(c, dmsim.ErrRequeue)
 		return
 	}
 	lookup, err := tc.td.FindBlock(block, true)
@@ -941,7 +940,7 @@ func (p *pool) processThinDeferredBios(tc *thinC) {
 		tc.deferredBios = nil
 		tc.mu.Unlock()
 		for _, b := range bios {
-			endBio(b, errRequeue)
+			endBio(b, dmsim.ErrRequeue)
 		}
 		return
 	}

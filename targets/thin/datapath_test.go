@@ -2,7 +2,6 @@ package thin
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,31 +13,12 @@ import (
 	"github.com/dmsim/dmsim/sim"
 )
 
-// async runs fn as another actor (a second process); the returned function
-// waits for it.
-func (h *harness) async(fn func() error) func() error {
-	ev := h.k.Clock.NewEvent()
-	var err error
-	h.k.Clock.Enter()
-	go func() {
-		defer h.k.Clock.Exit()
-		err = fn()
-		ev.Fire(nil)
-	}()
-	return func() error {
-		if e := ev.Wait(context.Background()); e != nil {
-			return e
-		}
-		return err
-	}
-}
-
 // poolSetup makes a pool of nblocks 64 KiB blocks on fresh disks with the
-// given feature words, and thin device 0 on it.
-func poolSetup(t *testing.T, nblocks uint64, lwm int, features string, dataDiscard bool) (*harness, *testMD, *testMD, *memDisk) {
-	h := newHarness(t)
-	h.disk(8192, true)
-	data := h.disk(nblocks*128, dataDiscard)
+// given feature words, and thin device 0 on it: the metadata device is
+// /dev/vda, the data device /dev/vdb, and more disks follow.
+func poolSetup(t *testing.T, nblocks uint64, lwm int, features string, dataDiscard bool, more ...dmsim.DiskSpec) (*env, *dev, *dev, *dev) {
+	h := boot(t, append([]dmsim.DiskSpec{vd(8192, false), vd(nblocks*128, !dataDiscard)}, more...)...)
+	data := h.disk("/dev/vdb")
 	args := fmt.Sprintf("/dev/vda /dev/vdb 128 %d", lwm)
 	if features != "" {
 		n := len(strings.Fields(features))
@@ -59,7 +39,7 @@ func poolSetup(t *testing.T, nblocks uint64, lwm int, features string, dataDisca
 	return h, pool, thin, data
 }
 
-func usedData(t *testing.T, h *harness, pool *testMD) string {
+func usedData(t *testing.T, h *env, pool *dev) string {
 	t.Helper()
 	f := strings.Fields(h.status(pool))
 	return f[2]
@@ -80,7 +60,9 @@ func TestProvisioning(t *testing.T) {
 			h, pool, thin, data := poolSetup(t, 16, 0, tc.features, true)
 			// Old contents of the data device.
 			for b := uint64(0); b < 16; b++ {
-				data.Submit(dmsim.NewBio(dmsim.OpWrite, data, b*128, bytes.Repeat([]byte{0xee}, 65536), nil))
+				if err := h.io(dmsim.OpWrite, data, b*128, bytes.Repeat([]byte{0xee}, 65536)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := h.write(thin, 8, fill('x', 4096)); err != nil {
 				t.Fatal(err)
@@ -291,16 +273,16 @@ func TestDiscard(t *testing.T) {
 // discards at all.
 func TestIgnoreDiscard(t *testing.T) {
 	h, pool, thin, _ := poolSetup(t, 16, 0, "ignore_discard", true)
-	if thin.ti.NumDiscardBios != 0 || thin.ti.DiscardsSupported || pool.ti.NumDiscardBios != 0 {
-		t.Errorf("discards enabled: thin %d %v pool %d", thin.ti.NumDiscardBios, thin.ti.DiscardsSupported, pool.ti.NumDiscardBios)
+	if thin.ti().NumDiscardBios != 0 || thin.ti().DiscardsSupported || pool.ti().NumDiscardBios != 0 {
+		t.Errorf("discards enabled: thin %d %v pool %d", thin.ti().NumDiscardBios, thin.ti().DiscardsSupported, pool.ti().NumDiscardBios)
 	}
-	if l := thin.Limits(); l.MaxDiscardSectors != 0 && l.DiscardGranularity != 0 {
+	if l := thin.limits(); l.MaxDiscardSectors != 0 && l.DiscardGranularity != 0 {
 		t.Errorf("thin limits %+v", l)
 	}
 	if f := strings.Fields(h.status(pool)); f[5] != "ignore_discard" {
 		t.Errorf("status %q", h.status(pool))
 	}
-	if l := pool.Limits(); l.DiscardGranularity != 0 {
+	if l := pool.limits(); l.DiscardGranularity != 0 {
 		t.Errorf("pool discard granularity %d", l.DiscardGranularity)
 	}
 }
@@ -315,12 +297,12 @@ func TestOutOfDataSpaceQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start := h.k.Clock.Now()
+	start := h.Now()
 	err := h.write(thin, 4*128, fill('q', 4096))
 	if linuxerr.ToErrno(err) != linuxerr.ENOSPC {
 		t.Fatalf("queued write: %v", err)
 	}
-	if d := h.k.Clock.Now() - start; d != 60*time.Second {
+	if d := h.Now() - start; d != 60*time.Second {
 		t.Errorf("write failed after %v, want 60s", d)
 	}
 	want := []string{
@@ -334,13 +316,13 @@ func TestOutOfDataSpaceQueue(t *testing.T) {
 	if s := h.status(pool); !strings.Contains(s, " 4/4 - out_of_data_space discard_passdown error_if_no_space ") {
 		t.Errorf("status %q", s)
 	}
-	if pool.events != 3 {
-		t.Errorf("events %d, want 3", pool.events)
+	if pool.events() != 3 {
+		t.Errorf("events %d, want 3", pool.events())
 	}
 	// Now it errors at once.
-	start = h.k.Clock.Now()
-	if err := h.write(thin, 5*128, fill('q', 4096)); linuxerr.ToErrno(err) != linuxerr.ENOSPC || h.k.Clock.Now() != start {
-		t.Errorf("write after the timeout: %v after %v", err, h.k.Clock.Now()-start)
+	start = h.Now()
+	if err := h.write(thin, 5*128, fill('q', 4096)); linuxerr.ToErrno(err) != linuxerr.ENOSPC || h.Now() != start {
+		t.Errorf("write after the timeout: %v after %v", err, h.Now()-start)
 	}
 	// Writes to provisioned blocks and reads still work.
 	if err := h.write(thin, 0, fill('r', 512)); err != nil {
@@ -369,11 +351,15 @@ func TestNoSpaceTimeoutParam(t *testing.T) {
 	} {
 		t.Run("timeout="+tc.param, func(t *testing.T) {
 			h, _, thin, _ := poolSetup(t, 1, 0, "", true)
-			h.params["no_space_timeout"] = tc.param
+			if tc.param != "" {
+				if err := h.K.SetModuleParam(moduleName, "no_space_timeout", tc.param); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := h.write(thin, 0, fill('q', 512)); err != nil {
 				t.Fatal(err)
 			}
-			start := h.k.Clock.Now()
+			start := h.Now()
 			err := h.write(thin, 128, fill('q', 512))
 			if tc.after == 0 {
 				if err != sim.ErrDeadlock {
@@ -381,8 +367,8 @@ func TestNoSpaceTimeoutParam(t *testing.T) {
 				}
 				return
 			}
-			if linuxerr.ToErrno(err) != linuxerr.ENOSPC || h.k.Clock.Now()-start != tc.after {
-				t.Errorf("write: %v after %v", err, h.k.Clock.Now()-start)
+			if linuxerr.ToErrno(err) != linuxerr.ENOSPC || h.Now()-start != tc.after {
+				t.Errorf("write: %v after %v", err, h.Now()-start)
 			}
 		})
 	}
@@ -391,8 +377,8 @@ func TestNoSpaceTimeoutParam(t *testing.T) {
 // TestGrowReleasesQueue: growing the pool (reload with a longer table)
 // lets the queued writer finish.
 func TestGrowReleasesQueue(t *testing.T) {
-	h, pool, thin, _ := poolSetup(t, 8, 0, "", true)
-	h.k.Log.Clear()
+	h, pool, thin, data := poolSetup(t, 8, 0, "", true)
+	h.K.Log.Clear()
 	for b := uint64(0); b < 4; b++ {
 		if err := h.write(thin, b*128, fill('g', 65536)); err != nil {
 			t.Fatal(err)
@@ -412,11 +398,11 @@ func TestGrowReleasesQueue(t *testing.T) {
 		}
 	}
 	wait := h.async(func() error { return h.write(thin, 8*128, fill('G', 65536)) })
-	h.settle()
+	h.Settle()
 	if s := h.status(pool); !strings.Contains(s, " 8/8 - out_of_data_space ") {
 		t.Fatalf("status %q", s)
 	}
-	h.disks["/dev/vdb"].(*memDisk).sectors = 16 * 128
+	data.resize(16 * 128)
 	if _, err := h.reload(pool, 16*128, poolType, "/dev/vda /dev/vdb 128 0"); err != nil {
 		t.Fatal(err)
 	}
@@ -452,21 +438,21 @@ func TestLowWaterMark(t *testing.T) {
 	}
 	// free before each allocation: 16..9; the 8th (free 9) crosses 10? no:
 	// the check is free <= 10 before allocating, first true at the 7th.
-	if pool.events != 1 {
-		t.Errorf("events %d, want 1", pool.events)
+	if pool.events() != 1 {
+		t.Errorf("events %d, want 1", pool.events())
 	}
 	pool.suspend()
 	if err := pool.resume(); err != nil {
 		t.Fatal(err)
 	}
-	if pool.events != 1 {
-		t.Errorf("events after resume %d, want 1 (resume sends none)", pool.events)
+	if pool.events() != 1 {
+		t.Errorf("events after resume %d, want 1 (resume sends none)", pool.events())
 	}
 	if err := h.write(thin, 8*128, fill('l', 512)); err != nil {
 		t.Fatal(err)
 	}
-	if pool.events != 2 {
-		t.Errorf("events %d, want 2", pool.events)
+	if pool.events() != 2 {
+		t.Errorf("events %d, want 2", pool.events())
 	}
 	want := []string{
 		"<4>device-mapper: thin: 253:0: reached low water mark for data device: sending event.",
@@ -489,13 +475,16 @@ func TestExternalOrigin(t *testing.T) {
 		{"skip_block_zeroing", true},
 	} {
 		t.Run("features="+tc.features, func(t *testing.T) {
-			h, pool, _, data := poolSetup(t, 16, 0, tc.features, true)
+			h, pool, _, data := poolSetup(t, 16, 0, tc.features, true, vd(300, false))
 			for b := uint64(0); b < 16; b++ {
-				data.Submit(dmsim.NewBio(dmsim.OpWrite, data, b*128, bytes.Repeat([]byte{0xee}, 65536), nil))
+				if err := h.io(dmsim.OpWrite, data, b*128, bytes.Repeat([]byte{0xee}, 65536)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			origin := newMemDisk("vdc", dmsim.DevT{Major: 254, Minor: 32}, 300, true)
-			h.addDisk("/dev/vdc", origin)
-			origin.Submit(dmsim.NewBio(dmsim.OpWrite, origin, 0, fill('o', 300*512), nil))
+			origin := h.disk("/dev/vdc")
+			if err := h.io(dmsim.OpWrite, origin, 0, fill('o', 300*512)); err != nil {
+				t.Fatal(err)
+			}
 			if err := h.message(pool, "create_thin 1"); err != nil {
 				t.Fatal(err)
 			}
@@ -604,24 +593,24 @@ func TestReadOnlyPool(t *testing.T) {
 func TestCommitTriggers(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		trigger func(h *harness, pool, thin *testMD)
+		trigger func(h *env, pool, thin *dev)
 		mapped  string // mapped_blocks of device 0 on disk
 	}{
-		{"none", func(h *harness, pool, thin *testMD) {}, "0"},
-		{"flush", func(h *harness, pool, thin *testMD) { _ = h.flush(thin) }, "1"},
-		{"status", func(h *harness, pool, thin *testMD) { h.status(pool) }, "1"},
-		{"status noflush", func(h *harness, pool, thin *testMD) {
-			pool.ti.Impl.(dmsim.Statuser).Status(dmsim.StatusInfo, dmsim.StatusNoFlush)
+		{"none", func(h *env, pool, thin *dev) {}, "0"},
+		{"flush", func(h *env, pool, thin *dev) { _ = h.flush(thin) }, "1"},
+		{"status", func(h *env, pool, thin *dev) { h.status(pool) }, "1"},
+		{"status noflush", func(h *env, pool, thin *dev) {
+			h.Params(pool.name, dmsim.StatusInfo, true)
 		}, "0"},
-		{"message", func(h *harness, pool, thin *testMD) { _ = h.message(pool, "create_thin 7") }, "1"},
-		{"failed message", func(h *harness, pool, thin *testMD) { _ = h.message(pool, "create_thin 0") }, "0"},
-		{"suspend", func(h *harness, pool, thin *testMD) { pool.suspend() }, "1"},
-		{"half a second", func(h *harness, pool, thin *testMD) { _ = h.k.Clock.Sleep(context.Background(), 500*time.Millisecond) }, "0"},
-		{"2.5 seconds", func(h *harness, pool, thin *testMD) { _ = h.k.Clock.Sleep(context.Background(), 2500*time.Millisecond) }, "1"},
+		{"message", func(h *env, pool, thin *dev) { _ = h.message(pool, "create_thin 7") }, "1"},
+		{"failed message", func(h *env, pool, thin *dev) { _ = h.message(pool, "create_thin 0") }, "0"},
+		{"suspend", func(h *env, pool, thin *dev) { pool.suspend() }, "1"},
+		{"half a second", func(h *env, pool, thin *dev) { h.Sleep(500 * time.Millisecond) }, "0"},
+		{"2.5 seconds", func(h *env, pool, thin *dev) { h.Sleep(2500 * time.Millisecond) }, "1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, pool, thin, _ := poolSetup(t, 16, 0, "", true)
-			meta := h.disks["/dev/vda"].(*memDisk)
+			meta := h.disk("/dev/vda")
 			h.status(pool) // commit the thin's creation
 			if err := h.write(thin, 0, fill('c', 512)); err != nil {
 				t.Fatal(err)
@@ -649,7 +638,7 @@ func TestFlushCommitsOnlyChangedThin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta := h.disks["/dev/vda"].(*memDisk)
+	meta := h.disk("/dev/vda")
 	if err := h.write(thin, 0, fill('c', 512)); err != nil {
 		t.Fatal(err)
 	}

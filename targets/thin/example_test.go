@@ -17,10 +17,9 @@ import (
 // thinmeta, and checks every status and table line, log line and errno it
 // shows.
 func TestKernelExample(t *testing.T) {
-	h := newHarness(t)
+	h := boot(t, vd(8192, false), vd(131072, false))
 	h.think = thinkTime
-	meta := h.disk(8192, true)
-	data := h.disk(131072, true)
+	meta := h.disk("/dev/vda")
 
 	pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 	if err != nil {
@@ -202,7 +201,6 @@ func TestKernelExample(t *testing.T) {
 	check("pool status", h.status(pool), "1 113/1024 6/1024 - rw discard_passdown queue_if_no_space - 256 ")
 	h.remove(thin0)
 	h.remove(pool)
-	_ = data
 
 	// The image the kernel left behind, checked on the host.
 	if out, errs, code := runThinTool(t, "thin_check", meta); code != 0 {
@@ -247,12 +245,17 @@ const kernelDump = `<superblock uuid="" time="1" transaction="1" flags="0" versi
 // error_if_no_space, running out of space, growing, and reopening the
 // metadata with another block size or read_only.
 func TestKernelExamplePool2(t *testing.T) {
-	h := newHarness(t)
-	ram0 := newMemDisk("ram0", dmsim.DevT{Major: 1, Minor: 0}, 131072, false)
-	ram1 := newMemDisk("ram1", dmsim.DevT{Major: 1, Minor: 1}, 131072, false)
-	h.addDisk("/dev/ram0", ram0)
-	h.addDisk("/dev/ram1", ram1)
-	h.minor = 3
+	h := boot(t)
+	if err := h.K.Modprobe("brd", map[string]string{"rd_nr": "2", "rd_size": "65536"}); err != nil {
+		t.Fatal(err)
+	}
+	h.K.Log.Clear()
+	// The recording's pool2 is dm-3: three devices came before it.
+	for _, name := range []string{"d0", "d1", "d2"} {
+		if _, err := h.API.DevCreate(name, "", dmsim.IoctlFlags{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	check := func(what, got, want string) {
 		t.Helper()
@@ -312,8 +315,8 @@ func TestKernelExamplePool2(t *testing.T) {
 		"<6>device-mapper: thin: 253:3: switching pool to out-of-data-space (error IO) mode")
 	check("status", h.status(pool2), "0 1652/16384 512/512 - out_of_data_space no_discard_passdown error_if_no_space - 1024 ")
 	check("t2 status", h.status(t2), "65536 65535")
-	if pool2.events != 2 {
-		t.Errorf("pool2 events %d, want 2", pool2.events)
+	if pool2.events() != 2 {
+		t.Errorf("pool2 events %d, want 2", pool2.events())
 	}
 
 	if text, err := h.reload(pool2, 131072, poolType, "/dev/ram0 /dev/ram1 128 16 2 skip_block_zeroing error_if_no_space"); err != nil {
@@ -326,13 +329,14 @@ func TestKernelExamplePool2(t *testing.T) {
 	check("status", h.status(pool2), "0 1652/16384 512/1024 - rw no_discard_passdown error_if_no_space - 1024 ")
 	h.remove(t2)
 	h.remove(pool2)
-	h.minor = 3
 
 	_, text, err := h.create("pool2", 131072, poolType, "/dev/ram0 /dev/ram1 256 16")
 	if text != "Error creating metadata object" || linuxerr.ToErrno(err) != linuxerr.EINVAL {
 		t.Errorf("block size change: %q %v", text, err)
 	}
-	checkLogs("block size change", "<3>device-mapper: thin metadata: changing the data block size (from 128 to 256) is not supported")
+	checkLogs("block size change", "<3>device-mapper: thin metadata: changing the data block size (from 128 to 256) is not supported",
+		"<3>device-mapper: table: 253:3: thin-pool: Error creating metadata object (-EINVAL)",
+		"<3>device-mapper: ioctl: error adding target to table")
 	pool2, _, err = h.create("pool2", 131072, poolType, "/dev/ram0 /dev/ram1 128 16 3 ignore_discard no_discard_passdown read_only")
 	if err != nil {
 		t.Fatal(err)

@@ -3,86 +3,41 @@ package thin
 import (
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
-// faultyMeta wraps the real metadata and fails chosen calls with EIO, as a
-// failing metadata device would.
-type faultyMeta struct {
-	Metadata
-	mu    sync.Mutex
-	fails map[string]bool
-}
+// Metadata faults are injected at the metadata device (/dev/vda) through
+// its dmsim.Faults: the superblock is metadata block 0, sectors 0-7.
+//
+// pool_status()'s "Error" (a metadata query failing while the pool is not
+// in fail mode, "dm_pool_get_metadata_transaction_id returned -5") is not
+// tested here: dm_pool_get_metadata_transaction_id does no I/O (it can only
+// fail with EINVAL once the metadata failed, and then the pool is in fail
+// mode and reports "Fail"), and the one query that reads,
+// dm_pool_get_metadata_snap, finds the superblock in the block manager's
+// cache, so no device fault reaches it.
 
-func (f *faultyMeta) fail(name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fails[name] {
-		return linuxerr.EIO
-	}
-	return nil
-}
-
-func (f *faultyMeta) set(names ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fails = map[string]bool{}
-	for _, n := range names {
-		f.fails[n] = true
-	}
-}
-
-func (f *faultyMeta) CommitMetadata() error {
-	if err := f.fail("commit"); err != nil {
-		return err
-	}
-	return f.Metadata.CommitMetadata()
-}
-
-func (f *faultyMeta) AbortMetadata() error {
-	if err := f.fail("abort"); err != nil {
-		return err
-	}
-	return f.Metadata.AbortMetadata()
-}
-
-func (f *faultyMeta) TransactionID() (uint64, error) {
-	if err := f.fail("tid"); err != nil {
-		return 0, err
-	}
-	return f.Metadata.TransactionID()
-}
-
-// withFaults makes every pool opened in the test use a faultyMeta.
-func withFaults(t *testing.T) *faultyMeta {
-	fm := &faultyMeta{}
-	prev := OpenMetadata
-	OpenMetadata = func(k *dmsim.Kernel, bdev dmsim.BlockDevice, bs uint32, format bool) (Metadata, error) {
-		m, err := prev(k, bdev, bs, format)
-		if err != nil {
-			return nil, err
-		}
-		fm.Metadata = m
-		return fm, nil
-	}
-	t.Cleanup(func() { OpenMetadata = prev })
-	return fm
+// superblock is a rule matching I/O to the metadata superblock.
+func superblock(ops dmsim.FaultOps, count int) dmsim.Fault {
+	return dmsim.Fault{Ops: ops, Start: 0, End: 8, Count: count}
 }
 
 // TestCommitFailure: a failed commit aborts the transaction, sets
 // needs_check and makes the pool read-only; a reload cannot bring it back
 // to write mode until it is repaired.
 func TestCommitFailure(t *testing.T) {
-	fm := withFaults(t)
-	h, pool, thin, _ := poolSetup(t, 16, 0, "", true)
+	h, pool, thin, data := poolSetup(t, 16, 0, "", true)
 	if err := h.write(thin, 0, fill('f', 65536)); err != nil {
 		t.Fatal(err)
 	}
-	fm.set("commit")
+	meta := h.disk("/dev/vda").faults()
+	// The superblock cannot be written: the next commit fails, and so does
+	// the write-back of the dirty superblock when the abort drops the
+	// cache; the abort reads the old superblock back.
+	commit := meta.Add(superblock(dmsim.FaultWrite, 0))
 	if err := h.message(pool, "create_thin 1"); err != nil {
 		t.Fatalf("message: %v (a failed commit does not fail the message)", err)
 	}
@@ -94,13 +49,16 @@ func TestCommitFailure(t *testing.T) {
 	if got := h.logs(); !slices.Equal(got, want) {
 		t.Errorf("log %q\nwant %q", got, want)
 	}
-	fm.set()
+	if commit.Fired() == 0 {
+		t.Error("no superblock write failed")
+	}
+	meta.Clear()
 	// The write and the created thin were in the aborted transaction.
 	if s := h.status(pool); s != "0 112/1024 0/16 - ro discard_passdown queue_if_no_space needs_check 256 " {
 		t.Errorf("status %q", s)
 	}
-	if pool.events != 1 {
-		t.Errorf("events %d", pool.events)
+	if pool.events() != 1 {
+		t.Errorf("events %d", pool.events())
 	}
 	// Flushes of a thin whose changes were aborted fail.
 	if err := h.flush(thin); err != linuxerr.EIO {
@@ -120,7 +78,7 @@ func TestCommitFailure(t *testing.T) {
 		t.Errorf("status %q", s)
 	}
 	// Growing is refused too, without failing the resume.
-	h.disks["/dev/vdb"].(*memDisk).sectors = 32 * 128
+	data.resize(32 * 128)
 	if _, err := h.reload(pool, 32*128, poolType, "/dev/vda /dev/vdb 128 0"); err != nil {
 		t.Fatal(err)
 	}
@@ -137,29 +95,31 @@ func TestCommitFailure(t *testing.T) {
 // status and its thins' are "Fail", I/O errors, and no thin can be
 // activated.
 func TestFailMode(t *testing.T) {
-	fm := withFaults(t)
 	h, pool, thin, _ := poolSetup(t, 16, 0, "", true)
 	if err := h.write(thin, 0, fill('f', 65536)); err != nil {
 		t.Fatal(err)
 	}
-	fm.set("commit", "abort")
+	// The superblock can be neither written (the commit) nor read back
+	// (the abort).
+	meta := h.disk("/dev/vda").faults()
+	meta.Add(superblock(dmsim.FaultRead|dmsim.FaultWrite, 0))
 	h.status(pool)
 	want := []string{
 		"<3>device-mapper: thin: 253:0: metadata operation 'dm_pool_commit_metadata' failed: error = -5",
 		"<3>device-mapper: thin: 253:0: aborting current metadata transaction",
 		"<3>device-mapper: thin: 253:0: failed to abort metadata transaction",
 		"<6>device-mapper: thin: 253:0: switching pool to fail mode",
-		// The injected abort failure leaves the real metadata usable but
-		// read-only, so it is the superblock lock that fails here (a real
-		// failed abort fails the metadata and returns EINVAL silently).
-		"<3>device-mapper: thin metadata: couldn't lock superblock",
+		// The failed abort failed the metadata: setting the flag returns
+		// EINVAL without a message of its own.
 		"<3>device-mapper: thin: 253:0: failed to set 'needs_check' flag in metadata",
+		// pool_status() goes on after its commit with failed metadata.
+		"<3>device-mapper: thin: 253:0: dm_pool_get_metadata_transaction_id returned -22",
 	}
 	if got := h.logs(); !slices.Equal(got, want) {
 		t.Errorf("log %q\nwant %q", got, want)
 	}
-	fm.set()
-	for _, m := range []*testMD{pool, thin} {
+	meta.Clear()
+	for _, m := range []*dev{pool, thin} {
 		if s := h.status(m); s != "Fail" {
 			t.Errorf("%s status %q", m.name, s)
 		}
@@ -176,26 +136,12 @@ func TestFailMode(t *testing.T) {
 	if _, text, err := h.create("thin2", 8192, thinType, "/dev/mapper/pool 0"); text != "Couldn't open thin device, Pool is in fail mode" || err != linuxerr.EINVAL {
 		t.Errorf("thin ctr: %q %v", text, err)
 	}
-	// A reload cannot leave fail mode; its resume succeeds.
-	if _, err := h.reload(pool, 16*128, poolType, "/dev/vda /dev/vdb 128 0"); err != nil {
-		t.Fatal(err)
+	// A reload cannot leave fail mode: with the metadata failed, the new
+	// table cannot register its metadata threshold.
+	if text, err := h.reload(pool, 16*128, poolType, "/dev/vda /dev/vdb 128 0"); text != "Error registering metadata threshold" || err != linuxerr.EINVAL {
+		t.Errorf("reload: %q %v", text, err)
 	}
 	if s := h.status(pool); s != "Fail" {
 		t.Errorf("status after reload %q", s)
-	}
-}
-
-// TestStatusError: a metadata query failing while building the status
-// line gives "Error".
-func TestStatusError(t *testing.T) {
-	fm := withFaults(t)
-	h, pool, _, _ := poolSetup(t, 16, 0, "", true)
-	fm.set("tid")
-	if s := pool.ti.Impl.(dmsim.Statuser).Status(dmsim.StatusInfo, dmsim.StatusNoFlush); s != "Error" {
-		t.Errorf("status %q", s)
-	}
-	want := []string{"<3>device-mapper: thin: 253:0: dm_pool_get_metadata_transaction_id returned -5"}
-	if got := h.logs(); !slices.Equal(got, want) {
-		t.Errorf("log %q", got)
 	}
 }

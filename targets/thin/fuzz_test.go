@@ -1,6 +1,7 @@
 package thin
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,9 +43,7 @@ func FuzzPoolCtrArgs(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, args string) {
-		h := newHarness(t)
-		h.disk(8192, true)
-		h.disk(131072, true)
+		h := boot(t, vd(8192, false), vd(131072, false))
 		m, text, err := h.create("pool", 131072, poolType, args)
 		if err != nil {
 			if !poolCtrErrors[text] || linuxerr.ToErrno(err) == 0 {
@@ -58,9 +57,7 @@ func FuzzPoolCtrArgs(f *testing.F) {
 			}
 			h.remove(m)
 		}
-		if h.gets != h.puts {
-			t.Fatalf("%q: opened %d devices, released %d", args, h.gets, h.puts)
-		}
+		checkReleased(t, h, "/dev/vda", "/dev/vdb")
 	})
 }
 
@@ -78,10 +75,7 @@ func FuzzThinCtrArgs(f *testing.F) {
 		"Couldn't find pool object": true, "Couldn't open thin internal device": true,
 	}
 	f.Fuzz(func(t *testing.T, args string) {
-		h := newHarness(t)
-		h.disk(8192, true)
-		h.disk(131072, true)
-		h.disk(8192, true)
+		h := boot(t, vd(8192, false), vd(131072, false), vd(8192, false))
 		pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +83,8 @@ func FuzzThinCtrArgs(f *testing.F) {
 		if err := h.message(pool, "create_thin 0"); err != nil {
 			t.Fatal(err)
 		}
-		gets, puts := h.gets, h.puts
+		paths := []string{"/dev/mapper/pool", "/dev/vdc"}
+		before := openCounts(h, paths...)
 		m, text, err := h.create("thin", 8192, thinType, args)
 		if err != nil {
 			if !texts[text] || linuxerr.ToErrno(err) == 0 {
@@ -98,8 +93,8 @@ func FuzzThinCtrArgs(f *testing.F) {
 		} else {
 			h.remove(m)
 		}
-		if h.gets-gets != h.puts-puts {
-			t.Fatalf("%q: opened %d devices, released %d", args, h.gets-gets, h.puts-puts)
+		if after := openCounts(h, paths...); !slices.Equal(after, before) {
+			t.Fatalf("%q: open counts of %q: %v, before %v", args, paths, after, before)
 		}
 	})
 }
@@ -118,9 +113,7 @@ func FuzzPoolMessage(f *testing.F) {
 	allowed := map[linuxerr.Errno]bool{0: true, linuxerr.EINVAL: true, linuxerr.EEXIST: true, linuxerr.ENODATA: true,
 		linuxerr.EBUSY: true, linuxerr.ENOSPC: true}
 	f.Fuzz(func(t *testing.T, msg string) {
-		h := newHarness(t)
-		h.disk(8192, true)
-		h.disk(131072, true)
+		h := boot(t, vd(8192, false), vd(131072, false))
 		pool, _, err := h.create("pool", 131072, poolType, "/dev/vda /dev/vdb 128 16")
 		if err != nil {
 			t.Fatal(err)
@@ -140,7 +133,7 @@ func FuzzPoolMessage(f *testing.F) {
 			t.Fatalf("after %q: status %q", msg, s)
 		}
 		h.remove(pool)
-		meta := h.disks["/dev/vda"].(*memDisk)
+		meta := h.disk("/dev/vda")
 		if out, errs, code := runThinTool(t, "thin_check", meta); code != 0 {
 			t.Fatalf("after %q: thin_check %d\n%s%s", msg, code, out, errs)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/sim"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // poolMode is enum pool_mode, ordered by degradation.
@@ -96,7 +97,7 @@ type pool struct {
 	name   string // dm_device_name(pool_md)
 
 	mdBdev, dataBdev dmsim.BlockDevice
-	pmd              Metadata
+	pmd              *thinmeta.PoolMetadata
 	sectorsPerBlock  uint64
 
 	prison       *prison
@@ -136,7 +137,7 @@ type pool struct {
 // table load.
 func poolCreate(k *dmsim.Kernel, tbl *poolTable, md *dmsim.MappedDevice, mdBdev, dataBdev dmsim.BlockDevice,
 	blockSize uint64, readOnly bool) (*pool, string, error) {
-	pmd, err := OpenMetadata(k, mdBdev, uint32(blockSize), !readOnly)
+	pmd, err := openMetadata(k, mdBdev, uint32(blockSize), !readOnly)
 	if err != nil {
 		return nil, "Error creating metadata object", err
 	}
@@ -144,7 +145,7 @@ func poolCreate(k *dmsim.Kernel, tbl *poolTable, md *dmsim.MappedDevice, mdBdev,
 		k:               k,
 		tbl:             tbl,
 		poolMD:          md,
-		name:            core.deviceName(md),
+		name:            md.DeviceName(),
 		mdBdev:          mdBdev,
 		dataBdev:        dataBdev,
 		pmd:             pmd,
@@ -205,7 +206,7 @@ func (p *pool) tableEvent() {
 	ti := p.ti
 	p.mu.Unlock()
 	if ti != nil {
-		core.tableEvent(ti)
+		ti.Event()
 	}
 }
 
@@ -267,7 +268,7 @@ func (p *pool) setPoolMode(newMode poolMode) {
 	p.mode.Store(int32(newMode))
 	switch newMode {
 	case pmFail, pmOutOfMetadataSpace, pmReadOnly:
-		p.pmd.ReadOnly()
+		p.pmd.SetReadOnly()
 		p.errorRetryList()
 	case pmOutOfDataSpace:
 		p.mu.Lock()
@@ -287,7 +288,7 @@ func (p *pool) setPoolMode(newMode poolMode) {
 			p.pf.errorIfNoSpace = p.pt.requested.errorIfNoSpace
 		}
 		p.mu.Unlock()
-		p.pmd.ReadWrite()
+		p.pmd.SetReadWrite()
 	}
 
 	p.mu.Lock()
@@ -581,7 +582,8 @@ func (p *pool) doWorker() {
 	p.workerQueued = false
 	p.mu.Unlock()
 
-	p.pmd.IssuePrefetches()
+	// dm_pool_issue_prefetches(): thinmeta's block manager reads on
+	// demand, there is nothing to prefetch.
 	p.processPrepared(&p.preparedMappings, p.processPreparedMappingFn)
 	p.processPrepared(&p.preparedDiscards, p.processPreparedDiscardFn)
 	p.processPrepared(&p.preparedDiscardsPt2, p.processPreparedDiscardPassdownPt2)

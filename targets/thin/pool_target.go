@@ -8,6 +8,7 @@ import (
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // poolC is struct pool_c: one thin-pool target of a table.
@@ -54,7 +55,7 @@ func parsePoolFeatures(args []string, pf *poolFeatures) (errText string) {
 // 128 <= bs <= 2097152 and a multiple of 128.
 func parseBlockSize(s string) (uint64, bool) {
 	bs, err := table.Kstrtoull(s, 10)
-	if err != nil || bs == 0 || bs < minBlockSize || bs > maxBlockSize || bs&(minBlockSize-1) != 0 {
+	if err != nil || bs == 0 || bs < thinmeta.DataDevBlockSizeMinSectors || bs > thinmeta.DataDevBlockSizeMaxSectors || bs&(thinmeta.DataDevBlockSizeMinSectors-1) != 0 {
 		return 0, false
 	}
 	return bs, true
@@ -63,14 +64,14 @@ func parseBlockSize(s string) (uint64, bool) {
 // metadataDevSizeBlocks is get_metadata_dev_size_in_blocks(): the usable
 // size is capped at THIN_METADATA_MAX_SECTORS.
 func metadataDevSizeBlocks(bdev dmsim.BlockDevice) uint64 {
-	return min(bdev.Size(), metadataMaxSectors) / metadataBlockSectors
+	return min(bdev.Size(), thinmeta.MetadataMaxSectors) / thinmeta.MetadataBlockSectors
 }
 
 // warnIfMetadataDeviceTooBig is warn_if_metadata_device_too_big().
 func warnIfMetadataDeviceTooBig(log *dmsim.KernelLog, bdev dmsim.BlockDevice) {
-	if bdev.Size() > metadataMaxSectorsWarning {
+	if bdev.Size() > thinmeta.MetadataMaxSectorsWarning {
 		log.DMWarn("thin", "Metadata device %s is larger than %d sectors: excess space will not be used.",
-			bdev.Name(), metadataMaxSectors)
+			bdev.Name(), thinmeta.MetadataMaxSectors)
 	}
 }
 
@@ -84,7 +85,7 @@ func (pt *poolC) calcMetadataThreshold() uint64 {
 //
 //	thin-pool <metadata dev> <data dev> <data block size> <low water mark> [<#features> <feature>...]
 func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
-	k := core.kernel(ti)
+	k := ti.Kernel()
 	tbl := poolTableOf(k)
 	tbl.mu.Lock()
 	defer tbl.mu.Unlock()
@@ -112,20 +113,20 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if pf.mode != pmReadOnly {
 		mdMode |= dmsim.FModeWrite
 	}
-	metadataDev, err := core.getDevice(ti, argv[0], mdMode)
+	metadataDev, err := ti.GetDevice(argv[0], mdMode)
 	if err != nil {
 		return fail("Error opening metadata block device", err)
 	}
 	warnIfMetadataDeviceTooBig(k.Log, metadataDev.Bdev)
 
-	dataDev, err := core.getDevice(ti, argv[1], dmsim.FModeRead|dmsim.FModeWrite)
+	dataDev, err := ti.GetDevice(argv[1], dmsim.FModeRead|dmsim.FModeWrite)
 	if err != nil {
-		core.putDevice(ti, metadataDev)
+		ti.PutDevice(metadataDev)
 		return fail("Error getting data device", err)
 	}
 	putDevs := func() {
-		core.putDevice(ti, dataDev)
-		core.putDevice(ti, metadataDev)
+		ti.PutDevice(dataDev)
+		ti.PutDevice(metadataDev)
 	}
 
 	blockSize, ok := parseBlockSize(argv[2])
@@ -139,7 +140,7 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		return fail("Invalid low water mark", linuxerr.EINVAL)
 	}
 
-	p, created, text, err := poolFind(k, tbl, core.md(ti), metadataDev.Bdev, dataDev.Bdev, blockSize, pf.mode == pmReadOnly)
+	p, created, text, err := poolFind(k, tbl, ti.MD(), metadataDev.Bdev, dataDev.Bdev, blockSize, pf.mode == pmReadOnly)
 	if err != nil {
 		putDevs()
 		return fail(text, err)
@@ -221,8 +222,8 @@ func (pt *poolC) Dtr() {
 	}
 	p.mu.Unlock()
 	p.dec()
-	core.putDevice(pt.ti, pt.metadataDev)
-	core.putDevice(pt.ti, pt.dataDev)
+	pt.ti.PutDevice(pt.metadataDev)
+	pt.ti.PutDevice(pt.dataDev)
 }
 
 // Map is pool_map(): I/O to the pool device goes straight to the data
@@ -345,14 +346,14 @@ func (pt *poolC) Resume() {
 
 func (p *pool) suspendActiveThins() {
 	for _, tc := range p.thins() {
-		core.internalSuspendNoflush(tc.thinMD)
+		tc.thinMD.InternalSuspendNoflush()
 		tc.refs.Done()
 	}
 }
 
 func (p *pool) resumeActiveThins() {
 	for _, tc := range p.thins() {
-		core.internalResume(tc.thinMD)
+		tc.thinMD.InternalResume()
 		tc.refs.Done()
 	}
 }
@@ -395,11 +396,11 @@ func (p *pool) checkArgCount(argc, required int) error {
 	return nil
 }
 
-// readDevID is read_dev_id().
-func (p *pool) readDevID(arg string, warn bool) (uint64, error) {
+// readDevID is read_dev_id(): ids are 24 bits (MAX_DEV_ID).
+func (p *pool) readDevID(arg string, warn bool) (uint32, error) {
 	id, err := table.Kstrtoull(arg, 10)
-	if err == nil && id <= maxDevID {
-		return id, nil
+	if err == nil && id <= thinmeta.MaxDevID {
+		return uint32(id), nil
 	}
 	if warn {
 		p.k.Log.DMWarn("thin", "Message received with invalid device id: %s", arg)
@@ -510,7 +511,7 @@ func (p *pool) setTransactionIDMesg(argv []string) error {
 		p.k.Log.DMWarn("thin", "set_transaction_id message: Unrecognised new id %s.", argv[2])
 		return linuxerr.EINVAL
 	}
-	if err := p.pmd.SetTransactionID(oldID, newID); err != nil {
+	if err := p.pmd.SetMetadataTransactionID(oldID, newID); err != nil {
 		p.k.Log.DMWarn("thin", "Failed to change transaction id from %s to %s.", argv[1], argv[2])
 		return err
 	}
@@ -580,14 +581,14 @@ func (pt *poolC) Status(typ dmsim.StatusType, flags dmsim.StatusFlags) string {
 		if p.getMode() == pmFail {
 			return "Fail"
 		}
-		if flags&dmsim.StatusNoFlush == 0 && !core.suspended(pt.ti) {
+		if flags&dmsim.StatusNoFlush == 0 && !pt.ti.Suspended() {
 			_ = p.commit()
 		}
 		fail := func(what string, err error) string {
 			p.k.Log.DMErr("thin", "%s: %s returned %d", p.name, what, -int(linuxerr.ToErrno(err)))
 			return "Error"
 		}
-		tid, err := p.pmd.TransactionID()
+		tid, err := p.pmd.MetadataTransactionID()
 		if err != nil {
 			return fail("dm_pool_get_metadata_transaction_id", err)
 		}

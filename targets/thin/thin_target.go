@@ -11,6 +11,7 @@ import (
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
+	"github.com/dmsim/dmsim/thinmeta"
 )
 
 // thinC is struct thin_c: one thin target.
@@ -19,7 +20,7 @@ type thinC struct {
 	poolDev, originDev *dmsim.DMDev
 	devID              uint64
 	pool               *pool
-	td                 ThinDevice
+	td                 *thinmeta.ThinDevice
 	thinMD             *dmsim.MappedDevice
 
 	requeueMode atomic.Bool
@@ -44,7 +45,7 @@ func (tc *thinC) getOriginSize() uint64 {
 //
 //	thin <pool dev> <dev id> [<external origin dev>]
 func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
-	k := core.kernel(ti)
+	k := ti.Kernel()
 	tbl := poolTableOf(k)
 	tbl.mu.Lock()
 	defer tbl.mu.Unlock()
@@ -56,13 +57,13 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	if len(argv) != 2 && len(argv) != 3 {
 		return fail("Invalid argument count", linuxerr.EINVAL)
 	}
-	tc := &thinC{ti: ti, thinMD: core.md(ti)}
+	tc := &thinC{ti: ti, thinMD: ti.MD()}
 	putDevs := func() {
 		if tc.poolDev != nil {
-			core.putDevice(ti, tc.poolDev)
+			ti.PutDevice(tc.poolDev)
 		}
 		if tc.originDev != nil {
-			core.putDevice(ti, tc.originDev)
+			ti.PutDevice(tc.originDev)
 		}
 	}
 
@@ -70,13 +71,13 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		if argv[0] == argv[2] {
 			return fail("Error setting origin device", linuxerr.EINVAL)
 		}
-		od, err := core.getDevice(ti, argv[2], dmsim.FModeRead)
+		od, err := ti.GetDevice(argv[2], dmsim.FModeRead)
 		if err != nil {
 			return fail("Error opening origin device", err)
 		}
 		tc.originDev = od
 	}
-	pd, err := core.getDevice(ti, argv[0], core.tableMode(ti))
+	pd, err := ti.GetDevice(argv[0], ti.Table.Mode())
 	if err != nil {
 		putDevs()
 		return fail("Error opening pool device", err)
@@ -85,13 +86,13 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 
 	// read_dev_id() without its warning.
 	id, err := table.Kstrtoull(argv[1], 10)
-	if err != nil || id > maxDevID {
+	if err != nil || id > thinmeta.MaxDevID {
 		putDevs()
 		return fail("Invalid device id", linuxerr.EINVAL)
 	}
 	tc.devID = id
 
-	poolMD := core.getMD(k, pd.Bdev)
+	poolMD := k.GetMD(pd.Bdev.Dev())
 	if poolMD == nil {
 		putDevs()
 		return fail("Couldn't get pool mapped device", linuxerr.EINVAL)
@@ -109,7 +110,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 		putDevs()
 		return fail("Couldn't open thin device, Pool is in fail mode", linuxerr.EINVAL)
 	}
-	td, err := p.pmd.OpenThinDevice(id)
+	td, err := p.pmd.OpenThinDevice(uint32(id))
 	if err != nil {
 		p.dec()
 		putDevs()
@@ -150,9 +151,9 @@ func (tc *thinC) Dtr() {
 	defer p.tbl.mu.Unlock()
 	p.dec()
 	_ = tc.td.Close()
-	core.putDevice(tc.ti, tc.poolDev)
+	tc.ti.PutDevice(tc.poolDev)
 	if tc.originDev != nil {
-		core.putDevice(tc.ti, tc.originDev)
+		tc.ti.PutDevice(tc.originDev)
 	}
 }
 
@@ -257,17 +258,17 @@ func (tc *thinC) requeueIO() {
 	tc.deferredBios, tc.retryOnResume, tc.deferredCells = nil, nil, nil
 	tc.mu.Unlock()
 	for _, b := range bios {
-		endBio(b, errRequeue)
+		endBio(b, dmsim.ErrRequeue)
 	}
 	for _, c := range cells {
-		tc.pool.cellErrorWithCode(c, errRequeue)
+		tc.pool.cellErrorWithCode(c, dmsim.ErrRequeue)
 	}
 }
 
 // PreSuspend is thin_presuspend(): a noflush suspend requeues the held
 // I/O instead of completing it.
 func (tc *thinC) PreSuspend() {
-	if core.noflushSuspending(tc.ti) {
+	if tc.ti.NoflushSuspending() {
 		tc.noflushWork(func() { // do_noflush_start()
 			tc.requeueMode.Store(true)
 			tc.requeueIO()

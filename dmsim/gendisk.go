@@ -9,21 +9,29 @@ import (
 	"github.com/dmsim/dmsim/table"
 )
 
+// Registered disks (block/genhd.c: add_disk, del_gendisk, register_blkdev,
+// /proc/devices; /proc/misc is drivers/char/misc.c), the device nodes
+// devtmpfs and libdm make under /dev, and how a path or name resolves to a
+// device number (lookup_bdev in block/bdev.c, name_to_dev_t in
+// init/do_mounts.c, as dm_get_dev_t uses them).
+
 // gendisk is a registered disk (struct gendisk plus the block_device of
 // its whole-disk partition): what /sys/block and device numbers resolve to.
 type gendisk struct {
+	// Set at allocation, never changed.
 	name   string
 	dev    DevT
 	minors uint32 // minors reserved for the disk and its partitions
 	bdev   BlockDevice
 
 	// Openers (bd_openers) and the exclusive holder (bd_holder), as
-	// blkdev_get_by_dev() tracks them.
+	// blkdev_get_by_dev() tracks them; guarded by Kernel.devMu.
 	openers     int
 	holder      any
 	holderCount int
 
-	// raKB is the bdi's read-ahead in KiB (ra_pages * 4).
+	// raKB is the bdi's read-ahead in KiB (ra_pages * 4); guarded by
+	// Kernel.devMu.
 	raKB uint32
 }
 
@@ -79,10 +87,6 @@ func (k *Kernel) diskByName(name string) *gendisk {
 		}
 	}
 	return nil
-}
-
-func (k *Kernel) diskOf(b BlockDevice) *gendisk {
-	return k.diskByDevT(b.Dev())
 }
 
 func cleanDevPath(p string) string {
@@ -255,110 +259,28 @@ func (k *Kernel) devtFromPath(p string) (DevT, error) {
 		if maj >= 1<<12 || min >= 1<<20 {
 			return DevT{}, linuxerr.EOVERFLOW
 		}
-		return DevT{maj, min}, nil
+		d := DevT{maj, min}
+		if k.diskByDevT(d) == nil {
+			if hd, ok := k.hostLookup(p); ok {
+				return hd, nil
+			}
+		}
+		return d, nil
 	}
 	if d, err := k.lookupDevT(p); err == nil {
 		return d, nil
 	}
-	if d, ok := k.nameToDevT(p); ok {
+	d, ok := k.nameToDevT(p)
+	if !ok || k.diskByDevT(d) == nil {
+		// Not an emulated disk: a host device, if the host has one.
+		if hd, hok := k.hostLookup(p); hok {
+			return hd, nil
+		}
+	}
+	if ok {
 		return d, nil
 	}
 	return DevT{}, linuxerr.ENODEV
-}
-
-// blkdevGet is blkdev_get_by_dev(): open a block device by number for a
-// table (holder non-nil: an exclusive claim shared by everyone passing the
-// same holder) or a process. It fails with ENXIO if there is no such device
-// (or the device refuses the open) and EBUSY if another holder claimed it.
-func (k *Kernel) blkdevGet(d DevT, holder any) (*gendisk, error) {
-	k.devMu.Lock()
-	gd := k.disks[d]
-	if gd == nil {
-		k.devMu.Unlock()
-		return nil, linuxerr.ENXIO
-	}
-	if holder != nil && gd.holder != nil && gd.holder != holder {
-		k.devMu.Unlock()
-		return nil, linuxerr.EBUSY
-	}
-	k.devMu.Unlock()
-	if o, ok := gd.bdev.(Opener); ok {
-		if err := o.Open(); err != nil {
-			return nil, err
-		}
-	}
-	k.devMu.Lock()
-	if holder != nil && gd.holder != nil && gd.holder != holder {
-		k.devMu.Unlock()
-		if o, ok := gd.bdev.(Opener); ok {
-			o.Release()
-		}
-		return nil, linuxerr.EBUSY
-	}
-	gd.openers++
-	if holder != nil {
-		gd.holder = holder
-		gd.holderCount++
-	}
-	k.devMu.Unlock()
-	return gd, nil
-}
-
-// blkdevPut is blkdev_put().
-func (k *Kernel) blkdevPut(gd *gendisk, holder any) {
-	k.devMu.Lock()
-	gd.openers--
-	if holder != nil && gd.holder == holder {
-		gd.holderCount--
-		if gd.holderCount == 0 {
-			gd.holder = nil
-		}
-	}
-	k.devMu.Unlock()
-	if o, ok := gd.bdev.(Opener); ok {
-		o.Release()
-	}
-}
-
-// FModeExcl, passed to OpenBdev, opens the device exclusively (O_EXCL on a
-// block device): it fails with EBUSY while a table holds the device, and
-// tables cannot claim it while it is open so.
-const FModeExcl FMode = 1 << 7
-
-// OpenBdev opens a block device for a process (blkdev_get_by_path); the open
-// counts in the device's open count until release is called.
-func (k *Kernel) OpenBdev(p string, mode FMode) (bdev BlockDevice, release func(), err error) {
-	d, err := k.lookupDevT(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	var holder any
-	if mode&FModeExcl != 0 {
-		holder = new(int)
-	}
-	gd, err := k.blkdevGet(d, holder)
-	if err != nil {
-		return nil, nil, err
-	}
-	var once bool
-	return gd.bdev, func() {
-		if once {
-			return
-		}
-		once = true
-		k.blkdevPut(gd, holder)
-	}, nil
-}
-
-// OpenCount returns how many times the block device is open (bd_openers):
-// by processes and by device-mapper tables.
-func (k *Kernel) OpenCount(d DevT) int {
-	k.devMu.Lock()
-	defer k.devMu.Unlock()
-	if gd := k.disks[d]; gd != nil {
-		return gd.openers
-	}
-	return 0
 }
 
 // ReadAhead returns a block device's read-ahead in sectors, as the

@@ -8,6 +8,12 @@ import (
 	"github.com/dmsim/dmsim/sim"
 )
 
+// The generic block layer's submission path, what every device's Submit
+// goes through before its driver (block/blk-core.c submit_bio_noacct), and
+// the helpers around it: discard splitting (block/blk-merge.c), chained
+// bios (bio_chain in block/bio.c) and flushing a device
+// (blkdev_issue_flush in block/blk-flush.c).
+
 // submitChecks is the generic part of submit_bio_noacct() every device's
 // Submit starts with. It completes the bio and returns false when the bio
 // goes no further: the machine is halted (EIO), it reaches past the end of
