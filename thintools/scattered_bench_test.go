@@ -44,10 +44,10 @@ func benchMappings(b *testing.B) uint64 {
 }
 
 func benchDir(b *testing.B) string {
-	if d := os.Getenv("DMSIM_BENCH_DIR"); d != "" {
-		return d
+	d := os.Getenv("DMSIM_BENCH_DIR")
+	if d == "" {
+		d = filepath.Join(os.TempDir(), "dmsim-bench")
 	}
-	d := filepath.Join(os.TempDir(), "dmsim-bench")
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		b.Fatal(err)
 	}
@@ -69,30 +69,17 @@ func getScattered(b *testing.B) *scatteredFixture {
 		}
 	}
 	if st, err := os.Stat(filepath.Join(dir, f.img)); err != nil || st.Size() != f.size {
-		f.restore(b, false, f.img)
+		f.restore(b, f.img)
 	}
 	fixtures.Store(n, f)
 	return f
 }
 
-// restore restores the fixture's XML onto dir/img, with the real
-// thin_restore or dmsim's (in this process).
-func (f *scatteredFixture) restore(b *testing.B, real bool, img string) {
-	p := filepath.Join(f.dir, img)
-	os.Remove(p)
-	if err := os.WriteFile(p, nil, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Truncate(p, f.size); err != nil {
-		b.Fatal(err)
-	}
-	args := []string{"thin_restore", "-i", filepath.Join(f.dir, f.xml), "-o", p}
-	if real {
-		if _, _, err := runReal(b, args); err != nil {
-			b.Fatal(err)
-		}
-		return
-	}
+// restore restores the fixture's XML onto dir/img with dmsim's
+// thin_restore (in this process).
+func (f *scatteredFixture) restore(b *testing.B, img string) {
+	prepare(b, f, img)
+	args := []string{"thin_restore", "-i", filepath.Join(f.dir, f.xml), "-o", filepath.Join(f.dir, img)}
 	var stderr bytes.Buffer
 	if rc := ThinRestore(context.Background(), args, &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr}); rc != 0 {
 		b.Fatalf("thin_restore: %s", stderr.String())
