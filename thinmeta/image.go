@@ -125,7 +125,8 @@ func (im *Image) Raw(b uint64) ([]byte, error) {
 // callers may hold on to while reading others (an internal node during a
 // walk of its children, a bitmap, a superblock) comes from a pinned chunk.
 // Only the memory of chunks read for leaves alone is reused, and callers
-// use a leaf before they read the next block.
+// use a leaf before they read the next block (countTree's leaf callbacks,
+// which read on, get pinned leaves).
 func (im *Image) pin(b uint64) {
 	if im.pinned == nil {
 		im.pinned = map[uint64]bool{}
@@ -406,6 +407,8 @@ func (im *Image) countTree(root uint64, enter func(uint64) bool, leaf func(btree
 	}
 	if !n.IsInternal() {
 		if leaf != nil {
+			// leaf reads other blocks while it holds n
+			im.pin(root)
 			return leaf(n)
 		}
 		return nil
