@@ -18,6 +18,10 @@ import (
 func startBench(b *testing.B, blockDevices bool, disks []script.Disk) (*Daemon, string) {
 	b.Helper()
 	state := b.TempDir()
+	if blockDevices {
+		// The disk images on tmpfs, as the plain loop device's file.
+		state = tmpfs(b)
+	}
 	mapper := filepath.Join(state, "mapper")
 	d, err := Start(b.Context(), Config{StateDir: state, Disks: disks, Socket: filepath.Join(state, socketFile),
 		MapperDir: mapper, NoBlockDevices: !blockDevices, Log: io.Discard})
@@ -58,6 +62,16 @@ func BenchmarkMessages1000(b *testing.B) {
 	}
 }
 
+// tmpfs is a new tmpfs, unmounted at the end.
+func tmpfs(b *testing.B) string {
+	dir := b.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=3g"); err != nil {
+		b.Skipf("tmpfs: %v", err)
+	}
+	b.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
 // benchTarget is a block device to measure: a thin of dmsim through its
 // loop device, or a loop device on a plain file on tmpfs.
 type benchTarget struct {
@@ -74,12 +88,7 @@ var ioTargets = []benchTarget{
 		return filepath.Join(mapper, "thin")
 	}},
 	{"loop-on-tmpfs", func(b *testing.B) string {
-		dir := b.TempDir()
-		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1200m"); err != nil {
-			b.Skipf("tmpfs: %v", err)
-		}
-		b.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-		f := filepath.Join(dir, "plain")
+		f := filepath.Join(tmpfs(b), "plain")
 		os.WriteFile(f, nil, 0o644)
 		os.Truncate(f, 1<<30)
 		out, err := exec.Command("losetup", "--find", "--show", f).Output()
@@ -93,8 +102,8 @@ var ioTargets = []benchTarget{
 }
 
 // BenchmarkDirectIO: sequential 1 MiB O_DIRECT writes, then reads, of 256 MiB
-// through /dev/mapper/THIN and through a loop device on a tmpfs file, in one
-// run; compare the MB/s.
+// through /dev/mapper/THIN (the daemon's disk images on tmpfs) and through a
+// loop device on a tmpfs file, in one run; compare the MB/s.
 func BenchmarkDirectIO(b *testing.B) {
 	hostcaps.RequireLoop(b)
 	const total = 256 << 20

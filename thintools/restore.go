@@ -158,12 +158,6 @@ func restoreError(err error) error {
 type blockDevice struct{ Device }
 
 func (d blockDevice) Flush() error { return syncDev(d.Device) }
-func (d blockDevice) WriteFUA(p []byte, off int64) error {
-	if _, err := d.WriteAt(p, off); err != nil {
-		return err
-	}
-	return syncDev(d.Device)
-}
 
 const badCast = "bad lexical cast: source type value could not be interpreted as target"
 

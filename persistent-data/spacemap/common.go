@@ -34,8 +34,8 @@ const (
 // IndexValidator and BitmapValidator are the kernel's index_validator and
 // dm_sm_bitmap_validator.
 var (
-	IndexValidator  block.Validator = &block.Std{Label: "index", Xor: IndexCsumXor}
-	BitmapValidator block.Validator = &block.Std{Label: "sm_bitmap", Xor: BitmapCsumXor}
+	IndexValidator  block.Validator = &block.Std{Label: "index", Xor: IndexCsumXor, Prefix: "space map common", CheckName: "index_check failed"}
+	BitmapValidator block.Validator = &block.Std{Label: "sm_bitmap", Xor: BitmapCsumXor, Prefix: "space map common", CheckName: "bitmap check failed"}
 )
 
 // IndexEntry is struct disk_index_entry.
