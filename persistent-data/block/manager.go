@@ -112,7 +112,7 @@ func (b *Block) Data() []byte { return b.data }
 
 // Manager is the block manager (struct dm_block_manager).
 type Manager struct {
-	mu        sync.Mutex
+	mu        condMutex
 	dev       Device
 	nrBlocks  uint64
 	maxCached int
@@ -137,6 +137,28 @@ func WithCacheBytes(n int64) Option {
 			b = 16
 		}
 		m.maxCached = b
+	}
+}
+
+// Unshared is for a manager only one goroutine ever uses (thin_restore's):
+// it takes no mutex.
+func Unshared() Option { return func(m *Manager) { m.mu.off = true } }
+
+// condMutex is a mutex that can be switched off (Unshared).
+type condMutex struct {
+	sync.Mutex
+	off bool
+}
+
+func (c *condMutex) Lock() {
+	if !c.off {
+		c.Mutex.Lock()
+	}
+}
+
+func (c *condMutex) Unlock() {
+	if !c.off {
+		c.Mutex.Unlock()
 	}
 }
 
