@@ -35,8 +35,7 @@ ci:
 # one line per test with its pass count. Flags: -tests T1,T2, -v, -keep, -timeout D, -parallel N,
 # -rebuild, -no-dmsim (the baseline without dmsim).
 consumers *ARGS:
-    go build -o bin/dmsim ./cmd/dmsim
-    cd consumers/containerd && go build -o .cache/bin/run-containerd ./cmd/run-containerd && .cache/bin/run-containerd -dmsim ../../bin/dmsim {{ARGS}}
+    .ci/consumers {{ARGS}}
 
 # Interactive dmsim shell (--disk NAME=SIZE or NAME=PATH for other disks).
 repl *ARGS:
@@ -58,3 +57,20 @@ fuzz TIME="30s":
 bench:
     go test -run XXX -bench . -benchmem ./thinmeta ./targets/thin ./dmsim ./script
     go test -run XXX -bench ThinCheck1GiB -benchtime 1x ./thintools
+
+# The tools against the real thin-provisioning-tools 0.9.0, side by side in one run (README's
+# table): thin_check, thin_dump and thin_restore on issue 13's 10M scattered mappings (restore's
+# image compared with 0.9.0's byte for byte), thin_check on the 1 GiB image. COUNT runs of each,
+# summed up by benchstat when it is installed (go install golang.org/x/perf/cmd/benchstat@latest).
+# Images are kept in $DMSIM_BENCH_DIR (default $TMPDIR/dmsim-bench).
+bench-tools COUNT="3":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=$(mktemp)
+    go test ./thintools -run XXX -bench 'Scattered|ThinCheck1GiB' -benchtime 1x -count {{COUNT}} -timeout 90m | tee "$out"
+    if command -v benchstat >/dev/null; then benchstat "$out"; fi
+
+# The 100M-mapping pool: built, committed and checked (takes long; RSS and insert rate).
+bench-100m:
+    DMSIM_BENCH_MAPPINGS=100000000 go test ./thinmeta -run XXX -bench PoolScale -benchtime 1x -timeout 90m
+    go test ./thinmeta -run XXX -bench PoolScale -benchtime 1x

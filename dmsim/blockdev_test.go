@@ -77,7 +77,10 @@ func TestVirtioDisks(t *testing.T) {
 func TestVolatileWriteCache(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "v.img")
-	cfg := dmsim.Config{Disks: []dmsim.DiskSpec{{Path: path, Size: meta, VolatileCache: true}}}
+	// A disk with native FUA: the FUA write alone is durable (virtio's
+	// emulated FUA, which also flushes the earlier writes, is in
+	// TestDiskFUAEmulated).
+	cfg := dmsim.Config{Disks: []dmsim.DiskSpec{{Path: path, Size: meta, VolatileCache: true, NativeFUA: true}}}
 	m := BootConfig(t, cfg)
 	vda := m.Bdev("/dev/vda")
 	m.Write("/dev/vda", 0, Pattern('a', 512))

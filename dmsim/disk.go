@@ -1,10 +1,15 @@
 package dmsim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"os"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,7 +21,10 @@ import (
 // cache=writeback): /dev/vdX, major 254, minor 16·i, backed by a sparse
 // image file. Completed writes are in the image unless the disk models a
 // volatile write cache (DiskSpec.VolatileCache), in which case they are
-// durable only once a flush or their own FUA covered them.
+// durable only once a flush or a FUA covered them (the contract in
+// crash.go); a power cut (Halt) then keeps none of the current epoch.
+// With DiskSpec.BioLog the disk records every bio it executes, and
+// CrashStates enumerates the images a crash may leave.
 type Disk struct {
 	k         *Kernel
 	name      string
@@ -24,11 +32,14 @@ type Disk struct {
 	size      atomic.Uint64 // sectors
 	noDiscard bool
 	volatile  bool
+	nativeFUA bool
 	faults    *Faults // nil: no injection
+	log       *bioLog // nil: no bio log
+	path      string
 
 	mu    sync.Mutex
 	f     *os.File
-	cache map[uint64][]byte // sector -> 512 bytes not yet durable
+	cache map[uint64][]byte // sector -> 512 bytes not yet durable (zeroSector: discarded)
 }
 
 // virtio-blk queue limits under qemu 7.2 (raw image): 512-byte sectors,
@@ -51,7 +62,7 @@ func openDisk(k *Kernel, i int, spec DiskSpec) (*Disk, error) {
 		return nil, err
 	}
 	if st.Size() < spec.Size {
-		if err := f.Truncate(spec.Size); err != nil {
+		if err := TruncateImage(f, spec.Size); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -62,9 +73,14 @@ func openDisk(k *Kernel, i int, spec DiskSpec) (*Disk, error) {
 		dev:       DevT{VirtioMajor, uint32(16 * i)},
 		noDiscard: spec.NoDiscard,
 		volatile:  spec.VolatileCache,
+		nativeFUA: spec.NativeFUA,
 		faults:    spec.Faults,
+		path:      spec.Path,
 		f:         f,
 		cache:     map[uint64][]byte{},
+	}
+	if spec.BioLog {
+		d.log = &bioLog{undo: map[uint64][]byte{}}
 	}
 	d.size.Store(uint64(spec.Size) / SectorSize)
 	return d, nil
@@ -101,7 +117,7 @@ func (d *Disk) Resize(bytes int64) error {
 	if d.f == nil {
 		return linuxerr.EIO
 	}
-	if err := d.f.Truncate(bytes); err != nil {
+	if err := TruncateImage(d.f, bytes); err != nil {
 		return err
 	}
 	d.size.Store(uint64(bytes) / SectorSize)
@@ -112,6 +128,7 @@ func (d *Disk) Limits() QueueLimits {
 	l.MaxSectors = virtioMaxSectors
 	l.MaxHWSectors = virtioMaxHWSectors
 	l.WriteCache = true
+	l.FUA = d.nativeFUA
 	if !d.noDiscard {
 		l.MaxDiscardSectors = virtioMaxDiscardSectors
 		l.DiscardGranularity = SectorSize
@@ -163,29 +180,111 @@ func (d *Disk) do(bio *Bio) error {
 			}
 		}
 	case OpWrite:
-		if d.volatile && bio.Flags&ReqFUA == 0 {
-			for i := uint64(0); i < bio.Sectors; i++ {
-				b := make([]byte, SectorSize)
-				copy(b, bio.Data[i*SectorSize:])
-				d.cache[bio.Sector+i] = b
+		fua := bio.Flags&ReqFUA != 0
+		switch {
+		case !d.volatile:
+			if err := d.writeImage(bio.Data, bio.Sector); err != nil {
+				return err
 			}
-			return nil
-		}
-		for i := uint64(0); i < bio.Sectors && len(d.cache) > 0; i++ {
-			delete(d.cache, bio.Sector+i)
-		}
-		if _, err := d.f.WriteAt(bio.Data, int64(bio.Sector)*SectorSize); err != nil {
-			return linuxerr.EIO
+		case fua && d.nativeFUA:
+			// The FUA write alone is durable; it supersedes cached
+			// copies of its sectors.
+			for i := uint64(0); i < bio.Sectors && len(d.cache) > 0; i++ {
+				delete(d.cache, bio.Sector+i)
+			}
+			if err := d.writeImage(bio.Data, bio.Sector); err != nil {
+				return err
+			}
+		default:
+			for i := uint64(0); i < bio.Sectors; i++ {
+				d.cache[bio.Sector+i] = append([]byte(nil), bio.Data[i*SectorSize:(i+1)*SectorSize]...)
+			}
+			if fua {
+				// blk-flush without QUEUE_FLAG_FUA: the data, then a
+				// post-flush (REQ_FSEQ_POSTFLUSH).
+				if err := d.flushLocked(); err != nil {
+					return err
+				}
+			}
 		}
 	case OpDiscard:
 		// qemu discard=unmap on a raw image punches a hole: the range reads
 		// back as zeros.
-		for i := uint64(0); i < bio.Sectors && len(d.cache) > 0; i++ {
-			delete(d.cache, bio.Sector+i)
+		if d.volatile {
+			for i := uint64(0); i < bio.Sectors; i++ {
+				d.cache[bio.Sector+i] = zeroSector
+			}
+		} else if err := d.punchImage(bio.Sector, bio.Sectors); err != nil {
+			return err
 		}
-		if err := punchHole(d.f, int64(bio.Sector)*SectorSize, int64(bio.Sectors)*SectorSize); err != nil {
+	}
+	d.record(bio)
+	return nil
+}
+
+// record appends a completed bio to the bio log.
+func (d *Disk) record(bio *Bio) {
+	if d.log == nil {
+		return
+	}
+	r := BioRecord{Seq: d.k.bioSeq.Add(1), Op: bio.Op, Flags: bio.Flags, Sector: bio.Sector, Sectors: bio.Sectors}
+	if bio.Op == OpFlush {
+		r.Flags &^= ReqPreflush // implied by the op
+	}
+	switch bio.Op {
+	case OpWrite:
+		r.data = append([]byte(nil), bio.Data...)
+		r.Hash = dataHash(r.data)
+	case OpRead:
+		r.Hash = dataHash(bio.Data)
+	}
+	d.log.mu.Lock()
+	d.log.recs = append(d.log.recs, r)
+	d.log.mu.Unlock()
+}
+
+// saveUndo keeps, for the bio log's base image, what the image held in
+// sectors [s, s+n) before they first change.
+func (d *Disk) saveUndo(s, n uint64) error {
+	if d.log == nil {
+		return nil
+	}
+	d.log.mu.Lock()
+	defer d.log.mu.Unlock()
+	for i := s; i < s+n; i++ {
+		if _, ok := d.log.undo[i]; ok {
+			continue
+		}
+		b := make([]byte, SectorSize)
+		if err := readFull(d.f, b, int64(i)*SectorSize); err != nil {
 			return linuxerr.EIO
 		}
+		if bytes.Equal(b, zeroSector) {
+			b = zeroSector
+		}
+		d.log.undo[i] = b
+	}
+	return nil
+}
+
+// writeImage writes whole sectors to the image file.
+func (d *Disk) writeImage(p []byte, sector uint64) error {
+	if err := d.saveUndo(sector, uint64(len(p))/SectorSize); err != nil {
+		return err
+	}
+	if _, err := d.f.WriteAt(p, int64(sector)*SectorSize); err != nil {
+		return linuxerr.EIO
+	}
+	return nil
+}
+
+// punchImage zeroes sectors of the image file.
+func (d *Disk) punchImage(sector, n uint64) error {
+	if err := d.saveUndo(sector, n); err != nil {
+		return err
+	}
+	if err := punchHole(d.f, int64(sector)*SectorSize, int64(n)*SectorSize); err != nil {
+		return linuxerr.EIO
 	}
 	return nil
 }
@@ -194,28 +293,103 @@ func (d *Disk) flushLocked() error {
 	if len(d.cache) == 0 {
 		return nil
 	}
-	for s, b := range d.cache {
-		if _, err := d.f.WriteAt(b, int64(s)*SectorSize); err != nil {
-			return linuxerr.EIO
+	sectors := make([]uint64, 0, len(d.cache))
+	for s := range d.cache {
+		sectors = append(sectors, s)
+	}
+	slices.Sort(sectors)
+	for _, s := range sectors {
+		b := d.cache[s]
+		var err error
+		if &b[0] == &zeroSector[0] {
+			err = d.punchImage(s, 1)
+		} else {
+			err = d.writeImage(b, s)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	clear(d.cache)
 	return nil
 }
 
-// Flush makes every completed write durable (blkdev_issue_flush).
+// Flush makes every completed write durable: blkdev_issue_flush(), an
+// empty REQ_PREFLUSH bio through the disk's queue.
 func (d *Disk) Flush() error {
-	if d.faults != nil {
-		if err := d.faults.flush(); err != nil {
-			return err
+	bio := NewBio(OpFlush, d, 0, nil, nil)
+	bio.Flags = ReqPreflush
+	var status error
+	bio.SetEndio(func(_ *Bio, err error) { status = err })
+	d.Submit(bio) // synchronous
+	return status
+}
+
+// BioLog returns a copy of the disk's bio log (nil without DiskSpec.BioLog).
+func (d *Disk) BioLog() []BioRecord {
+	if d.log == nil {
+		return nil
+	}
+	d.log.mu.Lock()
+	defer d.log.mu.Unlock()
+	return slices.Clone(d.log.recs)
+}
+
+// CrashStates enumerates the durable images a crash may leave, from the
+// bio log (see the package function CrashStates). Their base is the image
+// as it was when the log started: valid until another kernel changes the
+// image file.
+func (d *Disk) CrashStates(opt CrashOptions) iter.Seq[*CrashState] {
+	opt.NativeFUA = d.nativeFUA
+	return CrashStates(d.baseImage(), d.Size(), d.BioLog(), opt)
+}
+
+// baseImage reads the image as it was when the bio log started: the
+// saved sectors, else the image file.
+func (d *Disk) baseImage() io.ReaderAt {
+	if d.log == nil {
+		return nil
+	}
+	d.log.mu.Lock()
+	undo := maps.Clone(d.log.undo)
+	d.log.mu.Unlock()
+	return &undoReader{path: d.path, undo: undo}
+}
+
+// undoReader is an image file seen through saved sectors.
+type undoReader struct {
+	path string
+	undo map[uint64][]byte
+	once sync.Once
+	f    *os.File
+	err  error
+}
+
+func (u *undoReader) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		s, o := uint64(pos/SectorSize), int(pos%SectorSize)
+		c := min(SectorSize-o, len(p)-n)
+		if b, ok := u.undo[s]; ok {
+			copy(p[n:n+c], b[o:])
+		} else {
+			u.once.Do(func() {
+				u.f, u.err = os.Open(u.path)
+				if u.err == nil {
+					runtime.AddCleanup(u, func(f *os.File) { f.Close() }, u.f)
+				}
+			})
+			if u.err != nil {
+				return n, u.err
+			}
+			if err := readFull(u.f, p[n:n+c], pos); err != nil {
+				return n, err
+			}
 		}
+		n += c
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.f == nil {
-		return linuxerr.EIO
-	}
-	return d.flushLocked()
+	return n, nil
 }
 
 // DirtySectors is the number of written sectors not yet durable.
@@ -234,6 +408,35 @@ func (d *Disk) close() {
 		d.f = nil
 	}
 	d.cache = map[uint64][]byte{}
+}
+
+// TruncateImage sets the length of a sparse disk image to size bytes. A
+// host file system that cannot hold a file that long (EFBIG: ext4 stops at
+// 16 TiB - 4 KiB) keeps the image at the longest length it can: reads past
+// the image's end see zeros as the rest of a sparse image would, and only a
+// write beyond the host's limit fails (EIO). A thin pool's data disk is
+// written from its start (the data space map allocates the lowest free
+// block), so a 64 TiB pool runs on ext4.
+func TruncateImage(f *os.File, size int64) error {
+	err := f.Truncate(size)
+	if !errors.Is(err, syscall.EFBIG) {
+		return err
+	}
+	st, serr := f.Stat()
+	if serr != nil {
+		return serr
+	}
+	// Find the longest length the file system takes, to the 4 KiB.
+	lo, hi := st.Size()/4096, size/4096 // lo fits, hi does not
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if f.Truncate(mid*4096) == nil {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return f.Truncate(max(lo*4096, st.Size()))
 }
 
 func readFull(f *os.File, p []byte, off int64) error {

@@ -167,7 +167,11 @@ func (f *Faults) admit(op Op, flags BioFlags, sector, sectors uint64) *Fault {
 		f.counts.Flushes++
 	}
 	if f.trace {
-		f.ios = append(f.ios, IORecord{op, flags, sector, sectors})
+		tf := flags
+		if op == OpFlush {
+			tf &^= ReqPreflush // implied by the op
+		}
+		f.ios = append(f.ios, IORecord{op, tf, sector, sectors})
 	}
 	ops := faultOps(op, flags)
 	for _, r := range f.rules {
@@ -208,14 +212,6 @@ func (f *Faults) submit(bio *Bio) (corrupt func(), err error) {
 		return func() { f.corrupt(r, bio) }, nil
 	}
 	return nil, r.errOf()
-}
-
-// flush is Flush() through the injector.
-func (f *Faults) flush() error {
-	if r := f.admit(OpFlush, 0, 0, 0); r != nil {
-		return r.errOf()
-	}
-	return nil
 }
 
 // corrupt flips r.CorruptBits bits of bio's data inside r's range.

@@ -20,6 +20,11 @@ type HostDevices interface {
 	// exposes (a mount or an O_EXCL open of its loop device). They count in
 	// dm_open_count() with the kernel's own.
 	Openers(d DevT) int
+	// Freeze freezes the file system the host has mounted on an emulated
+	// device (FIFREEZE), for a suspend without --nolockfs (lock_fs()); an
+	// error means there was nothing to freeze. Thaw undoes it (FITHAW).
+	Freeze(d DevT) error
+	Thaw(d DevT)
 }
 
 // hostLookup resolves p through Config.HostDevices and registers the device

@@ -303,7 +303,7 @@ func (a ioctlAPI) DevSuspend(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 		return DMInfo{}, err
 	}
 	if !md.Suspended() {
-		if err := md.suspend(a.ctx, flags.NoFlush); err != nil {
+		if err := md.suspend(a.ctx, flags.NoFlush, !flags.SkipLockfs); err != nil {
 			return DMInfo{}, err
 		}
 	}
@@ -330,7 +330,7 @@ func (a ioctlAPI) DevResume(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 	if newMap != nil {
 		if !md.Suspended() {
 			// The kernel ignores a failure here: the swap then fails.
-			_ = md.suspend(a.ctx, flags.NoFlush)
+			_ = md.suspend(a.ctx, flags.NoFlush, !flags.SkipLockfs)
 		}
 		old, err = md.swapTable(a.ctx, newMap)
 		if err != nil {

@@ -2,6 +2,7 @@ package dmsim
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/dmsim/dmsim/sim"
 )
@@ -39,6 +40,13 @@ type DiskSpec struct {
 	// empty flush bio, Flush()) or its own REQ_FUA makes it durable, i.e.
 	// writes it to the image. Off, every completed write is in the image.
 	VolatileCache bool
+	// NativeFUA gives the disk QUEUE_FLAG_FUA (queue/fua 1): a FUA write is
+	// durable on its own. Off, as virtio_blk in 6.1, the block layer turns
+	// FUA into a write and a flush, which makes every earlier write durable.
+	NativeFUA bool
+	// BioLog records every bio the disk executes (Disk.BioLog), so that
+	// Disk.CrashStates can enumerate the images a crash may leave.
+	BioLog bool
 	// Faults, if set, sees every I/O of the disk first: it counts them and
 	// can fail or corrupt chosen ones (see Faults).
 	Faults *Faults
@@ -59,6 +67,7 @@ type Kernel struct {
 	cfg    Config
 	virtio []*Disk
 	dm     *dmState
+	bioSeq atomic.Uint64 // orders bio log records across disks
 
 	// Set once, by the brd and loop modules' init (nil until loaded).
 	brd  *brdState

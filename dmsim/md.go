@@ -64,6 +64,10 @@ type MappedDevice struct {
 	intResumedEv *sim.Event // wait_on_bit(DMF_SUSPENDED_INTERNALLY)
 
 	tableDevs []*mdTableDev // md->table_devices
+
+	// frozen: a suspend froze the host file system on the device (lock_fs);
+	// guarded by suspendLock.
+	frozen bool
 }
 
 // mdTableDev is one (device, mode) a mapped device's tables hold open
@@ -146,6 +150,14 @@ func (md *MappedDevice) OpenCount() int {
 	md.mu.Lock()
 	defer md.mu.Unlock()
 	return md.openCount + host
+}
+
+// DeferredRemove reports whether a deferred removal waits for the last
+// close (DMF_DEFERRED_REMOVE).
+func (md *MappedDevice) DeferredRemove() bool {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	return md.deferredRemove
 }
 
 // EventNr is dm_get_event_nr().
@@ -614,7 +626,7 @@ func errIntr(err error) error {
 
 // doSuspendLocked is __dm_suspend(); suspendLock held. flag selects what a
 // successful suspend sets (DMF_SUSPENDED or DMF_SUSPENDED_INTERNALLY).
-func (md *MappedDevice) doSuspendLocked(ctx context.Context, t *Table, noflush, internal bool) error {
+func (md *MappedDevice) doSuspendLocked(ctx context.Context, t *Table, noflush, lockfs, internal bool) error {
 	md.mu.Lock()
 	if noflush {
 		md.noflushSuspending = true
@@ -622,6 +634,9 @@ func (md *MappedDevice) doSuspendLocked(ctx context.Context, t *Table, noflush, 
 	md.mu.Unlock()
 
 	t.presuspendTargets()
+	if lockfs && !noflush && !internal {
+		md.lockFS()
+	}
 
 	md.mu.Lock()
 	md.blockIO = true
@@ -662,7 +677,7 @@ func (md *MappedDevice) doSuspendLocked(ctx context.Context, t *Table, noflush, 
 }
 
 // suspend is dm_suspend().
-func (md *MappedDevice) suspend(ctx context.Context, noflush bool) error {
+func (md *MappedDevice) suspend(ctx context.Context, noflush, lockfs bool) error {
 	for {
 		if err := md.suspendLock.Lock(ctx); err != nil {
 			return errIntr(err)
@@ -683,9 +698,11 @@ func (md *MappedDevice) suspend(ctx context.Context, noflush bool) error {
 		}
 		t := md.live
 		md.mu.Unlock()
-		err := md.doSuspendLocked(ctx, t, noflush, false)
+		err := md.doSuspendLocked(ctx, t, noflush, lockfs, false)
 		if err == nil {
 			md.postsuspendLocked(t)
+		} else {
+			md.unlockFS()
 		}
 		md.suspendLock.Unlock()
 		return err
@@ -738,6 +755,7 @@ func (md *MappedDevice) resume(ctx context.Context) error {
 		md.mu.Lock()
 		md.suspended = false
 		md.mu.Unlock()
+		md.unlockFS()
 		return nil
 	}
 }
@@ -763,7 +781,7 @@ func (md *MappedDevice) InternalSuspendNoflush() {
 	}
 	t := md.live
 	md.mu.Unlock()
-	_ = md.doSuspendLocked(context.Background(), t, true, true)
+	_ = md.doSuspendLocked(context.Background(), t, true, false, true)
 	md.postsuspendLocked(t)
 }
 
@@ -935,4 +953,21 @@ func (k *Kernel) GetMD(d DevT) *MappedDevice {
 		return nil
 	}
 	return md
+}
+
+// lockFS is lock_fs(): a suspend without DM_SKIP_LOCKFS_FLAG freezes the
+// file system mounted on the device (freeze_bdev). Only the host mounts
+// file systems (the front end's loop devices); suspendLock held.
+func (md *MappedDevice) lockFS() {
+	if h := md.k.cfg.HostDevices; h != nil && h.Freeze(md.dev) == nil {
+		md.frozen = true
+	}
+}
+
+// unlockFS is unlock_fs(): thaw what lockFS froze; suspendLock held.
+func (md *MappedDevice) unlockFS() {
+	if md.frozen {
+		md.frozen = false
+		md.k.cfg.HostDevices.Thaw(md.dev)
+	}
 }

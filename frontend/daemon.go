@@ -178,6 +178,17 @@ func (d *Daemon) diskSpecs() ([]dmsim.DiskSpec, error) {
 // listen makes StateDir/dmsim.sock and the link at Socket.
 func (d *Daemon) listen() error {
 	sock := filepath.Join(d.cfg.StateDir, socketFile)
+	if d.cfg.Socket != sock {
+		if err := os.MkdirAll(filepath.Dir(d.cfg.Socket), 0o755); err != nil {
+			return err
+		}
+		// Before our own socket exists: a link to it from a daemon that
+		// died must not answer as another daemon.
+		if c, err := net.DialTimeout("unix", d.cfg.Socket, time.Second); err == nil {
+			c.Close()
+			return fmt.Errorf("another dmsim daemon answers on %s", d.cfg.Socket)
+		}
+	}
 	os.Remove(sock) // ours: we hold the lock
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -187,13 +198,6 @@ func (d *Daemon) listen() error {
 	d.ln = ln
 	if d.cfg.Socket == sock {
 		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(d.cfg.Socket), 0o755); err != nil {
-		return err
-	}
-	if c, err := net.DialTimeout("unix", d.cfg.Socket, time.Second); err == nil {
-		c.Close()
-		return fmt.Errorf("another dmsim daemon answers on %s", d.cfg.Socket)
 	}
 	os.Remove(d.cfg.Socket)
 	return os.Symlink(sock, d.cfg.Socket)

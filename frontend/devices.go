@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,25 +24,31 @@ type devices struct {
 	d  *Daemon
 	fs *fuseblk.FS
 
-	mu  sync.Mutex // serializes reconcile; guards exp
-	exp map[dmsim.DevT]*exposed
+	mu     sync.Mutex // serializes reconcile; guards exp and warned
+	exp    map[dmsim.DevT]*exposed
+	warned bool // that there are no loop devices
 }
 
 // exposed is one mapped device the host sees.
 type exposed struct {
 	name string     // its dm name, the link's name
-	loop string     // /dev/loopN
-	dev  dmsim.DevT // the loop device's number
+	loop string     // /dev/loopN, or the device file when there is no loop device
+	dev  dmsim.DevT // the loop device's number; zero without one
 	size int64      // bytes, as the loop device has it
 }
 
+// hasLoop reports whether a loop device serves the file.
+func (e *exposed) hasLoop() bool { return e.dev != dmsim.DevT{} }
+
 func newDevices(d *Daemon) (*devices, error) {
 	dir := filepath.Join(d.cfg.StateDir, "devices")
+	// A daemon killed earlier may have left its loop devices and its mount
+	// (no longer served) behind.
+	detachStale(dir)
+	unix.Unmount(dir, unix.MNT_DETACH)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	// A daemon killed earlier may have left its mount behind.
-	unix.Unmount(dir, unix.MNT_DETACH)
 	fsys, err := fuseblk.Mount(dir)
 	if err != nil {
 		return nil, err
@@ -58,21 +65,46 @@ func (v *devices) byLoop(loop dmsim.DevT) (dmsim.DevT, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for md, e := range v.exp {
-		if e.dev == loop {
+		if e.hasLoop() && e.dev == loop {
 			return md, true
 		}
 	}
 	return dmsim.DevT{}, false
 }
 
-// loopOf is a mapped device's loop device.
-func (v *devices) loopOf(md dmsim.DevT) (string, bool) {
+// loopDevT is the number of a mapped device's loop device.
+func (v *devices) loopDevT(md dmsim.DevT) (dmsim.DevT, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e, ok := v.exp[md]; ok {
-		return e.loop, true
+	if e, ok := v.exp[md]; ok && e.hasLoop() {
+		return e.dev, true
 	}
-	return "", false
+	return dmsim.DevT{}, false
+}
+
+// openers is how many openers the host has on a mapped device: 1 while its
+// loop device is mounted or open O_EXCL (an O_EXCL open of ours fails), or,
+// without a loop device, the device file's open count.
+func (v *devices) openers(md dmsim.DevT, probe *sync.Mutex) int {
+	v.mu.Lock()
+	e, ok := v.exp[md]
+	v.mu.Unlock()
+	switch {
+	case !ok:
+		return 0
+	case !e.hasLoop():
+		return v.fs.OpenCount(fileName(md))
+	}
+	probe.Lock()
+	defer probe.Unlock()
+	fd, err := unix.Open(e.loop, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err == unix.EBUSY {
+		return 1
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return 0
 }
 
 // state lists the mapped devices: name and live size (-1: no live table)
@@ -87,19 +119,15 @@ func (v *devices) state() map[dmsim.DevT]mdState {
 	k := v.d.k
 	k.Clock.Enter()
 	defer k.Clock.Exit()
-	api := k.Ioctl()
 	out := map[dmsim.DevT]mdState{}
-	for _, e := range api.ListDevices() {
-		st := mdState{name: e.Name, size: -1}
-		info, err := api.DevStatus(dmsim.DevRef{Dev: e.Dev}, dmsim.IoctlFlags{})
-		if err != nil {
+	for _, e := range k.Ioctl().ListDevices() {
+		md := k.GetMD(e.Dev)
+		if md == nil {
 			continue
 		}
-		st.deferred = info.DeferredRemove
-		if info.LivePresent {
-			if b, err := k.BdevByDevT(e.Dev); err == nil {
-				st.size = int64(b.Size()) * dmsim.SectorSize
-			}
+		st := mdState{name: e.Name, size: -1, deferred: md.DeferredRemove()}
+		if t := md.LiveTable(); t != nil {
+			st.size = int64(md.Size()) * dmsim.SectorSize
 		}
 		out[e.Dev] = st
 	}
@@ -144,7 +172,7 @@ func (v *devices) reconcile() {
 			e.name = s.name
 			v.link(e)
 		}
-		if e.size != s.size {
+		if e.size != s.size && e.hasLoop() {
 			if err := setLoopCapacity(e.loop); err != nil {
 				v.d.logf("dmsim: %s: resize of %s: %v", s.name, e.loop, err)
 			}
@@ -160,10 +188,16 @@ func (v *devices) expose(md dmsim.DevT, s mdState) error {
 	if err := v.fs.Add(name, &mdDevice{k: v.d.k, dev: md}); err != nil {
 		return err
 	}
-	loop, dev, err := attachLoop(filepath.Join(v.fs.Dir(), name))
+	file := filepath.Join(v.fs.Dir(), name)
+	loop, dev, err := attachLoop(file)
 	if err != nil {
-		v.fs.Remove(name)
-		return err
+		// No loop devices (not root, or none left): the link names the
+		// file itself, which reads and writes but cannot be mounted.
+		if !v.warned {
+			v.warned = true
+			v.d.logf("dmsim: no loop device (%v): /dev/mapper links name the device files, which cannot be mounted", err)
+		}
+		loop, dev = file, dmsim.DevT{}
 	}
 	e := &exposed{name: s.name, loop: loop, dev: dev, size: s.size}
 	v.exp[md] = e
@@ -184,8 +218,10 @@ func (v *devices) unexpose(md dmsim.DevT, e *exposed) {
 	if t, err := os.Readlink(l); err == nil && t == e.loop {
 		os.Remove(l)
 	}
-	if err := detachLoop(e.loop); err != nil {
-		v.d.logf("dmsim: detach %s: %v", e.loop, err)
+	if e.hasLoop() {
+		if err := detachLoop(e.loop); err != nil {
+			v.d.logf("dmsim: detach %s: %v", e.loop, err)
+		}
 	}
 	v.fs.Remove(fileName(md))
 	delete(v.exp, md)
@@ -373,4 +409,20 @@ func (m *mdDevice) WriteZeroes(off, n int64) error {
 		off, n = off+c, n-c
 	}
 	return nil
+}
+
+// detachStale detaches the loop devices whose backing file is under dir (a
+// killed daemon's), and no other.
+func detachStale(dir string) {
+	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		backing := strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)")
+		if strings.HasPrefix(backing, dir+"/") {
+			detachLoop("/dev/" + filepath.Base(filepath.Dir(filepath.Dir(f))))
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -68,26 +70,12 @@ func (h *hostDevices) Lookup(p string) (dmsim.BlockDevice, error) {
 	return b, nil
 }
 
-// Openers: a mount or an O_EXCL open of a device's loop device keeps an
-// O_EXCL open of ours from succeeding.
+// Openers counts the host's openers of one of the daemon's devices.
 func (h *hostDevices) Openers(d dmsim.DevT) int {
 	if h.d.devs == nil {
 		return 0
 	}
-	loop, ok := h.d.devs.loopOf(d)
-	if !ok {
-		return 0
-	}
-	h.probe.Lock()
-	defer h.probe.Unlock()
-	fd, err := unix.Open(loop, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
-	if err == unix.EBUSY {
-		return 1
-	}
-	if err == nil {
-		unix.Close(fd)
-	}
-	return 0
+	return h.d.devs.openers(d, &h.probe)
 }
 
 func (h *hostDevices) closeAll() {
@@ -245,4 +233,73 @@ func alignedBuf(n int) []byte {
 		o = align - o
 	}
 	return b[o : o+n : o+n]
+}
+
+// FIFREEZE and FITHAW (linux/fs.h: _IOWR('X', 119, int), _IOWR('X', 120, int)).
+const (
+	fiFreeze = 0xc0045877
+	fiThaw   = 0xc0045878
+)
+
+// Freeze freezes the file system mounted from a device's loop device, found
+// in /proc/self/mountinfo by the loop's number.
+func (h *hostDevices) Freeze(d dmsim.DevT) error { return h.freezeIoctl(d, fiFreeze) }
+
+// Thaw thaws it.
+func (h *hostDevices) Thaw(d dmsim.DevT) { h.freezeIoctl(d, fiThaw) }
+
+func (h *hostDevices) freezeIoctl(d dmsim.DevT, req uint) error {
+	if h.d.devs == nil {
+		return linuxerr.ENODEV
+	}
+	loopDev, ok := h.d.devs.loopDevT(d)
+	if !ok {
+		return linuxerr.ENODEV
+	}
+	mnt, ok := mountPoint(loopDev)
+	if !ok {
+		return linuxerr.ENOENT
+	}
+	f, err := os.Open(mnt)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), uintptr(req), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// mountPoint finds where the device numbered d is mounted
+// (/proc/self/mountinfo: field 3 is MAJ:MIN, field 5 the mount point).
+func mountPoint(d dmsim.DevT) (string, bool) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", false
+	}
+	want := fmt.Sprintf("%d:%d", d.Major, d.Minor)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && f[2] == want {
+			return unescapeMount(f[4]), true
+		}
+	}
+	return "", false
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -22,7 +22,7 @@ const imageVersion = "dmsim-recorder-image-1"
 
 // Packages are the Debian packages the recorder needs on the host.
 var Packages = []string{
-	"qemu-system-x86", "linux-image-amd64", "busybox-static", "dmsetup",
+	"qemu-system-x86", "qemu-utils", "linux-image-amd64", "busybox-static", "dmsetup",
 	"thin-provisioning-tools", "cpio", "kmod",
 }
 

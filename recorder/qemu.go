@@ -26,6 +26,7 @@ const KernelCmdline = "console=ttyS0 printk.time=0 panic=-1 rdinit=/init quiet t
 type vmDisk struct {
 	Name    string
 	Path    string
+	Format  string // raw, or qcow2 for disks bigger than the host file system's files (newDiskImage)
 	Discard bool
 }
 
@@ -55,7 +56,7 @@ func bootVM(ctx context.Context, img *Image, accel, dir string, n int, initrd []
 		"-serial", "file:" + console, "-serial", "file:" + stream,
 	}
 	for i, d := range disks {
-		drive := fmt.Sprintf("if=none,id=d%d,file=%s,format=raw,cache=writeback", i, d.Path)
+		drive := fmt.Sprintf("if=none,id=d%d,file=%s,format=%s,cache=writeback", i, d.Path, d.Format)
 		dev := fmt.Sprintf("virtio-blk-pci,drive=d%d,serial=%s", i, d.Name)
 		if d.Discard {
 			drive += ",discard=unmap"

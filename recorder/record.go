@@ -3,13 +3,18 @@ package recorder
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/dmsim/dmsim/internal/fsutil"
 	"github.com/dmsim/dmsim/scenario"
 )
 
@@ -111,25 +116,21 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 	var disks []vmDisk
 	for _, d := range s.Disks {
 		p, ok := o.Disks[d.Name]
+		format := "raw"
 		if !ok {
 			p = filepath.Join(imgDir, name+"."+d.Name+".img")
-			os.Remove(p)
-			f, err := os.Create(p)
-			if err != nil {
-				return fail(err)
-			}
-			err = f.Truncate(d.Size)
-			f.Close()
-			if err != nil {
+			if format, err = newDiskImage(p, d.Size); err != nil {
 				return fail(err)
 			}
 		} else if p, err = filepath.Abs(p); err != nil {
+			return fail(err)
+		} else if format, err = imageFormat(p); err != nil {
 			return fail(err)
 		}
 		if strings.ContainsAny(p, ",") {
 			return fail(fmt.Errorf("disk image path %q contains a comma, which qemu cannot take", p))
 		}
-		disks = append(disks, vmDisk{Name: d.Name, Path: p, Discard: d.Discard})
+		disks = append(disks, vmDisk{Name: d.Name, Path: p, Format: format, Discard: d.Discard})
 	}
 
 	results := map[int]CmdResult{}
@@ -175,19 +176,56 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 	return res, nil
 }
 
+// newDiskImage makes a zero-filled disk image of size bytes at p: a sparse raw file, or, when the
+// host file system cannot hold a file that big (ext4 stops at 16 TiB - 4 KiB: EFBIG), a qcow2
+// image (`qemu-img create`), which stays as small as what the guest writes. Either way the guest
+// sees the same virtio-blk disk: qemu's format driver does not show through virtio-blk's limits.
+func newDiskImage(p string, size int64) (string, error) {
+	os.Remove(p)
+	f, err := os.Create(p)
+	if err != nil {
+		return "", err
+	}
+	err = f.Truncate(size)
+	f.Close()
+	if err == nil {
+		return "raw", nil
+	}
+	if !errors.Is(err, syscall.EFBIG) {
+		return "", err
+	}
+	os.Remove(p)
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", p, strconv.FormatInt(size, 10)).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("disk image %s of %d bytes: too big for a raw file here, and qemu-img: %v: %s",
+			p, size, err, bytes.TrimSpace(out))
+	}
+	return "qcow2", nil
+}
+
+// qcow2Magic starts every qcow2 image ("QFI\xfb").
+const qcow2Magic = "QFI\xfb"
+
+// imageFormat tells an attached image's format: qcow2 (as newDiskImage makes for huge disks, kept
+// with --keep) or raw.
+func imageFormat(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	magic := make([]byte, len(qcow2Magic))
+	if _, err := io.ReadFull(f, magic); err == nil && string(magic) == qcow2Magic {
+		return "qcow2", nil
+	}
+	return "raw", nil
+}
+
 // WriteGoldens writes dir/NAME.txt and dir/NAME.DISK.xml and removes stale dir/NAME.*.xml files.
 func WriteGoldens(dir string, r *Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	write := func(p, content string) error {
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-			return err
-		}
-		return os.Rename(tmp, p)
-	}
-	if err := write(filepath.Join(dir, r.Name+".txt"), r.Transcript); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(dir, r.Name+".txt"), r.Transcript); err != nil {
 		return err
 	}
 	old, _ := filepath.Glob(filepath.Join(dir, r.Name+".*.xml"))
@@ -198,7 +236,7 @@ func WriteGoldens(dir string, r *Result) error {
 		}
 	}
 	for disk, xml := range r.Dumps {
-		if err := write(filepath.Join(dir, r.Name+"."+disk+".xml"), xml); err != nil {
+		if err := fsutil.WriteAtomic(filepath.Join(dir, r.Name+"."+disk+".xml"), xml); err != nil {
 			return err
 		}
 	}

@@ -1,12 +1,15 @@
 package recorder
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dmsim/dmsim/scenario"
@@ -194,5 +197,43 @@ func TestCompareAndStatusLines(t *testing.T) {
 	want := []string{"dmsetup status pool: 0 8 thin-pool 0", "dmsetup status: a: 0 8 zero ", "dmsetup status: b: 0 8 error "}
 	if got := StatusLines(tr); !reflect.DeepEqual(got, want) {
 		t.Errorf("StatusLines = %q, want %q", got, want)
+	}
+}
+
+// newDiskImage makes a sparse raw image where the host file system takes
+// one that long and a qcow2 image where it refuses (EFBIG), and
+// imageFormat recognises both; neither allocates the disk's size.
+func TestNewDiskImage(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		size int64
+		raw  bool // must be raw (small enough for any file system)
+	}{{"small", 4 << 20, true}, {"64T", 64 << 40, false}} {
+		p := filepath.Join(dir, c.name+".img")
+		format, err := newDiskImage(p, c.size)
+		if errors.Is(err, exec.ErrNotFound) {
+			t.Logf("%s: %v (no qemu-img)", c.name, err)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.raw && format != "raw" {
+			t.Errorf("%s: format %s, want raw", c.name, format)
+		}
+		if got, err := imageFormat(p); err != nil || got != format {
+			t.Errorf("%s: imageFormat = %s, %v, want %s", c.name, got, err, format)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if format == "raw" && st.Size != c.size {
+			t.Errorf("%s: raw image of %d bytes, want %d", c.name, st.Size, c.size)
+		}
+		if st.Blocks*512 > 4<<20 { // qcow2: 1 MiB of L1 table for 64 TiB
+			t.Errorf("%s: %s image allocates %d bytes, want a sparse one", c.name, format, st.Blocks*512)
+		}
 	}
 }

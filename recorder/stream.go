@@ -139,7 +139,7 @@ func formatEnv(env []byte, s *scenario.Script) []string {
 				}
 				size := ""
 				if d, ok := disks[name]; ok {
-					size = " " + sizeString(d.Size)
+					size = " " + scenario.FormatSize(d.Size)
 				}
 				out = append(out, fmt.Sprintf("# env: disk %s = %s%s (%s sectors, %s, %s)", name, dev, size, f[1], f[2], disc))
 				continue
@@ -150,18 +150,6 @@ func formatEnv(env []byte, s *scenario.Script) []string {
 		}
 	}
 	return out
-}
-
-func sizeString(n int64) string {
-	switch {
-	case n%(1<<30) == 0:
-		return fmt.Sprintf("%dG", n>>30)
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%dM", n>>20)
-	case n%(1<<10) == 0:
-		return fmt.Sprintf("%dK", n>>10)
-	}
-	return fmt.Sprint(n)
 }
 
 // hostNoise matches kernel log lines that come from the host's scheduling of the emulated CPU

@@ -126,15 +126,9 @@ var poolMessages = []string{"create_thin", "create_snap", "delete", "set_transac
 
 // Options configure a REPL session.
 type Options struct {
-	// Disks in declaration order; empty gives meta 4M and data 64M.
-	Disks []DiskArg
-}
-
-// DiskArg is one --disk NAME=SIZE or NAME=PATH.
-type DiskArg struct {
-	Name string
-	Size int64  // for a new zero-filled disk
-	Path string // an existing image, used in place
+	// Disks in declaration order (an Image is used in place); empty gives
+	// meta 4M and data 64M.
+	Disks []script.Disk
 }
 
 // Session is a running REPL.
@@ -151,7 +145,7 @@ type Session struct {
 func NewSession(o Options, out, errOut io.Writer) (*Session, error) {
 	disks := o.Disks
 	if len(disks) == 0 {
-		disks = []DiskArg{{Name: "meta", Size: 4 << 20}, {Name: "data", Size: 64 << 20}}
+		disks = []script.Disk{{Name: "meta", Size: 4 << 20}, {Name: "data", Size: 64 << 20}}
 	}
 	tmp, err := os.MkdirTemp("", "dmsim-repl-")
 	if err != nil {
@@ -160,7 +154,7 @@ func NewSession(o Options, out, errOut io.Writer) (*Session, error) {
 	// plain writers: the shell must not take the terminal for a pipe
 	s := &Session{tmp: tmp, out: writerOnly{out}, errOut: writerOnly{errOut}}
 	for i, d := range disks {
-		p, size := d.Path, d.Size
+		p, size := d.Image, d.Size
 		if p == "" {
 			p = filepath.Join(tmp, d.Name+".img")
 		} else {
@@ -368,37 +362,13 @@ func (s *Session) Loop(ctx context.Context, in LineReader, prompt string) {
 	}
 }
 
-// diskArgs is the repeatable --disk NAME=SIZE|NAME=PATH: a size makes a new
-// zero-filled disk, anything else is an existing image.
-type diskArgs struct{ disks *[]DiskArg }
-
-func (d diskArgs) String() string {
-	if d.disks == nil {
-		return ""
-	}
-	return fmt.Sprint(*d.disks)
-}
-
-func (d diskArgs) Set(v string) error {
-	name, spec, ok := strings.Cut(v, "=")
-	if !ok || name == "" || spec == "" {
-		return errors.New("want NAME=SIZE or NAME=PATH")
-	}
-	if size, err := scenario.ParseSize(spec); err == nil {
-		*d.disks = append(*d.disks, DiskArg{Name: name, Size: size})
-	} else {
-		*d.disks = append(*d.disks, DiskArg{Name: name, Path: spec})
-	}
-	return nil
-}
-
 // usage is `dmsim repl`'s synopsis.
 const usage = "usage: dmsim repl [--disk NAME=SIZE|NAME=PATH]..."
 
 func flagSet(o *Options) *flag.FlagSet {
 	fs := flag.NewFlagSet("dmsim repl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Var(diskArgs{&o.Disks}, "disk", "a disk `NAME=SIZE` (new, zero-filled) or NAME=PATH (an existing image); "+
+	fs.Var(script.DiskFlag{Disks: &o.Disks}, "disk", "a disk `NAME=SIZE` (new, zero-filled) or NAME=PATH (an existing image); "+
 		"default: meta=4M and data=64M")
 	return fs
 }

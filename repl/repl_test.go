@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dmsim/dmsim/script"
 	_ "github.com/dmsim/dmsim/targets/all"
 	_ "github.com/dmsim/dmsim/targets/thin"
 )
@@ -58,7 +59,7 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []DiskArg{{Name: "m", Size: 4 << 20}, {Name: "d", Path: "/some/image"}}
+	want := []script.Disk{{Name: "m", Size: 4 << 20}, {Name: "d", Image: "/some/image"}}
 	if !reflect.DeepEqual(o.Disks, want) {
 		t.Errorf("got %+v", o.Disks)
 	}

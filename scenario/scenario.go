@@ -49,24 +49,45 @@ type Script struct {
 
 var (
 	diskNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	sizeRE     = regexp.MustCompile(`^([0-9]+)([KMG])$`)
+	sizeRE     = regexp.MustCompile(`^([0-9]+)([KMGTP])$`)
 )
 
-// ParseSize parses a disk size: a number with a K, M or G suffix (binary units).
+// MaxDiskSize is the largest `# disk:` size: a block device's size in
+// bytes is a loff_t (bdev_nr_bytes(), MAX_LFS_FILESIZE on 64-bit), so
+// Linux 6.1 addresses disks up to 2^63-1 bytes (8 EiB); sector_t (u64
+// sectors) and virtio-blk's capacity (u64 sectors) reach further. The thin
+// metadata is no tighter for a pool's data device: a mapping packs the data
+// block into 40 bits (and the time into 24), so with the largest block of
+// 1 GiB it addresses 2^70 bytes. With suffixes the largest size is 8191P.
+const MaxDiskSize = 1<<63 - 1
+
+// ParseSize parses a disk size: a number with a K, M, G, T or P suffix
+// (binary units), at most MaxDiskSize.
 func ParseSize(s string) (int64, error) {
 	m := sizeRE.FindStringSubmatch(s)
 	if m == nil {
-		return 0, fmt.Errorf("bad disk size %q (want a number with a K, M or G suffix)", s)
+		return 0, fmt.Errorf("bad disk size %q (want a number with a K, M, G, T or P suffix)", s)
 	}
+	shift := map[string]uint{"K": 10, "M": 20, "G": 30, "T": 40, "P": 50}[m[2]]
 	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad disk size %q: %v", s, err)
-	}
-	shift := map[string]uint{"K": 10, "M": 20, "G": 30}[m[2]]
-	if n <= 0 || n > (1<<40)>>shift {
-		return 0, fmt.Errorf("disk size %q out of range", s)
+	if err != nil || n <= 0 || n > MaxDiskSize>>shift {
+		return 0, fmt.Errorf("disk size %q out of range (1K to 8191P: Linux addresses 2^63-1 bytes)", s)
 	}
 	return n << shift, nil
+}
+
+// FormatSize writes a size as a `# disk:` line would: the largest binary
+// suffix that divides it, or plain bytes.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		shift  uint
+		suffix string
+	}{{50, "P"}, {40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}} {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.suffix)
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // LogicalLines joins backslash-continued lines (the backslash and newline

@@ -31,7 +31,13 @@ func TestParse(t *testing.T) {
 		{name: "bad size", src: "# disk: meta 4X\n", wantErr: "bad disk size"},
 		{name: "no suffix", src: "# disk: meta 4096\n", wantErr: "bad disk size"},
 		{name: "zero size", src: "# disk: meta 0M\n", wantErr: "out of range"},
-		{name: "too big", src: "# disk: meta 2000G\n", wantErr: "out of range"},
+		{name: "too big", src: "# disk: meta 8192P\n", wantErr: "out of range"},
+		{name: "too big in T", src: "# disk: meta 8388608T\n", wantErr: "out of range"},
+		{name: "overflows int64", src: "# disk: meta 99999999999999999999K\n", wantErr: "out of range"},
+		{name: "big disks", src: "# disk: meta 16G\n# disk: data 64T\n# disk: huge 8191P nodiscard\n# disk: t 2000G\n",
+			disks: "meta:17179869184:true:/dev/vda data:70368744177664:true:/dev/vdb " +
+				"huge:9222246136947933184:false:/dev/vdc t:2147483648000:true:/dev/vdd",
+			items: "cccc", lines: []int{1, 2, 3, 4}, boots: [][]int{nil}},
 		{name: "no size", src: "# disk: meta\n", wantErr: "want `# disk:"},
 		{name: "bad option", src: "# disk: meta 4M discard\n", wantErr: "want `# disk:"},
 		{name: "twice", src: "# disk: a 4M\n# disk: a 4M\n", wantErr: "declared twice"},
@@ -143,4 +149,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Commands() = %v for commands %v and %d reboots", boots, cmds, reboots)
 		}
 	})
+}
+
+// FormatSize picks the largest suffix that divides the size, and ParseSize
+// reads it back.
+func TestFormatSize(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{{512, "512"}, {4096, "4K"}, {4 << 20, "4M"}, {3 << 30, "3G"}, {64 << 40, "64T"}, {1536 << 30, "1536G"},
+		{8191 << 50, "8191P"}, {1<<40 + 1024, "1073741825K"}} {
+		if got := FormatSize(c.n); got != c.want {
+			t.Errorf("FormatSize(%d) = %q, want %q", c.n, got, c.want)
+		}
+		if back, err := ParseSize(c.want); c.n%1024 == 0 && (err != nil || back != c.n) {
+			t.Errorf("ParseSize(%q) = %d, %v, want %d", c.want, back, err, c.n)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package script
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,11 +14,9 @@ import (
 	"time"
 
 	"github.com/dmsim/dmsim/internal/realtools"
-	"github.com/dmsim/dmsim/scenario"
 	_ "github.com/dmsim/dmsim/targets/all"
 	_ "github.com/dmsim/dmsim/targets/thin"
 	_ "github.com/dmsim/dmsim/thintools"
-	"github.com/dmsim/dmsim/userland"
 )
 
 // The golden test (issue 3): every scripts/NAME.sh that has a kernel
@@ -45,45 +42,34 @@ const (
 )
 
 type goldenCase struct {
-	name   string // NAME, or testdata/NAME for fixtures
-	script string
-	golden string
-	xmls   map[string]string // disk -> golden thin_dump
+	name string // NAME, or testdata/NAME for fixtures
+	Golden
 }
 
 func scenarios(t *testing.T) []goldenCase {
 	var out []goldenCase
-	add := func(name, script, golden, xmlDir, xmlPrefix string) {
-		sc := goldenCase{name: name, script: script, golden: golden, xmls: map[string]string{}}
-		matches, _ := filepath.Glob(filepath.Join(xmlDir, xmlPrefix+".*.xml"))
-		for _, m := range matches {
-			disk := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), xmlPrefix+"."), ".xml")
-			if !strings.Contains(disk, ".") {
-				sc.xmls[disk] = m
-			}
+	add := func(name, script, dir string) {
+		if g := FindGolden(script, dir); fileExists(g.Transcript) {
+			out = append(out, goldenCase{name: name, Golden: g})
 		}
-		out = append(out, sc)
 	}
 	scripts, _ := filepath.Glob(filepath.Join(scriptsDir, "*.sh"))
 	for _, s := range scripts {
-		name := strings.TrimSuffix(filepath.Base(s), ".sh")
-		g := filepath.Join(goldensDir, name+".txt")
-		if _, err := os.Stat(g); err == nil {
-			add(name, s, g, goldensDir, name)
-		}
+		add(strings.TrimSuffix(filepath.Base(s), ".sh"), s, goldensDir)
 	}
 	fixtures, _ := filepath.Glob(filepath.Join("testdata", "*.sh"))
 	for _, s := range fixtures {
-		name := strings.TrimSuffix(filepath.Base(s), ".sh")
-		g := filepath.Join("testdata", name+".txt")
-		if _, err := os.Stat(g); err == nil {
-			add("testdata/"+name, s, g, "testdata", name)
-		}
+		add("testdata/"+strings.TrimSuffix(filepath.Base(s), ".sh"), s, "")
 	}
 	if len(out) == 0 {
 		t.Fatal("no scenarios found")
 	}
 	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // readKnown parses KNOWN_FAILURES: "NAME reason" lines, # comments.
@@ -110,35 +96,6 @@ func readKnown(t *testing.T, path string) map[string]string {
 		known[name] = strings.TrimSpace(reason)
 	}
 	return known
-}
-
-// thinDumpGolden formats dmsim's thin_dump of an image as the recorder
-// writes NAME.DISK.xml (see dumpGolden).
-func thinDumpGolden(image string) (string, bool) {
-	if _, ok := userland.Lookup("thin_dump"); !ok {
-		return "", false
-	}
-	var out, errb bytes.Buffer
-	p := &userland.Proc{Ctx: context.Background(), Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Dir: "/", FS: userland.HostFS{}}
-	st := userland.Run(p, []string{"thin_dump", image})
-	return dumpGolden(st, out.String(), errb.String()), true
-}
-
-// dumpGolden formats a thin_dump run as the recorder writes NAME.DISK.xml:
-// stdout when it exits 0 with nothing on stderr, else "# thin_dump exit N",
-// "# stderr: LINE"... then stdout.
-func dumpGolden(code int, stdout, stderr string) string {
-	if code == 0 && stderr == "" {
-		return stdout
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# thin_dump exit %d\n", code)
-	for _, l := range SplitLines([]byte(stderr)) {
-		b.WriteString("# stderr: " + l + "\n")
-	}
-	b.WriteString(stdout)
-	return b.String()
 }
 
 var realToolsSkipped sync.Once
@@ -178,7 +135,7 @@ func realCheckImage(t *testing.T, goldenPath, d, img, wantXML string) string {
 	var diffs strings.Builder
 	out, errs, code := realtools.Run(t, "thin_dump", img)
 	diffs.WriteString(UnifiedDiff(goldenPath+" (Linux 6.1, thin_dump 0.9.0)", "real thin_dump 0.9.0 of dmsim "+d+" image",
-		wantXML, dumpGolden(code, out, errs)))
+		wantXML, DumpGolden(code, out, errs)))
 	if strings.HasPrefix(wantXML, "# thin_dump exit ") {
 		return diffs.String()
 	}
@@ -196,57 +153,42 @@ func replay(t *testing.T, sc goldenCase) string {
 	return replayAt(t, sc, 0)
 }
 
-// replayAt is replay with a given cost per command line (Options.CommandTime).
+// replayAt is replay with a given cost per command line
+// (Options.CommandTime): CompareGolden, as `dmsim test` runs it, then the
+// real tools on dmsim's meta images.
 func replayAt(t *testing.T, sc goldenCase, commandTime time.Duration) string {
-	src, err := os.ReadFile(sc.script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := scenario.Parse(filepath.Base(sc.script), src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard, not a timing assertion
 	defer cancel()
-	keep := t.TempDir()
 	simMu.RLock()
-	res, err := Run(ctx, s, Options{KeepDir: keep, CommandTime: commandTime})
+	c, err := CompareGolden(ctx, sc.Golden, Options{KeepDir: t.TempDir(), CommandTime: commandTime})
 	simMu.RUnlock()
 	if err != nil {
 		return fmt.Sprintf("run failed: %v\n", err)
 	}
-	want, err := os.ReadFile(sc.golden)
-	if err != nil {
-		t.Fatal(err)
+	for _, n := range c.Notes {
+		t.Log(n)
 	}
-	var diffs strings.Builder
-	diffs.WriteString(UnifiedDiff(sc.golden+" (Linux 6.1)", "dmsim", StripEnv(string(want)), StripEnv(res.Transcript)))
-	disks := make([]string, 0, len(sc.xmls))
-	for d := range sc.xmls {
+	diffs := c.Diff
+	if len(sc.Dumps) == 0 || !haveRealTools(t) {
+		return diffs
+	}
+	disks := make([]string, 0, len(sc.Dumps))
+	for d := range sc.Dumps {
 		disks = append(disks, d)
 	}
 	sort.Strings(disks)
 	for _, d := range disks {
-		img, ok := res.Images[d]
+		img, ok := c.Result.Images[d]
 		if !ok {
-			fmt.Fprintf(&diffs, "golden %s names disk %s, which the script does not declare\n", sc.xmls[d], d)
 			continue
 		}
-		got, ok := thinDumpGolden(img)
-		if !ok {
-			t.Logf("thin_dump is not registered: %s not compared", sc.xmls[d])
-			continue
-		}
-		wantXML, err := os.ReadFile(sc.xmls[d])
+		wantXML, err := os.ReadFile(sc.Dumps[d])
 		if err != nil {
 			t.Fatal(err)
 		}
-		diffs.WriteString(UnifiedDiff(sc.xmls[d]+" (Linux 6.1, thin_dump 0.9.0)", "dmsim "+d+" image", string(wantXML), got))
-		if haveRealTools(t) {
-			diffs.WriteString(realCheckImage(t, sc.xmls[d], d, img, string(wantXML)))
-		}
+		diffs += realCheckImage(t, sc.Dumps[d], d, img, string(wantXML))
 	}
-	return diffs.String()
+	return diffs
 }
 
 func TestGoldens(t *testing.T) {

@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/scenario"
 	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/userland"
 )
@@ -189,7 +191,7 @@ func (m *Machine) image(d Disk, dir *string) (string, int64, error) {
 	os.Remove(p)
 	f, err := os.Create(p)
 	if err == nil {
-		err = f.Truncate(d.Size)
+		err = dmsim.TruncateImage(f, d.Size)
 		f.Close()
 	}
 	return p, d.Size, err
@@ -417,4 +419,31 @@ func (m *Machine) removeImages() error {
 	err := os.RemoveAll(m.tmp)
 	m.tmp = ""
 	return err
+}
+
+// DiskFlag is the repeatable command-line flag --disk NAME=SIZE|NAME=PATH
+// (a flag.Value): a size with a K, M, G, T or P suffix, or a plain number of
+// bytes, makes a new zero-filled disk; anything else attaches that image.
+type DiskFlag struct{ Disks *[]Disk }
+
+func (d DiskFlag) String() string {
+	if d.Disks == nil {
+		return ""
+	}
+	return fmt.Sprint(*d.Disks)
+}
+
+func (d DiskFlag) Set(v string) error {
+	name, spec, ok := strings.Cut(v, "=")
+	if !ok || name == "" || spec == "" {
+		return errors.New("want NAME=SIZE or NAME=PATH")
+	}
+	if size, err := strconv.ParseInt(spec, 10, 64); err == nil && size > 0 {
+		*d.Disks = append(*d.Disks, Disk{Name: name, Size: size})
+	} else if size, err := scenario.ParseSize(spec); err == nil {
+		*d.Disks = append(*d.Disks, Disk{Name: name, Size: size})
+	} else {
+		*d.Disks = append(*d.Disks, Disk{Name: name, Image: spec})
+	}
+	return nil
 }

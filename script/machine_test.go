@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -139,6 +140,26 @@ func TestNewMachineErrors(t *testing.T) {
 			t.Errorf("%s: booted", c.name)
 		} else if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestDiskFlag(t *testing.T) {
+	var disks []script.Disk
+	f := script.DiskFlag{Disks: &disks}
+	for _, v := range []string{"meta=4M", "data=2T", "raw=1048576", "img=/some/image.img"} {
+		if err := f.Set(v); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+	}
+	want := []script.Disk{{Name: "meta", Size: 4 << 20}, {Name: "data", Size: 2 << 40}, {Name: "raw", Size: 1 << 20},
+		{Name: "img", Image: "/some/image.img"}}
+	if !reflect.DeepEqual(disks, want) {
+		t.Errorf("got %+v, want %+v", disks, want)
+	}
+	for _, bad := range []string{"meta", "=4M", "meta=", ""} {
+		if err := f.Set(bad); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

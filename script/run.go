@@ -91,7 +91,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			disc = "nodiscard"
 		}
 		fmt.Fprintf(out, "# env: disk %s = %s %s (%d sectors, %d:%d, %s)\n", d.Name, d.Dev,
-			sizeString(d.Size), d.Size/dmsim.SectorSize, dmsim.VirtioMajor, 16*i, disc)
+			scenario.FormatSize(d.Size), d.Size/dmsim.SectorSize, dmsim.VirtioMajor, 16*i, disc)
 	}
 
 	for _, it := range s.Items {

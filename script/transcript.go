@@ -49,16 +49,3 @@ func StripEnv(transcript string) string {
 	}
 	return b.String()
 }
-
-// sizeString is a disk size as `# disk:` would write it.
-func sizeString(n int64) string {
-	switch {
-	case n%(1<<30) == 0:
-		return fmt.Sprintf("%dG", n>>30)
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%dM", n>>20)
-	case n%(1<<10) == 0:
-		return fmt.Sprintf("%dK", n>>10)
-	}
-	return fmt.Sprintf("%d", n)
-}

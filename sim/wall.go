@@ -18,20 +18,22 @@ type HostWall struct{}
 func (HostWall) Now() time.Time                         { return time.Now() }
 func (HostWall) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// maxWallStep bounds how long FollowWallClock sleeps in real time before it
-// looks at the timers again.
-const maxWallStep = 100 * time.Millisecond
+// maxWallStep bounds how far virtual time lags the wall clock between
+// timers, and how long FollowWallClock waits in real time before it looks
+// at the timers again.
+const maxWallStep = 20 * time.Millisecond
 
 // FollowWallClock makes virtual time follow the wall clock, for a daemon
 // that serves real programs (they sleep and retry in real time, so the
 // pool's 1 s commit and its 60 s no_space_timeout must be real seconds). It
-// runs as an actor until ctx ends: while virtual time is behind the wall
-// clock it sleeps in virtual time up to the wall clock's time (timers that
-// are due fire on the way); once caught up it holds its token, which keeps
-// the clock from jumping ahead, and waits in real time for the next timer's
-// deadline or a new timer. Virtual time therefore never runs ahead of the
-// wall clock, and a timer fires as soon as its deadline has passed on the
-// wall clock and every other actor waits.
+// runs as an actor until ctx ends: when a timer is due on the wall clock, or
+// virtual time lags the wall clock by maxWallStep, it sleeps in virtual time
+// up to the wall clock's time (timers that are due fire on the way);
+// otherwise it holds its token, which keeps the clock from jumping ahead,
+// and waits in real time for the next timer's deadline, a new timer or
+// maxWallStep. Virtual time therefore never runs ahead of the wall clock,
+// lags it by less than maxWallStep, and a timer fires as soon as its
+// deadline has passed on the wall clock and every other actor waits.
 //
 // CPU charges (Token.Charge) take no virtual time on such a clock: the work
 // they stand for takes its time on the wall clock already.
@@ -47,15 +49,18 @@ func (c *Clock) FollowWallClock(ctx context.Context, wall Wall) error {
 		target := base + wall.Now().Sub(start)
 		now := c.Now()
 		next, pending := c.nextDeadline()
-		if target > now || (pending && next <= now) {
+		// Sleep in virtual time when a timer is due, or to keep the clock
+		// within maxWallStep of the wall; otherwise wait in real time, so
+		// an idle daemon costs a few wake-ups a second.
+		if (pending && next <= target) || target-now >= maxWallStep {
 			if err := c.Sleep(ctx, max(target-now, 0)); err != nil {
 				return err
 			}
 			continue
 		}
-		step := maxWallStep
+		step := maxWallStep - (target - now)
 		if pending {
-			step = min(step, next-now)
+			step = min(step, next-target)
 		}
 		select {
 		case <-ctx.Done():

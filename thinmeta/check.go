@@ -2,6 +2,7 @@ package thinmeta
 
 import (
 	"fmt"
+	mathbits "math/bits"
 
 	"github.com/dmsim/dmsim/persistent-data/btree"
 )
@@ -58,14 +59,14 @@ func (im *Image) Check() *CheckReport {
 			im.checkPool(rep, &snap, "metadata snapshot: ")
 		}
 	}
-	dataRefs := map[uint64]uint32{}
+	dataRefs := newRefCounts(dataRoot.NrBlocks)
 	rc, err := im.RecountMetadata(&sb, func(n btree.Node) {
 		for i := 0; i < n.NrEntries(); i++ {
 			b, _ := UnpackBlockTime(n.Value64(i))
 			if b >= dataRoot.NrBlocks {
 				rep.add(true, "mapping %d maps data block %d beyond the data device (%d blocks)", n.Key(i), b, dataRoot.NrBlocks)
 			}
-			dataRefs[b]++
+			dataRefs.inc(b)
 		}
 	})
 	if err != nil {
@@ -92,16 +93,14 @@ func (im *Image) Check() *CheckReport {
 	var dataAllocated uint64
 	data.EachUsed(func(b uint64, c uint32) {
 		dataAllocated++
-		if e := dataRefs[b]; e != c {
+		if e := dataRefs.get(b); e != c {
 			rep.add(e > c, "data reference counts differ for block %d, expected %d, but got %d", b, e, c)
 		}
-		delete(dataRefs, b)
+		dataRefs.clear(b)
 	})
-	for b, e := range dataRefs {
-		if b < dataRoot.NrBlocks {
-			rep.add(true, "data reference counts differ for block %d, expected %d, but got 0", b, e)
-		}
-	}
+	dataRefs.each(func(b uint64, e uint32) {
+		rep.add(true, "data reference counts differ for block %d, expected %d, but got 0", b, e)
+	})
 	if dataAllocated != dataRoot.NrAllocated {
 		rep.add(false, "data space map nr_allocated is %d, counted %d", dataRoot.NrAllocated, dataAllocated)
 	}
@@ -140,6 +139,72 @@ func (im *Image) checkPool(rep *CheckReport, s *Superblock, label string) {
 	for id := range devs {
 		if _, ok := roots[id]; !ok {
 			rep.add(true, "%sdevice %d has details but no mapping tree", label, id)
+		}
+	}
+}
+
+// refCounts counts references to n blocks in two bits each, as a space
+// map's bitmaps do, counts of 3 or more in a map: 100M data blocks take
+// 25 MB, not the gigabytes of a map of every block.
+type refCounts struct {
+	n    uint64
+	bits []uint64
+	over map[uint64]uint32
+}
+
+func newRefCounts(n uint64) *refCounts {
+	return &refCounts{n: n, bits: make([]uint64, (n+31)/32), over: map[uint64]uint32{}}
+}
+
+func (r *refCounts) small(b uint64) uint64 { return r.bits[b/32] >> (2 * (b % 32)) & 3 }
+
+func (r *refCounts) set(b, v uint64) {
+	sh := 2 * (b % 32)
+	r.bits[b/32] = r.bits[b/32]&^(3<<sh) | v<<sh
+}
+
+// inc counts a reference to b; blocks beyond n are not counted (Check
+// reports them as such).
+func (r *refCounts) inc(b uint64) {
+	if b >= r.n {
+		return
+	}
+	switch v := r.small(b); v {
+	case 0, 1:
+		r.set(b, v+1)
+	case 2:
+		r.set(b, 3)
+		r.over[b] = 3
+	default:
+		r.over[b]++
+	}
+}
+
+func (r *refCounts) get(b uint64) uint32 {
+	if b >= r.n {
+		return 0
+	}
+	if v := r.small(b); v < 3 {
+		return uint32(v)
+	}
+	return r.over[b]
+}
+
+func (r *refCounts) clear(b uint64) {
+	if b < r.n {
+		r.set(b, 0)
+		delete(r.over, b)
+	}
+}
+
+// each calls fn for every block with references, in block order.
+func (r *refCounts) each(fn func(b uint64, count uint32)) {
+	for w, bits := range r.bits {
+		for bits != 0 {
+			i := uint64(mathbits.TrailingZeros64(bits)) / 2
+			b := uint64(w)*32 + i
+			fn(b, r.get(b))
+			bits &^= 3 << (2 * i)
 		}
 	}
 }

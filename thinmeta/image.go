@@ -74,8 +74,11 @@ type Image struct {
 	dev       ReadDevice
 	NrBlocks  uint64
 	chunks    map[uint64][]byte
+	pinned    map[uint64]bool // chunks a long-lived block was read from
+	spare     [][]byte        // buffers of evicted unpinned chunks
 	lru       []uint64
 	validated BlockSet // nodes whose checksum was verified
+	leaves    BlockSet // of those, the ones that are not internal nodes
 }
 
 const (
@@ -88,14 +91,51 @@ func NewImage(dev ReadDevice) *Image {
 	return &Image{dev: dev, NrBlocks: uint64(dev.Size()) / block.Size, chunks: map[uint64][]byte{}}
 }
 
+// Fork is a view of the same device for another goroutine: its own cache,
+// the blocks validated so far. The device must allow concurrent reads.
+func (im *Image) Fork() *Image {
+	f := NewImage(im.dev)
+	f.validated = append(BlockSet(nil), im.validated...)
+	f.leaves = append(BlockSet(nil), im.leaves...)
+	return f
+}
+
+// Join takes in what a Fork validated (once it is done with).
+func (im *Image) Join(f *Image) {
+	im.validated.union(f.validated)
+	im.leaves.union(f.leaves)
+}
+
 // Invalidate forgets cached blocks (after the device was written).
 func (im *Image) Invalidate() {
-	im.chunks, im.lru, im.validated = map[uint64][]byte{}, nil, nil
+	im.chunks, im.lru, im.validated, im.leaves, im.pinned = map[uint64][]byte{}, nil, nil, nil, nil
 }
 
 // Raw reads block b without validation. The block may share memory with
 // the cache: callers must not modify it.
 func (im *Image) Raw(b uint64) ([]byte, error) {
+	p, err := im.raw(b)
+	if err == nil {
+		im.pin(b)
+	}
+	return p, err
+}
+
+// pin keeps the memory of block b's chunk from being reused: a block that
+// callers may hold on to while reading others (an internal node during a
+// walk of its children, a bitmap, a superblock) comes from a pinned chunk.
+// Only the memory of chunks read for leaves alone is reused, and callers
+// use a leaf before they read the next block (countTree's leaf callbacks,
+// which read on, get pinned leaves).
+func (im *Image) pin(b uint64) {
+	if im.pinned == nil {
+		im.pinned = map[uint64]bool{}
+	}
+	im.pinned[b/chunkBlocks] = true
+}
+
+// raw is Raw without pinning.
+func (im *Image) raw(b uint64) ([]byte, error) {
 	if b >= im.NrBlocks {
 		return nil, &BlockError{Block: b, Fault: OutOfBounds, NrBlocks: im.NrBlocks}
 	}
@@ -103,7 +143,23 @@ func (im *Image) Raw(b uint64) ([]byte, error) {
 	chunk, ok := im.chunks[c]
 	if !ok {
 		n := min(uint64(chunkBlocks), im.NrBlocks-c*chunkBlocks)
-		chunk = make([]byte, n*block.Size)
+		if len(im.lru) >= maxChunks {
+			old := im.lru[0]
+			if !im.pinned[old] {
+				// reusing the buffer spares the page faults and the
+				// clearing of a fresh one (most of a walk's cost)
+				im.spare = append(im.spare, im.chunks[old])
+			}
+			delete(im.chunks, old)
+			delete(im.pinned, old)
+			im.lru = im.lru[1:]
+		}
+		if k := len(im.spare); k > 0 && uint64(cap(im.spare[k-1])) >= n*block.Size {
+			chunk = im.spare[k-1][:n*block.Size]
+			im.spare = im.spare[:k-1]
+		} else {
+			chunk = make([]byte, n*block.Size)
+		}
 		if got, err := im.dev.ReadAt(chunk, int64(c*chunkBlocks)*block.Size); got < len(chunk) && err != nil {
 			// fall back to the single block (a short device)
 			p := make([]byte, block.Size)
@@ -111,10 +167,6 @@ func (im *Image) Raw(b uint64) ([]byte, error) {
 				return nil, &BlockError{Block: b, Fault: ReadFailed}
 			}
 			return p, nil
-		}
-		if len(im.lru) >= maxChunks {
-			delete(im.chunks, im.lru[0])
-			im.lru = im.lru[1:]
 		}
 		im.chunks[c] = chunk
 		im.lru = append(im.lru, c)
@@ -126,9 +178,12 @@ func (im *Image) Raw(b uint64) ([]byte, error) {
 // read reads block b as a block of kind k: the checksum, then (except for
 // a superblock) the block number, as the tools check them.
 func (im *Image) read(b uint64, k BlockKind) ([]byte, error) {
-	p, err := im.Raw(b)
+	p, err := im.raw(b)
 	if err != nil {
 		return nil, err
+	}
+	if k != NodeBlock || btree.Node(p).IsInternal() {
+		im.pin(b)
 	}
 	if k != NodeBlock || !im.validated.Has(b) {
 		if want := block.Checksum(p[4:block.Size], kindXor[k]); le.Uint32(p) != want {
@@ -136,6 +191,9 @@ func (im *Image) read(b uint64, k BlockKind) ([]byte, error) {
 		}
 		if k == NodeBlock {
 			im.validated.Add(b)
+			if !btree.Node(p).IsInternal() {
+				im.leaves.Add(b)
+			}
 		}
 	}
 	if k != SuperblockBlock && le.Uint64(p[8:]) != b {
@@ -334,21 +392,36 @@ func (im *Image) ReadTree(root uint64, valueSize int, enter func(b uint64) bool,
 // reached and a node reached again (enter returns false) is not descended
 // into; an unreadable node stops it; leaf sees each leaf on first reach.
 func (im *Image) countTree(root uint64, enter func(uint64) bool, leaf func(btree.Node) error) error {
-	return im.WalkTree(root, func(v *NodeVisit) (bool, error) {
-		if !enter(v.Block) {
-			return false, nil
-		}
-		if v.Err != nil {
-			return false, v.Err
-		}
-		if v.Node.IsInternal() {
-			return true, nil
-		}
+	// WalkTree's order and stops, but a leaf already validated (by an
+	// earlier walk: thin_check's walk of the trees before its recount) is
+	// not read again when leaf does not need its entries.
+	if !enter(root) {
+		return nil
+	}
+	if leaf == nil && im.leaves.Has(root) {
+		return nil
+	}
+	n, err := im.Node(root)
+	if err != nil {
+		return err
+	}
+	if !n.IsInternal() {
 		if leaf != nil {
-			return false, leaf(v.Node)
+			// leaf reads other blocks while it holds n
+			im.pin(root)
+			return leaf(n)
 		}
-		return false, nil
-	})
+		return nil
+	}
+	if !Sane(n, 8) {
+		return nil
+	}
+	for i := 0; i < n.NrEntries(); i++ {
+		if err := im.countTree(n.Value64(i), enter, leaf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SpaceMap is a space map read back from an image.
@@ -551,4 +624,13 @@ func (s *BlockSet) Add(b uint64) {
 		*s = append(*s, make([]uint64, len(*s)+1)...)
 	}
 	(*s)[b/64] |= 1 << (b % 64)
+}
+
+func (s *BlockSet) union(o BlockSet) {
+	if len(o) > len(*s) {
+		*s = append(*s, make([]uint64, len(o)-len(*s))...)
+	}
+	for i, w := range o {
+		(*s)[i] |= w
+	}
 }

@@ -254,6 +254,9 @@ func Open(dev block.Device, dataBlockSize uint64, format bool, opts Options) (*P
 	if opts.ReadOnlyDevice {
 		bmOpts = append(bmOpts, block.ReadOnly())
 	}
+	if opts.Log != nil {
+		bmOpts = append(bmOpts, block.WithLog(opts.Log))
+	}
 	pmd.bm = block.NewManager(dev, bmOpts...)
 	if err := pmd.openOrFormat(format); err != nil {
 		return nil, err

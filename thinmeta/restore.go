@@ -51,7 +51,10 @@ type Restorer struct {
 // NewRestorer formats dev (capped at the metadata space map's limit).
 // Errors wrap ENOSPC when the device is too small.
 func NewRestorer(dev block.Device) (*Restorer, error) {
-	r := &Restorer{bm: block.NewManager(dev)}
+	// thin_restore writes along the right edge of each btree: a small
+	// cache holds its working set (and keeps the RSS low). A Restorer is
+	// used by one goroutine: its block manager takes no locks.
+	r := &Restorer{bm: block.NewManager(dev, block.WithCacheBytes(restoreCacheBytes), block.Unshared())}
 	var err error
 	if r.tm, r.metaSM, err = spacemap.CreateMetadata(r.bm, SuperblockLocation, spacemap.ToolsLayout); err != nil {
 		return nil, err
@@ -200,3 +203,8 @@ func (r *Restorer) freeEmptyLeaf() error {
 	r.bm.Unlock(bm)
 	return nil
 }
+
+// restoreCacheBytes bounds a Restorer's block cache: the right edges of
+// the trees, the data space map's bitmaps a scattered pool touches (one
+// per 16,320 data blocks) and its index.
+const restoreCacheBytes = 16 << 20

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/persistent-data/block"
@@ -238,16 +240,16 @@ func (t *tool) check(path string, o *checkOpts) (int, error) {
 			level = fatal
 		}
 		if !o.skipMappings {
-			for _, r := range roots {
-				w := newWalker(im, 8, func(uint64, []byte) error { return nil }, func(d damage) {
-					out.say("thin device %d is missing mappings %s", r.id, d.keys)
+			for i, r := range walkDevices(im, roots) {
+				for _, d := range r.damage {
+					out.say("thin device %d is missing mappings %s", roots[i].id, d.keys)
 					out.level++
 					out.say("%s", d.desc)
 					out.level--
 					level = fatal
-				})
-				if err := w.walk(r.root); err != nil {
-					return 1, err
+				}
+				if r.err != nil {
+					return 1, r.err
 				}
 			}
 		}
@@ -333,4 +335,50 @@ func checkMetadataCounts(im *image, sb *thinmeta.Superblock, out *nested) (errLe
 		}
 	}
 	return level, nil
+}
+
+// deviceWalk is what the walk of one device's mapping tree found.
+type deviceWalk struct {
+	damage []damage
+	err    error
+}
+
+// walkDevices walks each device's mapping tree, as thin_check's mapping
+// pass does; the caller reports the results in device order. A host
+// device's trees are walked in parallel, each goroutine with its own view
+// of the image.
+func walkDevices(im *image, roots []devRoot) []deviceWalk {
+	res := make([]deviceWalk, len(roots))
+	walkOne := func(im *image, i int) {
+		w := newWalker(im, 8, func(uint64, []byte) error { return nil }, func(d damage) {
+			res[i].damage = append(res[i].damage, d)
+		})
+		res[i].err = w.walk(roots[i].root)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(roots))
+	if !isHostFile(im.dev) || workers < 2 {
+		for i := range roots {
+			if walkOne(im, i); res[i].err != nil {
+				break // the devices after it are not walked
+			}
+		}
+		return res
+	}
+	forks := make([]*image, workers)
+	var wg sync.WaitGroup
+	for g := range forks {
+		forks[g] = &image{im.Fork(), im.dev}
+		wg.Add(1)
+		go func(f *image) {
+			defer wg.Done()
+			for i := g; i < len(roots); i += workers {
+				walkOne(f, i)
+			}
+		}(forks[g])
+	}
+	wg.Wait()
+	for _, f := range forks {
+		im.Join(f.Image)
+	}
+	return res
 }

@@ -3,6 +3,7 @@ package thintools
 import (
 	"bufio"
 	"fmt"
+	"strconv"
 
 	"github.com/dmsim/dmsim/thinmeta"
 )
@@ -51,6 +52,7 @@ func (r *runBuilder) flush() {
 type xmlEmitter struct {
 	w      *bufio.Writer
 	indent int
+	buf    [128]byte
 }
 
 func (x *xmlEmitter) pad() {
@@ -86,17 +88,44 @@ func (x *xmlEmitter) endDevice() {
 }
 
 func (x *xmlEmitter) rangeMap(origin, data uint64, time uint32, length uint64) {
-	x.pad()
-	fmt.Fprintf(x.w, "<range_mapping origin_begin=\"%d\" data_begin=\"%d\" length=\"%d\" time=\"%d\"/>\n", origin, data, length, time)
+	b := x.line()
+	b = append(b, `<range_mapping origin_begin="`...)
+	b = strconv.AppendUint(b, origin, 10)
+	b = append(b, `" data_begin="`...)
+	b = strconv.AppendUint(b, data, 10)
+	b = append(b, `" length="`...)
+	b = strconv.AppendUint(b, length, 10)
+	b = append(b, `" time="`...)
+	b = strconv.AppendUint(b, uint64(time), 10)
+	x.w.Write(append(b, "\"/>\n"...))
 }
 
 func (x *xmlEmitter) singleMap(origin, data uint64, time uint32) {
-	x.pad()
-	fmt.Fprintf(x.w, "<single_mapping origin_block=\"%d\" data_block=\"%d\" time=\"%d\"/>\n", origin, data, time)
+	b := x.line()
+	b = append(b, `<single_mapping origin_block="`...)
+	b = strconv.AppendUint(b, origin, 10)
+	b = append(b, `" data_block="`...)
+	b = strconv.AppendUint(b, data, 10)
+	b = append(b, `" time="`...)
+	b = strconv.AppendUint(b, uint64(time), 10)
+	x.w.Write(append(b, "\"/>\n"...))
+}
+
+// line starts a mapping line in the emitter's buffer: the indent. The
+// mappings are most of a dump: they are formatted without fmt.
+func (x *xmlEmitter) line() []byte {
+	b := x.buf[:0]
+	for i := 0; i < x.indent; i++ {
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // humanEmitter writes the 0.9.0 human_readable format.
-type humanEmitter struct{ w *bufio.Writer }
+type humanEmitter struct {
+	w   *bufio.Writer
+	buf [128]byte
+}
 
 func (h *humanEmitter) beginSuperblock(sb *thinmeta.Superblock, nrDataBlocks uint64) {
 	fmt.Fprintf(h.w, "begin superblock: \"\", %d, %d, %d, %d, %d, %d\n",
@@ -113,9 +142,25 @@ func (h *humanEmitter) beginDevice(dev uint64, d thinmeta.DeviceDetails) {
 func (h *humanEmitter) endDevice() { h.w.WriteString("\n") }
 
 func (h *humanEmitter) rangeMap(origin, data uint64, time uint32, length uint64) {
-	fmt.Fprintf(h.w, "    (%d..%d) -> (%d..%d), %d\n", origin, origin+length-1, data, data+length-1, time)
+	b := append(h.buf[:0], "    ("...)
+	b = strconv.AppendUint(b, origin, 10)
+	b = append(b, ".."...)
+	b = strconv.AppendUint(b, origin+length-1, 10)
+	b = append(b, ") -> ("...)
+	b = strconv.AppendUint(b, data, 10)
+	b = append(b, ".."...)
+	b = strconv.AppendUint(b, data+length-1, 10)
+	b = append(b, "), "...)
+	b = strconv.AppendUint(b, uint64(time), 10)
+	h.w.Write(append(b, '\n'))
 }
 
 func (h *humanEmitter) singleMap(origin, data uint64, time uint32) {
-	fmt.Fprintf(h.w, "    %d -> %d, %d\n", origin, data, time)
+	b := append(h.buf[:0], "    "...)
+	b = strconv.AppendUint(b, origin, 10)
+	b = append(b, " -> "...)
+	b = strconv.AppendUint(b, data, 10)
+	b = append(b, ", "...)
+	b = strconv.AppendUint(b, uint64(time), 10)
+	h.w.Write(append(b, '\n'))
 }

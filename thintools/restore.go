@@ -158,17 +158,11 @@ func restoreError(err error) error {
 type blockDevice struct{ Device }
 
 func (d blockDevice) Flush() error { return syncDev(d.Device) }
-func (d blockDevice) WriteFUA(p []byte, off int64) error {
-	if _, err := d.WriteAt(p, off); err != nil {
-		return err
-	}
-	return syncDev(d.Device)
-}
 
 const badCast = "bad lexical cast: source type value could not be interpreted as target"
 
 func attrU64(ev xmlEvent, name string) (uint64, error) {
-	s, ok := ev.attrs[name]
+	s, ok := ev.attrs.get(name)
 	if !ok {
 		return 0, errorf("could not find attribute: %s", name)
 	}
@@ -191,7 +185,7 @@ func attrU32(ev xmlEvent, name string) (uint32, error) {
 }
 
 func optU32(ev xmlEvent, name string, def uint32) (uint32, error) {
-	if _, ok := ev.attrs[name]; !ok {
+	if _, ok := ev.attrs.get(name); !ok {
 		return def, nil
 	}
 	return attrU32(ev, name)
@@ -200,7 +194,14 @@ func optU32(ev xmlEvent, name string, def uint32) (uint32, error) {
 // restoreXML reads thin_dump XML the way 0.9.0's restore emitter consumes
 // it, writing through r as it goes; the superblock is committed at the end.
 func restoreXML(in io.Reader, ov *restoreOverrides, r *thinmeta.Restorer) error {
-	s := newXMLScanner(in)
+	var s interface{ next() (xmlEvent, error) } = newXMLScanner(in)
+	if isHostFile(in) {
+		// a host file: parse on a second core (never inside the
+		// simulation, whose files belong to its virtual machine)
+		ra := newXMLReadAhead(newXMLScanner(in))
+		defer ra.close()
+		s = ra
+	}
 	var hdr *thinmeta.PoolHeader
 	inDevice := false
 	mapping := func(v, d uint64, t uint32) error {
@@ -327,7 +328,7 @@ func superblockAttrs(ev xmlEvent, ov *restoreOverrides) (*thinmeta.PoolHeader, e
 			e = f()
 		}
 	}
-	if u, ok := ev.attrs["uuid"]; ok {
+	if u, ok := ev.attrs.get("uuid"); ok {
 		copy(h.UUID[:], u)
 	} else {
 		e = toolError("could not find attribute: uuid")
@@ -339,7 +340,7 @@ func superblockAttrs(ev xmlEvent, ov *restoreOverrides) (*thinmeta.PoolHeader, e
 	get(func() (err error) { h.DataBlockSize, err = attrU32(ev, "data_block_size"); return })
 	get(func() (err error) { h.NrDataBlocks, err = attrU64(ev, "nr_data_blocks"); return })
 	get(func() (err error) {
-		if _, ok := ev.attrs["metadata_snap"]; ok {
+		if _, ok := ev.attrs.get("metadata_snap"); ok {
 			h.HeldRoot, err = attrU64(ev, "metadata_snap")
 		}
 		return

@@ -113,3 +113,19 @@ func (d *procDevice) Sync() error {
 	return nil
 }
 func (d *procDevice) Close() error { return d.f.Close() }
+
+// isHostFile reports whether a tool's file or device is a file of the
+// host (OSFS's, or `dmsim thin_check IMAGE`'s through userland.HostFS,
+// which wraps an *os.File): other goroutines may read it meanwhile. The
+// emulated machine's files belong to its simulation: never those.
+func isHostFile(x any) bool {
+	switch v := x.(type) {
+	case *osDevice, *os.File:
+		return true
+	case *procDevice:
+		return isHostFile(v.f)
+	case interface{ Fd() uintptr }: // userland's osFile embeds *os.File
+		return true
+	}
+	return false
+}

@@ -48,3 +48,42 @@ func TestUserlandCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIsHostFile: only the host's files are read from other goroutines.
+func TestIsHostFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	osf, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer osf.Close()
+	hostf, err := userland.HostFS{}.OpenFile(context.Background(), p, userland.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostf.Close()
+	dev, err := OSFS{}.OpenDevice(p, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDev(dev)
+	for _, c := range []struct {
+		name string
+		x    any
+		want bool
+	}{
+		{"os.File", osf, true},
+		{"OSFS device", dev, true},
+		{"userland.HostFS file", hostf, true},
+		{"HostFS file as a tool's device", &procDevice{hostf}, true},
+		{"a reader", strings.NewReader("x"), false},
+		{"a memory device", blockDevice{nil}, false},
+	} {
+		if got := isHostFile(c.x); got != c.want {
+			t.Errorf("%s: isHostFile %v, want %v", c.name, got, c.want)
+		}
+	}
+}

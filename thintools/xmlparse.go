@@ -1,18 +1,53 @@
 package thintools
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
 )
 
-// xmlEvent is one start or end tag.
+// xmlEvent is one start or end tag. Its attrs are valid until the next
+// event is read.
 type xmlEvent struct {
 	start bool
 	name  string
-	attrs map[string]string
+	attrs xmlAttrs
 	line  int
+}
+
+// xmlAttrs is a tag's attributes in document order (a tag has a handful:
+// a list beats a map).
+type xmlAttrs []xmlAttr
+
+type xmlAttr struct{ name, value string }
+
+func (a xmlAttrs) get(name string) (string, bool) {
+	for _, at := range a {
+		if at.name == name {
+			return at.value, true
+		}
+	}
+	return "", false
+}
+
+// interned are the names of the thin_dump format: reading one allocates
+// nothing.
+var interned = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"superblock", "device", "single_mapping", "range_mapping",
+		"uuid", "time", "transaction", "flags", "version", "data_block_size", "nr_data_blocks", "metadata_snap",
+		"dev_id", "mapped_blocks", "creation_time", "snap_time",
+		"origin_block", "data_block", "origin_begin", "data_begin", "length"} {
+		m[n] = n
+	}
+	return m
+}()
+
+func intern(b []byte) string {
+	if s, ok := interned[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	return string(b)
 }
 
 // xmlError is an expat-style parse error.
@@ -29,29 +64,60 @@ func (e *xmlError) Error() string { return fmt.Sprintf("Parse error at line %d:\
 // and character data; it does not expand entities other than the five
 // predefined ones.
 type xmlScanner struct {
-	r     *bufio.Reader
+	src   io.Reader
+	rb    []byte // read buffer: rb[ri:rn] not yet read
+	ri    int
+	rn    int
+	eof   bool
 	line  int
 	stack []string
 	root  bool // the document element has been closed
 	seen  bool // a document element has been seen
 	pend  []xmlEvent
+	attrs xmlAttrs // reused by every start tag
+	buf   []byte   // scratch for names and values
 }
 
 func newXMLScanner(r io.Reader) *xmlScanner {
-	return &xmlScanner{r: bufio.NewReaderSize(r, 64<<10), line: 1}
+	return &xmlScanner{src: r, rb: make([]byte, 64<<10), line: 1}
 }
 
 func (s *xmlScanner) errf(msg string) error { return &xmlError{s.line, msg} }
 
 func (s *xmlScanner) read() (byte, bool) {
-	c, err := s.r.ReadByte()
-	if err != nil {
+	if s.ri == s.rn && !s.fill() {
 		return 0, false
 	}
+	c := s.rb[s.ri]
+	s.ri++
 	if c == '\n' {
 		s.line++
 	}
 	return c, true
+}
+
+// unread steps back over the byte read last.
+func (s *xmlScanner) unread() { s.ri-- }
+
+// fill refills the read buffer, keeping its last byte for unread; false at
+// the end of the input (or a read error, which expat reports alike).
+func (s *xmlScanner) fill() bool {
+	for !s.eof {
+		keep := 0
+		if s.rn > 0 {
+			s.rb[0] = s.rb[s.rn-1]
+			keep = 1
+		}
+		n, err := s.src.Read(s.rb[keep:])
+		if err != nil {
+			s.eof = true
+		}
+		if n > 0 {
+			s.ri, s.rn = keep, keep+n
+			return true
+		}
+	}
+	return false
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -133,7 +199,7 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 	if !isNameByte(c) {
 		return xmlEvent{}, s.errf("not well-formed (invalid token)")
 	}
-	s.r.UnreadByte()
+	s.unread()
 	if c == '\n' {
 		s.line--
 	}
@@ -141,7 +207,8 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 	if err != nil {
 		return xmlEvent{}, err
 	}
-	ev := xmlEvent{start: true, name: name, attrs: map[string]string{}, line: s.line}
+	ev := xmlEvent{start: true, name: name, attrs: s.attrs[:0], line: s.line}
+	defer func() { s.attrs = ev.attrs[:0] }()
 	for {
 		for isSpace(c) {
 			if c, ok = s.read(); !ok {
@@ -167,7 +234,7 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 			s.pend = append(s.pend, xmlEvent{name: name, line: s.line})
 			return ev, nil
 		case isNameByte(c):
-			s.r.UnreadByte()
+			s.unread()
 			attr, c2, err := s.name()
 			if err != nil {
 				return xmlEvent{}, err
@@ -193,7 +260,7 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 				return xmlEvent{}, s.errf("not well-formed (invalid token)")
 			}
 			q := c
-			var b strings.Builder
+			b := s.buf[:0]
 			for {
 				if c, ok = s.read(); !ok {
 					return xmlEvent{}, s.errf("unclosed token")
@@ -204,12 +271,13 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 				if c == '<' {
 					return xmlEvent{}, s.errf("not well-formed (invalid token)")
 				}
-				b.WriteByte(c)
+				b = append(b, c)
 			}
-			if _, dup := ev.attrs[attr]; dup {
+			s.buf = b
+			if _, dup := ev.attrs.get(attr); dup {
 				return xmlEvent{}, s.errf("duplicate attribute")
 			}
-			ev.attrs[attr] = unescapeXML(b.String())
+			ev.attrs = append(ev.attrs, xmlAttr{attr, unescapeXML(string(b))})
 			if c, ok = s.read(); !ok {
 				return xmlEvent{}, s.errf("unclosed token")
 			}
@@ -223,16 +291,17 @@ func (s *xmlScanner) tag() (xmlEvent, error) {
 }
 
 func (s *xmlScanner) name() (string, byte, error) {
-	var b strings.Builder
+	b := s.buf[:0]
+	defer func() { s.buf = b }()
 	for {
 		c, ok := s.read()
 		if !ok {
 			return "", 0, s.errf("unclosed token")
 		}
 		if !isNameByte(c) {
-			return b.String(), c, nil
+			return intern(b), c, nil
 		}
-		b.WriteByte(c)
+		b = append(b, c)
 	}
 }
 
@@ -258,4 +327,95 @@ func unescapeXML(s string) string {
 		return s
 	}
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", "\"", "&apos;", "'").Replace(s)
+}
+
+// xmlBatch is a run of events read ahead, with their attributes.
+type xmlBatch struct {
+	evs   []xmlEvent
+	attrs []xmlAttr // the events' attrs are slices of it
+	err   error     // after evs: the scanner's error (or io.EOF)
+}
+
+const xmlBatchEvents = 4096
+
+// xmlReadAhead scans on a goroutine of its own while its reader consumes
+// the events: thin_restore parses and inserts on two cores. Events come
+// out in order, the scanner's error (io.EOF at the end) after the last.
+type xmlReadAhead struct {
+	full, free chan *xmlBatch
+	stop       chan struct{}
+	done       chan struct{}
+	cur        *xmlBatch
+	i          int
+}
+
+func newXMLReadAhead(s *xmlScanner) *xmlReadAhead {
+	ra := &xmlReadAhead{full: make(chan *xmlBatch, 4), free: make(chan *xmlBatch, 4),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for i := 0; i < 4; i++ {
+		ra.free <- &xmlBatch{}
+	}
+	go ra.scan(s)
+	return ra
+}
+
+func (ra *xmlReadAhead) scan(s *xmlScanner) {
+	defer close(ra.done)
+	for {
+		var b *xmlBatch
+		select {
+		case b = <-ra.free:
+		case <-ra.stop:
+			return
+		}
+		b.evs, b.attrs = b.evs[:0], b.attrs[:0]
+		for len(b.evs) < xmlBatchEvents && b.err == nil {
+			ev, err := s.next()
+			if err != nil {
+				b.err = err
+				break
+			}
+			// copy the attrs out of the scanner's reused list (an
+			// earlier event's slice may keep an older backing array of
+			// b.attrs: nothing writes to that until the batch is reused)
+			n := len(b.attrs)
+			b.attrs = append(b.attrs, ev.attrs...)
+			ev.attrs = b.attrs[n:len(b.attrs):len(b.attrs)]
+			b.evs = append(b.evs, ev)
+		}
+		err := b.err
+		select {
+		case ra.full <- b:
+		case <-ra.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// next is xmlScanner.next, read ahead.
+func (ra *xmlReadAhead) next() (xmlEvent, error) {
+	for ra.cur == nil || ra.i == len(ra.cur.evs) {
+		if ra.cur != nil {
+			if ra.cur.err != nil {
+				return xmlEvent{}, ra.cur.err
+			}
+			b := ra.cur
+			b.err = nil
+			ra.cur = nil
+			ra.free <- b
+		}
+		ra.cur, ra.i = <-ra.full, 0
+	}
+	ev := ra.cur.evs[ra.i]
+	ra.i++
+	return ev, nil
+}
+
+// close stops the scanner goroutine and waits for it.
+func (ra *xmlReadAhead) close() {
+	close(ra.stop)
+	<-ra.done
 }

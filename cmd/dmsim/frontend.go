@@ -16,8 +16,8 @@ import (
 
 	"github.com/dmsim/dmsim/frontend"
 	"github.com/dmsim/dmsim/frontend/shim"
-	"github.com/dmsim/dmsim/scenario"
 	"github.com/dmsim/dmsim/script"
+	"golang.org/x/sys/unix"
 )
 
 // The front end's subcommands: serve, shims and exec.
@@ -25,36 +25,17 @@ import (
 // DefaultStateDir is where `dmsim serve` keeps its state by default.
 const DefaultStateDir = "/var/lib/dmsim"
 
-// diskList is the repeatable --disk NAME=SIZE|NAME=PATH of serve and exec:
-// a size makes a new zero-filled disk, anything else attaches an image.
-type diskList []script.Disk
-
-func (d *diskList) String() string { return fmt.Sprint(*d) }
-
-func (d *diskList) Set(v string) error {
-	name, spec, ok := strings.Cut(v, "=")
-	if !ok || name == "" || spec == "" {
-		return errors.New("want NAME=SIZE or NAME=PATH")
-	}
-	if size, err := scenario.ParseSize(spec); err == nil {
-		*d = append(*d, script.Disk{Name: name, Size: size})
-	} else {
-		*d = append(*d, script.Disk{Name: name, Image: spec})
-	}
-	return nil
-}
-
 // serveArgs are the flags serve and exec share.
 type serveArgs struct {
 	state  string
-	disks  diskList
+	disks  []script.Disk
 	socket string
 	noBlk  bool
 }
 
 func (a *serveArgs) flags(fs *flag.FlagSet, defaultState string) {
 	fs.StringVar(&a.state, "state", defaultState, "keep disk images, the socket and the pid file in `DIR`")
-	fs.Var(&a.disks, "disk", "a disk `NAME=SIZE` (a new image DIR/NAME.img) or NAME=PATH (an existing image); repeatable")
+	fs.Var(script.DiskFlag{Disks: &a.disks}, "disk", "a disk `NAME=SIZE` (a new image DIR/NAME.img) or NAME=PATH (an existing image); repeatable")
 	fs.StringVar(&a.socket, "socket", shim.SocketPath, "where shims find the daemon")
 	fs.BoolVar(&a.noBlk, "no-block-devices", false, "serve commands only: no FUSE files, loop devices or /dev/mapper links")
 }
@@ -73,10 +54,7 @@ func (a *serveArgs) config(log io.Writer) (frontend.Config, error) {
 		} else {
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
-				var d diskList
-				if err := d.Set(sc.Text()); err == nil {
-					cfg.Disks = append(cfg.Disks, d...)
-				}
+				script.DiskFlag{Disks: &cfg.Disks}.Set(sc.Text())
 			}
 			f.Close()
 		}
@@ -273,6 +251,9 @@ func execInner(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail(fmt.Errorf("tmpfs on %s: %w", dir, err))
 		}
 	}
+	// The control node devtmpfs makes when dm_mod loads (no driver behind
+	// it on this kernel; tools that look for it find it).
+	unix.Mknod("/dev/mapper/control", unix.S_IFCHR|0o600, int(unix.Mkdev(10, 236)))
 	shims := filepath.Join(run, "bin")
 	if err := installShims(shims); err != nil {
 		return fail(err)

@@ -4,6 +4,8 @@
 //
 //	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT
 //	                                                       replay a script, print its transcript
+//	dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
+//	                                                       replay scripts, compare them with their goldens
 //	dmsim repl [--disk NAME=SIZE|PATH]...                 interactive shell (also: dmsim with no arguments)
 //	dmsim serve [--state DIR] [--disk NAME=SIZE|PATH]...  the daemon for real programs
 //	dmsim shims DIR                                        install the shims (dmsetup, thin_*, ...)
@@ -64,6 +66,11 @@ Usage:
         --keep DIR keeps the disk images as DIR/NAME.img, --disk attaches an existing image,
         --command-time D is the virtual time each command line costs (default %v, 0 for none),
         --max-stall D stops the run at a line that lets no time pass for D of real time (default 10s, 0: never)
+  dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
+        replay scripts (PATH: a NAME.sh, or a directory of them) and compare each transcript with its
+        golden NAME.txt (beside the script, or in --goldens DIR), "# env:" lines aside: a unified diff
+        for each difference, then "N passed, N failed"; exit 1 on any difference. --update writes
+        the goldens that differ or are missing from dmsim's output (marked "# env: dmsim")
   dmsim repl [--disk NAME=SIZE|NAME=PATH]...
         interactive shell on an emulated machine (default disks: meta 4M, data 64M);
         also what plain "dmsim" runs
@@ -95,6 +102,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdout, stderr)
+	case "test":
+		return testCmd(ctx, args[1:], stdout, stderr)
 	case "repl":
 		return repl.Main(ctx, args[1:], stdin, stdout, stderr)
 	case "serve":

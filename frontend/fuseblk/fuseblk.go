@@ -71,6 +71,8 @@ func Mount(dir string) (*FS, error) {
 			MaxWrite: 1 << 20,
 			// As root, mount(2) directly; fusermount3 otherwise.
 			DirectMount: true,
+			// Read results are Go memory, not files: nothing to splice.
+			DisableSplice: true,
 		},
 		AttrTimeout:  &sec,
 		EntryTimeout: &sec,

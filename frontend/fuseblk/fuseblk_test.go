@@ -95,15 +95,22 @@ func TestFileIO(t *testing.T) {
 	if _, err := f.WriteAt(buf, 4096); err != nil {
 		t.Fatal(err)
 	}
-	if dev.writes == 0 || !bytes.Equal(dev.data[4096:4096+8192], buf) {
+	dev.mu.Lock()
+	reached := dev.writes > 0 && bytes.Equal(dev.data[4096:4096+8192], buf)
+	dev.mu.Unlock()
+	if !reached {
 		t.Fatal("the write did not reach the device")
 	}
 	got := make([]byte, 8192)
 	if _, err := f.ReadAt(got, 4096); err != nil || !bytes.Equal(got, buf) {
 		t.Fatalf("read back: %v", err)
 	}
-	if err := f.Sync(); err != nil || dev.flushes != 1 {
-		t.Fatalf("fsync: %v, %d flushes", err, dev.flushes)
+	err = f.Sync()
+	dev.mu.Lock()
+	flushes := dev.flushes
+	dev.mu.Unlock()
+	if err != nil || flushes != 1 {
+		t.Fatalf("fsync: %v, %d flushes", err, flushes)
 	}
 	const punch = 0x01 | 0x02
 	if err := syscall.Fallocate(int(f.Fd()), punch, 4096, 4096); err != nil {
@@ -112,9 +119,11 @@ func TestFileIO(t *testing.T) {
 	if err := syscall.Fallocate(int(f.Fd()), 0x10, 8192, 4096); err != nil {
 		t.Fatalf("zero range: %v", err)
 	}
+	dev.mu.Lock()
 	if len(dev.discards) != 1 || dev.discards[0] != [2]int64{4096, 4096} || len(dev.zeroes) != 1 || dev.zeroes[0] != [2]int64{8192, 4096} {
 		t.Errorf("discards %v, write-zeroes %v", dev.discards, dev.zeroes)
 	}
+	dev.mu.Unlock()
 	if _, err := f.WriteAt(buf[:4096], 1<<20); err == nil || !strings.Contains(err.Error(), "no space") {
 		t.Errorf("write past the end: %v", err)
 	}

@@ -3,6 +3,9 @@ package block
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dmsim/dmsim/linuxerr"
@@ -103,7 +106,7 @@ func TestLocksAndCache(t *testing.T) {
 }
 
 // TestCommitOrder: every other dirty block is written, then a flush, then
-// the superblock with FUA.
+// the superblock as a plain write (6.1 has no FUA on it), then a flush.
 func TestCommitOrder(t *testing.T) {
 	dev := NewMemDevice(10 * Size)
 	dev.Log = []MemOp{}
@@ -117,7 +120,7 @@ func TestCommitOrder(t *testing.T) {
 	if err := m.CommitSuperblock(sb); err != nil {
 		t.Fatal(err)
 	}
-	want := []MemOp{{'W', 1}, {'W', 2}, {'W', 3}, {'F', -1}, {'U', 0}}
+	want := []MemOp{{'W', 1}, {'W', 2}, {'W', 3}, {'F', -1}, {'W', 0}, {'F', -1}}
 	if len(dev.Log) != len(want) {
 		t.Fatalf("ops %v", dev.Log)
 	}
@@ -128,5 +131,79 @@ func TestCommitOrder(t *testing.T) {
 	}
 	if m.Locked() != 0 {
 		t.Fatal("superblock still locked")
+	}
+}
+
+// TestValidatorLog: a failed check logs the validator's own line under its
+// DM_MSG_PREFIX, then the block manager's, as dm_bm_validate_buffer() does
+// in 6.1; blocknr mismatches are ENOTBLK, checksum ones EILSEQ.
+func TestValidatorLog(t *testing.T) {
+	node := &Std{Label: "btree_node", Xor: 121107, Prefix: "btree spine", CheckName: "node_check failed",
+		Extra: func(d []byte, loc uint64) error {
+			if d[16] == 0xff {
+				return &CheckError{"btree_node", loc, "node_check failed: too many entries", linuxerr.EILSEQ}
+			}
+			return nil
+		}}
+	bitmap := &Std{Label: "sm_bitmap", Xor: 240779, Prefix: "space map common", CheckName: "bitmap check failed"}
+	plain := &Std{Label: "raw", Xor: 1}
+	for _, tc := range []struct {
+		name    string
+		v       *Std
+		corrupt func(dev *MemDevice, good []byte) // damages block 26
+		errno   linuxerr.Errno
+		want    []string
+	}{
+		{"misdirected node", node, func(dev *MemDevice, _ []byte) {
+			other := make([]byte, Size)
+			node.PrepareForWrite(other, 28)
+			dev.WriteAt(other, 26*Size)
+		}, linuxerr.ENOTBLK, []string{
+			"<3>device-mapper: btree spine: node_check failed: blocknr 28 != wanted 26",
+			"<3>device-mapper: block manager: btree_node validator check failed for block 26"}},
+		{"bitmap checksum", bitmap, func(dev *MemDevice, good []byte) {
+			good[100] ^= 1
+			dev.WriteAt(good, 26*Size)
+		}, linuxerr.EILSEQ, []string{
+			"<3>device-mapper: space map common: bitmap check failed: csum %d != wanted %d",
+			"<3>device-mapper: block manager: sm_bitmap validator check failed for block 26"}},
+		{"node's own check", node, func(dev *MemDevice, good []byte) {
+			good[16] = 0xff
+			node.PrepareForWrite(good, 26)
+			dev.WriteAt(good, 26*Size)
+		}, linuxerr.EILSEQ, []string{
+			"<3>device-mapper: btree spine: node_check failed: too many entries",
+			"<3>device-mapper: block manager: btree_node validator check failed for block 26"}},
+		{"validator without a prefix", plain, func(dev *MemDevice, _ []byte) {
+			dev.WriteAt(make([]byte, Size), 26*Size)
+		}, linuxerr.ENOTBLK, []string{
+			"<3>device-mapper: block manager: raw validator check failed for block 26"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := NewMemDevice(32 * Size)
+			good := make([]byte, Size)
+			tc.v.PrepareForWrite(good, 26)
+			dev.WriteAt(good, 26*Size)
+			tc.corrupt(dev, good)
+			var got []string
+			m := NewManager(dev, WithLog(func(level int, msg string) { got = append(got, fmt.Sprintf("<%d>%s", level, msg)) }))
+			_, err := m.ReadLock(26, tc.v)
+			if !errors.Is(err, tc.errno) {
+				t.Errorf("error %v, want %v", err, tc.errno)
+			}
+			want := slices.Clone(tc.want)
+			if strings.Contains(want[0], "%d") {
+				d := make([]byte, Size)
+				dev.ReadAt(d, 26*Size)
+				want[0] = fmt.Sprintf(want[0], Checksum(d[4:], tc.v.Xor), binary.LittleEndian.Uint32(d))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("log %q\nwant %q", got, want)
+			}
+			// Without WithLog nothing is logged, and the error is the same.
+			if _, err2 := NewManager(dev).ReadLock(26, tc.v); err2 == nil || err2.Error() != err.Error() {
+				t.Errorf("unlogged error %v, want %v", err2, err)
+			}
+		})
 	}
 }

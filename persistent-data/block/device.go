@@ -23,10 +23,10 @@ type Device interface {
 	// ReadAt and WriteAt transfer whole blocks at byte offsets.
 	ReadAt(p []byte, off int64) (int, error)
 	WriteAt(p []byte, off int64) (int, error)
-	// Flush makes every completed write durable (a REQ_PREFLUSH).
+	// Flush makes every completed write durable (an empty REQ_PREFLUSH
+	// bio). The block manager needs no FUA: like Linux 6.1's, it orders
+	// its writes with flushes alone.
 	Flush() error
-	// WriteFUA writes p at off and returns once it is durable (REQ_FUA).
-	WriteFUA(p []byte, off int64) error
 	// Size is the device size in bytes.
 	Size() int64
 }
@@ -63,12 +63,6 @@ func (d *FileDevice) Flush() error {
 	}
 	return d.F.Sync()
 }
-func (d *FileDevice) WriteFUA(p []byte, off int64) error {
-	if _, err := d.WriteAt(p, off); err != nil {
-		return err
-	}
-	return d.F.Sync()
-}
 func (d *FileDevice) Size() int64 {
 	st, err := d.F.Stat()
 	if err != nil {
@@ -87,16 +81,14 @@ func (d *FileDevice) Size() int64 {
 func (d *FileDevice) Close() error { return d.F.Close() }
 
 // MemDevice is a sparse in-memory device for tests: unwritten blocks read
-// as zeroes. It counts flushes and FUA writes so tests can check the
-// commit protocol.
+// as zeroes. It counts flushes so tests can check the commit protocol.
 type MemDevice struct {
 	mu      sync.Mutex
 	size    int64
 	blocks  map[int64][]byte
 	Flushes int
-	FUAs    int
-	// Log records the order of operations: 'W' write, 'F' flush, 'U' FUA
-	// write, each with its block number (-1 for flushes), when non-nil.
+	// Log records the order of operations: 'W' write, 'F' flush, each with
+	// its block number (-1 for flushes), when non-nil.
 	Log []MemOp
 	// FailWrites makes every write fail with EIO (fault injection).
 	FailWrites bool
@@ -180,14 +172,6 @@ func (d *MemDevice) Flush() error {
 		d.Log = append(d.Log, MemOp{'F', -1})
 	}
 	return nil
-}
-
-func (d *MemDevice) WriteFUA(p []byte, off int64) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.FUAs++
-	_, err := d.write(p, off, 'U')
-	return err
 }
 
 func (d *MemDevice) Size() int64 {

@@ -2,6 +2,7 @@ package block
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"sort"
@@ -54,9 +55,18 @@ type Std struct {
 	Xor   uint32
 	// Extra, when set, runs after the blocknr and checksum checks.
 	Extra func(data []byte, location uint64) error
+	// Prefix is the DM_MSG_PREFIX of the kernel file the check lives in
+	// ("btree spine"), CheckName the head of its messages ("node_check
+	// failed"): the block manager logs "device-mapper: Prefix: CheckName:
+	// blocknr 28 != wanted 26" when the check fails.
+	Prefix, CheckName string
 }
 
 func (v *Std) Name() string { return v.Label }
+
+// LogPrefix is the DM_MSG_PREFIX the block manager logs a failed check's
+// message under.
+func (v *Std) LogPrefix() string { return v.Prefix }
 
 func (v *Std) PrepareForWrite(data []byte, location uint64) {
 	binary.LittleEndian.PutUint64(data[8:], location)
@@ -64,12 +74,16 @@ func (v *Std) PrepareForWrite(data []byte, location uint64) {
 }
 
 func (v *Std) Check(data []byte, location uint64) error {
+	head := ""
+	if v.CheckName != "" {
+		head = v.CheckName + ": "
+	}
 	if got := binary.LittleEndian.Uint64(data[8:]); got != location {
-		return &CheckError{v.Label, location, fmt.Sprintf("blocknr %d != wanted %d", got, location), linuxerr.ENOTBLK}
+		return &CheckError{v.Label, location, fmt.Sprintf("%sblocknr %d != wanted %d", head, got, location), linuxerr.ENOTBLK}
 	}
 	csum := Checksum(data[4:Size], v.Xor)
 	if got := binary.LittleEndian.Uint32(data[0:]); got != csum {
-		return &CheckError{v.Label, location, fmt.Sprintf("csum %d != wanted %d", csum, got), linuxerr.EILSEQ}
+		return &CheckError{v.Label, location, fmt.Sprintf("%scsum %d != wanted %d", head, csum, got), linuxerr.EILSEQ}
 	}
 	if v.Extra != nil {
 		return v.Extra(data, location)
@@ -98,7 +112,7 @@ func (b *Block) Data() []byte { return b.data }
 
 // Manager is the block manager (struct dm_block_manager).
 type Manager struct {
-	mu        sync.Mutex
+	mu        condMutex
 	dev       Device
 	nrBlocks  uint64
 	maxCached int
@@ -107,6 +121,7 @@ type Manager struct {
 	nrLRU     int
 	readOnly  bool
 	free      [][]byte
+	log       func(level int, msg string) // nil: failures are not logged
 	// Stats.
 	Reads, Writes uint64
 }
@@ -123,6 +138,34 @@ func WithCacheBytes(n int64) Option {
 		}
 		m.maxCached = b
 	}
+}
+
+// Unshared is for a manager only one goroutine ever uses (thin_restore's):
+// it takes no mutex.
+func Unshared() Option { return func(m *Manager) { m.mu.off = true } }
+
+// condMutex is a mutex that can be switched off (Unshared).
+type condMutex struct {
+	sync.Mutex
+	off bool
+}
+
+func (c *condMutex) Lock() {
+	if !c.off {
+		c.Mutex.Lock()
+	}
+}
+
+func (c *condMutex) Unlock() {
+	if !c.off {
+		c.Mutex.Unlock()
+	}
+}
+
+// WithLog logs validator failures as the kernel does, each line whole
+// ("device-mapper: block manager: ...") at its printk level.
+func WithLog(log func(level int, msg string)) Option {
+	return func(m *Manager) { m.log = log }
 }
 
 // ReadOnly makes every write lock fail with EPERM.
@@ -242,7 +285,7 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 		}
 		if b.validator == nil {
 			if v != nil {
-				if err := v.Check(b.data, loc); err != nil {
+				if err := m.validate(v, b.data, loc); err != nil {
 					return nil, err
 				}
 				b.validator = v
@@ -267,7 +310,7 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 		}
 		m.Reads++
 		if v != nil {
-			if err := v.Check(b.data, loc); err != nil {
+			if err := m.validate(v, b.data, loc); err != nil {
 				m.free = append(m.free, b.data)
 				return nil, err
 			}
@@ -275,6 +318,22 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 	}
 	m.cache[loc] = b
 	return b, nil
+}
+
+// validate is dm_bm_validate_buffer(): run the validator's check and, when
+// it fails, log the check's own line (validators with a LogPrefix; others,
+// like thin's sb_check, log it themselves) and the block manager's.
+func (m *Manager) validate(v Validator, data []byte, loc uint64) error {
+	err := v.Check(data, loc)
+	if err == nil || m.log == nil {
+		return err
+	}
+	var ce *CheckError
+	if p, ok := v.(interface{ LogPrefix() string }); ok && p.LogPrefix() != "" && errors.As(err, &ce) {
+		m.log(3, "device-mapper: "+p.LogPrefix()+": "+ce.Msg)
+	}
+	m.log(3, fmt.Sprintf("device-mapper: block manager: %s validator check failed for block %d", v.Name(), loc))
+	return err
 }
 
 // ReadLock is dm_bm_read_lock(). A nil validator reads the raw block.
@@ -370,9 +429,14 @@ func (m *Manager) writeDirty() error {
 	return nil
 }
 
-// CommitSuperblock unlocks the (write-locked) superblock, writes every
-// other dirty block, flushes, then writes the superblock with FUA: the
-// commit point (dm_tm_commit() + dm_bm_flush()).
+// CommitSuperblock is the end of dm_tm_commit(): it unlocks the
+// (write-locked) superblock and runs dm_bm_flush(), which writes the dirty
+// blocks and then issues an empty flush (dm_bufio_write_dirty_buffers()).
+// Linux 6.1 writes the superblock as a plain write, with no FUA: the flush
+// after it is the commit point. The caller has already flushed every other
+// block (dm_tm_pre_commit()); should any still be dirty, they are written
+// and flushed first, so that the superblock never reaches the disk ahead of
+// what it points to.
 func (m *Manager) CommitSuperblock(sb *Block) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -384,23 +448,35 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 		m.evict()
 	}()
 	sb.dirty = false
+	others := m.nrDirty()
 	err := m.writeDirty()
 	sb.dirty = true
 	if err != nil {
 		return err
 	}
+	if others > 0 {
+		if err := m.dev.Flush(); err != nil {
+			return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
+		}
+	}
+	if err := m.writeBack(sb); err != nil {
+		return fmt.Errorf("superblock write failed: %w", errors.Unwrap(err))
+	}
 	if err := m.dev.Flush(); err != nil {
 		return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
 	}
-	if sb.validator != nil {
-		sb.validator.PrepareForWrite(sb.data, sb.loc)
-	}
-	if err := m.dev.WriteFUA(sb.data, int64(sb.loc)*Size); err != nil {
-		return fmt.Errorf("superblock write failed: %w", linuxerr.ToErrno(err))
-	}
-	m.Writes++
-	sb.dirty = false
 	return nil
+}
+
+// nrDirty counts the dirty unlocked blocks.
+func (m *Manager) nrDirty() int {
+	n := 0
+	for _, b := range m.cache {
+		if b.dirty && !b.writer {
+			n++
+		}
+	}
+	return n
 }
 
 // Reset is dm_block_manager_reset() (used by abort): like dm-bufio's

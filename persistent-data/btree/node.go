@@ -67,7 +67,8 @@ func CalcMaxEntries(valueSize int) int {
 }
 
 // Validator is btree_node_validator (node_check() / node_prepare_for_write()).
-var Validator block.Validator = &block.Std{Label: "btree_node", Xor: CsumXor, Extra: nodeCheck}
+var Validator block.Validator = &block.Std{Label: "btree_node", Xor: CsumXor, Extra: nodeCheck,
+	Prefix: "btree spine", CheckName: "node_check failed"}
 
 func nodeCheck(data []byte, loc uint64) error {
 	n := Node(data)

@@ -34,8 +34,8 @@ const (
 // IndexValidator and BitmapValidator are the kernel's index_validator and
 // dm_sm_bitmap_validator.
 var (
-	IndexValidator  block.Validator = &block.Std{Label: "index", Xor: IndexCsumXor}
-	BitmapValidator block.Validator = &block.Std{Label: "sm_bitmap", Xor: BitmapCsumXor}
+	IndexValidator  block.Validator = &block.Std{Label: "index", Xor: IndexCsumXor, Prefix: "space map common", CheckName: "index_check failed"}
+	BitmapValidator block.Validator = &block.Std{Label: "sm_bitmap", Xor: BitmapCsumXor, Prefix: "space map common", CheckName: "bitmap check failed"}
 )
 
 // IndexEntry is struct disk_index_entry.
@@ -222,6 +222,9 @@ func (l *ll) saveIE(index uint64, ie IndexEntry) error {
 	if c.valid {
 		if c.index == index {
 			c.ie, c.dirty = ie, true
+			if l.tools {
+				return l.writeback(c)
+			}
 			return nil
 		}
 		if c.dirty {
@@ -231,6 +234,12 @@ func (l *ll) saveIE(index uint64, ie IndexEntry) error {
 		}
 	}
 	*c = ieCache{valid: true, dirty: true, index: index, ie: ie}
+	if l.tools {
+		// The tools' btree_index_store has no cache: each entry goes into
+		// the index btree at once, so that a growing index splits in
+		// ascending key order, its new nodes allocated between bitmaps.
+		return l.writeback(c)
+	}
 	return nil
 }
 

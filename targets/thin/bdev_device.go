@@ -56,15 +56,9 @@ func (d *bdevDevice) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// Flush is dm_bufio_issue_flush(): an empty REQ_PREFLUSH bio.
 func (d *bdevDevice) Flush() error {
-	if f, ok := d.bdev.(dmsim.Flusher); ok {
-		return f.Flush()
-	}
 	return d.submit(dmsim.OpFlush, dmsim.ReqPreflush, nil, 0)
-}
-
-func (d *bdevDevice) WriteFUA(p []byte, off int64) error {
-	return d.submit(dmsim.OpWrite, dmsim.ReqFUA, p, off)
 }
 
 func (d *bdevDevice) Size() int64 { return int64(d.bdev.Size()) * dmsim.SectorSize }

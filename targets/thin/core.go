@@ -1,6 +1,7 @@
 package thin
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +23,11 @@ func noSpaceTimeout(k *dmsim.Kernel) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// flushDevice is blkdev_issue_flush(): make the device's volatile writes
-// durable, for devices that model a write cache.
-func flushDevice(bdev dmsim.BlockDevice) error {
-	if f, ok := bdev.(dmsim.Flusher); ok {
-		return f.Flush()
-	}
-	return nil
+// flushDevice is blkdev_issue_flush(): an empty REQ_PREFLUSH bio, waited
+// for (the block layer completes it at once on a device without a volatile
+// write cache).
+func flushDevice(k *dmsim.Kernel, bdev dmsim.BlockDevice) error {
+	bio := dmsim.NewBio(dmsim.OpFlush, bdev, 0, nil, nil)
+	bio.Flags = dmsim.ReqPreflush
+	return dmsim.SubmitWait(context.Background(), k.Clock, bio)
 }

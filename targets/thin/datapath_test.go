@@ -17,7 +17,13 @@ import (
 // given feature words, and thin device 0 on it: the metadata device is
 // /dev/vda, the data device /dev/vdb, and more disks follow.
 func poolSetup(t *testing.T, nblocks uint64, lwm int, features string, dataDiscard bool, more ...dmsim.DiskSpec) (*env, *dev, *dev, *dev) {
-	h := boot(t, append([]dmsim.DiskSpec{vd(8192, false), vd(nblocks*128, !dataDiscard)}, more...)...)
+	return poolSetupOn(t, append([]dmsim.DiskSpec{vd(8192, false), vd(nblocks*128, !dataDiscard)}, more...), nblocks, lwm, features)
+}
+
+// poolSetupOn is poolSetup on the given disks (metadata /dev/vda, data
+// /dev/vdb).
+func poolSetupOn(t *testing.T, disks []dmsim.DiskSpec, nblocks uint64, lwm int, features string) (*env, *dev, *dev, *dev) {
+	h := boot(t, disks...)
 	data := h.disk("/dev/vdb")
 	args := fmt.Sprintf("/dev/vda /dev/vdb 128 %d", lwm)
 	if features != "" {

@@ -173,7 +173,7 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	}
 	// metadata_pre_commit_callback(): flush the data device before each
 	// metadata commit.
-	p.pmd.RegisterPreCommitCallback(func() error { return flushDevice(p.dataBdev) })
+	p.pmd.RegisterPreCommitCallback(func() error { return flushDevice(p.k, p.dataBdev) })
 	return pt, nil
 }
 

@@ -1,0 +1,159 @@
+package frontend
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/dmsim/dmsim/internal/hostcaps"
+	"github.com/dmsim/dmsim/script"
+)
+
+// startBench runs a daemon for a benchmark; blockDevices asks for FUSE and
+// loop devices (root).
+func startBench(b *testing.B, blockDevices bool, disks []script.Disk) (*Daemon, string) {
+	b.Helper()
+	state := b.TempDir()
+	if blockDevices {
+		// The disk images on tmpfs, as the plain loop device's file.
+		state = tmpfs(b)
+	}
+	mapper := filepath.Join(state, "mapper")
+	d, err := Start(b.Context(), Config{StateDir: state, Disks: disks, Socket: filepath.Join(state, socketFile),
+		MapperDir: mapper, NoBlockDevices: !blockDevices, Log: io.Discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	return d, mapper
+}
+
+func mustShim(b *testing.B, d *Daemon, argv ...string) {
+	if r := shimRun(d, "", argv...); r.status != 0 {
+		b.Fatalf("%v: %+v", argv, r)
+	}
+}
+
+// BenchmarkShimRoundTrip is one `dmsetup version` through a shim: connect,
+// request, run, answer.
+func BenchmarkShimRoundTrip(b *testing.B) {
+	d, _ := startBench(b, false, testDisks)
+	for b.Loop() {
+		mustShim(b, d, "dmsetup", "version")
+	}
+}
+
+// BenchmarkMessages1000 is 1,000 sequential `dmsetup message` calls to a
+// thin pool (set_transaction_id, each a metadata commit), as a thin test
+// suite's lots-of-thins makes them.
+func BenchmarkMessages1000(b *testing.B) {
+	d, _ := startBench(b, false, testDisks)
+	mustShim(b, d, "dmsetup", "create", "pool", "--table", "0 131072 thin-pool /dev/vda /dev/vdb 128 0")
+	id := 0
+	for b.Loop() {
+		for range 1000 {
+			mustShim(b, d, "dmsetup", "message", "pool", "0", fmt.Sprintf("set_transaction_id %d %d", id, id+1))
+			id++
+		}
+	}
+}
+
+// tmpfs is a new tmpfs, unmounted at the end.
+func tmpfs(b *testing.B) string {
+	dir := b.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=3g"); err != nil {
+		b.Skipf("tmpfs: %v", err)
+	}
+	b.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// benchTarget is a block device to measure: a thin of dmsim through its
+// loop device, or a loop device on a plain file on tmpfs.
+type benchTarget struct {
+	name  string
+	setup func(b *testing.B) string // returns the device path
+}
+
+var ioTargets = []benchTarget{
+	{"dmsim-thin", func(b *testing.B) string {
+		d, mapper := startBench(b, true, []script.Disk{{Name: "meta", Size: 64 << 20}, {Name: "data", Size: 2 << 30}})
+		mustShim(b, d, "dmsetup", "create", "pool", "--table", "0 4194304 thin-pool /dev/vda /dev/vdb 128 0 1 skip_block_zeroing")
+		mustShim(b, d, "dmsetup", "message", "pool", "0", "create_thin 0")
+		mustShim(b, d, "dmsetup", "create", "thin", "--table", "0 2097152 thin /dev/mapper/pool 0")
+		return filepath.Join(mapper, "thin")
+	}},
+	{"loop-on-tmpfs", func(b *testing.B) string {
+		f := filepath.Join(tmpfs(b), "plain")
+		os.WriteFile(f, nil, 0o644)
+		os.Truncate(f, 1<<30)
+		out, err := exec.Command("losetup", "--find", "--show", f).Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dev := string(out[:len(out)-1])
+		b.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+		return dev
+	}},
+}
+
+// BenchmarkDirectIO: sequential 1 MiB O_DIRECT writes, then reads, of 256 MiB
+// through /dev/mapper/THIN (the daemon's disk images on tmpfs) and through a
+// loop device on a tmpfs file, in one run; compare the MB/s.
+func BenchmarkDirectIO(b *testing.B) {
+	hostcaps.RequireLoop(b)
+	const total = 256 << 20
+	for _, tg := range ioTargets {
+		for _, op := range []string{"write", "read"} {
+			b.Run(tg.name+"/"+op, func(b *testing.B) {
+				dev := tg.setup(b)
+				f, err := os.OpenFile(dev, os.O_RDWR|syscall.O_DIRECT, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				buf := alignedBuf(1 << 20)
+				for i := range buf {
+					buf[i] = byte(i)
+				}
+				if op == "read" { // read provisioned blocks
+					for off := int64(0); off < total; off += 1 << 20 {
+						f.WriteAt(buf, off)
+					}
+				}
+				b.SetBytes(total)
+				for b.Loop() {
+					for off := int64(0); off < total; off += 1 << 20 {
+						if op == "write" {
+							_, err = f.WriteAt(buf, off)
+						} else {
+							_, err = f.ReadAt(buf, off)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMkfsExt4 is mkfs.ext4 of a 1 GiB device, the same two ways.
+func BenchmarkMkfsExt4(b *testing.B) {
+	hostcaps.RequireLoop(b, "mkfs.ext4")
+	for _, tg := range ioTargets {
+		b.Run(tg.name, func(b *testing.B) {
+			dev := tg.setup(b)
+			for b.Loop() {
+				if out, err := exec.Command("mkfs.ext4", "-q", "-F", dev).CombinedOutput(); err != nil {
+					b.Fatalf("mkfs.ext4: %v: %s", err, out)
+				}
+			}
+		})
+	}
+}
