@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
@@ -300,12 +301,16 @@ func (m *Machine) RunLine(ctx context.Context, line string) Result {
 	var out, errb lockedBuffer
 	var st int
 	release := func() {}
-	stall := m.guarded(ctx, line, func(ctx context.Context) {
+	stall, ended := m.guarded(ctx, line, func(ctx context.Context) {
 		m.spendCommandTime(ctx)
 		st, release = m.sh.exec(ctx, line, &out, &errb)
 	})
 	if stall != nil {
-		return Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), Status: st, Stall: stall}
+		r := Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), Status: 124, Stall: stall}
+		if ended {
+			r.Status = st
+		}
+		return r
 	}
 	kmsg := m.sh.kernel.Log.ReadClear()
 	release()
@@ -319,7 +324,10 @@ func (m *Machine) RunLine(ctx context.Context, line string) Result {
 func (m *Machine) Exec(ctx context.Context, line string, stdout, stderr io.Writer) int {
 	var st int
 	release := func() {}
-	stall := m.guarded(ctx, line, func(ctx context.Context) {
+	if m.MaxStall > 0 { // a line left behind may still write
+		stdout, stderr = &syncWriter{w: stdout}, &syncWriter{w: stderr}
+	}
+	stall, _ := m.guarded(ctx, line, func(ctx context.Context) {
 		m.spendCommandTime(ctx)
 		st, release = m.sh.exec(ctx, line, stdout, stderr)
 	})
@@ -331,7 +339,19 @@ func (m *Machine) Exec(ctx context.Context, line string, stdout, stderr io.Write
 	return st
 }
 
-// stallGrace is how long, in wall time, the stall guard waits for a line
+// syncWriter serializes writes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// stallGrace is how long, in real time, the stall guard waits for a line
 // it stopped to end before it powers the machine off.
 const stallGrace = 5 * time.Second
 
@@ -339,11 +359,12 @@ const stallGrace = 5 * time.Second
 // simulation makes no progress for MaxStall of wall time, the line's
 // context is cancelled, which kills its processes (at their next system
 // call or wait) and stops the shell (at its next statement). A line that
-// does not end even then is left behind and the machine halted.
-func (m *Machine) guarded(ctx context.Context, line string, f func(context.Context)) *StallError {
+// does not end even then is left behind (ended is false) and the machine
+// halted.
+func (m *Machine) guarded(ctx context.Context, line string, f func(context.Context)) (stall *StallError, ended bool) {
 	if m.MaxStall <= 0 {
 		f(ctx)
-		return nil
+		return nil, true
 	}
 	wall := m.Wall
 	if wall == nil {
@@ -363,16 +384,18 @@ func (m *Machine) guarded(ctx context.Context, line string, f func(context.Conte
 	go m.Kernel.Clock.WatchStall(watch, wall, m.MaxStall, func() { close(stalled) })
 	select {
 	case <-done:
-		return nil
+		return nil, true
 	case <-stalled:
 	}
 	cancel()
+	stall = &StallError{Line: line, Stall: m.MaxStall}
 	select {
 	case <-done:
-	case <-wall.After(stallGrace):
+		return stall, true
+	case <-time.After(stallGrace):
 		m.Halt()
+		return stall, false
 	}
-	return &StallError{Line: line, Stall: m.MaxStall}
 }
 
 // spendCommandTime is the cost of a line: the shell sleeps CommandTime in
