@@ -120,16 +120,15 @@ func (f *frameWriter) write(k wire.Kind, b []byte) error {
 	if f.broken {
 		return syscall.EPIPE
 	}
-	for len(b) > 0 || k == wire.KindExit || k == wire.KindStdinWanted {
+	// One frame at least (Exit and StdinWanted may be empty), and as many
+	// as MaxPayload takes.
+	for first := true; first || len(b) > 0; first = false {
 		n := min(len(b), wire.MaxPayload)
 		if err := wire.WriteFrame(f.w, k, b[:n]); err != nil {
 			f.broken = true
 			return syscall.EPIPE
 		}
 		b = b[n:]
-		if k == wire.KindExit || k == wire.KindStdinWanted {
-			break
-		}
 	}
 	return nil
 }
