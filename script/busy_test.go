@@ -5,11 +5,11 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dmsim/dmsim/scenario"
+	"github.com/dmsim/dmsim/sim"
 	"github.com/dmsim/dmsim/userland"
 )
 
@@ -59,29 +59,6 @@ func TestBusyLetsTimePass(t *testing.T) {
 	}
 }
 
-// instantWall is a wall clock that moves as soon as it is waited on, so a
-// stall guard watching it fires as soon as the simulation makes no
-// progress between its samples.
-type instantWall struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (w *instantWall) Now() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.now
-}
-
-func (w *instantWall) After(d time.Duration) <-chan time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.now = w.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- w.now
-	return ch
-}
-
 // The stall guard stops a line during which the simulation makes no
 // progress: a loop of builtins with no timer ahead (time passes by its
 // statements, but nothing could ever end it), with a pool's periodic
@@ -110,7 +87,7 @@ func TestStallGuard(t *testing.T) {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 		}
-		m.MaxStall, m.Wall = 10*time.Second, &instantWall{now: time.Unix(1000, 0)}
+		m.MaxStall, m.Wall = 10*time.Second, sim.NewInstantWall(time.Unix(1000, 0))
 		r := m.RunLine(context.Background(), c.line)
 		want := "`" + c.line + "` ran 10s without letting time pass; stopped"
 		if r.Stall == nil || r.Stall.Error() != want {
@@ -124,7 +101,7 @@ func TestStallGuard(t *testing.T) {
 func TestStallGuardScript(t *testing.T) {
 	var out strings.Builder
 	s := parseScript(t, "# a comment\n\nwhile true; do :; done\necho never\n")
-	_, err := Run(context.Background(), s, Options{MaxStall: 10 * time.Second, Wall: &instantWall{now: time.Unix(1000, 0)}, Out: &out})
+	_, err := Run(context.Background(), s, Options{MaxStall: 10 * time.Second, Wall: sim.NewInstantWall(time.Unix(1000, 0)), Out: &out})
 	var se *StallError
 	const want = "line 3: `while true; do :; done` ran 10s without letting time pass; stopped"
 	if !errors.As(err, &se) || se.Num != 3 || err.Error() != want || strings.Contains(out.String(), "never") {
@@ -147,7 +124,7 @@ func TestStallGuardQuiet(t *testing.T) {
 // The REPL's Exec: the guard's message on stderr, status 124, and the
 // machine runs the next line.
 func TestStallGuardExec(t *testing.T) {
-	m, err := NewMachine(Config{MaxStall: time.Second, Wall: &instantWall{now: time.Unix(1000, 0)}})
+	m, err := NewMachine(Config{MaxStall: time.Second, Wall: sim.NewInstantWall(time.Unix(1000, 0))})
 	if err != nil {
 		t.Fatal(err)
 	}

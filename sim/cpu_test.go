@@ -123,7 +123,7 @@ func TestStallWatch(t *testing.T) {
 // the limit has passed; one that fires timers is not.
 func TestWatchStall(t *testing.T) {
 	clk := NewClock()
-	wall := &fakeWall{now: time.Unix(1000, 0)}
+	wall := NewInstantWall(time.Unix(1000, 0))
 	start := wall.Now()
 	stalled := false
 	clk.WatchStall(context.Background(), wall, 10*time.Second, func() { stalled = true })
@@ -135,7 +135,7 @@ func TestWatchStall(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	tok := NewToken(clk, nil)
 	tok.Acquire()
-	w := &sleepingWall{fakeWall: fakeWall{now: start}, clk: clk, n: 30, cancel: cancel}
+	w := &sleepingWall{InstantWall: NewInstantWall(start), clk: clk, n: 30, cancel: cancel}
 	clk.WatchStall(ctx, w, 10*time.Second, func() { t.Error("stalled while timers fire") })
 	tok.Release()
 	if w.n != 0 {
@@ -146,7 +146,7 @@ func TestWatchStall(t *testing.T) {
 // sleepingWall is a fake wall whose every wait the simulation spends
 // sleeping a second in virtual time; after n waits it ends the watch.
 type sleepingWall struct {
-	fakeWall
+	*InstantWall
 	clk    *Clock
 	n      int
 	cancel func()
@@ -157,5 +157,5 @@ func (w *sleepingWall) After(d time.Duration) <-chan time.Time {
 	if w.n--; w.n == 0 {
 		w.cancel()
 	}
-	return w.fakeWall.After(d)
+	return w.InstantWall.After(d)
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -17,6 +18,32 @@ type HostWall struct{}
 
 func (HostWall) Now() time.Time                         { return time.Now() }
 func (HostWall) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// InstantWall is a wall clock that moves only when it is waited on: After(d)
+// moves it by d at once. Tests drive FollowWallClock and WatchStall with it,
+// and never wait in real time.
+type InstantWall struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewInstantWall returns an InstantWall reading start.
+func NewInstantWall(start time.Time) *InstantWall { return &InstantWall{now: start} }
+
+func (w *InstantWall) Now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+func (w *InstantWall) After(d time.Duration) <-chan time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- w.now
+	return ch
+}
 
 // maxWallStep bounds how far virtual time lags the wall clock between
 // timers, and how long FollowWallClock waits in real time before it looks

@@ -2,32 +2,9 @@ package sim
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 )
-
-// fakeWall is a wall clock that moves only when FollowWallClock waits on
-// it: After(d) moves it by d at once.
-type fakeWall struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (w *fakeWall) Now() time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.now
-}
-
-func (w *fakeWall) After(d time.Duration) <-chan time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.now = w.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- w.now
-	return ch
-}
 
 func TestFollowWallClock(t *testing.T) {
 	for _, deadlines := range [][]time.Duration{
@@ -36,7 +13,7 @@ func TestFollowWallClock(t *testing.T) {
 		{5 * time.Second, 5 * time.Second, 5*time.Second + time.Nanosecond},
 	} {
 		c := NewClock()
-		wall := &fakeWall{now: time.Unix(1000, 0)}
+		wall := NewInstantWall(time.Unix(1000, 0))
 		start := wall.Now()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -71,7 +48,7 @@ func TestFollowWallClock(t *testing.T) {
 // wall fires on time, even if it is earlier than every other.
 func TestFollowWallClockNewTimer(t *testing.T) {
 	c := NewClock()
-	wall := &fakeWall{now: time.Unix(0, 0)}
+	wall := NewInstantWall(time.Unix(0, 0))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var at time.Duration
