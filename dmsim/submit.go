@@ -84,6 +84,38 @@ func splitDiscard(sector, sectors uint64, lim QueueLimits) []uint64 {
 	return out
 }
 
+// BioDiscardLimit is bio_discard_limit() (block/blk-lib.c): how many
+// sectors __blkdev_issue_discard() puts in the discard bio that starts at
+// sector. A start off the discard granularity gets a bio that ends where the
+// granularity is reached; an aligned start gets up to UINT_MAX bytes rounded
+// down to the granularity. Like the kernel, it rounds with round_up() and
+// round_down(), which treat the granularity as a power of two: with 384
+// sectors, a start at sector 130 is "aligned" at 512, past the boundary at
+// 384, so the first bio covers the block at 384 only in part.
+func BioDiscardLimit(lim QueueLimits, sector uint64) uint64 {
+	granBytes := uint64(max(lim.DiscardGranularity, SectorSize))
+	mask := granBytes>>9 - 1
+	// round_up(sector, gran): ((sector-1) | (gran-1)) + 1.
+	if aligned := ((sector - 1) | mask) + 1; aligned != sector {
+		return aligned - sector
+	}
+	// round_down(UINT_MAX, gran): UINT_MAX &^ (gran-1).
+	return (math.MaxUint32 &^ (granBytes - 1)) >> 9
+}
+
+// BlkdevDiscardPieces is the loop of __blkdev_issue_discard(): the lengths
+// of the discard bios a range of sectors is issued as.
+func BlkdevDiscardPieces(lim QueueLimits, sector, sectors uint64) []uint64 {
+	var out []uint64
+	for sectors > 0 {
+		n := min(sectors, BioDiscardLimit(lim, sector))
+		out = append(out, n)
+		sector += n
+		sectors -= n
+	}
+	return out
+}
+
 // chainBio completes parent once n children completed: the first error a
 // child reports becomes the parent's status (bio_chain).
 func chainBio(parent *Bio, n int) func(*Bio, error) {

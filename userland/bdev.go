@@ -377,7 +377,17 @@ func (f *bdevFile) Discard(off, length int64) error {
 	if length == 0 {
 		return nil
 	}
-	return linuxerr.Reduce(f.submit(dmsim.OpDiscard, uint64(off/dmsim.SectorSize), nil, uint64(length/dmsim.SectorSize)))
+	// blkdev_issue_discard(): the range goes as one bio per piece, and the
+	// first error is the answer.
+	sector := uint64(off / dmsim.SectorSize)
+	var err error
+	for _, n := range dmsim.BlkdevDiscardPieces(f.b.Limits(), sector, uint64(length/dmsim.SectorSize)) {
+		if e := f.submit(dmsim.OpDiscard, sector, nil, n); e != nil && err == nil {
+			err = e
+		}
+		sector += n
+	}
+	return linuxerr.Reduce(err)
 }
 
 func (f *bdevFile) Seek(off int64, whence int) (int64, error) {
