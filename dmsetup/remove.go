@@ -53,7 +53,7 @@ func (d *cmdCtx) rename(argc int, argv []string, _ *dmsim.NameEntry, _ bool) boo
 	target := argv[argc-1]
 	if d.switches.given(optSetUUID) {
 		if len(target) >= dmUUIDLen {
-			d.errorf("New uuid %s too long", target)
+			d.errorf("Uuid \"%s\" too long", target) // dm_task_set_newuuid()
 			return false
 		}
 		t.newUUID, t.newName = true, target

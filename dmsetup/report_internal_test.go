@@ -2,6 +2,7 @@ package dmsetup
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/dmsim/dmsim/userland"
@@ -79,6 +80,29 @@ func TestSplitLVMName(t *testing.T) {
 		vg, lv, layer := splitLVMName(c.in)
 		if vg != c.vg || lv != c.lv || layer != c.layer {
 			t.Errorf("splitLVMName(%q) = %q %q %q, want %q %q %q", c.in, vg, lv, layer, c.vg, c.lv, c.layer)
+		}
+	}
+}
+
+// dm_task_set_uuid: 128 characters fit DM_UUID_LEN; 129 fail in any mode
+// but none, which leaves the length to the kernel.
+func TestSetUUIDLength(t *testing.T) {
+	u128 := strings.Repeat("u", 128)
+	cases := []struct {
+		mode, uuid, err string
+	}{
+		{"auto", u128, ""},
+		{"auto", u128 + "v", "Mangled form of the UUID too long for \"" + u128 + "v\".\nFailed to mangle device uuid \"" + u128 + "v\".\n"},
+		{"hex", u128 + "v", "Mangled form of the UUID too long for \"" + u128 + "v\".\nFailed to mangle device uuid \"" + u128 + "v\".\n"},
+		{"none", u128 + "v", ""},
+	}
+	for _, c := range cases {
+		var errb bytes.Buffer
+		d := &cmdCtx{p: &userland.Proc{Stderr: &errb}, strArg: map[optID]string{optMangleName: c.mode}}
+		tk := d.newTask(tCreate)
+		ok := tk.setUUID(c.uuid)
+		if ok != (c.err == "") || errb.String() != c.err || ok && tk.uuid != c.uuid {
+			t.Errorf("%s setUUID(%d chars) = %v, stderr %q; want %q", c.mode, len(c.uuid), ok, errb.String(), c.err)
 		}
 	}
 }

@@ -160,7 +160,15 @@ func (t *task) setNameFromPath(p, base string) bool {
 	return true
 }
 
+// setUUID is dm_task_set_uuid(): unless the mangling mode is none, the uuid
+// must fit DM_UUID_LEN in its mangled form.
 func (t *task) setUUID(uuid string) bool {
+	if t.d.manglingMode() != "none" {
+		if _, ok := t.d.mangled(uuid, "UUID", dmUUIDLen); !ok {
+			t.d.errorf("Failed to mangle device uuid \"%s\".", uuid)
+			return false
+		}
+	}
 	t.uuid = uuid
 	return true
 }

@@ -29,13 +29,32 @@ func (l LogLine) String() string { return fmt.Sprintf("<%d>%s", l.Level, l.Text)
 type KernelLog struct {
 	mu    sync.Mutex
 	lines []LogLine // guarded by mu
+	// open is a record whose text was cut before its newline: the ring
+	// buffer keeps it unfinalized, so readers do not see it until the next
+	// record finalizes it (desc_make_final() in prb_reserve()).
+	open *LogLine // guarded by mu
 }
 
-// Printk appends one line at the given level.
+// logTextMax is how much text one printk record keeps: vprintk_store()
+// formats into LOG_LINE_MAX (1024 - PREFIX_MAX 32) bytes with the NUL and
+// the two-byte level header, which printk_sprint() then strips.
+const logTextMax = 1024 - 32 - 1 - 2
+
+// Printk appends one line at the given level. A text too long for a record
+// is cut, loses its newline and stays invisible until the next Printk.
 func (l *KernelLog) Printk(level int, format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
 	l.mu.Lock()
-	l.lines = append(l.lines, LogLine{Level: level, Text: fmt.Sprintf(format, args...)})
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if l.open != nil {
+		l.lines = append(l.lines, *l.open)
+		l.open = nil
+	}
+	if len(text) >= logTextMax {
+		l.open = &LogLine{Level: level, Text: text[:logTextMax]}
+		return
+	}
+	l.lines = append(l.lines, LogLine{Level: level, Text: text})
 }
 
 // DMErr, DMWarn and DMInfo print "device-mapper: <prefix>: text" as the

@@ -122,7 +122,6 @@ func (b *hostBdev) probe() error {
 func (b *hostBdev) Name() string    { return b.name }
 func (b *hostBdev) Dev() dmsim.DevT { return b.dev }
 func (b *hostBdev) Size() uint64    { return b.sectors }
-func (b *hostBdev) ReadOnly() bool  { b.mu.Lock(); defer b.mu.Unlock(); return b.readOnly }
 func (b *hostBdev) Limits() dmsim.QueueLimits {
 	return dmsim.QueueLimits{
 		LogicalBlockSize:   b.lbs,
@@ -134,6 +133,13 @@ func (b *hostBdev) Limits() dmsim.QueueLimits {
 		DiscardGranularity: b.lbs,
 		WriteCache:         true,
 	}
+}
+
+// ReadOnly reports whether the host refused to open the device for writing.
+func (b *hostBdev) ReadOnly() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.readOnly
 }
 
 // Open is the first opener's open(2), O_DIRECT (read-only if the host

@@ -450,7 +450,7 @@ func (m *Machine) removeImages() error {
 type DiskFlag struct{ Disks *[]Disk }
 
 func (d DiskFlag) String() string {
-	if d.Disks == nil {
+	if d.Disks == nil || len(*d.Disks) == 0 {
 		return ""
 	}
 	return fmt.Sprint(*d.Disks)
