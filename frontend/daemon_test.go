@@ -299,3 +299,31 @@ func (d *Daemon) powerCut() {
 		d.lock.Close()
 	})
 }
+
+// TestUdevadm: `wait` returns once every node exists (or, with --removed,
+// is gone) and times out otherwise; the other commands succeed at once.
+func TestUdevadm(t *testing.T) {
+	d := start(t, "")
+	there := filepath.Join(t.TempDir(), "node")
+	os.WriteFile(there, nil, 0o644)
+	missing := filepath.Join(t.TempDir(), "missing")
+	timedOut := result{"", "Timed out for waiting devices being initialized.\n", 1}
+	for _, tc := range []struct {
+		argv []string
+		want result
+	}{
+		{[]string{"udevadm", "settle"}, result{}},
+		{[]string{"udevadm", "trigger"}, result{}},
+		{[]string{"udevadm", "wait", there}, result{}},
+		{[]string{"udevadm", "wait", "-t", "0.05", there, missing}, timedOut},
+		{[]string{"udevadm", "wait", "--timeout=0.05", missing}, timedOut},
+		{[]string{"udevadm", "wait", "--removed", missing}, result{}},
+		{[]string{"udevadm", "wait", "--removed", "--timeout=0.05", there}, timedOut},
+		{[]string{"udevadm", "wait", "--timeout=x", there}, result{"", "udevadm: invalid timeout value 'x'\n", 1}},
+		{[]string{"udevadm"}, result{"", "udevadm: missing command\n", 2}},
+	} {
+		if got := shimRun(d, "", tc.argv...); got != tc.want {
+			t.Errorf("%v: %+v, want %+v", tc.argv, got, tc.want)
+		}
+	}
+}

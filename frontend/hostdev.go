@@ -91,10 +91,10 @@ func (h *hostDevices) closeAll() {
 type hostBdev struct {
 	name, path string
 	dev        dmsim.DevT
-	sectors    uint64
-	lbs        uint32
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards everything below
+	sectors  uint64
+	lbs      uint32
 	f        *os.File
 	openers  int
 	readOnly bool
@@ -107,6 +107,15 @@ func (b *hostBdev) probe() error {
 		return linuxerr.ToErrno(err)
 	}
 	defer f.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.geometryLocked(f)
+}
+
+// geometryLocked reads the size (BLKGETSIZE64) and logical block size
+// (BLKSSZGET) of the open device; mu held. The host may have attached its
+// loop device to another file since the last open.
+func (b *hostBdev) geometryLocked(f *os.File) error {
 	var size uint64
 	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.BLKGETSIZE64, uintptr(unsafe.Pointer(&size))); e != 0 {
 		return linuxerr.ToErrno(e)
@@ -121,16 +130,25 @@ func (b *hostBdev) probe() error {
 
 func (b *hostBdev) Name() string    { return b.name }
 func (b *hostBdev) Dev() dmsim.DevT { return b.dev }
-func (b *hostBdev) Size() uint64    { return b.sectors }
+
+func (b *hostBdev) Size() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sectors
+}
+
 func (b *hostBdev) Limits() dmsim.QueueLimits {
+	b.mu.Lock()
+	lbs := b.lbs
+	b.mu.Unlock()
 	return dmsim.QueueLimits{
-		LogicalBlockSize:   b.lbs,
-		PhysicalBlockSize:  b.lbs,
-		IOMin:              b.lbs,
+		LogicalBlockSize:   lbs,
+		PhysicalBlockSize:  lbs,
+		IOMin:              lbs,
 		MaxSectors:         2560,
 		MaxHWSectors:       2560,
 		MaxDiscardSectors:  1 << 22,
-		DiscardGranularity: b.lbs,
+		DiscardGranularity: lbs,
 		WriteCache:         true,
 	}
 }
@@ -156,6 +174,10 @@ func (b *hostBdev) Open() error {
 		}
 		if err != nil {
 			return linuxerr.ToErrno(err)
+		}
+		if err := b.geometryLocked(f); err != nil {
+			f.Close()
+			return err
 		}
 		b.f = f
 	}
