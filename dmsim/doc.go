@@ -52,6 +52,8 @@
 //	                 discard splitting (block/blk-merge.c), bio_chain (block/bio.c), blkdev_issue_flush
 //	                 (block/blk-flush.c)
 //	disk.go          virtio disks on image files (drivers/block/virtio_blk.c, qemu's virtio-blk)
+//	tracer.go        a disk's bio log as a dm-log-writes log (package biolog; no kernel counterpart:
+//	                 the format of drivers/md/dm-log-writes.c and qemu's blklogwrites)
 //	faultdisk.go     a disk's fault injector: failed I/O, bit flips, I/O counts (no kernel
 //	                 counterpart; the crash and fault tests' storage model)
 //	brd.go           RAM disks /dev/ramN (drivers/block/brd.c)

@@ -41,12 +41,12 @@ func driveSpec(i, n int, d vmDisk) string {
 		return fmt.Sprintf("if=none,id=d%d,file=%s,format=%s,cache=writeback", i, d.Path, d.Format)
 	}
 	s := fmt.Sprintf("if=none,id=d%d,driver=blklogwrites,file.driver=file,file.filename=%s,"+
-		"log.driver=file,log.filename=%s,log-sector-size=512,log-super-update-interval=1,cache=writeback",
-		i, d.Path, d.Log)
+		"log.driver=file,log.filename=%s,log-super-update-interval=1,cache=writeback", i, d.Path, d.Log)
 	if n > 1 {
-		s += ",log-append=on"
+		// The log keeps its sector size; qemu refuses to be told it again.
+		return s + ",log-append=on"
 	}
-	return s
+	return s + ",log-sector-size=512"
 }
 
 // bootVM boots the image once with the given initrd and disks and returns what the guest sent on
@@ -104,6 +104,9 @@ func bootVM(ctx context.Context, img *Image, accel, dir string, n int, initrd []
 	}
 	out, rerr := os.ReadFile(stream)
 	if err != nil {
+		if s := strings.TrimSpace(stderr.String()); s != "" {
+			err = fmt.Errorf("%w: qemu: %s", err, s)
+		}
 		return out, err
 	}
 	if rerr != nil {
