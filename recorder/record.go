@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dmsim/dmsim/biolog"
 	"github.com/dmsim/dmsim/internal/fsutil"
 	"github.com/dmsim/dmsim/scenario"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Options control a recording.
@@ -295,29 +295,14 @@ func WriteBioLogs(dir string, r *Result) error {
 	for _, p := range old {
 		os.Remove(p)
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		return err
-	}
-	defer enc.Close()
 	for disk, b := range r.BioLogs {
-		if err := fsutil.WriteAtomic(BioLogPath(dir, r.Name, disk), string(enc.EncodeAll(b, nil))); err != nil {
+		z, err := biolog.Compress(b)
+		if err != nil {
+			return err
+		}
+		if err := fsutil.WriteAtomic(BioLogPath(dir, r.Name, disk), string(z)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// ReadBioLog reads a kept bio log (BioLogPath) back, decompressed.
-func ReadBioLog(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return nil, err
-	}
-	defer dec.Close()
-	return dec.DecodeAll(b, nil)
 }

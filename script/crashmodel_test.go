@@ -1,10 +1,8 @@
 package script
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/dmsim/dmsim/biolog"
 	"github.com/dmsim/dmsim/dmsim"
-	"github.com/klauspost/compress/zstd"
 )
 
 // The kernel's bio logs (recorder --log-writes: qemu's blklogwrites on
@@ -108,7 +105,7 @@ func compareDurable(t *testing.T, name string, disks []string) (string, int) {
 	var out strings.Builder
 	n := 0
 	for _, disk := range disks {
-		kernel, err := readKernelLog(filepath.Join(bioLogsDir, name+"."+disk+bioLogExtension))
+		_, kernel, err := biolog.ReadFile(filepath.Join(bioLogsDir, name+"."+disk+bioLogExtension))
 		if err != nil {
 			fmt.Fprintf(&out, "disk %s: kernel log: %v\n", disk, err)
 			continue
@@ -121,24 +118,6 @@ func compareDurable(t *testing.T, name string, disks []string) (string, int) {
 		}
 	}
 	return out.String(), n
-}
-
-func readKernelLog(path string) ([]biolog.Entry, error) {
-	z, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return nil, err
-	}
-	defer dec.Close()
-	b, err := dec.DecodeAll(z, nil)
-	if err != nil {
-		return nil, err
-	}
-	_, entries, err := biolog.Read(bytes.NewReader(b), int64(len(b)))
-	return entries, err
 }
 
 // diffImages says where two durable-image sequences first differ.

@@ -94,7 +94,6 @@ type logC struct {
 	ioBlocks              int // io_blocks: log bios in flight
 	draining              bool
 	superBusy             bool         // log_super() waits for its bio
-	idle                  *sim.Event   // fired when nothing is pending (the destructor's wait)
 	idleWaiters           []*sim.Event // guarded by mu
 }
 
