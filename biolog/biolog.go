@@ -237,11 +237,19 @@ func noEOF(err error) error {
 	return err
 }
 
+// ErrEmpty is Read's error for a log of no bytes at all: qemu's
+// blklogwrites writes nothing, not even the superblock, for a disk that
+// never got a write.
+var ErrEmpty = errors.New("biolog: empty log (no superblock: nothing was ever logged)")
+
 // Read decodes a whole log: the superblock and its nr_entries entries, in
 // order. size is the log's length in bytes (entries must lie within it).
 // A truncated or malformed log is an error naming the entry; Read never
 // allocates more than the log holds.
 func Read(r io.ReaderAt, size int64) (Super, []Entry, error) {
+	if size == 0 {
+		return Super{}, nil, ErrEmpty
+	}
 	s, err := ReadSuper(r)
 	if err != nil {
 		return s, nil, err

@@ -106,7 +106,8 @@ func TestReadErrors(t *testing.T) {
 		size  int64 // 0: the log's length
 		err   string
 	}{
-		{"empty", func(m *memLog) { m.b = nil }, 0, "reading the superblock"},
+		{"empty", func(m *memLog) { m.b = nil }, 0, "empty log"},
+		{"short", func(m *memLog) { m.b = m.b[:10] }, 0, "reading the superblock"},
 		{"magic", func(m *memLog) { m.b[0] ^= 1 }, 0, "bad magic"},
 		{"version", func(m *memLog) { put64(m, 8, 2) }, 0, "unsupported log version 2"},
 		{"sector size", func(m *memLog) { binary.LittleEndian.PutUint32(m.b[24:], 1000) }, 0, "invalid sector size 1000"},
