@@ -25,7 +25,9 @@ func TestBlkStackLimits(t *testing.T) {
 		want   func(l QueueLimits) bool
 	}{
 		{"ram at a page", []comp{{ram, 0}}, []bool{true},
-			func(l QueueLimits) bool { return l.AlignmentOffset == 0 && l.PhysicalBlockSize == 4096 && l.MaxSectors == 255 }},
+			func(l QueueLimits) bool {
+				return l.AlignmentOffset == 0 && l.PhysicalBlockSize == 4096 && l.MaxSectors == 255
+			}},
 		{"ram one sector in", []comp{{ram, 1}}, []bool{true},
 			func(l QueueLimits) bool { return l.AlignmentOffset == 3584 && !l.Misaligned }},
 		{"two alignments", []comp{{ram, 0}, {ram, 1}}, []bool{true, false},
