@@ -47,6 +47,8 @@
 //	                 block/blk-settings.c, block/bdev.c blkdev_get_by_dev/blkdev_put)
 //	limits.go        stacking queue limits: blk_stack_limits() and its alignment helpers
 //	                 (block/blk-settings.c)
+//	devtmpfs.go      regular files under /dev and /dev/mapper (what a shell redirect makes where no
+//	                 node is; libdm finds them in its way)
 //	gendisk.go       registered disks and majors, /dev nodes, path and name lookup (block/genhd.c,
 //	                 block/bdev.c lookup_bdev, init/do_mounts.c name_to_dev_t)
 //	bio.go           struct bio: ops, flags, cloning, completion (include/linux/blk_types.h, block/bio.c)

@@ -141,6 +141,9 @@ func (k *Kernel) Mknod(p string, dev DevT) error {
 	if _, ok := k.nodes[p]; ok {
 		return linuxerr.EEXIST
 	}
+	if _, ok := k.devFiles[p]; ok {
+		return linuxerr.EEXIST
+	}
 	k.nodes[p] = dev
 	return nil
 }
@@ -149,6 +152,10 @@ func (k *Kernel) Unlink(p string) error {
 	p = cleanDevPath(p)
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
+	if _, ok := k.devFiles[p]; ok {
+		delete(k.devFiles, p) // a regular file (devtmpfs.go)
+		return nil
+	}
 	if _, ok := k.nodes[p]; !ok {
 		return linuxerr.ENOENT
 	}
