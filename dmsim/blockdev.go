@@ -181,6 +181,9 @@ func (k *Kernel) blkdevGet(d DevT, holder any) (*gendisk, error) {
 func (k *Kernel) blkdevPut(gd *gendisk, holder any) {
 	k.devMu.Lock()
 	gd.openers--
+	if gd.openers == 0 {
+		gd.pages = nil // blkdev_flush_mapping(): kill_bdev()
+	}
 	if holder != nil && gd.holder == holder {
 		gd.holderCount--
 		if gd.holderCount == 0 {

@@ -49,6 +49,8 @@
 //	                 (block/blk-settings.c)
 //	devtmpfs.go      regular files under /dev and /dev/mapper (what a shell redirect makes where no
 //	                 node is; libdm finds them in its way)
+//	pagecache.go     block devices' page cache: clean pages shared by openers, dropped at the last
+//	                 close (mm/filemap.c, block/bdev.c kill_bdev)
 //	gendisk.go       registered disks and majors, /dev nodes, path and name lookup (block/genhd.c,
 //	                 block/bdev.c lookup_bdev, init/do_mounts.c name_to_dev_t)
 //	bio.go           struct bio: ops, flags, cloning, completion (include/linux/blk_types.h, block/bio.c)

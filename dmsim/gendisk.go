@@ -33,6 +33,10 @@ type gendisk struct {
 	// raKB is the bdi's read-ahead in KiB (ra_pages * 4); guarded by
 	// Kernel.devMu.
 	raKB uint32
+
+	// pages is the device's page cache (pagecache.go): page index ->
+	// contents; guarded by Kernel.devMu, dropped at the last close.
+	pages map[int64][]byte
 }
 
 // defaultRAKB is VM_READAHEAD_PAGES (32 pages of 4 KiB) in KiB.
