@@ -10,6 +10,10 @@ package dmsim
 // Buffered and direct I/O, discards and BLKFLSBUF through the device's own
 // file keep the cache in step (package userland).
 
+// maxCachedPages bounds one device's cache (64 MiB): past it, reads are
+// not cached (the guest, with 512 MiB, would be reclaiming pages by then).
+const maxCachedPages = 16384
+
 // CachedPage returns a copy of page pg of dev's page cache.
 func (k *Kernel) CachedPage(dev DevT, pg int64) ([]byte, bool) {
 	k.devMu.Lock()
@@ -36,6 +40,9 @@ func (k *Kernel) CachePage(dev DevT, pg int64, data []byte) {
 	}
 	if gd.pages == nil {
 		gd.pages = map[int64][]byte{}
+	}
+	if _, ok := gd.pages[pg]; !ok && len(gd.pages) >= maxCachedPages {
+		return
 	}
 	gd.pages[pg] = append([]byte(nil), data...)
 }
