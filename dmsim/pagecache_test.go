@@ -35,7 +35,13 @@ func TestPageCache(t *testing.T) {
 		{"update an uncached page", func() { k.UpdateCachedPage(dev, 9, 0, []byte("x")) }, 9, ""},
 		{"invalidate a range", func() { k.InvalidatePages(dev, 2, 3) }, 2, ""},
 		{"the rest stays", func() {}, 3, "page"},
-		{"one close of two keeps it", rel1, 3, "page"},
+		{"a full cache takes no new page", func() {
+			for pg := int64(100); pg < 100+maxCachedPages; pg++ {
+				k.CachePage(dev, pg, page)
+			}
+		}, 100 + maxCachedPages - 2, ""}, // pages 1 and 3 are in already
+		{"but keeps updating its pages", func() { k.CachePage(dev, 3, []byte("new")) }, 3, "new"},
+		{"one close of two keeps it", rel1, 3, "new"},
 		{"the last close drops it", rel2, 3, ""},
 	}
 	for _, s := range steps {
