@@ -4,6 +4,8 @@
 # kernel logs when alignments do not stack. q prints NAME: logical_block_size physical_block_size
 # minimum_io_size optimal_io_size max_sectors_kb max_hw_sectors_kb discard_granularity
 # discard_max_bytes discard_max_hw_bytes, then alignment_offset and discard_alignment.
+# Kernel: /sys/block/NAME/discard_alignment prints the alignment offset (disk_discard_alignment_show()
+# calls bdev_alignment_offset()), so it reads 3584 and -1 where alignment_offset does.
 # disk: a 8M
 # disk: b 8M
 # disk: meta 4M
@@ -47,7 +49,7 @@ q ls
 dmsetup remove ls mix s3 l0 l1 l2 s0 s1
 # Thin pools: pool_io_hints keeps io_opt when it is a multiple of the block size (a full stripe of
 # 128 KiB over 64 KiB blocks), else sets io_min and io_opt to the block; thin_io_hints sets the
-# discard limits of the thin device.
+# discard limits of the thin device (discard_max_bytes 16 GiB), not discard_max_hw_bytes.
 dmsetup create p1 --table "0 8192 thin-pool $DISK_meta /dev/mapper/s2 128 0"
 q p1
 dmsetup message p1 0 "create_thin 0"
