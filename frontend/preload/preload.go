@@ -31,6 +31,13 @@ var Source []byte
 // socket other than the shims' fixed /run/dmsim/dmsim.sock.
 const SocketEnv = "DMSIM_BRIDGE_SOCKET"
 
+// NodesEnv names the environment variable that makes the nodes under
+// /dev/mapper dmsim's own (its kernel's mknod'ed nodes), not the host's: for
+// programs that run inside dmsim's machine, such as the differential test's
+// real dmsetup with DM_DISABLE_UDEV=1. Under `dmsim exec` leave it unset:
+// /dev/mapper/NAME are then the daemon's links to loop devices.
+const NodesEnv = "DMSIM_BRIDGE_NODES"
+
 // Build compiles the library to out with cc (the C compiler on PATH, or
 // $CC).
 func Build(out string) error {

@@ -24,7 +24,7 @@ import (
 // dmsim's, on the machine of the process that calls it.
 type realDmsetup struct {
 	bin, so, dir string
-	n           atomic.Int64
+	n            atomic.Int64
 }
 
 // realDmsetupPath is the real dmsetup 1.02.185 (Debian 12's package).
@@ -64,7 +64,7 @@ func (r *realDmsetup) run(p *userland.Proc) (int, bool) {
 	cmd.Args = append([]string{"dmsetup"}, p.Args[1:]...)
 	cmd.Dir = fsys.HostPath(p.Dir)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C",
-		"LD_PRELOAD=" + r.so, preload.SocketEnv + "=" + sock}
+		"LD_PRELOAD=" + r.so, preload.SocketEnv + "=" + sock, preload.NodesEnv + "=1"}
 	for _, v := range []string{"DM_DISABLE_UDEV", "DM_DEV_DIR", "DM_UDEV_DISABLE_LIBRARY_FALLBACK"} {
 		if val := p.Getenv(v); val != "" {
 			cmd.Env = append(cmd.Env, v+"="+val)

@@ -292,7 +292,9 @@ type Reply struct {
 }
 
 // EncodeReply is a Reply frame's payload.
-func EncodeReply(r Reply) []byte { return append(binary.BigEndian.AppendUint32(nil, r.Errno), r.Data...) }
+func EncodeReply(r Reply) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, r.Errno), r.Data...)
+}
 
 // DecodeReply parses a Reply frame's payload.
 func DecodeReply(b []byte) (Reply, error) {

@@ -9,7 +9,9 @@
  * (frontend/wire's Bridge, Ioctl, PathOp and Reply frames). Every other call
  * goes to the C library as usual.
  *
- * The socket is $DMSIM_BRIDGE_SOCKET, else /run/dmsim/dmsim.sock. When no
+ * The socket is $DMSIM_BRIDGE_SOCKET, else /run/dmsim/dmsim.sock. With
+ * $DMSIM_BRIDGE_NODES set, the nodes under /dev/mapper are dmsim's too (see
+ * nodes_bridged). When no
  * daemon answers, /dev/mapper/control fails to open with ENODEV and the
  * other calls go to the host, as if the kernel had no device-mapper.
  *
@@ -92,13 +94,32 @@ static int under(const char *p, const char *dir)
 	return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
 }
 
+/*
+ * nodes_bridged: with $DMSIM_BRIDGE_NODES set, /dev/mapper's nodes are
+ * dmsim's own (libdm's mknod, unlink and rename with DM_DISABLE_UDEV=1 go
+ * to the emulated machine, as in the differential test); otherwise they are
+ * the host's (the daemon's links to loop devices, which it makes as udev
+ * would) and only /dev/mapper/control is dmsim's.
+ */
+static int nodes_bridged(void)
+{
+	const char *v = getenv("DMSIM_BRIDGE_NODES");
+	return v && *v;
+}
+
+/* mapper_bridged says whether a call on path p under /dev/mapper goes to dmsim. */
+static int mapper_bridged(const char *p)
+{
+	return p && under(p, "/dev/mapper") && (!strcmp(p, "/dev/mapper/control") || nodes_bridged());
+}
+
 /* bridged says whether calls on path p go to dmsim. */
 static int bridged(const char *p)
 {
 	if (!p || p[0] != '/')
 		return 0;
 	if (under(p, "/dev/mapper"))
-		return 1;
+		return mapper_bridged(p);
 	if (!strcmp(p, "/proc/devices") || !strcmp(p, "/proc/misc") || !strcmp(p, "/proc/partitions"))
 		return 1;
 	return under(p, "/sys/dev/block") || under(p, "/sys/block") || under(p, "/sys/class/block") ||
@@ -624,7 +645,7 @@ int access(const char *path, int mode)
 int mknod(const char *path, mode_t mode, dev_t dev)
 {
 	int r;
-	if (under(path, "/dev/mapper") && simple_op('n', path, NULL, mode, major(dev), minor(dev), &r))
+	if (mapper_bridged(path) && simple_op('n', path, NULL, mode, major(dev), minor(dev), &r))
 		return r;
 	RESOLVE(mknod);
 	return REAL(mknod)(path, mode, dev);
@@ -633,7 +654,7 @@ int mknod(const char *path, mode_t mode, dev_t dev)
 int unlink(const char *path)
 {
 	int r;
-	if (under(path, "/dev/mapper") && simple_op('u', path, NULL, 0, 0, 0, &r))
+	if (mapper_bridged(path) && simple_op('u', path, NULL, 0, 0, 0, &r))
 		return r;
 	RESOLVE(unlink);
 	return REAL(unlink)(path);
@@ -642,7 +663,7 @@ int unlink(const char *path)
 int rename(const char *from, const char *to)
 {
 	int r;
-	if (under(from, "/dev/mapper") && simple_op('m', from, to, 0, 0, 0, &r))
+	if (mapper_bridged(from) && simple_op('m', from, to, 0, 0, 0, &r))
 		return r;
 	RESOLVE(rename);
 	return REAL(rename)(from, to);
@@ -651,7 +672,7 @@ int rename(const char *from, const char *to)
 int chown(const char *path, uid_t uid, gid_t gid)
 {
 	int r;
-	if (under(path, "/dev/mapper") && simple_op('o', path, NULL, 0, 0, 0, &r))
+	if (mapper_bridged(path) && simple_op('o', path, NULL, 0, 0, 0, &r))
 		return r;
 	RESOLVE(chown);
 	return REAL(chown)(path, uid, gid);
@@ -660,7 +681,7 @@ int chown(const char *path, uid_t uid, gid_t gid)
 int chmod(const char *path, mode_t mode)
 {
 	int r;
-	if (under(path, "/dev/mapper") && simple_op('o', path, NULL, 0, 0, 0, &r))
+	if (mapper_bridged(path) && simple_op('o', path, NULL, 0, 0, 0, &r))
 		return r;
 	RESOLVE(chmod);
 	return REAL(chmod)(path, mode);
