@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -33,6 +34,13 @@ type BridgeServer struct {
 	After func()
 	// Trace, if set, gets a line for each call.
 	Trace io.Writer
+	// HostView serves a program of the host (the daemon's case): /proc and
+	// /sys are the host's, with device-mapper added (a "device-mapper" line
+	// in /proc/devices with dmsim's major and in /proc/misc, and dmsim's
+	// mapped devices under /sys); calls on the host's own devices are
+	// answered ErrnoHost, which sends them to the host's C library.
+	// Without it, /proc and /sys are the emulated machine's.
+	HostView bool
 }
 
 // dmMiscMinor is /dev/mapper/control's minor on major 10 (misc).
@@ -175,6 +183,11 @@ func (s *BridgeServer) pathOp(op wire.PathOp) wire.Reply {
 
 func (s *BridgeServer) pathOpLocked(op wire.PathOp, p string) wire.Reply {
 	k := s.K
+	if s.HostView && !isUnder(p, "/dev/mapper") {
+		if r, ok := s.hostPathOp(op, p); ok {
+			return r
+		}
+	}
 	switch op.Op {
 	case wire.OpStat:
 		st, err := s.stat(p)
@@ -335,4 +348,131 @@ func (s *BridgeServer) readDir(p string) wire.Reply {
 		b = append(b, 0, '0'+e.typ/10, '0'+e.typ%10, 0)
 	}
 	return wire.Reply{Data: b}
+}
+
+// hostPathOp answers a /proc or /sys call with HostView: ok is false for
+// the paths of dmsim's mapped devices, which pathOpLocked answers.
+func (s *BridgeServer) hostPathOp(op wire.PathOp, p string) (wire.Reply, bool) {
+	host := wire.Reply{Errno: wire.ErrnoHost}
+	dm := s.K.DMMajor()
+	switch {
+	case p == "/proc/devices" && op.Op == wire.OpRead:
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return errnoReply(err, nil), true
+		}
+		return wire.Reply{Data: []byte(withBlockMajor(string(b), dm, "device-mapper"))}, true
+	case p == "/proc/misc" && op.Op == wire.OpRead:
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return errnoReply(err, nil), true
+		}
+		line := fmt.Sprintf("%3d device-mapper\n", dmMiscMinor)
+		if !strings.Contains(string(b), " device-mapper\n") {
+			b = append([]byte(line), b...)
+		}
+		return wire.Reply{Data: b}, true
+	case p == "/sys/dev/block" && op.Op == wire.OpReadDir:
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return errnoReply(err, nil), true
+		}
+		var b []byte
+		for _, e := range ents {
+			if d, ok, _ := dmsim.ParseDevT(e.Name()); ok && d.Major == dm {
+				continue
+			}
+			b = append(b, e.Name()...)
+			b = append(b, 0, '1', '0', 0)
+		}
+		names, _ := s.K.SysfsList(p)
+		for _, n := range names {
+			if d, ok, _ := dmsim.ParseDevT(n); ok && d.Major == dm {
+				b = append(b, n...)
+				b = append(b, 0, '1', '0', 0)
+			}
+		}
+		return wire.Reply{Data: b}, true
+	case p == "/sys/block" || p == "/sys/class/block":
+		if op.Op != wire.OpReadDir {
+			return host, true
+		}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return errnoReply(err, nil), true
+		}
+		var b []byte
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), "dm-") {
+				b = append(b, e.Name()...)
+				b = append(b, 0, '1', '0', 0)
+			}
+		}
+		names, _ := s.K.SysfsList(p)
+		for _, n := range names {
+			if strings.HasPrefix(n, "dm-") {
+				b = append(b, n...)
+				b = append(b, 0, '1', '0', 0)
+			}
+		}
+		return wire.Reply{Data: b}, true
+	}
+	if rest, ok := strings.CutPrefix(p, "/sys/dev/block/"); ok {
+		first, _, _ := strings.Cut(rest, "/")
+		if d, ok, _ := dmsim.ParseDevT(first); ok && d.Major == dm {
+			return wire.Reply{}, false
+		}
+		return host, true
+	}
+	for _, dir := range []string{"/sys/block/", "/sys/class/block/"} {
+		if rest, ok := strings.CutPrefix(p, dir); ok {
+			if strings.HasPrefix(rest, "dm-") {
+				return wire.Reply{}, false
+			}
+			return host, true
+		}
+	}
+	return host, true
+}
+
+// withBlockMajor is /proc/devices text with name on block major maj (in
+// place of whatever the host has there).
+func withBlockMajor(text string, maj uint32, name string) string {
+	var b strings.Builder
+	block, done := false, false
+	add := func() {
+		if !done {
+			fmt.Fprintf(&b, "%3d %s\n", maj, name)
+			done = true
+		}
+	}
+	for _, l := range strings.SplitAfter(text, "\n") {
+		if l == "" {
+			continue
+		}
+		if strings.HasPrefix(l, "Block devices:") {
+			block = true
+			b.WriteString(l)
+			continue
+		}
+		if block {
+			f := strings.Fields(l)
+			if len(f) == 2 {
+				var m uint32
+				if _, err := fmt.Sscan(f[0], &m); err == nil {
+					if m == maj {
+						continue
+					}
+					if m > maj {
+						add()
+					}
+				}
+			}
+		}
+		b.WriteString(l)
+	}
+	if block {
+		add()
+	}
+	return b.String()
 }

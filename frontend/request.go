@@ -266,7 +266,7 @@ func (d *Daemon) udevadm(argv []string, root string, stdout, stderr io.Writer) i
 // ioctls on /dev/mapper/control and its calls on /dev/mapper, /proc and
 // /sys, each as a clock actor; the /dev/mapper links follow each change.
 func (d *Daemon) serveBridge(c *net.UnixConn) {
-	s := &BridgeServer{K: d.k, Ctx: d.ctx, Do: func(f func()) {
+	s := &BridgeServer{K: d.k, Ctx: d.ctx, HostView: true, Do: func(f func()) {
 		d.k.Clock.Enter()
 		defer d.k.Clock.Exit()
 		f()

@@ -291,6 +291,10 @@ type Reply struct {
 	Data  []byte
 }
 
+// ErrnoHost in a PathOp's Reply says the path is the host's: the bridge
+// makes the call on the host as if it had not intercepted it.
+const ErrnoHost = 4095
+
 // EncodeReply is a Reply frame's payload.
 func EncodeReply(r Reply) []byte {
 	return append(binary.BigEndian.AppendUint32(nil, r.Errno), r.Data...)

@@ -44,6 +44,7 @@
 #define DM_HEADER 305 /* offsetof(struct dm_ioctl, data) */
 #define MAX_CONTROL_FDS 64
 #define MAX_DIRS 16
+#define ERRNO_HOST 4095 /* wire.ErrnoHost */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int conn = -1;
@@ -292,6 +293,12 @@ static int path_op(char op, const char *path, const char *path2, uint32_t mode, 
 		memcpy(b + 13 + l1, path2, l2);
 	r = call('P', b, 13 + l1 + l2, NULL, 0, data, n);
 	free(b);
+	if (r == ERRNO_HOST) {
+		/* the host's path: make the call there */
+		free(*data);
+		*data = NULL;
+		return -1;
+	}
 	return r;
 }
 
