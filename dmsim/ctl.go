@@ -199,6 +199,17 @@ func (p dmParam) found(info DMInfo) {
 	}
 }
 
+// answer is a found device's header: find_device()'s name and uuid, then
+// __dev_status(); err passes through.
+func (p dmParam) answer(info DMInfo, err error) error {
+	if err != nil {
+		return err
+	}
+	p.found(info)
+	p.devStatus(info)
+	return nil
+}
+
 // resultBuffer is get_result_buffer(): data_start becomes the aligned end
 // of the header; the room from there to the end of the caller's buffer.
 func (p dmParam) resultBuffer() []byte {
@@ -379,19 +390,15 @@ func (a ioctlAPI) ctlCall(cmd int, p dmParam) error {
 		return nil
 	case DMDevStatusCmd:
 		info, err := a.DevStatus(p.ref(), p.ioctlFlags())
-		if err != nil {
+		if err := p.answer(info, err); err != nil {
 			return err
 		}
-		p.found(info)
-		p.devStatus(info)
 		return nil
 	case DMDevWaitCmd:
 		info, st, err := a.DevWait(a.ctx, p.ref(), p.u32(offEventNr), p.ioctlFlags())
-		if err != nil {
+		if err := p.answer(info, err); err != nil {
 			return err
 		}
-		p.found(info)
-		p.devStatus(info)
 		if st != nil {
 			p.retrieveStatus(st)
 		}
@@ -416,11 +423,9 @@ func (a ioctlAPI) ctlCall(cmd int, p dmParam) error {
 		return nil
 	case DMTableDepsCmd:
 		info, deps, err := a.TableDeps(p.ref(), p.ioctlFlags())
-		if err != nil {
+		if err := p.answer(info, err); err != nil {
 			return err
 		}
-		p.found(info)
-		p.devStatus(info)
 		if deps != nil || a.hasTable(ref, p.ioctlFlags().Inactive) {
 			p.retrieveDeps(deps)
 		}
@@ -431,11 +436,9 @@ func (a ioctlAPI) ctlCall(cmd int, p dmParam) error {
 			typ = StatusTable
 		}
 		info, st, err := a.TableStatus(p.ref(), typ, p.ioctlFlags())
-		if err != nil {
+		if err := p.answer(info, err); err != nil {
 			return err
 		}
-		p.found(info)
-		p.devStatus(info)
 		if st != nil {
 			p.retrieveStatus(st)
 		}

@@ -835,43 +835,29 @@ static int next_entry(struct bdir *b, const char **name, unsigned char *type)
 	return 1;
 }
 
-struct dirent *readdir(DIR *d)
-{
-	struct bdir *b = find_dir(d);
-	if (b) {
-		const char *name;
-		unsigned char type;
-		if (!next_entry(b, &name, &type))
-			return NULL;
-		memset(&b->ent, 0, sizeof(b->ent));
-		b->ent.d_ino = b->off;
-		b->ent.d_type = type;
-		b->ent.d_reclen = sizeof(b->ent);
-		snprintf(b->ent.d_name, sizeof(b->ent.d_name), "%s", name);
-		return &b->ent;
+/* READDIR is readdir() or readdir64() (ent the bdir's entry of that type). */
+#define READDIR(name, type, ent)                                                                  \
+	type *name(DIR *d)                                                                         \
+	{                                                                                          \
+		struct bdir *b = find_dir(d);                                                      \
+		if (b) {                                                                           \
+			const char *n;                                                             \
+			unsigned char t;                                                           \
+			if (!next_entry(b, &n, &t))                                                \
+				return NULL;                                                       \
+			memset(&b->ent, 0, sizeof(b->ent));                                        \
+			b->ent.d_ino = b->off;                                                     \
+			b->ent.d_type = t;                                                         \
+			b->ent.d_reclen = sizeof(b->ent);                                          \
+			snprintf(b->ent.d_name, sizeof(b->ent.d_name), "%s", n);                   \
+			return &b->ent;                                                            \
+		}                                                                                  \
+		RESOLVE(name);                                                                     \
+		return REAL(name)(d);                                                              \
 	}
-	RESOLVE(readdir);
-	return REAL(readdir)(d);
-}
 
-struct dirent64 *readdir64(DIR *d)
-{
-	struct bdir *b = find_dir(d);
-	if (b) {
-		const char *name;
-		unsigned char type;
-		if (!next_entry(b, &name, &type))
-			return NULL;
-		memset(&b->ent64, 0, sizeof(b->ent64));
-		b->ent64.d_ino = b->off;
-		b->ent64.d_type = type;
-		b->ent64.d_reclen = sizeof(b->ent64);
-		snprintf(b->ent64.d_name, sizeof(b->ent64.d_name), "%s", name);
-		return &b->ent64;
-	}
-	RESOLVE(readdir64);
-	return REAL(readdir64)(d);
-}
+READDIR(readdir, struct dirent, ent)
+READDIR(readdir64, struct dirent64, ent64)
 
 int closedir(DIR *d)
 {
