@@ -116,6 +116,7 @@ func TestRealDmsetup(t *testing.T) {
 	if ran == 0 {
 		t.Fatal("no scenarios")
 	}
+	t.Logf("%d scenarios, %d runs of the real dmsetup", ran, r.n.Load())
 	if os.Getenv("DMSIM_BRIDGE_ONLY") == "" {
 		for k, why := range expected {
 			if !seen[k] {
