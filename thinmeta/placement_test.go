@@ -8,6 +8,23 @@ import (
 	"github.com/dmsim/dmsim/persistent-data/block"
 )
 
+// formatForTest formats a pool's metadata on a memory device of size
+// bytes (64 KiB data blocks) and returns it with a fail-on-error helper.
+func formatForTest(t *testing.T, size int64) (*block.MemDevice, *PoolMetadata, func(error)) {
+	t.Helper()
+	dev := block.NewMemDevice(size)
+	pmd, err := Open(dev, 128, true, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev, pmd, func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestReserveRefusedLeavesNoTrace: a reserve_metadata_snap refused
 // because a snapshot is held changes nothing: after a commit the image is
 // byte-identical and the next allocation takes the block it would have
@@ -24,17 +41,7 @@ func TestReserveRefusedLeavesNoTrace(t *testing.T) {
 		{"three refused", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dev := block.NewMemDevice(4 << 20)
-			pmd, err := Open(dev, 128, true, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			must := func(err error) {
-				t.Helper()
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			dev, pmd, must := formatForTest(t, 4<<20)
 			must(pmd.CreateThin(0))
 			must(pmd.CommitMetadata())
 			must(pmd.ReserveMetadataSnap())
@@ -74,17 +81,7 @@ func TestReserveRefusedLeavesNoTrace(t *testing.T) {
 // TestLayoutAndDiff: the roles Layout gives the blocks of a pool with a
 // held snapshot, and what DiffImages reports between two commits.
 func TestLayoutAndDiff(t *testing.T) {
-	dev := block.NewMemDevice(1 << 20)
-	pmd, err := Open(dev, 128, true, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	dev, pmd, must := formatForTest(t, 1<<20)
 	must(pmd.ResizeDataDev(100))
 	must(pmd.CreateThin(3))
 	td, err := pmd.OpenThinDevice(3)
