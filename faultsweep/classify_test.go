@@ -6,45 +6,35 @@ import "testing"
 // lands in its class, the most severe effect deciding, and output that
 // changed with nothing reported is unclassified.
 func TestClassify(t *testing.T) {
-	const base = `# a comment
+	const create = `# a comment
 $ dmsetup create pool --table "0 131072 thin-pool /dev/vda /dev/vdb 128 0"
 [exit 0]
-$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
-| 0000000   a  \n
-[exit 0]
-$ dmsetup status pool
+`
+	const statusRW = `$ dmsetup status pool
 | 0 131072 thin-pool 0 112/1024 2/1024 - rw discard_passdown queue_if_no_space - 256 
 [exit 0]
 `
+	const base = create + `$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
+| 0000000   a  \n
+[exit 0]
+` + statusRW
 	for _, tc := range []struct {
 		name string
 		got  string
 		want Class
 	}{
 		{"the same", base, Masked},
-		{"a read fails", `# a comment
-$ dmsetup create pool --table "0 131072 thin-pool /dev/vda /dev/vdb 128 0"
-[exit 0]
-$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
+		{"a read fails", create + `$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
 | 0000000
 ! dd: /dev/mapper/thin: Input/output error
 k <3>device-mapper: thin: process_cell: dm_thin_find_block() failed: error = -5
 [exit 0]
-$ dmsetup status pool
-| 0 131072 thin-pool 0 112/1024 2/1024 - rw discard_passdown queue_if_no_space - 256 
-[exit 0]
-`, EIO},
-		{"only the exit status", `# a comment
-$ dmsetup create pool --table "0 131072 thin-pool /dev/vda /dev/vdb 128 0"
-[exit 0]
-$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
+` + statusRW, EIO},
+		{"only the exit status", create + `$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
 | 0000000   a  \n
 [exit 1]
 `, EIO},
-		{"abort later", `# a comment
-$ dmsetup create pool --table "0 131072 thin-pool /dev/vda /dev/vdb 128 0"
-[exit 0]
-$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
+		{"abort later", create + `$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
 | 0000000
 ! dd: /dev/mapper/thin: Input/output error
 [exit 0]
@@ -55,10 +45,7 @@ k <3>device-mapper: thin: 253:0: aborting current metadata transaction
 k <6>device-mapper: thin: 253:0: switching pool to read-only mode
 [exit 0]
 `, ReadOnly},
-		{"fail mode", `# a comment
-$ dmsetup create pool --table "0 131072 thin-pool /dev/vda /dev/vdb 128 0"
-[exit 0]
-$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
+		{"fail mode", create + `$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
 | 0000000   a  \n
 [exit 0]
 $ dmsetup status pool
@@ -80,20 +67,11 @@ $ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head 
 ! dd: can't open '/dev/mapper/thin': No such file or directory
 [exit 0]
 `, Refused},
-		{"silently different data", `# a comment
-$ dmsetup create pool --table "0 131072 thin-pool /dev/vda /dev/vdb 128 0"
-[exit 0]
-$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
+		{"silently different data", create + `$ dd if=/dev/mapper/thin bs=64K count=1 iflag=direct status=none | od -c | head -1
 | 0000000   b  \n
 [exit 0]
-$ dmsetup status pool
-| 0 131072 thin-pool 0 112/1024 2/1024 - rw discard_passdown queue_if_no_space - 256 
-[exit 0]
-`, Unclassified},
-		{"cut short", `# a comment
-$ dmsetup create pool --table "0 131072 thin-pool /dev/vda /dev/vdb 128 0"
-[exit 0]
-`, Unclassified},
+` + statusRW, Unclassified},
+		{"cut short", create + ``, Unclassified},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got, detail := Classify(base, tc.got); got != tc.want {
