@@ -33,3 +33,6 @@ thin_check $DISK_meta
 dmsetup create pool --table "0 131072 thin-pool $DISK_meta $DISK_data 128 0"
 dmsetup status pool
 dmsetup remove pool
+# The byte put back, the metadata checks clean; the flag stays until thin_check clears it.
+printf '\000' | dd of=$DISK_meta bs=1 seek=$((bitmap * 4096 + 2000)) count=1 conv=notrunc status=none
+thin_check $DISK_meta
