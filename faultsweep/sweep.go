@@ -14,6 +14,8 @@ package faultsweep
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -106,12 +108,12 @@ const DefaultMaxStall = 5 * time.Second
 
 // run runs s with the given injectors and returns its transcript without
 // its env lines.
-func run(ctx context.Context, s *scenario.Script, faults map[string]*dmsim.Faults, o Options) (string, error) {
+func run(ctx context.Context, s *scenario.Script, faults map[string]*dmsim.Faults, o Options, keep string) (string, error) {
 	stall := o.MaxStall
 	if stall == 0 {
 		stall = DefaultMaxStall
 	}
-	res, err := script.Run(ctx, s, script.Options{Faults: faults, MaxStall: stall})
+	res, err := script.Run(ctx, s, script.Options{Faults: faults, MaxStall: stall, KeepDir: keep})
 	if err != nil {
 		return "", err
 	}
@@ -121,13 +123,18 @@ func run(ctx context.Context, s *scenario.Script, faults map[string]*dmsim.Fault
 // Baseline runs s with no fault, tracing every disk's I/O: the transcript
 // and each disk's I/Os in order.
 func Baseline(ctx context.Context, s *scenario.Script, o Options) (string, map[string][]dmsim.IORecord, error) {
+	return baseline(ctx, s, o, "")
+}
+
+// baseline is Baseline, keeping the disk images in keep unless it is "".
+func baseline(ctx context.Context, s *scenario.Script, o Options, keep string) (string, map[string][]dmsim.IORecord, error) {
 	faults := map[string]*dmsim.Faults{}
 	for _, d := range s.Disks {
 		f := dmsim.NewFaults(o.Seed)
 		f.Trace(true)
 		faults[d.Name] = f
 	}
-	tr, err := run(ctx, s, faults, o)
+	tr, err := run(ctx, s, faults, o, keep)
 	if err != nil {
 		return "", nil, err
 	}
@@ -168,7 +175,7 @@ func try(ctx context.Context, s *scenario.Script, base, disk string, rule dmsim.
 	f := dmsim.NewFaults(o.Seed)
 	r := f.Add(rule)
 	out := Outcome{Script: s.Name, Fault: disk + ": " + desc}
-	tr, err := run(ctx, s, map[string]*dmsim.Faults{disk: f}, o)
+	tr, err := run(ctx, s, map[string]*dmsim.Faults{disk: f}, o, "")
 	if err != nil {
 		out.Class, out.Detail = Unclassified, err.Error()
 		return out, true
@@ -181,6 +188,19 @@ func try(ctx context.Context, s *scenario.Script, base, disk string, rule dmsim.
 		out.Class, out.Detail = Ignored, ""
 	}
 	return out, true
+}
+
+// zero reports whether block b of img is all zeroes (or past its end).
+func zero(img []byte, b uint64) bool {
+	if (b+1)*4096 > uint64(len(img)) {
+		return true
+	}
+	for _, c := range img[b*4096 : (b+1)*4096] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func describe(io dmsim.IORecord) string {
@@ -213,10 +233,16 @@ func SweepIO(ctx context.Context, s *scenario.Script, o Options) ([]Outcome, err
 }
 
 // SweepBlocks corrupts, on each disk of s whose name starts with "meta",
-// every 4 KiB block the baseline run read, one block per run: every read of
-// the block has one bit flipped (seeded), as a block rotten on the medium.
+// every 4 KiB block the baseline run read as one (as the block manager
+// reads), one block per run: every read of the block has one bit flipped
+// (seeded), as a block rotten on the medium.
 func SweepBlocks(ctx context.Context, s *scenario.Script, o Options) ([]Outcome, error) {
-	base, ios, err := Baseline(ctx, s, o)
+	keep, err := os.MkdirTemp("", "dmsim-faultsweep-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(keep)
+	base, ios, err := baseline(ctx, s, o, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -225,17 +251,24 @@ func SweepBlocks(ctx context.Context, s *scenario.Script, o Options) ([]Outcome,
 		if !strings.HasPrefix(d.Name, "meta") {
 			continue
 		}
+		img, err := os.ReadFile(filepath.Join(keep, d.Name+".img"))
+		if err != nil {
+			return nil, err
+		}
 		seen := map[uint64]bool{}
 		var blocks []uint64
 		for _, io := range ios[d.Name] {
-			if io.Op != dmsim.OpRead {
+			// The block manager reads one aligned 4 KiB block at a time;
+			// larger reads are the tools' and dd's, whose chunks also
+			// cover blocks nothing uses.
+			if io.Op != dmsim.OpRead || io.Sectors != 8 || io.Sector%8 != 0 {
 				continue
 			}
-			for b := io.Sector / 8; b < (io.Sector+io.Sectors+7)/8; b++ {
-				if !seen[b] {
-					seen[b] = true
-					blocks = append(blocks, b)
-				}
+			// A block all zeroes at the end is free: nothing reads it
+			// as metadata (the tools' whole-device scans do).
+			if b := io.Sector / 8; !seen[b] && !zero(img, b) {
+				seen[b] = true
+				blocks = append(blocks, b)
 			}
 		}
 		for _, i := range sample(len(blocks), o.MaxRuns) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,12 @@ var sweepScenarios = []string{
 	"thin-metadata-snap", "thin-external-origin", "thin-pool-resize", "thin-out-of-space-error",
 	"thin-read-only", "thin-transaction-id", "thin-block-zeroing",
 }
+
+// blockScenarios add, for the block sweep, the cross-check scenarios:
+// they reopen pools with many nodes after a reboot, so they read (and the
+// sweep corrupts) far more metadata blocks than pools still in memory do.
+var blockScenarios = append(slices.Clone(sweepScenarios),
+	"crosscheck/btree", "crosscheck/reopen", "crosscheck/metadata-snap", "crosscheck/resize")
 
 func loadScript(t testing.TB, name string) *scenario.Script {
 	t.Helper()
@@ -48,39 +55,37 @@ func TestSweeps(t *testing.T) {
 	if *full {
 		o.MaxRuns = 0
 	}
-	type result struct {
-		io, blocks []Outcome
+	run := func(names []string, sweep func(context.Context, *scenario.Script, Options) ([]Outcome, error)) [][]Outcome {
+		results := make([][]Outcome, len(names))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 2)
+		for i, name := range names {
+			s := loadScript(t, name)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				outs, err := sweep(context.Background(), s, o)
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				results[i] = outs
+			}()
+		}
+		wg.Wait()
+		return results
 	}
-	results := make([]result, len(sweepScenarios))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
-	for i, name := range sweepScenarios {
-		s := loadScript(t, name)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			io, err := SweepIO(context.Background(), s, o)
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
-				return
-			}
-			blocks, err := SweepBlocks(context.Background(), s, o)
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
-				return
-			}
-			results[i] = result{io, blocks}
-		}()
-	}
-	wg.Wait()
+	ioResults := run(sweepScenarios, SweepIO)
+	blockResults := run(blockScenarios, SweepBlocks)
 	var allIO, allBlocks []Outcome
-	for i, r := range results {
-		t.Logf("%-26s I/O: %s", sweepScenarios[i], Tally(r.io))
-		t.Logf("%-26s blocks: %s", sweepScenarios[i], Tally(r.blocks))
-		allIO = append(allIO, r.io...)
-		allBlocks = append(allBlocks, r.blocks...)
+	for i, r := range ioResults {
+		t.Logf("%-26s I/O: %s", sweepScenarios[i], Tally(r))
+		allIO = append(allIO, r...)
+	}
+	for i, r := range blockResults {
+		t.Logf("%-26s blocks: %s", blockScenarios[i], Tally(r))
+		allBlocks = append(allBlocks, r...)
 	}
 	t.Logf("fail the k-th I/O, %d runs: %s", len(allIO), Tally(allIO))
 	t.Logf("corrupt each metadata block, %d runs: %s", len(allBlocks), Tally(allBlocks))
