@@ -142,17 +142,26 @@ func (d *Disk) Submit(bio *Bio) {
 	if !d.k.submitChecks(d, d.Limits(), bio) {
 		return
 	}
-	var corrupt func()
+	var act faultAction
 	if d.faults != nil {
-		var err error
-		if corrupt, err = d.faults.submit(bio); err != nil {
-			bio.Endio(err)
+		if act = d.faults.submit(bio); act.fail != nil {
+			bio.Endio(act.fail)
 			return
 		}
 	}
-	err := d.do(bio)
-	if err == nil && corrupt != nil {
-		corrupt()
+	var err error
+	switch {
+	case act.drop:
+	case act.run != nil:
+		err = d.do(act.run)
+	default:
+		err = d.do(bio)
+	}
+	if err == nil && act.after != nil {
+		act.after()
+	}
+	if err == nil {
+		err = act.ack
 	}
 	bio.Endio(err)
 }

@@ -92,6 +92,9 @@ type Disk struct {
 	Image string
 	// NoDiscard makes the disk refuse discards (qemu's discard=ignore).
 	NoDiscard bool
+	// Faults, if set, is the disk's fault injector (dmsim.DiskSpec.Faults);
+	// it stays with the disk across reboots.
+	Faults *dmsim.Faults
 }
 
 // Config describes a machine for NewMachine.
@@ -162,7 +165,7 @@ func NewMachine(cfg Config) (*Machine, error) {
 		}
 		m.images[d.Name] = p
 		m.names = append(m.names, d.Name)
-		m.specs = append(m.specs, dmsim.DiskSpec{Path: p, Size: size, NoDiscard: d.NoDiscard, BioLog: cfg.BioLog})
+		m.specs = append(m.specs, dmsim.DiskSpec{Path: p, Size: size, NoDiscard: d.NoDiscard, Faults: d.Faults, BioLog: cfg.BioLog})
 	}
 	if err := m.boot(); err != nil {
 		m.removeImages()

@@ -43,6 +43,9 @@ type Options struct {
 	MaxStall time.Duration
 	// Wall is the wall clock the stall guard reads (sim.HostWall if nil).
 	Wall sim.Wall
+	// Faults are fault injectors for disks, by disk name (package
+	// faultsweep's sweeps).
+	Faults map[string]*dmsim.Faults
 	// BioLog keeps every disk's bio log across the script's boots
 	// (ScriptResult.BioLogs).
 	BioLog bool
@@ -73,7 +76,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 		}
 	}
 	for _, d := range s.Disks {
-		cfg.Disks = append(cfg.Disks, Disk{Name: d.Name, Size: d.Size, Image: o.Disks[d.Name], NoDiscard: !d.Discard})
+		cfg.Disks = append(cfg.Disks, Disk{Name: d.Name, Size: d.Size, Image: o.Disks[d.Name], NoDiscard: !d.Discard, Faults: o.Faults[d.Name]})
 	}
 	m, err := NewMachine(cfg)
 	if err != nil {
