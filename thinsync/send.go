@@ -36,10 +36,13 @@ type SendStats struct {
 // granuleSet is a set of granule indexes.
 type granuleSet map[uint64]bool
 
-func (s granuleSet) addRuns(runs []Run, blocksPerGranule uint64) {
+// addRuns adds the blocks of runs below limit (runs from the metadata may
+// go past the volume's end: the pool stores no size).
+func (s granuleSet) addRuns(runs []Run, limit uint64) {
 	for _, r := range runs {
-		for b := r.Begin; b < r.Begin+r.Length; b++ {
-			s[b/blocksPerGranule] = true
+		end := min(r.Begin+min(r.Length, limit), limit)
+		for b := r.Begin; b < end; b++ {
+			s[b] = true
 		}
 	}
 }
@@ -182,14 +185,15 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	newMan := NewManifest(size, granule)
 	baseMan := NewManifest(baseSize, granule)
 	mapped := granuleSet{}
-	mapped.addRuns(dev.Mapped, 1)
+	limit := max(newMan.Granules(), baseMan.Granules())
+	mapped.addRuns(dev.Mapped, limit)
 	changed := granuleSet{}
 	baseMapped := granuleSet{}
 	if delta != nil {
 		for _, tag := range []string{"different", "left_only", "right_only"} {
-			changed.addRuns(delta.Ranges[tag], 1)
+			changed.addRuns(delta.Ranges[tag], limit)
 		}
-		baseMapped.addRuns(bdev.Mapped, 1)
+		baseMapped.addRuns(bdev.Mapped, limit)
 	}
 	b := &Begin{Version: 1, Kind: "full", Size: size, Granule: granule, Codec: o.Codec, Checkpoint: o.Checkpoint,
 		DevID: o.ID, BaseID: o.Base, Transaction: dump.Transaction, Time: dump.Time, SnapTime: dev.SnapTime}
