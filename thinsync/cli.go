@@ -12,9 +12,9 @@ import (
 const usage = `usage: thinsync COMMAND [OPTIONS]
   send    --pool POOL --id ID [--base ID] (--size SIZE | --dev NAME) [--base-size SIZE]
           [--meta DEV] [--compress none|zstd[:fastest|default|better]] [--checkpoint BYTES]
-          [-o FILE|DEV|-] [--progress]
+          [--manifests DIR] [-o FILE|DEV|-] [--progress]
   recv    --pool POOL --id NEWID [--base ID] [-i FILE|DEV|-] [--state FILE|DEV]
-          [--resume | --abort] [--verify root|none]
+          [--manifests DIR] [--resume | --abort] [--verify root|none]
   inspect [-v] FILE|DEV|-
   verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
 `
@@ -103,6 +103,7 @@ func (t *tool) cmdSend(args []string) error {
 	fs.Uint64Var(&o.Checkpoint, "checkpoint", 0, "")
 	fs.StringVar(&o.Out, "o", "-", "")
 	fs.BoolVar(&o.Progress, "progress", false, "")
+	fs.StringVar(&o.Manifests, "manifests", "", "")
 	fs.Float64Var(&pause, "pause-held", 0, "") // test hook: hold the snapshot this long
 	if err := parse(fs, args); err != nil {
 		return err
@@ -147,6 +148,7 @@ func (t *tool) cmdRecv(args []string) error {
 	fs.BoolVar(&o.Resume, "resume", false, "")
 	fs.BoolVar(&o.Abort, "abort", false, "")
 	fs.StringVar(&o.Verify, "verify", "root", "")
+	fs.StringVar(&o.Manifests, "manifests", "", "")
 	fs.Uint64Var(&o.StopAfter, "stop-after-records", 0, "") // test hook
 	if err := parse(fs, args); err != nil {
 		return err

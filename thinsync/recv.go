@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/dmsim/dmsim/linuxerr"
 )
@@ -20,6 +21,9 @@ type RecvOpts struct {
 	Resume bool
 	Abort  bool
 	Verify string // root or none
+	// Manifests: see SendOpts; the base's manifest spares reading the base
+	// for its identity and the unchanged granules for verification.
+	Manifests string
 	// StopAfter (a test hook) exits after that many DATA/ZERO records,
 	// without any cleanup, as if the process had been killed.
 	StopAfter uint64
@@ -125,12 +129,20 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	case o.Resume && prev.get("stream") != id:
 		return nil, fail(ExitState, "the state is for stream %s, not %s", prev.get("stream")[:16], id[:16])
 	}
+	var bm *Manifest
+	if o.Base >= 0 {
+		bm = t.loadManifest(o.Manifests, o.Pool, uint64(o.Base), b.BaseSize, granule)
+	}
 	resumeAt := int64(-1)
 	if o.Resume {
 		resumeAt = int64(prev.num("pos"))
 	} else {
 		// The base must be the image the stream was made against.
-		if o.Base >= 0 {
+		if bm != nil {
+			if got := Hex(bm.Root()); got != b.BaseRoot {
+				return nil, fail(ExitWrongBase, "thin %d is not the stream's base: root %s, stream wants %s", o.Base, got[:16], b.BaseRoot[:16])
+			}
+		} else if o.Base >= 0 {
 			a, err := t.activate(fmt.Sprintf("thinsync-%s-%d-base", o.Pool, o.Base), o.Pool, uint64(o.Base), b.BaseSize/512, true)
 			if err != nil {
 				return nil, err
@@ -201,6 +213,7 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	}()
 	buf := alignedBuf(int(granule))
 	zero := alignedBuf(int(granule))
+	touched := granuleSet{}
 	writeErr := func(op string, off uint64, err error) error {
 		if linuxerr.ToErrno(err) == linuxerr.ENOSPC {
 			return fail(ExitNoSpace, "%s %s at %d: %s", op, a.dev, off, errText(err))
@@ -242,6 +255,11 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		}
 		if err != nil {
 			return nil, streamFail(err)
+		}
+		if rec.Type == RecData || rec.Type == RecZero {
+			for g := rec.Offset / granule; g*granule < rec.Offset+rec.Length; g++ {
+				touched[g] = true
+			}
 		}
 		if rec.Pos < resumeAt {
 			st.Skipped++
@@ -285,9 +303,9 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	closed = true
 	f.Close()
 	st.Root = dec.End.Root
-	if o.Verify != "none" {
-		m, err := t.imageRoot(a.dev, b.Size, granule)
-		if err != nil {
+	var m *Manifest
+	if o.Verify != "none" || o.Manifests != "" {
+		if m, err = t.verifyRoot(a.dev, b, bm, touched); err != nil {
 			return nil, err
 		}
 		if m.Root() != dec.End.Root {
@@ -296,6 +314,11 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	}
 	t.deactivate(a)
 	a = nil
+	if m != nil {
+		if err := t.saveManifest(o.Manifests, o.Pool, o.ID, m); err != nil {
+			return nil, err
+		}
+	}
 	if o.State != "" {
 		s := &State{KV: map[string]string{"phase": "published", "pool": o.Pool, "id": fmt.Sprint(o.ID), "stream": id,
 			"root": Hex(dec.End.Root)}}
@@ -304,4 +327,40 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		}
 	}
 	return st, nil
+}
+
+// verifyRoot reads the received image back after its flush: every granule
+// when there is no base manifest, else only the granules the stream
+// touched (a new thin, or a snapshot of a base that matched the manifest,
+// reads the base's data everywhere else).
+func (t *tool) verifyRoot(dev string, b *Begin, bm *Manifest, touched granuleSet) (*Manifest, error) {
+	if bm == nil && b.Kind == "incremental" {
+		return t.imageRoot(dev, b.Size, b.Granule)
+	}
+	m := NewManifest(b.Size, b.Granule)
+	if bm != nil {
+		m = bm.Resized(b.Size)
+	}
+	f, err := t.sys.Open(dev, ORead|ODirect)
+	if err != nil {
+		return nil, fail(ExitError, "%s", errText(err))
+	}
+	defer f.Close()
+	idx := make([]uint64, 0, len(touched))
+	for g := range touched {
+		idx = append(idx, g)
+	}
+	sort.Slice(idx, func(i, j int) bool { return idx[i] < idx[j] })
+	buf := alignedBuf(int(b.Granule))
+	for _, g := range idx {
+		if t.sys.Killed() {
+			return nil, errKilled
+		}
+		off, n := m.Span(g)
+		if _, err := f.ReadAt(buf[:n], int64(off)); err != nil {
+			return nil, fail(ExitError, "read %s at %d: %s", dev, off, errText(err))
+		}
+		m.Set(g, buf[:n])
+	}
+	return m, nil
 }

@@ -21,6 +21,10 @@ type SendOpts struct {
 	Out        string // file, device or "-"
 	PauseHeld  time.Duration
 	Progress   bool
+	// Manifests is a directory of POOL-ID.manifest files: the base's
+	// manifest spares reading the unchanged granules for the roots, and
+	// the sent image's manifest is written there.
+	Manifests string
 }
 
 // SendStats is what send did, for the summary line and tests.
@@ -153,8 +157,12 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 		return nil, err
 	}
 	defer t.deactivate(src)
-	var basea *activation
+	var bm *Manifest
 	if o.Base >= 0 {
+		bm = t.loadManifest(o.Manifests, o.Pool, uint64(o.Base), baseSectors*512, granule)
+	}
+	var basea *activation
+	if o.Base >= 0 && bm == nil {
 		if basea, err = t.activate(fmt.Sprintf("thinsync-%s-%d-base", o.Pool, o.Base), o.Pool, uint64(o.Base), baseSectors, true); err != nil {
 			return nil, err
 		}
@@ -232,9 +240,18 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 		end := (g + 1) * granule
 		return changed[g] || end > size || end > baseSize
 	}
+	if delta != nil && bm != nil {
+		// Unchanged granules hash as in the base's manifest.
+		baseMan = bm
+		for g := uint64(0); g < newMan.Granules(); g++ {
+			if h, ok := bm.Hashes[g]; ok && !isChanged(g) {
+				newMan.Hashes[g] = h
+			}
+		}
+	}
 	if delta != nil {
 		b.Kind, b.BaseSize = "incremental", baseSize
-		for g := uint64(0); g < baseMan.Granules(); g++ {
+		for g := uint64(0); g < baseMan.Granules() && bm == nil; g++ {
 			off, n := baseMan.Span(g)
 			switch {
 			case isChanged(g) && baseMapped[g]:
@@ -322,5 +339,5 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	if err := closeOut(); err != nil {
 		return nil, err
 	}
-	return st, nil
+	return st, t.saveManifest(o.Manifests, o.Pool, o.ID, newMan)
 }
