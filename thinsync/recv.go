@@ -98,8 +98,8 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 			return nil, fail(ExitState, "nothing to abort for pool %s thin %d", o.Pool, o.ID)
 		}
 		t.exec(true, "dmsetup", "remove", recvName) // left by a kill; absent after a reboot
-		if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.ID)); err != nil {
-			return nil, err
+		if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.ID)); err != nil && prev.num("pos") != 0 {
+			return nil, err // at pos 0 the crash may have come before the thin was created
 		}
 		s := &State{KV: map[string]string{"phase": "aborted", "pool": o.Pool, "id": fmt.Sprint(o.ID), "stream": prev.get("stream")}}
 		return &RecvStats{}, t.saveState(o.State, prev, s)
@@ -156,13 +156,6 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 				return nil, fail(ExitWrongBase, "thin %d is not the stream's base: root %s, stream wants %s", o.Base, got[:16], b.BaseRoot[:16])
 			}
 		}
-		msg := fmt.Sprintf("create_thin %d", o.ID)
-		if o.Base >= 0 {
-			msg = fmt.Sprintf("create_snap %d %d", o.ID, o.Base)
-		}
-		if err := t.poolMessage(o.Pool, msg); err != nil {
-			return nil, fail(ExitBusy, "%v", err)
-		}
 	}
 	state := func(pos int64) error {
 		if o.State == "" {
@@ -174,9 +167,28 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		prev = s
 		return err
 	}
+	aborted := func() {
+		if o.State != "" {
+			s := &State{KV: map[string]string{"phase": "aborted", "pool": o.Pool, "id": fmt.Sprint(o.ID), "stream": id}}
+			t.saveState(o.State, prev, s)
+		}
+	}
+	create := func() error {
+		msg := fmt.Sprintf("create_thin %d", o.ID)
+		if o.Base >= 0 {
+			msg = fmt.Sprintf("create_snap %d %d", o.ID, o.Base)
+		}
+		return t.poolMessage(o.Pool, msg)
+	}
 	if !o.Resume {
+		// The state names the thin before it exists: a crash between the two
+		// leaves a state that --resume (which creates it) or --abort handle.
 		if err := state(0); err != nil {
 			return nil, err
+		}
+		if err := create(); err != nil {
+			aborted() // the id is someone else's: never ours to delete
+			return nil, fail(ExitBusy, "%v", err)
 		}
 	}
 	st = &RecvStats{}
@@ -190,15 +202,17 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 			t.deactivate(a)
 		}
 		t.cleanup("message", o.Pool, "0", fmt.Sprintf("delete %d", o.ID))
-		if o.State != "" {
-			s := &State{KV: map[string]string{"phase": "aborted", "pool": o.Pool, "id": fmt.Sprint(o.ID), "stream": id}}
-			t.saveState(o.State, prev, s)
-		}
+		aborted()
 	}()
 	if o.Resume {
 		t.exec(true, "dmsetup", "remove", recvName) // left by a kill; absent after a reboot
 	}
-	if a, err = t.activate(recvName, o.Pool, o.ID, b.Size/512, false); err != nil {
+	a, err = t.activate(recvName, o.Pool, o.ID, b.Size/512, false)
+	if err != nil && o.Resume && resumeAt == 0 && create() == nil {
+		// the crash came before create_snap was committed
+		a, err = t.activate(recvName, o.Pool, o.ID, b.Size/512, false)
+	}
+	if err != nil {
 		return nil, err
 	}
 	f, err := t.sys.Open(a.dev, ORdWr|ODirect|OExcl)
