@@ -119,3 +119,18 @@ func (t *tool) saveState(name string, prev, s *State) error {
 	}
 	return nil
 }
+
+// ParseState returns the newest valid state in the first 8 KiB of a state
+// file or device (nil when there is none), for tools and tests.
+func ParseState(b []byte) map[string]string {
+	var best *State
+	for i := 0; i < 2 && len(b) >= (i+1)*slotSize; i++ {
+		if s := decodeSlot(b[i*slotSize : (i+1)*slotSize]); s != nil && (best == nil || s.Seq > best.Seq) {
+			best = s
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.KV
+}
