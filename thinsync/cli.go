@@ -150,6 +150,7 @@ func (t *tool) cmdRecv(args []string) error {
 	fs.StringVar(&o.Verify, "verify", "root", "")
 	fs.StringVar(&o.Manifests, "manifests", "", "")
 	fs.Uint64Var(&o.StopAfter, "stop-after-records", 0, "") // test hook
+	fs.BoolVar(&o.NoFlush, "no-flush", false, "")           // test hook
 	if err := parse(fs, args); err != nil {
 		return err
 	}
