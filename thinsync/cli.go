@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 )
@@ -15,6 +16,10 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
           [--manifests DIR] [-o FILE|DEV|-] [--progress]
   recv    --pool POOL --id NEWID [--base ID] [-i FILE|DEV|-] [--state FILE|DEV]
           [--manifests DIR] [--resume | --abort] [--verify root|none]
+  backup  --pool POOL --id ID --dev NAME --snap-id NEWSNAP --archive DIR --volume NAME [--compress C]
+  restore --archive DIR --volume NAME [--seq N] --pool POOL --id NEWID
+  consolidate --archive DIR --volume NAME [--seq N] [-o FILE|DEV|-]
+  prune   --archive DIR --volume NAME --keep K
   inspect [-v] FILE|DEV|-
   verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
 `
@@ -35,6 +40,8 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdRecv(args[1:])
 	case "inspect":
 		err = t.cmdInspect(args[1:])
+	case "backup", "restore", "consolidate", "prune":
+		err = t.cmdArchive(args[0], args[1:])
 	case "verify":
 		err = t.cmdVerify(args[1:])
 	case "help", "--help", "-h":
@@ -287,4 +294,90 @@ func (t *tool) cmdVerify(args []string) error {
 		return nil
 	}
 	return fail(ExitUsage, "verify: --stream, or --dev with --size (thinsync help)")
+}
+
+func (t *tool) cmdArchive(cmd string, args []string) error {
+	fs := t.flags(cmd)
+	var pool, dev, archive, volume, codec, out string
+	var id, snap int64
+	var seq, keep int
+	fs.StringVar(&pool, "pool", "", "")
+	fs.StringVar(&dev, "dev", "", "")
+	fs.StringVar(&archive, "archive", "", "")
+	fs.StringVar(&volume, "volume", "", "")
+	fs.StringVar(&codec, "compress", "zstd:fastest", "")
+	fs.StringVar(&out, "o", "-", "")
+	fs.Int64Var(&id, "id", -1, "")
+	fs.Int64Var(&snap, "snap-id", -1, "")
+	fs.IntVar(&seq, "seq", 0, "")
+	fs.IntVar(&keep, "keep", 0, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if archive == "" || volume == "" || strings.ContainsAny(volume, "/ ") || fs.NArg() != 0 {
+		return fail(ExitUsage, "%s: --archive and --volume are required (thinsync help)", cmd)
+	}
+	c, err := ParseCodec(codec)
+	if err != nil {
+		return fail(ExitUsage, "%s: %v", cmd, err)
+	}
+	w := t.sys.Stdout()
+	switch cmd {
+	case "backup":
+		if pool == "" || dev == "" || id < 0 || snap < 0 {
+			return fail(ExitUsage, "backup: --pool, --id, --dev and --snap-id are required")
+		}
+		e, st, err := t.Backup(&BackupOpts{Pool: pool, Dev: dev, Archive: archive, Volume: volume, Codec: c, ID: uint64(id), Snap: uint64(snap)})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "thinsync: backup %s %d (%s, snapshot %d): %d bytes; %d stored in %d DATA records; read %d changed bytes + %d for roots; root %s\n",
+			volume, e.Seq, e.Kind, e.Snap, e.Size, st.End.StoredBytes, st.End.DataRecords, st.ReadBytes, st.RootBytes, e.Root[:16])
+	case "consolidate":
+		ow, closeOut, err := t.openOut(out)
+		if err != nil {
+			return err
+		}
+		e, err := t.Consolidate(archive, volume, seq, ow, c)
+		if err != nil {
+			closeOut()
+			if out != "-" && !t.sys.IsDevice(out) {
+				t.sys.Remove(out) // no partial stream is left behind
+			}
+			return err
+		}
+		if err := closeOut(); err != nil {
+			return err
+		}
+		fmt.Fprintf(t.sys.Stderr(), "thinsync: consolidated %s: %d DATA records (%d bytes, %d stored), %d ZERO (%d bytes); root %s\n",
+			volume, e.DataRecords, e.DataBytes, e.StoredBytes, e.ZeroRecords, e.ZeroBytes, Hex(e.Root)[:16])
+	case "restore":
+		if pool == "" || id < 0 {
+			return fail(ExitUsage, "restore: --pool and --id are required")
+		}
+		tmp := path.Join(archive, volume+".restore")
+		ow, closeOut, err := t.openOut(tmp)
+		if err != nil {
+			return err
+		}
+		_, err = t.Consolidate(archive, volume, seq, ow, "none")
+		if cerr := closeOut(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			var st *RecvStats
+			if st, err = t.Recv(&RecvOpts{Pool: pool, ID: uint64(id), Base: -1, In: tmp, Verify: "root"}); err == nil {
+				fmt.Fprintf(w, "thinsync: restored %s into thin %d: wrote %d bytes; root %s verified\n", volume, id, st.Written, Hex(st.Root)[:16])
+			}
+		}
+		t.sys.Remove(tmp)
+		return err
+	case "prune":
+		n, err := t.Prune(archive, volume, keep)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "thinsync: pruned %d backups of %s into a full one\n", n, volume)
+	}
+	return nil
 }

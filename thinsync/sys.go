@@ -27,6 +27,8 @@ type Sys interface {
 	Open(name string, flag int) (File, error)
 	// ReadDir lists a directory's names, sorted.
 	ReadDir(name string) ([]string, error)
+	// Remove removes a file.
+	Remove(name string) error
 	// IsDevice reports whether name is a block device node.
 	IsDevice(name string) bool
 	// Stdin, Stdout and Stderr are the standard streams.

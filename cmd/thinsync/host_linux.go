@@ -86,6 +86,8 @@ func (s *hostSys) ReadDir(name string) ([]string, error) {
 	return out, nil
 }
 
+func (s *hostSys) Remove(name string) error { return os.Remove(name) }
+
 func (s *hostSys) IsDevice(name string) bool {
 	fi, err := os.Stat(name)
 	return err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0

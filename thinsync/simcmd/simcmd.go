@@ -76,6 +76,13 @@ func (s *sys) ReadDir(name string) ([]string, error) {
 	return out, err
 }
 
+func (s *sys) Remove(name string) error {
+	if s.p.FS == nil {
+		return &fs.PathError{Op: "remove", Path: name, Err: linuxerr.ENOENT}
+	}
+	return s.p.FS.Remove(s.p.Abs(name))
+}
+
 func (s *sys) IsDevice(name string) bool {
 	fi, err := s.p.Stat(name)
 	return err == nil && fi.Mode()&fs.ModeDevice != 0 && fi.Mode()&fs.ModeCharDevice == 0
