@@ -55,8 +55,8 @@ func Main(sys Sys, args []string) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, errKilled):
-		return ExitKilled
+	case errors.Is(err, errKilled) || sys.Killed():
+		return ExitKilled // whatever failed, the signal is why
 	case errors.Is(err, errStopped):
 		fmt.Fprintf(sys.Stderr(), "thinsync: stopped (test hook), no cleanup\n")
 		return 137
