@@ -59,7 +59,7 @@ func (t *tool) metadata(pool, meta string, id uint64, base int64, pause time.Dur
 		return nil, nil, err
 	}
 	if held != "-" {
-		return nil, nil, fail(ExitHeld, "pool %s: a metadata snapshot is already held (root %s) and it is not ours: leaving it", pool, held)
+		return nil, nil, fail(ExitHeld, "pool %s: a metadata snapshot is already held, not by thinsync: leaving it", pool)
 	}
 	if err := t.poolMessage(pool, "reserve_metadata_snap"); err != nil {
 		// someone took it between our status and our message
