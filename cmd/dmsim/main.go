@@ -36,6 +36,7 @@ import (
 	"github.com/dmsim/dmsim/script"
 	_ "github.com/dmsim/dmsim/targets/all"
 	_ "github.com/dmsim/dmsim/targets/thin"
+	_ "github.com/dmsim/dmsim/thinsync/simcmd"
 	_ "github.com/dmsim/dmsim/thintools"
 	"github.com/dmsim/dmsim/userland"
 )
