@@ -148,6 +148,9 @@ type CrashOptions struct {
 	NativeFUA bool
 	// MaxSubset bounds exhaustive subsets (0: DefaultMaxSubset).
 	MaxSubset int
+	// MaxPrefix, if not 0, bounds the prefixes of an epoch of more writes
+	// than that: MaxPrefix+1 prefix lengths evenly spread from 0 to all.
+	MaxPrefix int
 	// TearOnly, if set, limits CrashTorn's tears to the writes it accepts
 	// (by Seq), e.g. the superblock writes.
 	TearOnly func(seq uint64) bool
@@ -474,6 +477,9 @@ func enumerateEpoch(d *durableImage, epoch []*BioRecord, point int, at uint64, o
 	m := len(free)
 	prefixes := func() bool {
 		for k := 0; k <= m; k++ {
+			if opt.MaxPrefix > 0 && m > opt.MaxPrefix && k != m && k*opt.MaxPrefix/m == (k-1)*opt.MaxPrefix/m && k > 0 {
+				continue // between two of the MaxPrefix+1 lengths kept
+			}
 			if !emit(func(j int) bool { return j < k }, nil, nil) {
 				return false
 			}

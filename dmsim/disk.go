@@ -368,6 +368,10 @@ func (d *Disk) CrashStates(opt CrashOptions) iter.Seq[*CrashState] {
 	return CrashStates(d.baseImage(), d.Size(), d.BioLog(), opt)
 }
 
+// BaseImage is the image as it was when the bio log started (nil without
+// a bio log): valid until another kernel changes the image file.
+func (d *Disk) BaseImage() io.ReaderAt { return d.baseImage() }
+
 // baseImage reads the image as it was when the bio log started: the
 // saved sectors, else the image file.
 func (d *Disk) baseImage() io.ReaderAt {
