@@ -39,7 +39,7 @@ type Disk struct {
 	image     DiskImage // Image disks: the backing store, kept after close
 
 	mu    sync.Mutex
-	f     DiskImage // nil once closed
+	f     DiskImage         // nil once closed
 	cache map[uint64][]byte // sector -> 512 bytes not yet durable (zeroSector: discarded)
 }
 

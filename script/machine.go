@@ -76,8 +76,8 @@ type Machine struct {
 	// scratchIn is where the shell's scratch files go ("": the default
 	// temporary directory).
 	scratchIn string
-	halted bool
-	sh     *shell
+	halted    bool
+	sh        *shell
 	// cancels end the contexts of the lines run so far (Close)
 	cancels []context.CancelFunc
 }
