@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -309,6 +310,9 @@ func (b *bootTrace) checkData(v *crashView, p poolRef, h *poolHistory, c int) *v
 	if bs == 0 {
 		bs = p.blockSize
 	}
+	if bad := b.checkFUA(v, p, h, c); bad != nil {
+		return bad
+	}
 	buf := make([]byte, dmsim.SectorSize)
 	for _, blk := range cm.M.Mapped {
 		c0 := cm.since[blk]
@@ -352,6 +356,41 @@ func (b *bootTrace) checkData(v *crashView, p poolRef, h *poolHistory, c int) *v
 			}
 			return &violation{inv, fmt.Sprintf("%v maps data block %d, whose sector %d (%s sector %d) holds data written before the block was mapped",
 				cm.M, blk, i, b.Disks[d].Name, s)}
+		}
+	}
+	return nil
+}
+
+// checkFUA: a write to the data device that carried REQ_FUA and was
+// acknowledged before the last quiesce (the command that sent it ended)
+// must be reachable: some commit between it and the crash maps its data
+// block (complete_overwrite_bio() holds a FUA overwrite of a new block
+// until the commit that maps it).
+func (b *bootTrace) checkFUA(v *crashView, p poolRef, h *poolHistory, c int) *violation {
+	bs := p.blockSize
+	if bs == 0 {
+		return nil
+	}
+	quiesced := b.Quiesces[v.q].Seq
+	for _, g := range p.data {
+		for _, r := range b.Disks[g.Disk].Log {
+			if r.Seq > quiesced || r.Op != dmsim.OpWrite || r.Flags&dmsim.ReqFUA == 0 {
+				continue
+			}
+			if r.Sector < g.Offset || r.Sector >= g.Offset+g.Len {
+				continue
+			}
+			blk := (g.Start + r.Sector - g.Offset) / bs
+			mapped := slices.Contains(h.Commits[c].M.Mapped, blk)
+			for j := range h.Commits {
+				if h.Commits[j].Seq > r.Seq && h.Commits[j].Seq < v.at && slices.Contains(h.Commits[j].M.Mapped, blk) {
+					mapped = true
+				}
+			}
+			if !mapped {
+				return &violation{I5Durable, fmt.Sprintf("a FUA write to data block %d (%s sector %d) was acknowledged, but no commit before the crash maps the block",
+					blk, b.Disks[g.Disk].Name, r.Sector)}
+			}
 		}
 	}
 	return nil
