@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/dmsim/dmsim/dmsim"
@@ -175,10 +174,5 @@ func Shrink(ctx context.Context, s *scenario.Script, f *Failure, o Options) (str
 			break
 		}
 	}
-	// Cut after the crash once more: later lines do not matter.
-	c, _ := scenario.Parse(s.Name, []byte(build(items, nil)))
-	last := sort.Search(len(items), func(k int) bool { return false })
-	_ = last
-	_ = c
 	return build(items, best), best, nil
 }
