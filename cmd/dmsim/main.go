@@ -2,7 +2,7 @@
 // provisioning, linear, striped, error, zero) with dmsetup 1.02.185 and the
 // busybox utilities scenario scripts use.
 //
-//	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT
+//	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] [--bio-log DIR] SCRIPT
 //	                                                       replay a script, print its transcript
 //	dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
 //	                                                       replay scripts, compare them with their goldens
@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/frontend/shim"
 	"github.com/dmsim/dmsim/repl"
 	"github.com/dmsim/dmsim/script"
@@ -61,11 +62,12 @@ const usage = `dmsim: Linux 6.1 device-mapper (thin provisioning) in userspace, 
 and busybox 1.35 utilities; no root, kernel or VM needed.
 
 Usage:
-  dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT
+  dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] [--bio-log DIR] SCRIPT
         replay a scenario script (docs/script-format.md) and print its transcript;
         --keep DIR keeps the disk images as DIR/NAME.img, --disk attaches an existing image,
         --command-time D is the virtual time each command line costs (default %v, 0 for none),
-        --max-stall D stops the run at a line that lets no time pass for D of real time (default 10s, 0: never)
+        --max-stall D stops the run at a line that lets no time pass for D of real time (default 10s, 0: never),
+        --bio-log DIR writes each disk's bios as DIR/NAME.log in the dm-log-writes format
   dmsim crash [--mode prefix|subset|torn|all] [--max-subset N] [--jobs N] [--no-reboot] [--repro DIR] SCRIPT...
         enumerate the crash states of each script (every flush epoch of every disk) and check each
         unique one: the pool reopens, thin_check is clean, the metadata is a committed transaction
@@ -167,6 +169,7 @@ type runArgs struct {
 	disks       diskPaths
 	commandTime commandTime
 	maxStall    commandTime // a duration, and whether it was given, too
+	bioLog      string
 }
 
 // diskPaths is the repeatable --disk NAME=PATH.
@@ -209,7 +212,7 @@ func (c *commandTime) Set(v string) error {
 // options is script.Options for the flags: there CommandTime 0 selects the
 // default and a negative one charges nothing.
 func (r *runArgs) options() script.Options {
-	o := script.Options{KeepDir: r.keep, Disks: r.disks}
+	o := script.Options{KeepDir: r.keep, Disks: r.disks, BioLog: r.bioLog != ""}
 	if r.maxStall.set {
 		o.MaxStall = r.maxStall.d
 		if r.maxStall.d == 0 {
@@ -225,7 +228,7 @@ func (r *runArgs) options() script.Options {
 	return o
 }
 
-const runUsage = "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT"
+const runUsage = "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] [--bio-log DIR] SCRIPT"
 
 // parseRunArgs reads `dmsim run`'s flags (before or after the script, as
 // --flag value or --flag=value); flag.ErrHelp asks for the usage.
@@ -234,6 +237,7 @@ func parseRunArgs(args []string) (*runArgs, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("dmsim run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&r.keep, "keep", "", "keep the disk images as `DIR`/NAME.img")
+	fs.StringVar(&r.bioLog, "bio-log", "", "write each disk's bios as `DIR`/NAME.log (dm-log-writes format)")
 	fs.Var(r.disks, "disk", "attach the existing image `NAME=PATH` for the script's disk NAME")
 	fs.Var(&r.commandTime, "command-time", "the virtual time `D` each command line costs (default "+
 		script.DefaultCommandTime.String()+", 0 for none)")
@@ -270,9 +274,37 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if s, err := parseScript(r.script); err == nil && s.CrashItem() != nil {
 		return replayCmd(ctx, s, stdout, stderr)
 	}
-	if _, err := script.RunFile(ctx, r.script, o); err != nil {
+	res, err := script.RunFile(ctx, r.script, o)
+	if err != nil {
 		fmt.Fprintf(stderr, "dmsim run: %v\n", err)
 		return 1
 	}
+	if r.bioLog != "" {
+		if err := writeBioLogs(r.bioLog, res.BioLogs); err != nil {
+			fmt.Fprintf(stderr, "dmsim run: --bio-log: %v\n", err)
+			return 1
+		}
+	}
 	return 0
+}
+
+// writeBioLogs writes each disk's bio log as DIR/NAME.log.
+func writeBioLogs(dir string, logs map[string][]dmsim.BioRecord) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, recs := range logs {
+		f, err := os.Create(filepath.Join(dir, name+".log"))
+		if err != nil {
+			return err
+		}
+		err = dmsim.WriteBioLog(f, recs)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
