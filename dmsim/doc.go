@@ -75,6 +75,7 @@
 //	                 drivers/md/dm-target.c)
 //	api.go           the ioctl interface's types (include/uapi/linux/dm-ioctl.h)
 //	ioctl.go         the ioctls (drivers/md/dm-ioctl.c)
+//	ctl.go           ctl_ioctl(): the same ioctls on struct dm_ioctl buffers (dm-ioctl.c, for the bridge)
 //
 // # Lock order
 //

@@ -89,6 +89,9 @@ Usage:
         install dmsetup, thin_*, blockdev, blkdiscard and udevadm shims that talk to the daemon
   dmsim exec [--state DIR] [--disk NAME=SIZE|NAME=PATH]... -- COMMAND [ARG]...
         run COMMAND against a daemon of its own, in a private mount namespace, shims first on PATH
+  dmsim preload OUT.so
+        build the LD_PRELOAD bridge with the host's C compiler: a real dmsetup (or lvm) run with
+        LD_PRELOAD=OUT.so under "dmsim exec" uses dmsim's device-mapper (docs/bridge.md)
   dmsim version
   dmsim help
 `
@@ -122,6 +125,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return shimsCmd(args[1:], stdout, stderr)
 	case "exec":
 		return execCmd(args[1:], stdin, stdout, stderr)
+	case "preload":
+		return preloadCmd(args[1:], stderr)
 	case execInnerArg:
 		return execInner(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-V":
