@@ -170,7 +170,7 @@ func liveTables(k *dmsim.Kernel) []devTable {
 		}
 		t := devTable{Name: e.Name, Dev: e.Dev}
 		for _, x := range st {
-			t.Specs = append(t.Specs, dmsim.TargetSpec(x))
+			t.Specs = append(t.Specs, dmsim.TargetSpec{Start: x.Start, Length: x.Length, Type: x.Type, Params: x.Params})
 		}
 		out = append(out, t)
 	}
