@@ -313,6 +313,9 @@ func (b *bootTrace) checkData(v *crashView, p poolRef, h *poolHistory, c int) *v
 	if bad := b.checkFUA(v, p, h, c); bad != nil {
 		return bad
 	}
+	if bad := b.checkAcked(v, p, h.Commits[c].M); bad != nil {
+		return bad
+	}
 	buf := make([]byte, dmsim.SectorSize)
 	for _, blk := range cm.M.Mapped {
 		c0 := cm.since[blk]
@@ -390,6 +393,37 @@ func (b *bootTrace) checkFUA(v *crashView, p poolRef, h *poolHistory, c int) *vi
 			if !mapped {
 				return &violation{I5Durable, fmt.Sprintf("a FUA write to data block %d (%s sector %d) was acknowledged, but no commit before the crash maps the block",
 					blk, b.Disks[g.Disk].Name, r.Sector)}
+			}
+		}
+	}
+	return nil
+}
+
+// checkAcked: every write acknowledged with FUA to a thin of the pool
+// (the test-only fua-write) before the crash is mapped.
+func (b *bootTrace) checkAcked(v *crashView, p poolRef, ms *metaState) *violation {
+	bs := uint64(ms.BlockSize)
+	if bs == 0 {
+		return nil
+	}
+	for _, q := range b.Quiesces {
+		if q.FUA == nil || q.FUA.Seq >= v.at {
+			continue
+		}
+		for _, t := range q.Tables {
+			if "/dev/mapper/"+t.Name != q.FUA.Dev || len(t.Specs) != 1 || t.Specs[0].Type != "thin" {
+				continue
+			}
+			f := strings.Fields(t.Specs[0].Params)
+			if len(f) < 2 || f[0] != p.table.Dev.String() {
+				continue
+			}
+			id, _ := strconv.ParseUint(f[1], 10, 64)
+			for s := q.FUA.Off / dmsim.SectorSize; s < (q.FUA.Off+q.FUA.Length)/dmsim.SectorSize; s += bs {
+				if !ms.virt[[2]uint64{id, s / bs}] {
+					return &violation{I5Durable, fmt.Sprintf("%s: a FUA write of block %d was acknowledged, but %v does not map it",
+						t.Name, s/bs, ms)}
+				}
 			}
 		}
 	}

@@ -21,13 +21,14 @@ type metaState struct {
 	Err        string // unreadable as a pool's metadata
 	TransID    uint64
 	NeedsCheck bool
-	Main       uint64   // hash of the transaction
-	Held       uint64   // hash of the held metadata snapshot (0: none)
-	Mapped     []uint64 // the distinct mapped data blocks, ascending
-	Thins      []uint64 // the thin ids
-	BlockSize  uint32   // data block size in sectors
-	heldSet    bool     // held_root is not 0
-	mainErr    bool     // Err is about the transaction, not the snapshot
+	Main       uint64             // hash of the transaction
+	Held       uint64             // hash of the held metadata snapshot (0: none)
+	Mapped     []uint64           // the distinct mapped data blocks, ascending
+	Thins      []uint64           // the thin ids
+	BlockSize  uint32             // data block size in sectors
+	virt       map[[2]uint64]bool // {thin id, virtual block} of every mapping
+	heldSet    bool               // held_root is not 0
+	mainErr    bool               // Err is about the transaction, not the snapshot
 }
 
 func (m *metaState) String() string {
@@ -67,7 +68,8 @@ func readMeta(dev thinmeta.ReadDevice) *metaState {
 	ms.NeedsCheck = sb.Flags&thinmeta.NeedsCheckFlag != 0
 	ms.BlockSize = sb.DataBlockSize
 	mapped := map[uint64]bool{}
-	ms.Main, err = hashTransaction(im, &sb, mapped, &ms.Thins)
+	ms.virt = map[[2]uint64]bool{}
+	ms.Main, err = hashTransaction(im, &sb, mapped, &ms.Thins, ms.virt)
 	if err != nil {
 		ms.Err, ms.mainErr = err.Error(), true
 		return ms
@@ -81,7 +83,7 @@ func readMeta(dev thinmeta.ReadDevice) *metaState {
 		snap, err := im.Superblock(sb.HeldRoot)
 		if err == nil {
 			var thins []uint64
-			ms.Held, err = hashTransaction(im, &snap, map[uint64]bool{}, &thins)
+			ms.Held, err = hashTransaction(im, &snap, map[uint64]bool{}, &thins, nil)
 		}
 		if err != nil {
 			ms.Err = "metadata snapshot: " + err.Error()
@@ -92,7 +94,7 @@ func readMeta(dev thinmeta.ReadDevice) *metaState {
 
 // hashTransaction hashes a superblock's transaction: trans_id, time, the
 // data space's size, the details and the mappings.
-func hashTransaction(im *thinmeta.Image, sb *thinmeta.Superblock, mapped map[uint64]bool, thins *[]uint64) (uint64, error) {
+func hashTransaction(im *thinmeta.Image, sb *thinmeta.Superblock, mapped map[uint64]bool, thins *[]uint64, virt map[[2]uint64]bool) (uint64, error) {
 	h := fnv.New64a()
 	var buf [8]byte
 	put := func(v uint64) {
@@ -127,6 +129,9 @@ func hashTransaction(im *thinmeta.Image, sb *thinmeta.Superblock, mapped map[uin
 			h.Write(v)
 			b, _ := thinmeta.UnpackBlockTime(binary.LittleEndian.Uint64(v))
 			mapped[b] = true
+			if virt != nil {
+				virt[[2]uint64{r[0], k}] = true
+			}
 			return nil
 		})
 		if err != nil {

@@ -30,6 +30,7 @@ func init() {
 			return 2
 		}
 		var err error
+		var ackSeq uint64
 		p.Kcall(func() {
 			bdev, release, e := p.Kernel.OpenBdev(p.Args[1], dmsim.FModeRead|dmsim.FModeWrite)
 			if e != nil {
@@ -41,16 +42,34 @@ func init() {
 			for i := range data {
 				data[i] = 0xa5
 			}
-			bio := dmsim.NewBio(dmsim.OpWrite, bdev, off/dmsim.SectorSize, data, nil)
+			ev := p.Kernel.Clock.NewEvent()
+			bio := dmsim.NewBio(dmsim.OpWrite, bdev, off/dmsim.SectorSize, data, func(_ *dmsim.Bio, e error) {
+				ackSeq = lastBio(p.Kernel)
+				ev.Fire(e)
+			})
 			bio.Flags = dmsim.ReqFUA
-			err = dmsim.SubmitWait(context.Background(), p.Kernel.Clock, bio)
+			bdev.Submit(bio)
+			err = ev.Wait(context.Background())
 		})
 		if err != nil {
 			fmt.Fprintf(p.Stderr, "fua-write: %v\n", err)
 			return 1
 		}
+		// The instant of the acknowledgement, for the sweep's oracle.
+		fmt.Fprintf(p.Stdout, "fua-write: acknowledged after bio %d\n", ackSeq)
 		return 0
 	}})
+}
+
+// lastBio is the Seq of the newest bio record of any disk.
+func lastBio(k *dmsim.Kernel) uint64 {
+	var seq uint64
+	for _, d := range k.Disks() {
+		if l := d.BioLog(); len(l) > 0 {
+			seq = max(seq, l[len(l)-1].Seq)
+		}
+	}
+	return seq
 }
 
 // TestMutations: each test-only mutation (package crashmut) makes the sweep

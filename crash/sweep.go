@@ -143,7 +143,7 @@ func Sweep(ctx context.Context, s *scenario.Script, o Options) (*Result, error) 
 				}
 			}()
 		}
-		seen := map[[2]uint64]bool{}
+		seen := map[[3]uint64]bool{}
 		unique := map[uint64]bool{}
 		b.enumerate(o, -1, func(st *dmsim.CrashState, disk int, v *crashView, fp uint64) bool {
 			i := index
@@ -153,7 +153,16 @@ func Sweep(ctx context.Context, s *scenario.Script, o Options) (*Result, error) 
 				unique[fp] = true
 				res.Unique++
 			}
-			key := [2]uint64{fp, uint64(v.q)}
+			// The verdict depends on the content, on the quiesce (the
+			// commit window, the device stack) and on the acknowledged
+			// FUA writes before the crash.
+			acks := 0
+			for _, q := range b.Quiesces {
+				if q.FUA != nil && q.FUA.Seq < v.at {
+					acks++
+				}
+			}
+			key := [3]uint64{fp, uint64(v.q), uint64(acks)}
 			if seen[key] {
 				return true
 			}

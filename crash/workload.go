@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/dmsim/dmsim/dmsim"
@@ -29,6 +31,19 @@ type quiesce struct {
 	Seq    uint64
 	Tables []devTable
 	Item   int // the script item (a command) that ended here; -1 at boot
+	// FUA is the write that command acknowledged with REQ_FUA, if it is
+	// the test-only `fua-write DEV OFFSET LENGTH` and succeeded.
+	FUA *fuaAck
+}
+
+// fuaAck is a write an application saw complete with REQ_FUA: it must
+// survive any crash after that.
+type fuaAck struct {
+	Dev         string
+	Off, Length uint64
+	// Seq: the records up to Seq completed before the acknowledgement
+	// (fua-write prints it; else the command's end).
+	Seq uint64
 }
 
 // diskTrace is one disk during one boot: its image when the boot started
@@ -140,7 +155,14 @@ func workloadOut(ctx context.Context, s *scenario.Script, out io.Writer, fn func
 			if r.Stall != nil {
 				return fmt.Errorf("%s:%d: %v", s.Name, it.Line, r.Stall)
 			}
-			qs = append(qs, quiesce{Seq: lastSeq(m.Kernel), Tables: liveTables(m.Kernel), Item: i})
+			q := quiesce{Seq: lastSeq(m.Kernel), Tables: liveTables(m.Kernel), Item: i}
+			if f := strings.Fields(it.Cmd); len(f) == 4 && f[0] == "fua-write" && r.Status == 0 {
+				off, _ := strconv.ParseUint(f[2], 10, 64)
+				n, _ := strconv.ParseUint(f[3], 10, 64)
+				q.FUA = &fuaAck{Dev: f[1], Off: off, Length: n, Seq: q.Seq}
+				fmt.Sscanf(string(r.Stdout), "fua-write: acknowledged after bio %d", &q.FUA.Seq)
+			}
+			qs = append(qs, q)
 		}
 	}
 	m.Halt()
