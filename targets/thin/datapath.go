@@ -64,6 +64,9 @@ func endBio(bio *dmsim.Bio, err error) {
 	h.errMu.Lock()
 	err = h.err
 	h.errMu.Unlock()
+	if h.tc != nil && h.tc.pool.holdEnd(bio, err) {
+		return
+	}
 	bio.Endio(err)
 }
 
