@@ -78,8 +78,8 @@ func lastBio(k *dmsim.Kernel) uint64 {
 // lines or fewer, which fails again when replayed with the mutation on and
 // passes with it off.
 func TestMutations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sweeps until the first failure, then shrinks")
+	if !*mutations {
+		t.Skip("-crash.mutations: sweeps until the first failure, then shrinks (minutes)")
 	}
 	scripts := goldenScripts(t)
 	src, err := os.ReadFile("testdata/fua-overwrite.sh")

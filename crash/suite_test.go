@@ -19,6 +19,7 @@ var (
 	only      = flag.String("crash.only", "", "sweep only these scenarios (comma-separated names)")
 	reboot    = flag.Bool("crash.reboot", true, "boot a machine on each checked state")
 	twice     = flag.Bool("crash.twice", false, "sweep twice and compare the reports (TestCrashGoldens)")
+	mutations = flag.Bool("crash.mutations", false, "run TestMutations")
 	countOnly = flag.Bool("crash.count", false, "count every golden scenario's states, check none (TestCount)")
 	reportOut = flag.String("crash.report", "", "write TestCrashGoldens' report to `FILE`")
 )
