@@ -65,6 +65,9 @@ type ScriptResult struct {
 // Run runs a parsed script on a Machine booted on its disks and returns
 // its transcript.
 func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, error) {
+	if c := s.CrashItem(); c != nil {
+		return nil, fmt.Errorf("%s:%d: a `# crash:` script runs under `dmsim run` or `dmsim crash` (package crash)", s.Name, c.Line)
+	}
 	cfg := Config{Dir: o.KeepDir, CommandTime: o.CommandTime, MaxStall: o.MaxStall, Wall: o.Wall, BioLog: o.BioLog}
 	for n := range o.Disks {
 		found := false

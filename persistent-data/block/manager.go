@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/dmsim/dmsim/internal/crashmut"
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
@@ -483,13 +484,16 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	if err != nil {
 		return err
 	}
-	if others > 0 {
+	if others > 0 && !crashmut.On(crashmut.SuperblockFirst) {
 		if err := m.dev.Flush(); err != nil {
 			return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
 		}
 	}
 	if err := m.writeBack(sb); err != nil {
 		return fmt.Errorf("superblock write failed: %w", errors.Unwrap(err))
+	}
+	if crashmut.On(crashmut.NoFlushAfterSuperblock) {
+		return nil
 	}
 	if err := m.dev.Flush(); err != nil {
 		return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
