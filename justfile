@@ -37,6 +37,12 @@ ci:
 consumers *ARGS:
     .ci/consumers {{ARGS}}
 
+# Build the LD_PRELOAD bridge (docs/bridge.md) into OUT: the real dmsetup on dmsim's ioctls, e.g.
+# `dmsim exec -- env LD_PRELOAD=$PWD/bin/dmsim-preload.so /usr/sbin/dmsetup ls`.
+preload OUT="bin/dmsim-preload.so":
+    mkdir -p "$(dirname {{OUT}})"
+    go run ./cmd/dmsim preload {{OUT}}
+
 # Interactive dmsim shell (--disk NAME=SIZE or NAME=PATH for other disks).
 repl *ARGS:
     go run ./cmd/dmsim repl {{ARGS}}

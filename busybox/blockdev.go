@@ -95,7 +95,12 @@ func blockdev(p *userland.Proc) int {
 			return fail(err)
 		}
 	case "--flushbufs":
-		// BLKFLSBUF: sync_blockdev + invalidate; nothing is cached across opens here.
+		// BLKFLSBUF: sync_blockdev, then invalidate_bdev drops the clean pages.
+		if fb, ok := bf.(interface{ FlushBufs() error }); ok {
+			if err := fb.FlushBufs(); err != nil {
+				return fail(err)
+			}
+		}
 	case "--rereadpt":
 		if strings.HasPrefix(path.Base(dev), "dm-") || strings.HasPrefix(dev, "/dev/mapper/") {
 			return fail(linuxerr.EINVAL)

@@ -66,6 +66,20 @@ echo /dev/mapper/*`,
 				"$ dmsetup mknodes nosuch\n[exit 0]\n" +
 				"$ dmsetup mknodes\n[exit 0]\n" +
 				"$ echo /dev/mapper/*\n| /dev/mapper/b /dev/mapper/control\n[exit 0]\n"},
+		{"mknodes-regular-files", `echo f > /dev/mapper/a
+echo f > /dev/mapper/gone
+dmsetup create a --table "0 8 linear $DISK_a 0"
+dmsetup mknodes
+echo /dev/mapper/*
+dmsetup remove a
+echo /dev/mapper/*`,
+			"$ echo f > /dev/mapper/a\n[exit 0]\n" +
+				"$ echo f > /dev/mapper/gone\n[exit 0]\n" +
+				"$ dmsetup create a --table \"0 8 linear $DISK_a 0\"\n! A non-block device file at '/dev/mapper/a' is already present\n[exit 0]\n" +
+				"$ dmsetup mknodes\n! A non-block device file at '/dev/mapper/a' is already present\n! A non-block device file at '/dev/mapper/a' is already present\n[exit 0]\n" +
+				"$ echo /dev/mapper/*\n| /dev/mapper/a /dev/mapper/control\n[exit 0]\n" +
+				"$ dmsetup remove a\n[exit 0]\n" +
+				"$ echo /dev/mapper/*\n| /dev/mapper/control\n[exit 0]\n"},
 		{"message-sector-and-words", `dmsetup create a --table "0 8 linear $DISK_a 0"
 dmsetup message a x hi
 dmsetup message a 12abc hi

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/table"
 )
 
@@ -193,4 +194,26 @@ func (d *cmdCtx) errorDevice(argc int, argv []string, ne *dmsim.NameEntry, _ boo
 		return false
 	}
 	return true
+}
+
+// ReadsStdin says whether dmsetup with these arguments (argv without
+// argv[0]) reads its table from standard input: create, load and reload
+// without --table, --notable or a table file. The bridge's test feeds the
+// real dmsetup its input only then, as reading it costs the process its
+// clock token.
+func ReadsStdin(args []string) bool {
+	opts, operands, ok := getopt.Parse("dmsetup", args, shortOptions, longOptions, io.Discard)
+	if !ok || len(operands) == 0 {
+		return false
+	}
+	for _, o := range opts {
+		if id := optID(o.Val); id == optTable || id == optNotable {
+			return false
+		}
+	}
+	switch operands[0] {
+	case "create", "load", "reload":
+		return len(operands) <= 2
+	}
+	return false
 }

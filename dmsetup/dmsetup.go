@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
@@ -55,10 +56,31 @@ func OptionNames() []string {
 
 // Main runs dmsetup as a command of the simulation.
 func Main(p *userland.Proc) int {
+	if h := replacement.Load(); h != nil {
+		if st, ok := (*h)(p); ok {
+			return st
+		}
+	}
 	if p.Kernel == nil {
 		return Run(p, nil, nil)
 	}
 	return Run(p, p.Kernel, p.Kernel.Clock)
+}
+
+// replacement is Replace's function.
+var replacement atomic.Pointer[func(p *userland.Proc) (int, bool)]
+
+// Replace makes every dmsetup command of this program call f first; when f
+// answers ok, its status is the command's and dmsim's dmsetup does not run.
+// nil restores dmsim's dmsetup. The bridge's differential test runs the
+// real dmsetup this way, wherever a script calls dmsetup (the shell,
+// timeout, xargs).
+func Replace(f func(p *userland.Proc) (status int, ok bool)) {
+	if f == nil {
+		replacement.Store(nil)
+		return
+	}
+	replacement.Store(&f)
 }
 
 // cmdCtx is one dmsetup invocation.

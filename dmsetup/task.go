@@ -21,6 +21,8 @@ type Kernel interface {
 	Mknod(path string, dev dmsim.DevT) error
 	Unlink(path string) error
 	DevNodes(dir string) map[string]dmsim.DevT
+	// DevFileNames lists the regular files (not nodes) in a /dev directory.
+	DevFileNames(dir string) []string
 	LookupBdev(path string) (dmsim.BlockDevice, error)
 	BdevByDevT(d dmsim.DevT) (dmsim.BlockDevice, error)
 	SysfsRead(path string) (string, error)
@@ -484,11 +486,25 @@ func (d *cmdCtx) statDev(p string) (dmsim.DevT, bool) {
 	return b.Dev(), true
 }
 
+// isMapperFile reports whether /dev/mapper/name is a regular file, not a
+// node (stat()'s S_ISBLK fails).
+func (d *cmdCtx) isMapperFile(name string) bool {
+	for _, n := range d.k.DevFileNames(dmDir) {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// addNode is _add_dev_node(): an existing node with the right number is
+// kept, one with another number replaced; anything but a block device in
+// the way is an error, and stays.
 func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
 	p := dmDir + "/" + name
-	switch name {
-	case ".", "..", "control":
-		// _add_dev_node(): stat finds a directory or the control node
+	switch {
+	case name == "." || name == ".." || name == "control" || d.isMapperFile(name):
+		// stat finds a directory, the control node or a regular file
 		d.errorf("A non-block device file at '%s' is already present", p)
 		return
 	}
@@ -503,8 +519,9 @@ func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
 	}
 }
 
+// rmNode is _rm_dev_node(): whatever is at the name goes (lstat, unlink).
 func (d *cmdCtx) rmNode(name string) {
-	if _, ok := d.mapperNodes()[name]; !ok {
+	if _, ok := d.mapperNodes()[name]; !ok && !d.isMapperFile(name) {
 		return
 	}
 	if err := d.k.Unlink(dmDir + "/" + name); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
@@ -512,7 +529,13 @@ func (d *cmdCtx) rmNode(name string) {
 	}
 }
 
+// renameNode is _rename_dev_node(): a non-block file at the new name stops
+// the rename (the old node stays).
 func (d *cmdCtx) renameNode(oldName, newName string) {
+	if d.isMapperFile(newName) {
+		d.errorf("A non-block device file at '%s' is already present", dmDir+"/"+newName)
+		return
+	}
 	nodes := d.mapperNodes()
 	dev, ok := nodes[oldName]
 	if _, exists := nodes[newName]; exists {
@@ -531,7 +554,7 @@ func (d *cmdCtx) renameNode(oldName, newName string) {
 // one for every device.
 func (d *cmdCtx) mknodesAll() bool {
 	r := true
-	names := make([]string, 0)
+	names := d.k.DevFileNames(dmDir)
 	for n := range d.mapperNodes() {
 		names = append(names, n)
 	}

@@ -33,6 +33,10 @@ type TargetSpec struct {
 	Start, Length uint64
 	Type          string
 	Params        string
+	// Bad marks a target spec the ioctl buffer could not hold (next
+	// pointing backwards, parameters not terminated): the load fails there
+	// with "unable to find target" (populate_table()).
+	Bad bool
 }
 
 // DevRef addresses a device in an ioctl: by name, by UUID, or by device

@@ -54,6 +54,21 @@ type QueueLimits struct {
 
 	MaxHWSectors     uint32 // max_hw_sectors (sysfs max_hw_sectors_kb)
 	DiscardAlignment uint32 // bytes
+	// MaxHWDiscardSectors is max_hw_discard_sectors (sysfs
+	// discard_max_hw_bytes): drivers set it with MaxDiscardSectors
+	// (blk_queue_max_discard_sectors); a dm target's io_hints may change
+	// MaxDiscardSectors alone.
+	MaxHWDiscardSectors uint32
+	// AlignmentOffset is alignment_offset (bytes): how far the device's
+	// first sector is from a physical block boundary.
+	AlignmentOffset uint32
+	// Misaligned is the misaligned flag blk_stack_limits() sets when the
+	// components' alignments cannot be reconciled (sysfs alignment_offset
+	// then reads -1).
+	Misaligned bool
+	// DiscardMisaligned is discard_misaligned: the components' discard
+	// alignments disagree.
+	DiscardMisaligned bool
 	// WriteCache is QUEUE_FLAG_WC: the device has a volatile write cache, so
 	// flushes and REQ_PREFLUSH reach it (without it the block layer completes
 	// empty flushes at once and drops REQ_PREFLUSH/REQ_FUA).
@@ -79,6 +94,15 @@ func StackingLimits() QueueLimits {
 // DefaultQueueLimits are blk_set_default_limits() for a 512-byte device.
 func DefaultQueueLimits() QueueLimits {
 	return QueueLimits{LogicalBlockSize: 512, PhysicalBlockSize: 512, IOMin: 512}
+}
+
+// SysfsAlignmentOffset is what /sys/block/NAME/alignment_offset reads
+// (bdev_alignment_offset(): -1 when misaligned).
+func (l QueueLimits) SysfsAlignmentOffset() int64 {
+	if l.Misaligned {
+		return -1
+	}
+	return int64(l.AlignmentOffset)
 }
 
 // DiscardSupported reports whether the device accepts discards
@@ -157,6 +181,9 @@ func (k *Kernel) blkdevGet(d DevT, holder any) (*gendisk, error) {
 func (k *Kernel) blkdevPut(gd *gendisk, holder any) {
 	k.devMu.Lock()
 	gd.openers--
+	if gd.openers == 0 {
+		gd.pages = nil // blkdev_flush_mapping(): kill_bdev()
+	}
 	if holder != nil && gd.holder == holder {
 		gd.holderCount--
 		if gd.holderCount == 0 {

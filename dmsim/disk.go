@@ -47,7 +47,7 @@ type Disk struct {
 // max-discard-sectors BDRV_REQUEST_MAX_SECTORS when discard=unmap.
 const (
 	virtioMaxSectors        = 2560
-	virtioMaxHWSectors      = 2560
+	virtioMaxHWSectors      = UintMax // virtblk_probe(): blk_queue_max_hw_sectors(q, -1U)
 	virtioMaxDiscardSectors = 4194303
 )
 
@@ -131,6 +131,7 @@ func (d *Disk) Limits() QueueLimits {
 	l.FUA = d.nativeFUA
 	if !d.noDiscard {
 		l.MaxDiscardSectors = virtioMaxDiscardSectors
+		l.MaxHWDiscardSectors = virtioMaxDiscardSectors
 		l.DiscardGranularity = SectorSize
 	}
 	return l

@@ -426,24 +426,40 @@ func (t *Table) supportsFlush(flag func(QueueLimits) bool) bool {
 	return false
 }
 
+// setDeviceLimits is dm_set_device_limits() over every device of a
+// target: stack each device's limits into tl, warning about a device whose
+// alignment does not fit the others'.
+func (t *Table) setDeviceLimits(ti *DMTarget, tl *QueueLimits) {
+	it, ok := ti.Impl.(DeviceIterator)
+	if !ok {
+		return
+	}
+	_ = it.IterateDevices(func(d *DMDev, start, _ uint64) error {
+		b := d.Bdev.Limits()
+		if !blkStackLimits(tl, b, start) {
+			t.md.k.Log.DMWarn("table", "%s: adding target device %s caused an alignment inconsistency: "+
+				"physical_block_size=%d, logical_block_size=%d, alignment_offset=%d, start=%d",
+				t.md.DeviceName(), d.Bdev.Name(), b.PhysicalBlockSize, b.LogicalBlockSize,
+				b.AlignmentOffset, start<<9)
+		}
+		return nil
+	})
+}
+
 // calculateLimits is dm_calculate_queue_limits(): stack every target's
 // devices' limits, apply its I/O hints, check its device areas
-// (device_area_is_invalid) and the alignment of target boundaries.
+// (device_area_is_invalid), fold the target into the table's limits, then
+// check the alignment of target boundaries.
 func (t *Table) calculateLimits() (QueueLimits, error) {
 	limits := StackingLimits()
 	for _, ti := range t.targets {
 		tl := StackingLimits()
-		it, hasIt := ti.Impl.(DeviceIterator)
-		if hasIt {
-			_ = it.IterateDevices(func(d *DMDev, _, _ uint64) error {
-				stackLimits(&tl, d.Bdev.Limits())
-				return nil
-			})
-		}
-		if h, ok := ti.Impl.(IOHinter); ok {
-			h.IOHints(&tl)
-		}
-		if hasIt {
+		h, hasHints := ti.Impl.(IOHinter)
+		if it, ok := ti.Impl.(DeviceIterator); ok {
+			t.setDeviceLimits(ti, &tl)
+			if hasHints {
+				h.IOHints(&tl)
+			}
 			if err := it.IterateDevices(func(d *DMDev, start, length uint64) error {
 				if t.deviceAreaIsInvalid(d, start, length, tl) {
 					return linuxerr.EINVAL
@@ -452,8 +468,14 @@ func (t *Table) calculateLimits() (QueueLimits, error) {
 			}); err != nil {
 				return limits, linuxerr.EINVAL
 			}
+		} else if hasHints {
+			h.IOHints(&tl)
 		}
-		stackLimits(&limits, tl)
+		// combine_limits:
+		if !blkStackLimits(&limits, tl, 0) {
+			t.md.k.Log.DMWarn("table", "%s: adding target device (start sect %d len %d) caused an alignment inconsistency",
+				t.md.DeviceName(), ti.Begin, ti.Len)
+		}
 	}
 	return limits, t.validateLogicalBlockAlignment(limits)
 }
@@ -491,20 +513,17 @@ func (t *Table) deviceAreaIsInvalid(d *DMDev, start, length uint64, lim QueueLim
 // validateLogicalBlockAlignment is
 // validate_hardware_logical_block_alignment(): a bio aligned to the
 // device's logical block size, split at target boundaries, must give
-// pieces aligned to each target's own logical block size.
+// pieces aligned to each target's own logical block size. Each target's
+// devices are stacked again (dm_set_device_limits, warnings and all).
 func (t *Table) validateLogicalBlockAlignment(lim QueueLimits) error {
 	devLBS := uint64(lim.LogicalBlockSize >> 9)
 	var next, remaining uint64
 	var i int
 	var ti *DMTarget
-	for i, ti = range t.targets {
+	for i = 0; i < len(t.targets); i++ {
+		ti = t.targets[i]
 		tl := StackingLimits()
-		if it, ok := ti.Impl.(DeviceIterator); ok {
-			_ = it.IterateDevices(func(d *DMDev, _, _ uint64) error {
-				stackLimits(&tl, d.Bdev.Limits())
-				return nil
-			})
-		}
+		t.setDeviceLimits(ti, &tl)
 		if remaining < ti.Len && remaining&(uint64(tl.LogicalBlockSize>>9)-1) != 0 {
 			break
 		}
@@ -514,7 +533,6 @@ func (t *Table) validateLogicalBlockAlignment(lim QueueLimits) error {
 		} else {
 			remaining = 0
 		}
-		i++
 	}
 	if remaining != 0 && ti != nil {
 		t.md.k.Log.DMErr("table", "%s: table line %d (start sect %d len %d) not aligned to h/w logical block size %d",
@@ -522,41 +540,6 @@ func (t *Table) validateLogicalBlockAlignment(lim QueueLimits) error {
 		return linuxerr.EINVAL
 	}
 	return nil
-}
-
-// stackLimits is the part of blk_stack_limits() the emulated devices use.
-func stackLimits(t *QueueLimits, b QueueLimits) {
-	t.MaxSectors = minNotZero(t.MaxSectors, b.MaxSectors)
-	t.MaxHWSectors = minNotZero(t.MaxHWSectors, b.MaxHWSectors)
-	t.LogicalBlockSize = max(t.LogicalBlockSize, b.LogicalBlockSize)
-	t.PhysicalBlockSize = max(t.PhysicalBlockSize, b.PhysicalBlockSize)
-	t.IOMin = max(t.IOMin, b.IOMin)
-	t.IOOpt = lcmNotZero(t.IOOpt, b.IOOpt)
-	if b.DiscardGranularity != 0 {
-		t.MaxDiscardSectors = minNotZero(t.MaxDiscardSectors, b.MaxDiscardSectors)
-		t.DiscardGranularity = max(t.DiscardGranularity, b.DiscardGranularity)
-	}
-}
-
-func minNotZero(a, b uint32) uint32 {
-	switch {
-	case a == 0:
-		return b
-	case b == 0:
-		return a
-	}
-	return min(a, b)
-}
-
-func lcmNotZero(a, b uint32) uint32 {
-	if a == 0 || b == 0 {
-		return a + b
-	}
-	x, y := a, b
-	for y != 0 {
-		x, y = y, x%y
-	}
-	return a / x * b
 }
 
 // presuspendTargets, presuspendUndoTargets and postsuspendTargets are

@@ -38,13 +38,19 @@
 //	modules_core.go  the modules the core provides: dm_mod's parameters, brd, loop
 //	params.go        module parameter setters (kernel/params.c param_set_*)
 //	log.go           the kernel log: printk, dmesg, DMERR/DMWARN prefixes (kernel/printk/printk.c)
-//	sysfs.go         /sys/block, /sys/dev/block, /sys/module attributes, /proc/partitions, /proc/devices,
+//	sysfs.go         /sys/block (queue limits, alignment_offset), /sys/dev/block, /sys/module attributes, /proc/partitions, /proc/devices,
 //	                 /proc/misc (block/genhd.c, block/blk-sysfs.c, drivers/md/dm-sysfs.c, kernel/params.c)
 //
 // Block layer:
 //
 //	blockdev.go      BlockDevice, DevT, QueueLimits; opening a device (include/linux/blkdev.h,
 //	                 block/blk-settings.c, block/bdev.c blkdev_get_by_dev/blkdev_put)
+//	limits.go        stacking queue limits: blk_stack_limits() and its alignment helpers
+//	                 (block/blk-settings.c)
+//	devtmpfs.go      regular files under /dev and /dev/mapper (what a shell redirect makes where no
+//	                 node is; libdm finds them in its way)
+//	pagecache.go     block devices' page cache: clean pages shared by openers, dropped at the last
+//	                 close (mm/filemap.c, block/bdev.c kill_bdev)
 //	gendisk.go       registered disks and majors, /dev nodes, path and name lookup (block/genhd.c,
 //	                 block/bdev.c lookup_bdev, init/do_mounts.c name_to_dev_t)
 //	bio.go           struct bio: ops, flags, cloning, completion (include/linux/blk_types.h, block/bio.c)
@@ -52,6 +58,8 @@
 //	                 discard splitting (block/blk-merge.c), bio_chain (block/bio.c), blkdev_issue_flush
 //	                 (block/blk-flush.c)
 //	disk.go          virtio disks on image files (drivers/block/virtio_blk.c, qemu's virtio-blk)
+//	tracer.go        a disk's bio log as a dm-log-writes log (package biolog; no kernel counterpart:
+//	                 the format of drivers/md/dm-log-writes.c and qemu's blklogwrites)
 //	faultdisk.go     a disk's fault injector: failed I/O, bit flips, I/O counts (no kernel
 //	                 counterpart; the crash and fault tests' storage model)
 //	brd.go           RAM disks /dev/ramN (drivers/block/brd.c)
@@ -67,6 +75,7 @@
 //	                 drivers/md/dm-target.c)
 //	api.go           the ioctl interface's types (include/uapi/linux/dm-ioctl.h)
 //	ioctl.go         the ioctls (drivers/md/dm-ioctl.c)
+//	ctl.go           ctl_ioctl(): the same ioctls on struct dm_ioctl buffers (dm-ioctl.c, for the bridge)
 //
 // # Lock order
 //

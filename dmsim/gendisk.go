@@ -33,6 +33,10 @@ type gendisk struct {
 	// raKB is the bdi's read-ahead in KiB (ra_pages * 4); guarded by
 	// Kernel.devMu.
 	raKB uint32
+
+	// pages is the device's page cache (pagecache.go): page index ->
+	// contents; guarded by Kernel.devMu, dropped at the last close.
+	pages map[int64][]byte
 }
 
 // defaultRAKB is VM_READAHEAD_PAGES (32 pages of 4 KiB) in KiB.
@@ -141,6 +145,9 @@ func (k *Kernel) Mknod(p string, dev DevT) error {
 	if _, ok := k.nodes[p]; ok {
 		return linuxerr.EEXIST
 	}
+	if _, ok := k.devFiles[p]; ok {
+		return linuxerr.EEXIST
+	}
 	k.nodes[p] = dev
 	return nil
 }
@@ -149,6 +156,10 @@ func (k *Kernel) Unlink(p string) error {
 	p = cleanDevPath(p)
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
+	if _, ok := k.devFiles[p]; ok {
+		delete(k.devFiles, p) // a regular file (devtmpfs.go)
+		return nil
+	}
 	if _, ok := k.nodes[p]; !ok {
 		return linuxerr.ENOENT
 	}

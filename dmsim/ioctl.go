@@ -2,6 +2,7 @@ package dmsim
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/dmsim/dmsim/linuxerr"
@@ -196,7 +197,7 @@ func (a ioctlAPI) DevRemove(ref DevRef, flags IoctlFlags) (DMInfo, error) {
 		}
 		return DMInfo{}, err
 	}
-	info := DMInfo{Name: hc.name, UUID: hc.uuid, Dev: md.dev}
+	info := DMInfo{Name: hc.name, UUID: hc.uuid, Dev: md.dev, InactivePresent: hc.newMap != nil}
 	t := s.hashRemoveLocked(hc)
 	s.hashMu.Unlock()
 	if t != nil {
@@ -450,6 +451,10 @@ func (a ioctlAPI) TableLoad(ref DevRef, specs []TargetSpec, flags IoctlFlags) (D
 		return fail(linuxerr.EINVAL)
 	}
 	for _, sp := range specs {
+		if sp.Bad {
+			a.k.Log.DMErr("ioctl", "unable to find target")
+			return fail(linuxerr.EINVAL)
+		}
 		typ := sp.Type
 		if i := strings.IndexByte(typ, 0); i >= 0 {
 			typ = typ[:i]
@@ -553,9 +558,17 @@ func (a ioctlAPI) TableStatus(ref DevRef, typ StatusType, flags IoctlFlags) (DMI
 // live table's target at sector (EINVAL, "The device has no table.", if
 // there is none).
 func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, string, error) {
+	info, result, _, err := a.targetMessage(ref, sector, msg)
+	return info, result, err
+}
+
+// targetMessage is TargetMessage that also says whether the message
+// produced output (a message's return value of 1: DM_DATA_OUT_FLAG), which
+// an empty result may be.
+func (a ioctlAPI) targetMessage(ref DevRef, sector uint64, msg string) (DMInfo, string, bool, error) {
 	md, err := a.device(ref)
 	if err != nil {
-		return DMInfo{}, "", err
+		return DMInfo{}, "", false, err
 	}
 	if i := strings.IndexByte(msg, 0); i >= 0 {
 		msg = msg[:i]
@@ -563,22 +576,28 @@ func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, 
 	argv := table.SplitArgs(msg)
 	if len(argv) == 0 {
 		a.k.Log.DMErr("ioctl", "Empty message received.")
-		return DMInfo{}, "", linuxerr.EINVAL
+		return DMInfo{}, "", false, linuxerr.EINVAL
 	}
 	if strings.HasPrefix(argv[0], "@") {
 		// message_for_md()
 		if table.Strcasecmp(argv[0], "@cancel_deferred_remove") {
 			if len(argv) != 1 {
 				a.k.Log.DMErr("ioctl", "Invalid arguments for @cancel_deferred_remove")
-				return DMInfo{}, "", linuxerr.EINVAL
+				return DMInfo{}, "", false, linuxerr.EINVAL
 			}
 			if err := md.cancelDeferredRemove(); err != nil {
-				return DMInfo{}, "", err
+				return DMInfo{}, "", false, err
 			}
-			return a.status(md, false), "", nil
+			return a.status(md, false), "", false, nil
+		}
+		if out, handled, err := statsMessage(argv); handled {
+			if err != nil {
+				return DMInfo{}, "", false, err
+			}
+			return a.status(md, false), out, true, nil
 		}
 		a.k.Log.DMErr("ioctl", "Unsupported message sent to DM core: %s", argv[0])
-		return DMInfo{}, "", linuxerr.EINVAL
+		return DMInfo{}, "", false, linuxerr.EINVAL
 	}
 	t := md.getLiveTable()
 	var result string
@@ -601,7 +620,43 @@ func (a ioctlAPI) TargetMessage(ref DevRef, sector uint64, msg string) (DMInfo, 
 	}
 	md.putLiveTable()
 	if err != nil {
-		return DMInfo{}, "", err
+		return DMInfo{}, "", false, err
 	}
-	return a.status(md, false), result, nil
+	return a.status(md, false), result, result != "", nil
+}
+
+// statsMessage is dm_stats_message() for a device with no statistics
+// regions (dmsim keeps none: @stats_create is not supported): the list is
+// empty and every region id is unknown. handled is false for messages it
+// does not know.
+func statsMessage(argv []string) (out string, handled bool, err error) {
+	// an id as sscanf("%d%c") == 1 && id >= 0 reads it
+	validID := func(s string) bool {
+		n, err := strconv.ParseInt(strings.TrimLeft(s, " \t\n"), 10, 32)
+		return err == nil && n >= 0
+	}
+	switch strings.ToLower(argv[0]) {
+	case "@stats_list":
+		// message_stats_list(): an optional program id
+		if len(argv) > 2 {
+			return "", true, linuxerr.EINVAL
+		}
+		return "", true, nil
+	case "@stats_delete", "@stats_clear":
+		if len(argv) != 2 || !validID(argv[1]) {
+			return "", true, linuxerr.EINVAL
+		}
+		return "", true, linuxerr.ENOENT
+	case "@stats_print", "@stats_print_clear":
+		if len(argv) != 2 && len(argv) != 4 || !validID(argv[1]) {
+			return "", true, linuxerr.EINVAL
+		}
+		return "", true, linuxerr.ENOENT
+	case "@stats_set_aux":
+		if len(argv) != 3 || !validID(argv[1]) {
+			return "", true, linuxerr.EINVAL
+		}
+		return "", true, linuxerr.ENOENT
+	}
+	return "", false, nil
 }

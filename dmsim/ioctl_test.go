@@ -536,7 +536,14 @@ func TestMessages(t *testing.T) {
 		{0, "   ", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Empty message received."}},
 		{16, "echo", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Target message sector outside device."}},
 		{8, "create_thin 5", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Target type does not support messages"}},
-		{0, "@stats_list", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Unsupported message sent to DM core: @stats_list"}},
+		// dm_stats_message(): no regions (dmsim keeps none)
+		{0, "@stats_list", "", 0, nil},
+		{0, "@STATS_LIST prog", "", 0, nil},
+		{0, "@stats_list a b", "", linuxerr.EINVAL, nil},
+		{0, "@stats_delete 0", "", linuxerr.ENOENT, nil},
+		{0, "@stats_clear -1", "", linuxerr.EINVAL, nil},
+		{0, "@stats_print 3 - -", "", linuxerr.ENOENT, nil},
+		{0, "@stats_create - /1", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Unsupported message sent to DM core: @stats_create"}},
 		{0, "@cancel_deferred_remove x", "", linuxerr.EINVAL, []string{"<3>device-mapper: ioctl: Invalid arguments for @cancel_deferred_remove"}},
 		{0, "@cancel_deferred_remove", "", 0, nil},
 	}

@@ -83,8 +83,9 @@ type Kernel struct {
 	disks     map[DevT]*gendisk
 	diskOrder []*gendisk
 	nodes     map[string]DevT
-	blkMajors map[uint32]string // /proc/devices "Block devices:"
-	misc      map[uint32]string // /proc/misc
+	devFiles  map[string]*DevFile // regular files under /dev (devtmpfs.go)
+	blkMajors map[uint32]string   // /proc/devices "Block devices:"
+	misc      map[uint32]string   // /proc/misc
 	halted    bool
 
 	// Modules (module.go); all guarded by modMu, as are the loaded
@@ -107,6 +108,7 @@ func NewKernel(cfg Config) (*Kernel, error) {
 		cfg:       cfg,
 		disks:     map[DevT]*gendisk{},
 		nodes:     map[string]DevT{},
+		devFiles:  map[string]*DevFile{},
 		blkMajors: map[uint32]string{259: "blkext"},
 		misc:      map[uint32]string{},
 		modByKey:  map[string]*loadedModule{},

@@ -109,6 +109,7 @@ func (l *LoopDev) Limits() QueueLimits {
 	lim.MaxSectors, lim.MaxHWSectors = 255, 255
 	if l.f != nil {
 		lim.MaxDiscardSectors = UintMax >> 9
+		lim.MaxHWDiscardSectors = UintMax >> 9
 		lim.DiscardGranularity = 4096
 		lim.WriteCache = !l.ro
 	}

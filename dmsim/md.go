@@ -863,8 +863,10 @@ func (md *MappedDevice) bindLocked(t *Table, lim QueueLimits) *Table {
 func (md *MappedDevice) setRestrictions(t *Table, lim QueueLimits) {
 	if !t.supportsDiscards() {
 		lim.MaxDiscardSectors = 0
+		lim.MaxHWDiscardSectors = 0
 		lim.DiscardGranularity = 0
 		lim.DiscardAlignment = 0
+		lim.DiscardMisaligned = false
 	}
 	lim.WriteCache, lim.FUA = false, false
 	if t.supportsFlush(func(l QueueLimits) bool { return l.WriteCache }) {

@@ -142,7 +142,7 @@ func (k *Kernel) SysfsList(dir string) ([]string, error) {
 	var names []string
 	switch sub {
 	case "":
-		names = []string{"bdi", "dev", "holders", "queue", "removable", "ro", "size", "slaves"}
+		names = []string{"alignment_offset", "bdi", "dev", "discard_alignment", "holders", "queue", "removable", "ro", "size", "slaves"}
 		if _, ok := gd.bdev.(*mdDisk); ok {
 			names = append(names, "dm")
 		}
@@ -262,8 +262,17 @@ func (k *Kernel) diskAttr(gd *gendisk, attr string) (string, error) {
 		return u(uint64(lim.MaxHWSectors) >> 1), nil
 	case "queue/discard_granularity":
 		return u(uint64(lim.DiscardGranularity)), nil
-	case "queue/discard_max_bytes", "queue/discard_max_hw_bytes":
+	case "queue/discard_max_bytes":
 		return u(uint64(lim.MaxDiscardSectors) << 9), nil
+	case "queue/discard_max_hw_bytes":
+		return u(uint64(lim.MaxHWDiscardSectors) << 9), nil
+	case "alignment_offset":
+		// disk_alignment_offset_show(): bdev_alignment_offset().
+		return strconv.FormatInt(lim.SysfsAlignmentOffset(), 10) + "\n", nil
+	case "discard_alignment":
+		// disk_discard_alignment_show() in 6.1 prints bdev_alignment_offset(),
+		// not the discard alignment.
+		return strconv.FormatInt(lim.SysfsAlignmentOffset(), 10) + "\n", nil
 	case "queue/discard_zeroes_data":
 		return "0\n", nil
 	case "queue/rotational":

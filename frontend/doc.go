@@ -13,6 +13,12 @@
 // number, is resolved inside dmsim and never read back through the loop
 // device.
 //
+// Programs linked with libdevmapper (the real dmsetup, lvm) reach the same
+// kernel through the LD_PRELOAD bridge (package frontend/preload): the
+// daemon answers connections that start with a Bridge frame with a
+// BridgeServer (ioctls as dmsim.Kernel.CtlIoctl, and /dev/mapper, /proc and
+// /sys calls).
+//
 // The host's opens of a device's loop device (a mount, an O_EXCL open)
 // count in the device's open count, so `dmsetup remove` of a mounted device
 // fails with EBUSY and `--deferred` removes it once it is closed.

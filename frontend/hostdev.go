@@ -142,14 +142,15 @@ func (b *hostBdev) Limits() dmsim.QueueLimits {
 	lbs := b.lbs
 	b.mu.Unlock()
 	return dmsim.QueueLimits{
-		LogicalBlockSize:   lbs,
-		PhysicalBlockSize:  lbs,
-		IOMin:              lbs,
-		MaxSectors:         2560,
-		MaxHWSectors:       2560,
-		MaxDiscardSectors:  1 << 22,
-		DiscardGranularity: lbs,
-		WriteCache:         true,
+		LogicalBlockSize:    lbs,
+		PhysicalBlockSize:   lbs,
+		IOMin:               lbs,
+		MaxSectors:          2560,
+		MaxHWSectors:        2560,
+		MaxDiscardSectors:   1 << 22,
+		MaxHWDiscardSectors: 1 << 22,
+		DiscardGranularity:  lbs,
+		WriteCache:          true,
 	}
 }
 

@@ -28,6 +28,11 @@ func (d *Daemon) handle(c *net.UnixConn) {
 	out := &frameWriter{w: c}
 	c.SetReadDeadline(time.Now().Add(requestTimeout))
 	f, err := wire.ReadFrame(c)
+	if err == nil && f.Kind == wire.KindBridge {
+		c.SetReadDeadline(time.Time{})
+		d.serveBridge(c)
+		return
+	}
 	if err == nil && f.Kind != wire.KindRequest {
 		err = fmt.Errorf("%w: %q frame before the request", wire.ErrFrame, f.Kind)
 	}
@@ -255,4 +260,21 @@ func (d *Daemon) udevadm(argv []string, root string, stdout, stderr io.Writer) i
 		}
 	}
 	return 0
+}
+
+// serveBridge answers a process running under the LD_PRELOAD bridge: its
+// ioctls on /dev/mapper/control and its calls on /dev/mapper, /proc and
+// /sys, each as a clock actor; the /dev/mapper links follow each change.
+func (d *Daemon) serveBridge(c *net.UnixConn) {
+	s := &BridgeServer{K: d.k, Ctx: d.ctx, HostView: true, Do: func(f func()) {
+		d.k.Clock.Enter()
+		defer d.k.Clock.Exit()
+		f()
+	}}
+	if d.devs != nil {
+		s.After = d.devs.reconcile
+	}
+	if err := s.Serve(c); err != nil {
+		d.logf("dmsim: bridge: %v", err)
+	}
 }

@@ -31,7 +31,7 @@ var Packages = []string{
 var bootModules = []string{"virtio_pci", "virtio_blk", "crc32c_generic", "dm-thin-pool"}
 
 // extraModules are in the image for scripts to modprobe.
-var extraModules = []string{"brd", "loop", "dm-zero", "dm-flakey", "dm-delay"}
+var extraModules = []string{"brd", "loop", "dm-zero", "dm-flakey", "dm-delay", "dm-log-writes"}
 
 // skippedModules are never put in the image: TCG's CPU has no SSE4.2, so crc32c-intel cannot load
 // (crc32c_generic provides crc32c instead).

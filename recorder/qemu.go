@@ -28,6 +28,25 @@ type vmDisk struct {
 	Path    string
 	Format  string // raw, or qcow2 for disks bigger than the host file system's files (newDiskImage)
 	Discard bool
+	// Log, if set, is the file qemu's blklogwrites driver writes the disk's bio log to, in the
+	// dm-log-writes format (package biolog): every write, discard and flush the guest's kernel
+	// sends the disk, in the order qemu receives them (raw images only).
+	Log string
+}
+
+// driveSpec is the -drive option of disk i at boot n: a raw or qcow2 image, or, with a bio log,
+// blklogwrites over the raw image (after the first boot it appends to the log).
+func driveSpec(i, n int, d vmDisk) string {
+	if d.Log == "" {
+		return fmt.Sprintf("if=none,id=d%d,file=%s,format=%s,cache=writeback", i, d.Path, d.Format)
+	}
+	s := fmt.Sprintf("if=none,id=d%d,driver=blklogwrites,file.driver=file,file.filename=%s,"+
+		"log.driver=file,log.filename=%s,log-super-update-interval=1,cache=writeback", i, d.Path, d.Log)
+	if n > 1 {
+		// The log keeps its sector size; qemu refuses to be told it again.
+		return s + ",log-append=on"
+	}
+	return s + ",log-sector-size=512"
 }
 
 // bootVM boots the image once with the given initrd and disks and returns what the guest sent on
@@ -56,7 +75,7 @@ func bootVM(ctx context.Context, img *Image, accel, dir string, n int, initrd []
 		"-serial", "file:" + console, "-serial", "file:" + stream,
 	}
 	for i, d := range disks {
-		drive := fmt.Sprintf("if=none,id=d%d,file=%s,format=%s,cache=writeback", i, d.Path, d.Format)
+		drive := driveSpec(i, n, d)
 		dev := fmt.Sprintf("virtio-blk-pci,drive=d%d,serial=%s", i, d.Name)
 		if d.Discard {
 			drive += ",discard=unmap"
@@ -85,6 +104,9 @@ func bootVM(ctx context.Context, img *Image, accel, dir string, n int, initrd []
 	}
 	out, rerr := os.ReadFile(stream)
 	if err != nil {
+		if s := strings.TrimSpace(stderr.String()); s != "" {
+			err = fmt.Errorf("%w: qemu: %s", err, s)
+		}
 		return out, err
 	}
 	if rerr != nil {

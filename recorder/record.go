@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dmsim/dmsim/biolog"
 	"github.com/dmsim/dmsim/internal/fsutil"
 	"github.com/dmsim/dmsim/scenario"
 )
@@ -27,6 +28,9 @@ type Options struct {
 	Accel   string            // "kvm" or "tcg"
 	Image   *Image
 	WorkDir string // scratch space (console logs, streams, temporary images)
+	// LogWrites logs every disk's bios with qemu's blklogwrites (Result.BioLogs): the real
+	// kernel's bio stream, in the dm-log-writes format.
+	LogWrites bool
 }
 
 // Result describes one recording.
@@ -37,6 +41,8 @@ type Result struct {
 	Transcript string
 	Dumps      map[string]string // disk name -> NAME.DISK.xml content
 	WorkDir    string            // kept on failure: console logs and raw streams
+	// BioLogs are, by disk name, the disks' bio logs across every boot (Options.LogWrites).
+	BioLogs map[string][]byte
 }
 
 // ThinDumpFile runs the host's thin_dump on a metadata image and returns the content of the
@@ -130,7 +136,18 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 		if strings.ContainsAny(p, ",") {
 			return fail(fmt.Errorf("disk image path %q contains a comma, which qemu cannot take", p))
 		}
-		disks = append(disks, vmDisk{Name: d.Name, Path: p, Format: format, Discard: d.Discard})
+		vd := vmDisk{Name: d.Name, Path: p, Format: format, Discard: d.Discard}
+		if o.LogWrites {
+			if format != "raw" {
+				return fail(fmt.Errorf("--log-writes: disk %s is a %s image; blklogwrites logs raw images only", d.Name, format))
+			}
+			vd.Log = filepath.Join(work, name+"."+d.Name+".log")
+			// qemu's file driver opens the log; it does not create it.
+			if err := os.WriteFile(vd.Log, nil, 0o644); err != nil {
+				return fail(err)
+			}
+		}
+		disks = append(disks, vd)
 	}
 
 	results := map[int]CmdResult{}
@@ -169,6 +186,19 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 		if strings.HasPrefix(d.Name, "meta") {
 			res.Dumps[d.Name] = ThinDumpFile(ctx, disks[i].Path)
 		}
+	}
+	for _, d := range disks {
+		if d.Log == "" {
+			continue
+		}
+		b, err := os.ReadFile(d.Log)
+		if err != nil {
+			return fail(err)
+		}
+		if res.BioLogs == nil {
+			res.BioLogs = map[string][]byte{}
+		}
+		res.BioLogs[d.Name] = b
 	}
 	res.Elapsed = time.Since(start)
 	os.RemoveAll(work)
@@ -237,6 +267,40 @@ func WriteGoldens(dir string, r *Result) error {
 	}
 	for disk, xml := range r.Dumps {
 		if err := fsutil.WriteAtomic(filepath.Join(dir, r.Name+"."+disk+".xml"), xml); err != nil {
+			return err
+		}
+	}
+	return WriteBioLogs(dir, r)
+}
+
+// BioLogDir is where, under a goldens directory, the kernel's bio logs are kept:
+// logs/NAME.DISK.log.zst, zstd-compressed dm-log-writes logs.
+const BioLogDir = "logs"
+
+// BioLogPath is the kept bio log of a scenario's disk under a goldens directory.
+func BioLogPath(goldens, name, disk string) string {
+	return filepath.Join(goldens, BioLogDir, name+"."+disk+".log.zst")
+}
+
+// WriteBioLogs writes the recording's bio logs (--log-writes) as dir/logs/NAME.DISK.log.zst,
+// replacing the scenario's old ones. Without bio logs it changes nothing.
+func WriteBioLogs(dir string, r *Result) error {
+	if len(r.BioLogs) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(dir, BioLogDir), 0o755); err != nil {
+		return err
+	}
+	old, _ := filepath.Glob(BioLogPath(dir, r.Name, "*"))
+	for _, p := range old {
+		os.Remove(p)
+	}
+	for disk, b := range r.BioLogs {
+		z, err := biolog.Compress(b)
+		if err != nil {
+			return err
+		}
+		if err := fsutil.WriteAtomic(BioLogPath(dir, r.Name, disk), string(z)); err != nil {
 			return err
 		}
 	}

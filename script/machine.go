@@ -111,6 +111,9 @@ type Config struct {
 	Wall sim.Wall
 	// Env is extra environment for the shell (NAME=VALUE).
 	Env []string
+	// BioLog makes every disk keep a bio log (dmsim.DiskSpec.BioLog; see
+	// Machine.BioLogs).
+	BioLog bool
 }
 
 // commandTime is the per-line cost the configuration asks for.
@@ -159,7 +162,7 @@ func NewMachine(cfg Config) (*Machine, error) {
 		}
 		m.images[d.Name] = p
 		m.names = append(m.names, d.Name)
-		m.specs = append(m.specs, dmsim.DiskSpec{Path: p, Size: size, NoDiscard: d.NoDiscard})
+		m.specs = append(m.specs, dmsim.DiskSpec{Path: p, Size: size, NoDiscard: d.NoDiscard, BioLog: cfg.BioLog})
 	}
 	if err := m.boot(); err != nil {
 		m.removeImages()
@@ -223,6 +226,23 @@ func (m *Machine) Images() map[string]string {
 	out := make(map[string]string, len(m.images))
 	for n, p := range m.images {
 		out[n] = p
+	}
+	return out
+}
+
+// BioLogs returns, by disk name, the bios each disk executed since the
+// last boot (Config.BioLog; nil without it).
+func (m *Machine) BioLogs() map[string][]dmsim.BioRecord {
+	if m.Kernel == nil {
+		return nil
+	}
+	out := map[string][]dmsim.BioRecord{}
+	for i, d := range m.Kernel.Disks() {
+		if i < len(m.names) {
+			if l := d.BioLog(); l != nil {
+				out[m.names[i]] = l
+			}
+		}
 	}
 	return out
 }

@@ -43,6 +43,9 @@ type Options struct {
 	MaxStall time.Duration
 	// Wall is the wall clock the stall guard reads (sim.HostWall if nil).
 	Wall sim.Wall
+	// BioLog keeps every disk's bio log across the script's boots
+	// (ScriptResult.BioLogs).
+	BioLog bool
 }
 
 // ScriptResult is a finished script run.
@@ -51,12 +54,15 @@ type ScriptResult struct {
 	// Images maps disk names to their image files (gone after Run returns
 	// unless kept or attached).
 	Images map[string]string
+	// BioLogs are, by disk name, the bios each disk executed, every boot's
+	// after the previous one's (Options.BioLog).
+	BioLogs map[string][]dmsim.BioRecord
 }
 
 // Run runs a parsed script on a Machine booted on its disks and returns
 // its transcript.
 func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, error) {
-	cfg := Config{Dir: o.KeepDir, CommandTime: o.CommandTime, MaxStall: o.MaxStall, Wall: o.Wall}
+	cfg := Config{Dir: o.KeepDir, CommandTime: o.CommandTime, MaxStall: o.MaxStall, Wall: o.Wall, BioLog: o.BioLog}
 	for n := range o.Disks {
 		found := false
 		for _, d := range s.Disks {
@@ -94,6 +100,18 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			scenario.FormatSize(d.Size), d.Size/dmsim.SectorSize, dmsim.VirtioMajor, 16*i, disc)
 	}
 
+	var bioLogs map[string][]dmsim.BioRecord
+	keepBioLogs := func() {
+		if !o.BioLog {
+			return
+		}
+		if bioLogs == nil {
+			bioLogs = map[string][]dmsim.BioRecord{}
+		}
+		for n, l := range m.BioLogs() {
+			bioLogs[n] = append(bioLogs[n], l...)
+		}
+	}
 	for _, it := range s.Items {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -103,6 +121,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			fmt.Fprintln(out, it.Text)
 		case scenario.Reboot:
 			fmt.Fprintln(out, it.Text)
+			keepBioLogs()
 			if err := m.Reboot(); err != nil {
 				return nil, err
 			}
@@ -115,7 +134,8 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			}
 		}
 	}
-	return &ScriptResult{Transcript: tr.String(), Images: m.Images()}, nil
+	keepBioLogs()
+	return &ScriptResult{Transcript: tr.String(), Images: m.Images(), BioLogs: bioLogs}, nil
 }
 
 // RunFile parses and runs a script file.

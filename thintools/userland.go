@@ -73,6 +73,11 @@ func (f procFS) OpenDevice(path string, write, excl bool) (Device, error) {
 	if excl {
 		flag |= userland.O_EXCL // an exclusive claim on a block device
 	}
+	if st.Mode()&fs.ModeDevice != 0 {
+		// file_utils::open_file(): O_DIRECT, so the tools read the device,
+		// not a page cache a live pool's writes leave stale.
+		flag |= userland.O_DIRECT
+	}
 	file, err := f.p.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, osErr(err)

@@ -172,14 +172,29 @@ func (f *bdevFile) readBlock(blk int64, buf []byte) error {
 	return f.submit(dmsim.OpRead, uint64(blk*f.bsize/dmsim.SectorSize), buf, 0)
 }
 
-// readPage reads the buffers of one page that lie inside the device
-// (block_read_full_folio); it reports an error if any of them failed.
+// readPage returns one page: from the device's page cache (with this
+// file's dirty buffers over it), else read from the device buffer by
+// buffer (block_read_full_folio) and cached; it reports an error if any
+// buffer failed.
 func (f *bdevFile) readPage(pg int64) ([]byte, error) {
 	size := f.Size()
 	start := pg * PageSize
 	n := min(int64(PageSize), size-start)
+	if page, ok := f.k.CachedPage(f.b.Dev(), pg); ok && int64(len(page)) == n {
+		for off := int64(0); off < n; off += f.bsize {
+			if d, ok := f.dirty[(start+off)/f.bsize]; ok {
+				copy(page[off:], d)
+			}
+		}
+		return page, nil
+	}
 	page := make([]byte, n)
 	var first error
+	defer func() {
+		if first == nil {
+			f.k.CachePage(f.b.Dev(), pg, page)
+		}
+	}()
 	for off := int64(0); off < n; off += f.bsize {
 		blk := (start + off) / f.bsize
 		if err := f.readBlock(blk, page[off:min(off+f.bsize, n)]); err != nil {
@@ -288,7 +303,10 @@ func (f *bdevFile) writeAt(p []byte, off int64) (int, error) {
 		if err := f.writeback(); err != nil {
 			f.wbErr = nil
 		}
-		if err := f.submit(dmsim.OpWrite, uint64(off/dmsim.SectorSize), data, 0); err != nil {
+		err := f.submit(dmsim.OpWrite, uint64(off/dmsim.SectorSize), data, 0)
+		// generic_file_direct_write(): the cached pages of the range go.
+		f.invalidate(off, int64(len(data)))
+		if err != nil {
 			return 0, linuxerr.Reduce(err)
 		}
 		return len(data), nil
@@ -314,7 +332,9 @@ func (f *bdevFile) writeAt(p []byte, off int64) (int, error) {
 			}
 			f.dirty[blk] = buf
 		}
-		copy(buf[in:in+n], data[done:])
+		copy(buf[in:in+n], data[done:int(n)+done])
+		pg := pos / PageSize
+		f.k.UpdateCachedPage(f.b.Dev(), pg, int(pos-pg*PageSize), data[done:int(n)+done])
 		done += int(n)
 	}
 	return len(data), nil
@@ -374,6 +394,7 @@ func (f *bdevFile) Discard(off, length int64) error {
 	for blk := off / f.bsize; blk*f.bsize < off+length; blk++ {
 		delete(f.dirty, blk) // truncate_bdev_range
 	}
+	f.invalidate(off, length)
 	if length == 0 {
 		return nil
 	}
@@ -388,6 +409,23 @@ func (f *bdevFile) Discard(off, length int64) error {
 		sector += n
 	}
 	return linuxerr.Reduce(err)
+}
+
+// invalidate drops the cached pages that overlap [off, off+length).
+func (f *bdevFile) invalidate(off, length int64) {
+	if length <= 0 {
+		return
+	}
+	f.k.InvalidatePages(f.b.Dev(), off/PageSize, (off+length+PageSize-1)/PageSize)
+}
+
+// FlushBufs is BLKFLSBUF: write back, then drop the device's clean pages
+// (sync_blockdev, invalidate_bdev).
+func (f *bdevFile) FlushBufs() error {
+	err := f.writeback()
+	f.wbErr = nil
+	f.k.InvalidatePages(f.b.Dev(), 0, -1)
+	return err
 }
 
 func (f *bdevFile) Seek(off int64, whence int) (int64, error) {

@@ -218,6 +218,9 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 		if s.Kernel == nil {
 			return nil, pathErr("open", name, linuxerr.ENOENT)
 		}
+		if f, ok, err := s.openDevFile(ctx, name, flag); ok {
+			return f, err
+		}
 		return openBdev(ctx, s.Kernel, name, flag)
 	case isUnder(name, "/sys") || isUnder(name, "/proc"):
 		if s.Kernel == nil {
@@ -249,6 +252,11 @@ func (s *SimFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 		return devInfo{name: "control", mode: fs.ModeDevice | fs.ModeCharDevice | 0o600}, nil
 	case isUnder(name, "/dev"):
 		if s.Kernel != nil {
+			var df *dmsim.DevFile
+			kdo(ctx, s.Kernel, func() { df = s.Kernel.DevFile(name) })
+			if df != nil {
+				return regInfo{name: path.Base(name), size: df.Size()}, nil
+			}
 			if _, ok := s.nodes(ctx, path.Dir(name))[path.Base(name)]; ok {
 				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
 			}
@@ -304,6 +312,13 @@ func (s *SimFS) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
 		var out []fs.DirEntry
 		for n := range s.nodes(ctx, name) {
 			out = append(out, fs.FileInfoToDirEntry(devInfo{name: n, mode: fs.ModeDevice | 0o600}))
+		}
+		if s.Kernel != nil {
+			var files []string
+			kdo(ctx, s.Kernel, func() { files = s.Kernel.DevFileNames(name) })
+			for _, n := range files {
+				out = append(out, fs.FileInfoToDirEntry(regInfo{name: n}))
+			}
 		}
 		if name == "/dev/mapper" {
 			if _, ok := s.nodes(ctx, name)["control"]; !ok {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/dmsim/dmsim/frontend"
+	"github.com/dmsim/dmsim/frontend/preload"
 	"github.com/dmsim/dmsim/frontend/shim"
 	"github.com/dmsim/dmsim/script"
 	"golang.org/x/sys/unix"
@@ -347,4 +348,20 @@ func usageError(w io.Writer, name, usage string, fs *flag.FlagSet, err error) in
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	return code
+}
+
+const preloadUsage = "usage: dmsim preload OUT.so"
+
+// preloadCmd is `dmsim preload OUT.so`: the LD_PRELOAD bridge, compiled
+// from the source this binary carries.
+func preloadCmd(args []string, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, preloadUsage)
+		return 2
+	}
+	if err := preload.Build(args[0]); err != nil {
+		fmt.Fprintf(stderr, "dmsim preload: %v\n", err)
+		return 1
+	}
+	return 0
 }

@@ -2,7 +2,7 @@
 // provisioning, linear, striped, error, zero) with dmsetup 1.02.185 and the
 // busybox utilities scenario scripts use.
 //
-//	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT
+//	dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] [--bio-log DIR] SCRIPT
 //	                                                       replay a script, print its transcript
 //	dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
 //	                                                       replay scripts, compare them with their goldens
@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/frontend/shim"
 	"github.com/dmsim/dmsim/repl"
 	"github.com/dmsim/dmsim/script"
@@ -61,11 +62,12 @@ const usage = `dmsim: Linux 6.1 device-mapper (thin provisioning) in userspace, 
 and busybox 1.35 utilities; no root, kernel or VM needed.
 
 Usage:
-  dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT
+  dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] [--bio-log DIR] SCRIPT
         replay a scenario script (docs/script-format.md) and print its transcript;
         --keep DIR keeps the disk images as DIR/NAME.img, --disk attaches an existing image,
         --command-time D is the virtual time each command line costs (default %v, 0 for none),
-        --max-stall D stops the run at a line that lets no time pass for D of real time (default 10s, 0: never)
+        --max-stall D stops the run at a line that lets no time pass for D of real time (default 10s, 0: never),
+        --bio-log DIR writes each disk's bios as DIR/NAME.log in the dm-log-writes format
   dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
         replay scripts (PATH: a NAME.sh, or a directory of them) and compare each transcript with its
         golden NAME.txt (beside the script, or in --goldens DIR), "# env:" lines aside: a unified diff
@@ -81,6 +83,9 @@ Usage:
         install dmsetup, thin_*, blockdev, blkdiscard and udevadm shims that talk to the daemon
   dmsim exec [--state DIR] [--disk NAME=SIZE|NAME=PATH]... -- COMMAND [ARG]...
         run COMMAND against a daemon of its own, in a private mount namespace, shims first on PATH
+  dmsim preload OUT.so
+        build the LD_PRELOAD bridge with the host's C compiler: a real dmsetup (or lvm) run with
+        LD_PRELOAD=OUT.so under "dmsim exec" uses dmsim's device-mapper (docs/bridge.md)
   dmsim version
   dmsim help
 `
@@ -112,6 +117,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return shimsCmd(args[1:], stdout, stderr)
 	case "exec":
 		return execCmd(args[1:], stdin, stdout, stderr)
+	case "preload":
+		return preloadCmd(args[1:], stderr)
 	case execInnerArg:
 		return execInner(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-V":
@@ -159,6 +166,7 @@ type runArgs struct {
 	disks       diskPaths
 	commandTime commandTime
 	maxStall    commandTime // a duration, and whether it was given, too
+	bioLog      string
 }
 
 // diskPaths is the repeatable --disk NAME=PATH.
@@ -201,7 +209,7 @@ func (c *commandTime) Set(v string) error {
 // options is script.Options for the flags: there CommandTime 0 selects the
 // default and a negative one charges nothing.
 func (r *runArgs) options() script.Options {
-	o := script.Options{KeepDir: r.keep, Disks: r.disks}
+	o := script.Options{KeepDir: r.keep, Disks: r.disks, BioLog: r.bioLog != ""}
 	if r.maxStall.set {
 		o.MaxStall = r.maxStall.d
 		if r.maxStall.d == 0 {
@@ -217,7 +225,7 @@ func (r *runArgs) options() script.Options {
 	return o
 }
 
-const runUsage = "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] SCRIPT"
+const runUsage = "usage: dmsim run [--keep DIR] [--disk NAME=PATH]... [--command-time D] [--max-stall D] [--bio-log DIR] SCRIPT"
 
 // parseRunArgs reads `dmsim run`'s flags (before or after the script, as
 // --flag value or --flag=value); flag.ErrHelp asks for the usage.
@@ -226,6 +234,7 @@ func parseRunArgs(args []string) (*runArgs, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("dmsim run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&r.keep, "keep", "", "keep the disk images as `DIR`/NAME.img")
+	fs.StringVar(&r.bioLog, "bio-log", "", "write each disk's bios as `DIR`/NAME.log (dm-log-writes format)")
 	fs.Var(r.disks, "disk", "attach the existing image `NAME=PATH` for the script's disk NAME")
 	fs.Var(&r.commandTime, "command-time", "the virtual time `D` each command line costs (default "+
 		script.DefaultCommandTime.String()+", 0 for none)")
@@ -259,9 +268,37 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o := r.options()
 	o.Out, o.Version = stdout, Version()
-	if _, err := script.RunFile(ctx, r.script, o); err != nil {
+	res, err := script.RunFile(ctx, r.script, o)
+	if err != nil {
 		fmt.Fprintf(stderr, "dmsim run: %v\n", err)
 		return 1
 	}
+	if r.bioLog != "" {
+		if err := writeBioLogs(r.bioLog, res.BioLogs); err != nil {
+			fmt.Fprintf(stderr, "dmsim run: --bio-log: %v\n", err)
+			return 1
+		}
+	}
 	return 0
+}
+
+// writeBioLogs writes each disk's bio log as DIR/NAME.log.
+func writeBioLogs(dir string, logs map[string][]dmsim.BioRecord) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, recs := range logs {
+		f, err := os.Create(filepath.Join(dir, name+".log"))
+		if err != nil {
+			return err
+		}
+		err = dmsim.WriteBioLog(f, recs)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -135,6 +136,90 @@ func FuzzDecodeRequest(f *testing.F) {
 		r, err := DecodeRequest(b)
 		if err == nil && (len(r.Argv) == 0 || r.Argv[0] == "" || r.Dir == "" || r.Dir[0] != '/') {
 			t.Fatalf("accepted %+v", r)
+		}
+	})
+}
+
+func TestBridgeMessages(t *testing.T) {
+	ops := []PathOp{
+		{Op: OpStat, Path: "/dev/mapper/control"},
+		{Op: OpMknod, Mode: 0o60600, Major: 253, Minor: 7, Path: "/dev/mapper/x"},
+		{Op: OpRename, Path: "/dev/mapper/a", Path2: "/dev/mapper/b"},
+	}
+	for _, o := range ops {
+		got, err := DecodePathOp(EncodePathOp(o))
+		if err != nil || got != o {
+			t.Errorf("path op %+v: got %+v, %v", o, got, err)
+		}
+	}
+	bad := []PathOp{
+		{Op: 'z', Path: "/x"},
+		{Op: OpStat, Path: "relative"},
+		{Op: OpStat, Path: ""},
+		{Op: OpRename, Path: "/a"},
+		{Op: OpStat, Path: "/a", Path2: "/b"},
+	}
+	for _, o := range bad {
+		if got, err := DecodePathOp(EncodePathOp(o)); err == nil {
+			t.Errorf("bad path op %+v accepted as %+v", o, got)
+		}
+	}
+	for _, b := range [][]byte{nil, {'s'}, append(EncodePathOp(PathOp{Op: OpStat, Path: "/a"}), 0)} {
+		if _, err := DecodePathOp(b); err == nil {
+			t.Errorf("path op payload %q accepted", b)
+		}
+	}
+	io := Ioctl{Command: 0xc138fd00, Buf: []byte{4, 0, 0, 0}}
+	if got, err := DecodeIoctl(EncodeIoctl(io)); err != nil || got.Command != io.Command || !bytes.Equal(got.Buf, io.Buf) {
+		t.Errorf("ioctl: got %+v, %v", got, err)
+	}
+	if _, err := DecodeIoctl([]byte{1, 2}); err == nil {
+		t.Error("short ioctl accepted")
+	}
+	r := Reply{Errno: 6, Data: []byte("x")}
+	if got, err := DecodeReply(EncodeReply(r)); err != nil || got.Errno != 6 || string(got.Data) != "x" {
+		t.Errorf("reply: got %+v, %v", got, err)
+	}
+	if _, err := DecodeReply([]byte{0, 0, 0x10, 0}); err == nil {
+		t.Error("reply with errno 4096 accepted")
+	}
+	st := Stat{Mode: 0o20600, Major: 10, Minor: 236, GID: 6, Size: 1 << 40}
+	if got, err := DecodeStat(EncodeStat(st)); err != nil || got != st {
+		t.Errorf("stat: got %+v, %v", got, err)
+	}
+	if _, err := DecodeStat(make([]byte, 27)); err == nil {
+		t.Error("short stat accepted")
+	}
+}
+
+func FuzzDecodeBridge(f *testing.F) {
+	f.Add(byte('P'), EncodePathOp(PathOp{Op: OpRename, Path: "/dev/mapper/a", Path2: "/dev/mapper/b"}))
+	f.Add(byte('C'), EncodeIoctl(Ioctl{Command: 0xc138fd03, Buf: make([]byte, 312)}))
+	f.Add(byte('R'), EncodeReply(Reply{Errno: 0, Data: EncodeStat(Stat{Mode: 0o60600})}))
+	f.Fuzz(func(t *testing.T, kind byte, b []byte) {
+		switch Kind(kind) {
+		case KindPathOp:
+			o, err := DecodePathOp(b)
+			if err != nil {
+				return
+			}
+			if o.Path == "" || o.Path[0] != '/' || strings.IndexByte(o.Path2, 0) >= 0 {
+				t.Fatalf("accepted %+v", o)
+			}
+			if again, err := DecodePathOp(EncodePathOp(o)); err != nil || again != o {
+				t.Fatalf("%+v does not round-trip: %+v, %v", o, again, err)
+			}
+		case KindIoctl:
+			if c, err := DecodeIoctl(b); err == nil && !bytes.Equal(EncodeIoctl(c), b) {
+				t.Fatalf("ioctl %+v does not round-trip", c)
+			}
+		default:
+			if r, err := DecodeReply(b); err == nil {
+				if r.Errno > 4095 {
+					t.Fatalf("errno %d", r.Errno)
+				}
+				DecodeStat(r.Data)
+			}
 		}
 	})
 }

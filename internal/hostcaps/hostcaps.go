@@ -45,3 +45,13 @@ func RequireLoop(t testing.TB, tools ...string) {
 		}
 	}
 }
+
+// RequireTools needs the named programs: paths, or names looked up on PATH.
+func RequireTools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(t, tool+" not installed")
+		}
+	}
+}

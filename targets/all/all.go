@@ -7,6 +7,7 @@ import (
 	_ "github.com/dmsim/dmsim/targets/errortarget"
 	_ "github.com/dmsim/dmsim/targets/flakey"
 	_ "github.com/dmsim/dmsim/targets/linear"
+	_ "github.com/dmsim/dmsim/targets/logwrites"
 	_ "github.com/dmsim/dmsim/targets/striped"
 	_ "github.com/dmsim/dmsim/targets/thin"
 	_ "github.com/dmsim/dmsim/targets/zero"

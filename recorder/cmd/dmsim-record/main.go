@@ -43,6 +43,7 @@ func main() {
 	accel := fs.String("accel", "auto", "qemu accelerator: auto (probe KVM once, cache the answer), kvm or tcg")
 	setup := recorder.AddSetupFlags(fs)
 	jobs := fs.Int("j", 1, "record this many scripts at once")
+	logWrites := fs.Bool("log-writes", false, "log every disk's bios with qemu's blklogwrites and keep the logs as `dir`/logs/NAME.DISK.log.zst (dir: --out)")
 	kernel := fs.String("kernel", "", "kernel version (default: the one linux-image-amd64 depends on)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: dmsim-record [flags] [SCRIPT...]\n\nRecords scenario scripts on the real kernel under qemu.\n\n")
@@ -79,6 +80,7 @@ func main() {
 
 	opts := recorder.Options{
 		OutDir: *out, KeepDir: *keep, Disks: disks, Timeout: *timeout, Accel: *accel, Image: img,
+		LogWrites: *logWrites,
 	}
 	start := time.Now()
 	type job struct {

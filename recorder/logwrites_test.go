@@ -1,0 +1,53 @@
+package recorder
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/dmsim/dmsim/biolog"
+)
+
+// TestDriveSpec: a disk with a bio log is blklogwrites over the raw image;
+// the first boot sets the log's sector size, later boots append (qemu
+// refuses log-sector-size with log-append).
+func TestDriveSpec(t *testing.T) {
+	plain := vmDisk{Name: "a", Path: "/i/a.img", Format: "raw"}
+	logged := vmDisk{Name: "a", Path: "/i/a.img", Format: "raw", Log: "/i/a.log"}
+	tests := []struct {
+		d    vmDisk
+		boot int
+		want string
+	}{
+		{plain, 1, "if=none,id=d0,file=/i/a.img,format=raw,cache=writeback"},
+		{logged, 1, "if=none,id=d0,driver=blklogwrites,file.driver=file,file.filename=/i/a.img,log.driver=file,log.filename=/i/a.log,log-super-update-interval=1,cache=writeback,log-sector-size=512"},
+		{logged, 2, "if=none,id=d0,driver=blklogwrites,file.driver=file,file.filename=/i/a.img,log.driver=file,log.filename=/i/a.log,log-super-update-interval=1,cache=writeback,log-append=on"},
+	}
+	for _, tt := range tests {
+		if got := driveSpec(0, tt.boot, tt.d); got != tt.want {
+			t.Errorf("boot %d: %s\nwant %s", tt.boot, got, tt.want)
+		}
+	}
+}
+
+// TestWriteBioLogs: the logs are kept compressed under logs/, replacing
+// the scenario's old ones, and read back as they were.
+func TestWriteBioLogs(t *testing.T) {
+	dir := t.TempDir()
+	var log bytes.Buffer
+	log.Write(biolog.EncodeSuper(biolog.Super{Magic: biolog.Magic, Version: biolog.Version, SectorSize: 512}))
+	r := &Result{Name: "s", BioLogs: map[string][]byte{"meta": log.Bytes()}}
+	if err := WriteBioLogs(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	r.BioLogs = map[string][]byte{"data": log.Bytes()}
+	if err := WriteBioLogs(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := biolog.ReadFile(BioLogPath(dir, "s", "meta")); err == nil {
+		t.Error("old log of disk meta kept")
+	}
+	s, entries, err := biolog.ReadFile(BioLogPath(dir, "s", "data"))
+	if err != nil || s.NrEntries != 0 || len(entries) != 0 {
+		t.Errorf("%+v %v %v", s, entries, err)
+	}
+}
