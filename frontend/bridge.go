@@ -268,6 +268,9 @@ func (s *BridgeServer) stat(p string) (wire.Stat, error) {
 				return wire.Stat{Mode: sIFBLK | 0o600, Major: d.Major, Minor: d.Minor, GID: diskGID}, nil
 			}
 		}
+		if f := k.DevFile(p); f != nil { // a regular file in devtmpfs
+			return wire.Stat{Mode: sIFREG | 0o644, Size: uint64(f.Size())}, nil
+		}
 		return wire.Stat{}, linuxerr.ENOENT
 	}
 	if _, ok := s.sysLink(p); ok {
@@ -319,6 +322,9 @@ func (s *BridgeServer) readDir(p string) wire.Reply {
 			if n != "control" {
 				ents = append(ents, ent{n, dtBlk})
 			}
+		}
+		for _, n := range s.K.DevFileNames(p) {
+			ents = append(ents, ent{n, dtReg})
 		}
 	case isUnder(p, "/dev/mapper"):
 		return errnoReply(linuxerr.ENOTDIR, nil)

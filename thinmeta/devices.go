@@ -207,21 +207,30 @@ func (pmd *PoolMetadata) reserveMetadataSnap() error {
 		pmd.logf(LogWarn, "__reserve_metadata_snap: __commit_transaction() failed, error = -%d", linuxerr.ToErrno(err))
 		return err
 	}
+	// A snapshot already held fails before anything is shadowed. (The
+	// upstream source checks the copy's held_root after shadowing, which
+	// would leave the space map's bitmap shadowed and its cursor moved;
+	// Linux 6.1.0-56 leaves neither: after the EBUSY and a commit its
+	// metadata is unchanged block for block and the next allocation
+	// takes the block the refused copy would have had, see
+	// scripts/meta-place-64m.sh.)
+	held, err := pmd.heldRoot()
+	if err != nil {
+		return err
+	}
+	if held != 0 {
+		pmd.logf(LogWarn, "Pool metadata snapshot already exists: release this before taking another.")
+		return linuxerr.EBUSY
+	}
 	// Copy the superblock by shadowing it with an extra reference.
 	pmd.metaSM.IncBlocks(SuperblockLocation, SuperblockLocation+1)
 	cp, _, err := pmd.tm.ShadowBlock(SuperblockLocation, pmd.sb)
 	if err != nil {
 		return err
 	}
-	held := cp.Location()
+	held = cp.Location()
 	d := cp.Data()
 	s := DecodeSuperblock(d)
-	if s.HeldRoot != 0 {
-		pmd.logf(LogWarn, "Pool metadata snapshot already exists: release this before taking another.")
-		pmd.tm.Dec(held)
-		pmd.tm.Unlock(cp)
-		return linuxerr.EBUSY
-	}
 	// The space maps of the copy are not published.
 	clear(d[sbDataSMRoot:sbDataMappingRoot])
 	pmd.tm.Inc(s.DataMappingRoot)
@@ -284,9 +293,15 @@ func (pmd *PoolMetadata) MetadataSnap() (uint64, error) {
 	if pmd.failIO {
 		return 0, linuxerr.EINVAL
 	}
+	held, err := pmd.heldRoot()
+	return held, linuxerr.Of(err)
+}
+
+// heldRoot is __get_metadata_snap(): the live superblock's held_root.
+func (pmd *PoolMetadata) heldRoot() (uint64, error) {
 	b, err := pmd.bm.ReadLock(SuperblockLocation, pmd.sb)
 	if err != nil {
-		return 0, linuxerr.Of(err)
+		return 0, err
 	}
 	held := le.Uint64(b.Data()[sbHeldRoot:])
 	pmd.bm.Unlock(b)

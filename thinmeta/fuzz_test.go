@@ -1,6 +1,7 @@
 package thinmeta
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
@@ -145,5 +146,51 @@ func FuzzMetadataReader(f *testing.F) {
 		pmd.ReleaseMetadataSnap()
 		pmd.CommitMetadata()
 		pmd.Close()
+	})
+}
+
+// FuzzLayout corrupts a valid image as FuzzMetadataReader does and asks
+// for its layout, each block's description and a diff against the
+// original: a result or an error, never a panic or a hang.
+func FuzzLayout(f *testing.F) {
+	base, types := fuzzBase(f)
+	f.Add(uint32(0), []byte{0xff}, false)
+	f.Add(uint32(4096*3+20), []byte{0x7f, 0xff}, true)
+	f.Add(uint32(4096*5+40), []byte{0, 0, 0, 0x10}, true)
+	f.Add(uint32(4096*7+32), []byte{7, 0, 0, 0, 0, 0, 0, 0}, true)
+	f.Fuzz(func(t *testing.T, off uint32, patch []byte, fix bool) {
+		img := append([]byte(nil), base...)
+		o := int(off % uint32(len(img)))
+		for i, p := range patch {
+			if o+i >= len(img) {
+				break
+			}
+			img[o+i] ^= p
+			b := uint64((o + i) / block.Size)
+			d := img[b*block.Size : (b+1)*block.Size]
+			if v, ok := types[b]; fix && ok {
+				xor := uint32(SuperblockCsumXor)
+				if v != nil {
+					xor = v.(*block.Std).Xor
+				}
+				binary.LittleEndian.PutUint32(d, block.Checksum(d[4:], xor))
+			}
+		}
+		dev := block.NewMemDevice(int64(len(img)))
+		dev.WriteAt(img, 0)
+		im := NewImage(dev)
+		if l, err := im.Layout(); err == nil && len(l) != int(im.NrBlocks) {
+			t.Fatalf("layout of %d blocks for %d", len(l), im.NrBlocks)
+		}
+		for b := uint64(0); b < im.NrBlocks; b++ {
+			if d, err := im.DescribeBlock(b); err == nil && d == "" {
+				t.Fatalf("block %d: empty description", b)
+			}
+		}
+		orig := block.NewMemDevice(int64(len(base)))
+		orig.WriteAt(base, 0)
+		if diffs, err := DiffImages(NewImage(orig), NewImage(dev)); err == nil && len(diffs) == 0 && !bytes.Equal(img, base) {
+			t.Fatal("no differing block reported for a changed image")
+		}
 	})
 }

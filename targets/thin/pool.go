@@ -131,6 +131,11 @@ type pool struct {
 	noSpaceTimer *sim.Timer
 	workerQueued bool
 	destroyed    bool
+
+	// holdEnds and heldEnds: the thin bios a worker pass completes are
+	// ended when the pass is over (doWorker).
+	holdEnds bool
+	heldEnds []heldEnd
 }
 
 // poolCreate is pool_create(): it opens (or formats) the metadata now, at
@@ -582,12 +587,54 @@ func (p *pool) doWorker() {
 	p.workerQueued = false
 	p.mu.Unlock()
 
+	// The recording machine has one CPU and the worker does not sleep
+	// between completing a bio (process_prepared_mapping()) and taking the
+	// deferred bios (process_deferred_bios()), so the process it woke
+	// cannot submit its next bio into the same pass: that bio is always
+	// the next pass's, after the pass's commit. Here the woken process
+	// would run at once, in parallel, and win that race now and then
+	// (under load), allocating before the commit and moving metadata
+	// blocks. So the thin bios a pass completes are ended when it is over.
+	p.mu.Lock()
+	p.holdEnds = true
+	p.mu.Unlock()
+	defer p.endHeld()
+
 	// dm_pool_issue_prefetches(): thinmeta's block manager reads on
 	// demand, there is nothing to prefetch.
 	p.processPrepared(&p.preparedMappings, p.processPreparedMappingFn)
 	p.processPrepared(&p.preparedDiscards, p.processPreparedDiscardFn)
 	p.processPrepared(&p.preparedDiscardsPt2, p.processPreparedDiscardPassdownPt2)
 	p.processDeferredBios()
+}
+
+// heldEnd is a completion held back until the end of a worker pass.
+type heldEnd struct {
+	bio *dmsim.Bio
+	err error
+}
+
+// holdEnd keeps bio's completion for the end of the running worker pass;
+// false when no pass runs.
+func (p *pool) holdEnd(bio *dmsim.Bio, err error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.holdEnds {
+		return false
+	}
+	p.heldEnds = append(p.heldEnds, heldEnd{bio, err})
+	return true
+}
+
+// endHeld ends a worker pass: the completions it held, in order.
+func (p *pool) endHeld() {
+	p.mu.Lock()
+	ends := p.heldEnds
+	p.holdEnds, p.heldEnds = false, nil
+	p.mu.Unlock()
+	for _, e := range ends {
+		e.bio.Endio(e.err)
+	}
 }
 
 // processPrepared is process_prepared().
