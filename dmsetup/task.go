@@ -119,8 +119,67 @@ func (t *task) setName(name string) bool {
 		t.d.errorf("Name \"%s\" too long.", name)
 		return false
 	}
-	t.name = name
+	m, ok := t.d.mangleForKernel(name, "name", "Failed to mangle device name \"%s\".")
+	if !ok {
+		return false
+	}
+	t.name = m
 	return true
+}
+
+// mangleForKernel is what _dm_task_set_name and dm_task_set_newname do to a
+// name before it reaches the kernel: in auto mode a name holding "\x5cx" is
+// refused (check_multiple_mangled_string_allowed), and unless the mode is
+// none, characters udev does not allow become \xNN (mangle_string).
+func (d *cmdCtx) mangleForKernel(s, what, failMsg string) (string, bool) {
+	mode := d.manglingMode()
+	if mode == "auto" && strings.Contains(s, `\x5cx`) {
+		d.errorf("The %s \"%s\" seems to be mangled more than once. This is not allowed in auto mode.", what, s)
+		return "", false
+	}
+	if mode == "none" {
+		return s, true
+	}
+	m, ok := d.mangled(s, what, dmNameLen)
+	if !ok {
+		d.errorf(failMsg, s)
+		return "", false
+	}
+	return m, true
+}
+
+// unmangleAnswer is _dm_ioctl_unmangle_names and _uuids: the names and
+// uuid the kernel returns are shown unmangled unless the mode is none; a
+// name holding characters udev does not allow fails the ioctl (each such
+// name of a list is reported).
+func (t *task) unmangleAnswer() bool {
+	d := t.d
+	if d.manglingMode() == "none" {
+		return true
+	}
+	ok := true
+	un := func(s, what string) string {
+		if s == "" {
+			return s
+		}
+		if d.manglingMode() == "auto" && strings.Contains(s, `\x5cx`) {
+			d.errorf("The %s \"%s\" seems to be mangled more than once. This is not allowed in auto mode.", what, s)
+			ok = false
+			return s
+		}
+		u, good := d.unmangled(s, what)
+		if !good {
+			ok = false
+			return s
+		}
+		return u
+	}
+	t.info.Name = un(t.info.Name, "name")
+	t.info.UUID = un(t.info.UUID, "UUID")
+	for i := range t.names {
+		t.names[i].Name = un(t.names[i].Name, "name")
+	}
+	return ok
 }
 
 func (t *task) setNameFromPath(p, base string) bool {
@@ -166,10 +225,12 @@ func (t *task) setNameFromPath(p, base string) bool {
 // must fit DM_UUID_LEN in its mangled form.
 func (t *task) setUUID(uuid string) bool {
 	if t.d.manglingMode() != "none" {
-		if _, ok := t.d.mangled(uuid, "UUID", dmUUIDLen); !ok {
+		m, ok := t.d.mangled(uuid, "UUID", dmUUIDLen)
+		if !ok {
 			t.d.errorf("Failed to mangle device uuid \"%s\".", uuid)
 			return false
 		}
+		uuid = m
 	}
 	t.uuid = uuid
 	return true
@@ -187,7 +248,11 @@ func (t *task) setNewName(n string) bool {
 		t.d.errorf("Non empty new name is required.")
 		return false
 	}
-	t.newName = n
+	m, ok := t.d.mangleForKernel(n, "new name", "Failed to mangle new device name \"%s\".")
+	if !ok {
+		return false
+	}
+	t.newName = m
 	return true
 }
 
@@ -252,7 +317,8 @@ func (t *task) run() bool {
 		return false
 	}
 	t.exists = true
-	return t.nodeOps()
+	ok := t.nodeOps()
+	return t.unmangleAnswer() && ok
 }
 
 // ioctl performs the kernel call as a clock actor.
@@ -436,7 +502,9 @@ func (d *cmdCtx) isMapperFile(name string) bool {
 // the way is an error, and stays.
 func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
 	p := dmDir + "/" + name
-	if d.isMapperFile(name) {
+	switch {
+	case name == "." || name == ".." || name == "control" || d.isMapperFile(name):
+		// stat finds a directory, the control node or a regular file
 		d.errorf("A non-block device file at '%s' is already present", p)
 		return
 	}
@@ -504,8 +572,7 @@ func (d *cmdCtx) mknodesAll() bool {
 	}
 	for _, e := range list.names {
 		t := d.newTask(tMknodes)
-		t.name = e.Name
-		if !t.run() {
+		if !t.setName(e.Name) || !t.run() {
 			r = false
 		}
 	}
