@@ -170,7 +170,8 @@ const diskGID = 6
 // /proc and /sys would.
 func (s *BridgeServer) pathOp(op wire.PathOp) wire.Reply {
 	p := path.Clean(op.Path)
-	if !isBridged(p) {
+	// "/dev/mapper/.." cleans to /dev: a directory, as on Linux.
+	if !isBridged(p) && p != "/dev" {
 		return wire.Reply{Errno: uint32(linuxerr.ENOENT)}
 	}
 	var r wire.Reply
@@ -258,7 +259,7 @@ func (s *BridgeServer) pathOpLocked(op wire.PathOp, p string) wire.Reply {
 func (s *BridgeServer) stat(p string) (wire.Stat, error) {
 	k := s.K
 	switch {
-	case p == "/dev/mapper" || p == "/sys" || p == "/proc":
+	case p == "/dev" || p == "/dev/mapper" || p == "/sys" || p == "/proc":
 		return wire.Stat{Mode: sIFDIR | 0o755}, nil
 	case p == "/dev/mapper/control":
 		return wire.Stat{Mode: sIFCHR | 0o600, Major: 10, Minor: dmMiscMinor}, nil
