@@ -69,8 +69,15 @@ func makeDirectory(p *userland.Proc, dir string, parents, verbose bool) bool {
 		}
 		e := linuxerr.ToErrno(err)
 		if parents && (e == linuxerr.EEXIST || e == linuxerr.EISDIR) {
-			if fi, serr := p.Stat(s); serr == nil && fi.IsDir() {
+			// the stat's errno is the one reported
+			fi, serr := p.Stat(s)
+			switch {
+			case serr != nil:
+				err = serr
+			case fi.IsDir():
 				continue
+			case strings.HasSuffix(s, "/"):
+				err = linuxerr.ENOTDIR // a trailing slash wants a directory
 			}
 		}
 		perror(p, err, "can't create directory '%s'", s)

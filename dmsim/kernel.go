@@ -87,7 +87,7 @@ type Kernel struct {
 	devDirs   map[string]bool     // directories made under /dev (devtmpfs.go)
 	devLinks  map[string]string   // symlinks under /dev: their targets (devtmpfs.go)
 	devSeq    map[string]uint64   // when each /dev entry was made, for readdir's order
-	devNext   uint64
+	devNext   uint64              // the last devSeq given
 	blkMajors map[uint32]string   // /proc/devices "Block devices:"
 	misc      map[uint32]string   // /proc/misc
 	halted    bool
