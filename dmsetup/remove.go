@@ -19,8 +19,10 @@ func (d *cmdCtx) remove(argc int, argv []string, _ *dmsim.NameEntry, _ bool) boo
 }
 
 func (d *cmdCtx) removeAll(argc int, argv []string, _ *dmsim.NameEntry, _ bool) bool {
+	// _remove_all: "_simple(...) | dm_mknodes(NULL)", both run
 	_, r1 := d.simple(tRemoveAll, "", true, 0, false)
-	r := r1 || d.mknodesAll()
+	m1 := d.mknodesAll()
+	r := r1 || m1
 	if !d.switches.given(optForce) {
 		return r
 	}
@@ -36,7 +38,7 @@ func (d *cmdCtx) removeAll(argc int, argv []string, _ *dmsim.NameEntry, _ bool) 
 		r = true
 	}
 	_, r2 := d.simple(tRemoveAll, "", true, 0, false)
-	if r2 || d.mknodesAll() {
+	if m2 := d.mknodesAll(); r2 || m2 {
 		r = true
 	}
 	if n := count(); n > 0 {

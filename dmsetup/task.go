@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +20,12 @@ type Kernel interface {
 	Mknod(path string, dev dmsim.DevT) error
 	Unlink(path string) error
 	DevNodes(dir string) map[string]dmsim.DevT
-	// DevFileNames lists the regular files (not nodes) in a /dev directory.
-	DevFileNames(dir string) []string
+	// DevStat is stat(2) (follow) or lstat(2) of a path under /dev;
+	// resolved is where the lookup ended.
+	DevStat(p string, follow bool) (e dmsim.DevEntry, resolved string, err error)
+	// DevReadDir lists a /dev directory in getdents(2)'s order.
+	DevReadDir(dir string) ([]string, error)
+	Rename(oldp, newp string) error
 	LookupBdev(path string) (dmsim.BlockDevice, error)
 	BdevByDevT(d dmsim.DevT) (dmsim.BlockDevice, error)
 	SysfsRead(path string) (string, error)
@@ -486,80 +489,95 @@ func (d *cmdCtx) statDev(p string) (dmsim.DevT, bool) {
 	return b.Dev(), true
 }
 
-// isMapperFile reports whether /dev/mapper/name is a regular file, not a
-// node (stat()'s S_ISBLK fails).
-func (d *cmdCtx) isMapperFile(name string) bool {
-	for _, n := range d.k.DevFileNames(dmDir) {
-		if n == name {
-			return true
-		}
+// statNode is stat(2) (follow) or lstat(2) of a /dev/mapper path. A
+// symlink that leads out of /dev finds nothing dmsim's kernel has.
+func (d *cmdCtx) statNode(p string, follow bool) (dmsim.DevEntry, error) {
+	e, resolved, err := d.k.DevStat(p, follow)
+	if err == nil && resolved != "/dev" && !strings.HasPrefix(resolved, "/dev/") {
+		err = linuxerr.ENOENT
 	}
-	return false
+	return e, err
 }
 
-// addNode is _add_dev_node(): an existing node with the right number is
-// kept, one with another number replaced; anything but a block device in
-// the way is an error, and stays.
+// addNode is _add_dev_node(): stat() (through a symlink) finds a block
+// device: kept if it has the right number, else unlinked (a symlink to
+// another device goes) and made anew; anything else in the way is an
+// error and stays. mknod's EEXIST is ignored, so a dangling symlink is
+// left and chown() through it fails.
 func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
 	p := dmDir + "/" + name
-	switch {
-	case name == "." || name == ".." || name == "control" || d.isMapperFile(name):
-		// stat finds a directory, the control node or a regular file
-		d.errorf("A non-block device file at '%s' is already present", p)
-		return
-	}
-	if cur, ok := d.mapperNodes()[name]; ok {
-		if cur == dev {
+	if e, err := d.statNode(p, true); err == nil {
+		if e.Kind != dmsim.DevBlk {
+			d.errorf("A non-block device file at '%s' is already present", p)
 			return
 		}
-		_ = d.k.Unlink(p)
+		if e.Dev == dev {
+			return
+		}
+		if err := d.k.Unlink(p); err != nil {
+			d.errorf("Unable to unlink device node for '%s'", name)
+			return
+		}
 	}
 	if err := d.k.Mknod(p, dev); err != nil && linuxerr.ToErrno(err) != linuxerr.EEXIST {
 		d.errorf("%s: mknod for %s failed: %s", p, name, linuxerr.Strerror(err))
+		return
+	}
+	if _, err := d.statNode(p, true); err != nil {
+		d.errorf("%s: chown failed: %s", p, linuxerr.Strerror(err))
 	}
 }
 
-// rmNode is _rm_dev_node(): whatever is at the name goes (lstat, unlink).
+// rmNode is _rm_dev_node(): whatever lstat() finds at the name goes (a
+// symlink, not its target); a directory cannot be unlinked.
 func (d *cmdCtx) rmNode(name string) {
-	if _, ok := d.mapperNodes()[name]; !ok && !d.isMapperFile(name) {
+	p := dmDir + "/" + name
+	if _, err := d.statNode(p, false); err != nil {
 		return
 	}
-	if err := d.k.Unlink(dmDir + "/" + name); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
-		d.errorf("%s: unlink failed: %s", dmDir+"/"+name, linuxerr.Strerror(err))
+	if err := d.k.Unlink(p); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
+		d.errorf("Unable to unlink device node for '%s'", name)
 	}
 }
 
-// renameNode is _rename_dev_node(): a non-block file at the new name stops
-// the rename (the old node stays).
+// renameNode is _rename_dev_node(): lstat() of the new name, through a
+// symlink with stat(); only a block device there is replaced. Then
+// rename(2), whose ENOENT (no old node) is ignored.
 func (d *cmdCtx) renameNode(oldName, newName string) {
-	if d.isMapperFile(newName) {
-		d.errorf("A non-block device file at '%s' is already present", dmDir+"/"+newName)
-		return
+	newp := dmDir + "/" + newName
+	if e, err := d.statNode(newp, false); err == nil {
+		if e.Kind == dmsim.DevLink {
+			if e, err = d.statNode(newp, true); err != nil {
+				d.errorf("%s: stat failed: %s", newp, linuxerr.Strerror(err))
+				return
+			}
+		}
+		if e.Kind != dmsim.DevBlk {
+			d.errorf("A non-block device file at '%s' is already present", newp)
+			return
+		}
+		if err := d.k.Unlink(newp); err != nil {
+			if linuxerr.ToErrno(err) == linuxerr.EPERM {
+				return
+			}
+			d.errorf("Unable to unlink device node for '%s'", newName)
+			return
+		}
 	}
-	nodes := d.mapperNodes()
-	dev, ok := nodes[oldName]
-	if _, exists := nodes[newName]; exists {
-		_ = d.k.Unlink(dmDir + "/" + newName)
-	}
-	if !ok {
-		return
-	}
-	_ = d.k.Unlink(dmDir + "/" + oldName)
-	if err := d.k.Mknod(dmDir+"/"+newName, dev); err != nil {
+	if err := d.k.Rename(dmDir+"/"+oldName, newp); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
 		d.errorf("Unable to rename device node from '%s' to '%s'", oldName, newName)
 	}
 }
 
-// mknodesAll is _mknodes_v4: fix every node under /dev/mapper, then make
-// one for every device.
+// mknodesAll is _mknodes_v4: fix every entry of /dev/mapper, in readdir
+// order (control aside), then make one for every device.
 func (d *cmdCtx) mknodesAll() bool {
 	r := true
-	names := d.k.DevFileNames(dmDir)
-	for n := range d.mapperNodes() {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names, _ := d.k.DevReadDir(dmDir)
 	for _, n := range names {
+		if n == "control" {
+			continue
+		}
 		t := d.newTask(tMknodes)
 		t.name = n
 		if !t.run() {
