@@ -17,10 +17,32 @@ func (td *ThinDevice) unpack(v uint64) LookupResult {
 func (td *ThinDevice) findBlock(block uint64) (LookupResult, error) {
 	var v [8]byte
 	pmd := td.pmd
-	if err := btree.Lookup(&pmd.info, pmd.root, []uint64{uint64(td.id), block}, v[:]); err != nil {
+	root, err := td.mappingRoot()
+	if err != nil {
+		return LookupResult{}, linuxerr.Of(err)
+	}
+	if err := btree.Lookup(&pmd.blInfo, root, []uint64{block}, v[:]); err != nil {
 		return LookupResult{}, linuxerr.Of(err)
 	}
 	return td.unpack(le.Uint64(v[:])), nil
+}
+
+// mappingRoot is the first level of dm_btree_lookup() on the two-level
+// mapping tree: the device's own tree, from the top-level tree. The answer
+// is kept until the next change to the metadata (pmd.mapGen moves on every
+// write-locked call, transaction begin, reopen and snapshot release), so a
+// lookup in a pool of many devices walks one tree, not two. pmd.mu held.
+func (td *ThinDevice) mappingRoot() (uint64, error) {
+	pmd := td.pmd
+	if td.rootOK && td.rootGen == pmd.mapGen {
+		return td.root, nil
+	}
+	var v [8]byte
+	if err := btree.Lookup(&pmd.tlInfo, pmd.root, []uint64{uint64(td.id)}, v[:]); err != nil {
+		return 0, err
+	}
+	td.root, td.rootGen, td.rootOK = le.Uint64(v[:]), pmd.mapGen, true
+	return td.root, nil
 }
 
 // FindBlock is dm_thin_find_block(): ENODATA when unmapped. canIssueIO is

@@ -55,9 +55,12 @@ type PoolMetadata struct {
 
 	info, tlInfo, blInfo, detailsInfo btree.Info
 
-	time          uint32
-	root          uint64
-	detailsRoot   uint64
+	time        uint32
+	root        uint64
+	detailsRoot uint64
+	// mapGen moves on whenever the mapping trees may change; it dates each
+	// ThinDevice's cached root.
+	mapGen        uint64
 	devices       []*ThinDevice // list order: newest first, as list_add()
 	transID       uint64
 	flags         uint32
@@ -84,6 +87,13 @@ type ThinDevice struct {
 	transactionID      uint64
 	creationTime       uint32
 	snapshottedTime    uint32
+
+	// The device's mapping-tree root as the top-level tree held it when
+	// pmd.mapGen was rootGen (valid only if rootOK). A cache of dmsim's: the
+	// kernel looks the device up in the top-level tree on every lookup.
+	root    uint64
+	rootGen uint64
+	rootOK  bool
 }
 
 func (pmd *PoolMetadata) logf(level int, format string, a ...any) {
@@ -106,6 +116,7 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 		y, _ := UnpackBlockTime(le.Uint64(b))
 		return x == y
 	}
+	pmd.mapGen++
 	pmd.info = btree.Info{TM: tm, Levels: 2, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
 	pmd.blInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
 	bl := &pmd.blInfo
