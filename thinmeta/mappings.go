@@ -15,13 +15,23 @@ func (td *ThinDevice) unpack(v uint64) LookupResult {
 }
 
 func (td *ThinDevice) findBlock(block uint64) (LookupResult, error) {
+	return td.findBlockIn(&td.pmd.info, block)
+}
+
+// findBlockIn is __find_block() with the given btree info (pmd->info or
+// pmd->nb_info).
+func (td *ThinDevice) findBlockIn(info *btree.Info, block uint64) (LookupResult, error) {
 	var v [8]byte
 	pmd := td.pmd
-	root, err := td.mappingRoot()
+	tl, bl := &pmd.tlInfo, &pmd.blInfo
+	if info == &pmd.nbInfo {
+		tl, bl = &pmd.nbTLInfo, &pmd.nbBLInfo
+	}
+	root, err := td.mappingRoot(tl)
 	if err != nil {
 		return LookupResult{}, linuxerr.Of(err)
 	}
-	if err := btree.Lookup(&pmd.blInfo, root, []uint64{block}, v[:]); err != nil {
+	if err := btree.Lookup(bl, root, []uint64{block}, v[:]); err != nil {
 		return LookupResult{}, linuxerr.Of(err)
 	}
 	return td.unpack(le.Uint64(v[:])), nil
@@ -32,27 +42,31 @@ func (td *ThinDevice) findBlock(block uint64) (LookupResult, error) {
 // is kept until the next change to the metadata (pmd.mapGen moves on every
 // write-locked call, transaction begin, reopen and snapshot release), so a
 // lookup in a pool of many devices walks one tree, not two. pmd.mu held.
-func (td *ThinDevice) mappingRoot() (uint64, error) {
+func (td *ThinDevice) mappingRoot(tl *btree.Info) (uint64, error) {
 	pmd := td.pmd
 	if td.rootOK && td.rootGen == pmd.mapGen {
 		return td.root, nil
 	}
 	var v [8]byte
-	if err := btree.Lookup(&pmd.tlInfo, pmd.root, []uint64{uint64(td.id)}, v[:]); err != nil {
+	if err := btree.Lookup(tl, pmd.root, []uint64{uint64(td.id)}, v[:]); err != nil {
 		return 0, err
 	}
 	td.root, td.rootGen, td.rootOK = le.Uint64(v[:]), pmd.mapGen, true
 	return td.root, nil
 }
 
-// FindBlock is dm_thin_find_block(): ENODATA when unmapped. canIssueIO is
-// accepted for the kernel's signature; the lookup never returns
-// EWOULDBLOCK.
+// FindBlock is dm_thin_find_block(): ENODATA when unmapped. Without
+// canIssueIO the lookup uses only cached metadata blocks, failing with
+// EWOULDBLOCK (EAGAIN) when it would have to read one (thin_bio_map()
+// then defers the bio to the worker).
 func (td *ThinDevice) FindBlock(block uint64, canIssueIO bool) (LookupResult, error) {
 	td.pmd.mu.Lock()
 	defer td.pmd.mu.Unlock()
 	if td.pmd.failIO {
 		return LookupResult{}, linuxerr.EINVAL
+	}
+	if !canIssueIO {
+		return td.findBlockIn(&td.pmd.nbInfo, block)
 	}
 	return td.findBlock(block)
 }

@@ -54,6 +54,12 @@ type PoolMetadata struct {
 	tm     *transaction.Manager
 
 	info, tlInfo, blInfo, detailsInfo btree.Info
+	// nbInfo is info over a non-blocking clone of tm: lookups that find a
+	// block out of the cache fail with EWOULDBLOCK.
+	nbInfo btree.Info
+	// nbTLInfo and nbBLInfo are the top and bottom levels of nbInfo, for
+	// lookups through a device's cached root.
+	nbTLInfo, nbBLInfo btree.Info
 
 	time        uint32
 	root        uint64
@@ -118,6 +124,8 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 	}
 	pmd.mapGen++
 	pmd.info = btree.Info{TM: tm, Levels: 2, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
+	pmd.nbInfo = pmd.info
+	pmd.nbInfo.TM = tm.NonBlockingClone()
 	pmd.blInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
 	bl := &pmd.blInfo
 	pmd.tlInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{
@@ -137,6 +145,8 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 		},
 		Equal: func(a, b []byte) bool { return le.Uint64(a) == le.Uint64(b) },
 	}}
+	pmd.nbTLInfo, pmd.nbBLInfo = pmd.tlInfo, pmd.blInfo
+	pmd.nbTLInfo.TM, pmd.nbBLInfo.TM = pmd.nbInfo.TM, pmd.nbInfo.TM
 	pmd.detailsInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: DetailsSize}}
 }
 
