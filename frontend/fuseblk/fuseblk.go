@@ -45,14 +45,6 @@ const (
 	fallocZeroRange = 0x10
 )
 
-// Request sizing: a 1 MiB I/O through the loop device becomes
-// 1 MiB / maxWrite requests in flight together (FUSE_ASYNC_DIO), so both
-// copies of each piece (the request's, then the image's) run on all cores.
-var (
-	maxWrite      = 256 << 10
-	maxBackground = 64
-)
-
 // FS is a mounted file system of device files.
 type FS struct {
 	dir    string
@@ -75,12 +67,8 @@ func Mount(dir string) (*FS, error) {
 			AllowOther: true,
 			FsName:     "dmsim",
 			Name:       "dmsim",
-			MaxWrite:   maxWrite,
-			// FUSE_ASYNC_DIO: the loop device's direct I/O (an async
-			// kiocb) goes out as MaxWrite-sized requests at once, served
-			// in parallel, instead of one request at a time.
-			ExtraCapabilities: fuse.CAP_ASYNC_DIO,
-			MaxBackground:     maxBackground,
+			// Reads and writes as large as the kernel will send.
+			MaxWrite: 1 << 20,
 			// As root, mount(2) directly; fusermount3 otherwise.
 			DirectMount: true,
 			// Read results are Go memory, not files: nothing to splice.
