@@ -108,6 +108,32 @@ func BenchmarkProvisionedIO(b *testing.B) {
 // benchmark runs.
 const benchRound = 256
 
+// lookupDepthNblocks is how many blocks the lookup benchmarks' origin maps.
+const lookupDepthNblocks = 1024
+
+// snapAtDepth is a pool whose thin 0 maps lookupDepthNblocks blocks, with a
+// chain of depth snapshots on it; it returns the last snapshot, open.
+func snapAtDepth(b *testing.B, depth int) *thinmeta.ThinDevice {
+	h, pool, thin := benchPool(b, 1<<16, lookupDepthNblocks)
+	buf := make([]byte, 65536)
+	for i := uint64(0); i < lookupDepthNblocks; i++ {
+		if err := h.write(thin, i*128, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for d := 1; d <= depth; d++ {
+		if err := h.message(pool, fmt.Sprintf("create_snap %d %d", d, d-1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	td, err := pool.ti().Impl.(*poolC).pool.pmd.OpenThinDevice(uint32(depth))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { td.Close() })
+	return td
+}
+
 // BenchmarkLookupDepth: the cost of finding a mapping in a snapshot that
 // is 1 or 1000 snapshots deep. Each snapshot has its own mapping tree
 // (cloned from its origin's root), so a lookup walks one tree whatever the
@@ -115,28 +141,10 @@ const benchRound = 256
 func BenchmarkLookupDepth(b *testing.B) {
 	for _, depth := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
-			const nblocks = 1024
-			h, pool, thin := benchPool(b, 1<<16, nblocks)
-			buf := make([]byte, 65536)
-			for i := uint64(0); i < nblocks; i++ {
-				if err := h.write(thin, i*128, buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-			for d := 1; d <= depth; d++ {
-				if err := h.message(pool, fmt.Sprintf("create_snap %d %d", d, d-1)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			p := pool.ti().Impl.(*poolC).pool
-			td, err := p.pmd.OpenThinDevice(uint32(depth))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer td.Close()
+			td := snapAtDepth(b, depth)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				r, err := td.FindBlock(uint64(i%nblocks), true)
+				r, err := td.FindBlock(uint64(i%lookupDepthNblocks), true)
 				if err != nil || !r.Shared {
 					b.Fatal(r, err)
 				}
@@ -149,27 +157,8 @@ func BenchmarkLookupDepth(b *testing.B) {
 // in alternating rounds (as in BenchmarkProvisionedIO); x-depth1 is the
 // fastest depth-1000 round over the fastest depth-1 round.
 func BenchmarkLookupDepthRatio(b *testing.B) {
-	const nblocks = 1024
-	open := func(depth int) *thinmeta.ThinDevice {
-		h, pool, thin := benchPool(b, 1<<16, nblocks)
-		buf := make([]byte, 65536)
-		for i := uint64(0); i < nblocks; i++ {
-			if err := h.write(thin, i*128, buf); err != nil {
-				b.Fatal(err)
-			}
-		}
-		for d := 1; d <= depth; d++ {
-			if err := h.message(pool, fmt.Sprintf("create_snap %d %d", d, d-1)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		td, err := pool.ti().Impl.(*poolC).pool.pmd.OpenThinDevice(uint32(depth))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { td.Close() })
-		return td
-	}
+	const nblocks = lookupDepthNblocks
+	open := func(depth int) *thinmeta.ThinDevice { return snapAtDepth(b, depth) }
 	shallow, deep := open(1), open(1000)
 	round := func(td *thinmeta.ThinDevice, from, n int) time.Duration {
 		start := time.Now()
