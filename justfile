@@ -80,3 +80,8 @@ bench-tools COUNT="3":
 bench-100m:
     DMSIM_BENCH_MAPPINGS=100000000 go test ./thinmeta -run XXX -bench PoolScale -benchtime 1x -timeout 90m
     go test ./thinmeta -run XXX -bench PoolScale -benchtime 1x
+
+# The fault sweeps in full (go test samples them): fail the k-th I/O of every disk for every k, and
+# corrupt every metadata block read, over the sweep scenarios; counts per class in the log.
+fault-sweep:
+    go test ./faultsweep -run TestSweeps -v -count=1 -timeout 60m -faultsweep.full

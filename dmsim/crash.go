@@ -148,6 +148,12 @@ type CrashOptions struct {
 	NativeFUA bool
 	// MaxSubset bounds exhaustive subsets (0: DefaultMaxSubset).
 	MaxSubset int
+	// MaxPrefix, if not 0, bounds the prefixes of an epoch of more writes
+	// than that: MaxPrefix+1 prefix lengths evenly spread from 0 to all.
+	MaxPrefix int
+	// TearOnly, if set, limits CrashTorn's tears to the writes it accepts
+	// (by Seq), e.g. the superblock writes.
+	TearOnly func(seq uint64) bool
 }
 
 // Tear is the part of a torn write that persisted.
@@ -162,6 +168,14 @@ type CrashState struct {
 	// (counting from 0) completed; Point equals the number of flushes when
 	// the crash comes after the last record.
 	Point int
+	// At is the Seq of the record whose completion the crash comes before
+	// (the flush, the PREFLUSH write, the FUA write's post-flush): the
+	// records of other disks with a lower Seq completed before the crash.
+	// ^uint64(0) for the crash after the last record.
+	At uint64
+	// Epoch are the Seq numbers of the epoch's writes and discards, in
+	// order: the records a crash at Point may keep (Kept is a subset).
+	Epoch []uint64
 	// Kept are the Seq numbers of the current epoch's writes and discards
 	// the state keeps, in order (pinned native-FUA writes included).
 	Kept []uint64
@@ -204,6 +218,84 @@ type durableImage struct {
 	base    io.ReaderAt // nil: zeros
 	sectors uint64
 	m       sectorMap
+	fp      uint64      // Fingerprint of the image relative to base
+	memo    *sectorMemo // shared by every image of one CrashStates
+}
+
+// sectorMemo caches sector hashes: of the base image's sectors, and of
+// the records' payload sectors (by the address of their first byte, as
+// sectorMap's slices are shared and never modified).
+type sectorMemo struct {
+	mu   sync.Mutex
+	base map[uint64]uint64
+	data map[*byte]uint64
+}
+
+// sectorHash is the hash of sector s holding b.
+func sectorHash(s uint64, b []byte) uint64 {
+	h := fnv.New64a()
+	var n [8]byte
+	for i := range n {
+		n[i] = byte(s >> (8 * i))
+	}
+	h.Write(n[:])
+	h.Write(b)
+	return h.Sum64()
+}
+
+// hashOf is sectorHash of sector s holding b (a sectorMap value).
+func (m *sectorMemo) hashOf(s uint64, b []byte) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.data[&b[0]]; ok && &b[0] != &zeroSector[0] {
+		return v
+	}
+	v := sectorHash(s, b)
+	if &b[0] != &zeroSector[0] {
+		m.data[&b[0]] = v
+	}
+	return v
+}
+
+// baseHash is sectorHash of sector s of the base image.
+func (d *durableImage) baseHash(s uint64) uint64 {
+	d.memo.mu.Lock()
+	v, ok := d.memo.base[s]
+	d.memo.mu.Unlock()
+	if ok {
+		return v
+	}
+	b := make([]byte, SectorSize)
+	if d.base != nil {
+		readSectorPart(d.base, b, int64(s)*SectorSize)
+	}
+	v = sectorHash(s, b)
+	d.memo.mu.Lock()
+	d.memo.base[s] = v
+	d.memo.mu.Unlock()
+	return v
+}
+
+// current is the hash of sector s of the durable image.
+func (d *durableImage) current(s uint64) uint64 {
+	if b, ok := d.m[s]; ok {
+		return d.memo.hashOf(s, b)
+	}
+	return d.baseHash(s)
+}
+
+// applyRecord makes a record's sectors [lo, hi) durable, keeping fp.
+func (d *durableImage) applyRecord(r *BioRecord, lo, hi uint64) {
+	for i := lo; i < hi; i++ {
+		s := r.Sector + i
+		old := d.current(s)
+		v := zeroSector
+		if r.Op != OpDiscard {
+			v = r.data[i*SectorSize : (i+1)*SectorSize]
+		}
+		d.m[s] = v
+		d.fp ^= old ^ d.memo.hashOf(s, v)
+	}
 }
 
 // CrashImage is a crash state's disk image: an overlay of the epoch's kept
@@ -216,6 +308,18 @@ type CrashImage struct {
 
 // Size is the image size in bytes.
 func (c *CrashImage) Size() int64 { return int64(c.d.sectors) * SectorSize }
+
+// Fingerprint is a hash of the image's content: images of the same disk
+// log with equal content have equal fingerprints, whatever writes made
+// them. It is the XOR of a hash of every sector (number and bytes), kept
+// relative to the base image, so it costs one hash per sector written.
+func (c *CrashImage) Fingerprint() uint64 {
+	fp := c.d.fp
+	for s, v := range c.over {
+		fp ^= c.d.current(s) ^ c.d.memo.hashOf(s, v)
+	}
+	return fp
+}
 
 // ReadAt reads the image (io.ReaderAt).
 func (c *CrashImage) ReadAt(p []byte, off int64) (int, error) {
@@ -274,13 +378,14 @@ func CrashStates(base io.ReaderAt, sectors uint64, log []BioRecord, opt CrashOpt
 		opt.MaxSubset = DefaultMaxSubset
 	}
 	return func(yield func(*CrashState) bool) {
-		d := &durableImage{base: base, sectors: sectors, m: sectorMap{}}
+		d := &durableImage{base: base, sectors: sectors, m: sectorMap{},
+			memo: &sectorMemo{base: map[uint64]uint64{}, data: map[*byte]uint64{}}}
 		shared := false // d was handed to a yielded state
 		var epoch []*BioRecord
 		point := 0
 		// flush ends the epoch: its writes become durable.
-		flush := func() bool {
-			if opt.AllPoints && !enumerateEpoch(d, epoch, point, opt, &shared, yield) {
+		flush := func(at uint64) bool {
+			if opt.AllPoints && !enumerateEpoch(d, epoch, point, at, opt, &shared, yield) {
 				return false
 			}
 			if len(epoch) > 0 {
@@ -289,11 +394,11 @@ func CrashStates(base io.ReaderAt, sectors uint64, log []BioRecord, opt CrashOpt
 					for k, v := range d.m {
 						m[k] = v
 					}
-					d = &durableImage{base: base, sectors: sectors, m: m}
+					d = &durableImage{base: base, sectors: sectors, m: m, fp: d.fp, memo: d.memo}
 					shared = false
 				}
 				for _, r := range epoch {
-					d.m.apply(r, 0, r.Sectors)
+					d.applyRecord(r, 0, r.Sectors)
 				}
 			}
 			epoch = epoch[:0]
@@ -306,31 +411,31 @@ func CrashStates(base io.ReaderAt, sectors uint64, log []BioRecord, opt CrashOpt
 			case OpRead:
 				continue
 			case OpFlush:
-				if !flush() {
+				if !flush(r.Seq) {
 					return
 				}
 				continue
 			}
 			if r.Flags&ReqPreflush != 0 {
-				if !flush() {
+				if !flush(r.Seq) {
 					return
 				}
 			}
 			epoch = append(epoch, r)
 			if r.Op == OpWrite && r.Flags&ReqFUA != 0 && !opt.NativeFUA {
-				if !flush() {
+				if !flush(r.Seq) {
 					return
 				}
 			}
 		}
 		// The crash after the last record.
-		enumerateEpoch(d, epoch, point, opt, &shared, yield)
+		enumerateEpoch(d, epoch, point, ^uint64(0), opt, &shared, yield)
 	}
 }
 
 // enumerateEpoch yields the states of a crash at point, before the epoch's
 // writes were made durable.
-func enumerateEpoch(d *durableImage, epoch []*BioRecord, point int, opt CrashOptions, shared *bool, yield func(*CrashState) bool) bool {
+func enumerateEpoch(d *durableImage, epoch []*BioRecord, point int, at uint64, opt CrashOptions, shared *bool, yield func(*CrashState) bool) bool {
 	var free []int // indices into epoch of writes a crash may lose
 	pinned := false
 	for i, r := range epoch {
@@ -342,8 +447,12 @@ func enumerateEpoch(d *durableImage, epoch []*BioRecord, point int, opt CrashOpt
 	}
 	// The empty subset equals the previous point's full state.
 	skipEmpty := opt.AllPoints && point > 0 && !pinned
+	seqs := make([]uint64, len(epoch))
+	for i, r := range epoch {
+		seqs[i] = r.Seq
+	}
 	emit := func(keep func(j int) bool, tear *Tear, tearRec *BioRecord) bool {
-		st := &CrashState{Point: point, Tear: tear}
+		st := &CrashState{Point: point, At: at, Epoch: seqs, Tear: tear}
 		over := sectorMap{}
 		fi := 0
 		for i, r := range epoch {
@@ -368,6 +477,9 @@ func enumerateEpoch(d *durableImage, epoch []*BioRecord, point int, opt CrashOpt
 	m := len(free)
 	prefixes := func() bool {
 		for k := 0; k <= m; k++ {
+			if opt.MaxPrefix > 0 && m > opt.MaxPrefix && k != m && k*opt.MaxPrefix/m == (k-1)*opt.MaxPrefix/m && k > 0 {
+				continue // between two of the MaxPrefix+1 lengths kept
+			}
 			if !emit(func(j int) bool { return j < k }, nil, nil) {
 				return false
 			}
@@ -387,7 +499,7 @@ func enumerateEpoch(d *durableImage, epoch []*BioRecord, point int, opt CrashOpt
 		}
 		for j := 0; j < m; j++ {
 			r := epoch[free[j]]
-			if r.Op != OpWrite || r.Sectors < 2 {
+			if r.Op != OpWrite || r.Sectors < 2 || (opt.TearOnly != nil && !opt.TearOnly(r.Seq)) {
 				continue
 			}
 			for _, head := range []bool{true, false} {

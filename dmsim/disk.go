@@ -36,9 +36,10 @@ type Disk struct {
 	faults    *Faults // nil: no injection
 	log       *bioLog // nil: no bio log
 	path      string
+	image     DiskImage // Image disks: the backing store, kept after close
 
 	mu    sync.Mutex
-	f     *os.File
+	f     DiskImage         // nil once closed
 	cache map[uint64][]byte // sector -> 512 bytes not yet durable (zeroSector: discarded)
 }
 
@@ -51,21 +52,43 @@ const (
 	virtioMaxDiscardSectors = 4194303
 )
 
+// DiskImage is a disk's backing store when it is not an image file
+// (DiskSpec.Image): whole sectors are read and written at sector offsets.
+type DiskImage interface {
+	io.ReaderAt
+	io.WriterAt
+	// Punch makes n bytes at off read as zeros.
+	Punch(off, n int64) error
+	// Truncate sets the image's size.
+	Truncate(size int64) error
+	Close() error
+}
+
+// fileImage is an image file as a DiskImage.
+type fileImage struct{ *os.File }
+
+func (f fileImage) Punch(off, n int64) error  { return punchHole(f.File, off, n) }
+func (f fileImage) Truncate(size int64) error { return TruncateImage(f.File, size) }
+
 func openDisk(k *Kernel, i int, spec DiskSpec) (*Disk, error) {
-	f, err := os.OpenFile(spec.Path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if st.Size() < spec.Size {
-		if err := TruncateImage(f, spec.Size); err != nil {
-			f.Close()
+	var f DiskImage = spec.Image
+	if f == nil {
+		of, err := os.OpenFile(spec.Path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
 			return nil, err
 		}
+		st, err := of.Stat()
+		if err != nil {
+			of.Close()
+			return nil, err
+		}
+		if st.Size() < spec.Size {
+			if err := TruncateImage(of, spec.Size); err != nil {
+				of.Close()
+				return nil, err
+			}
+		}
+		f = fileImage{of}
 	}
 	d := &Disk{
 		k:         k,
@@ -76,6 +99,7 @@ func openDisk(k *Kernel, i int, spec DiskSpec) (*Disk, error) {
 		nativeFUA: spec.NativeFUA,
 		faults:    spec.Faults,
 		path:      spec.Path,
+		image:     spec.Image,
 		f:         f,
 		cache:     map[uint64][]byte{},
 	}
@@ -103,7 +127,7 @@ func (d *Disk) Dev() DevT      { return d.dev }
 func (d *Disk) Size() uint64   { return d.size.Load() }
 func (d *Disk) ReadOnly() bool { return false }
 func (d *Disk) String() string { return fmt.Sprintf("%s (%s)", d.name, d.dev) }
-func (d *Disk) Path() string   { return d.f.Name() }
+func (d *Disk) Path() string   { return d.path }
 func (d *Disk) Volatile() bool { return d.volatile }
 
 // Faults is the disk's fault injector (DiskSpec.Faults), nil if none.
@@ -117,7 +141,7 @@ func (d *Disk) Resize(bytes int64) error {
 	if d.f == nil {
 		return linuxerr.EIO
 	}
-	if err := TruncateImage(d.f, bytes); err != nil {
+	if err := d.f.Truncate(bytes); err != nil {
 		return err
 	}
 	d.size.Store(uint64(bytes) / SectorSize)
@@ -142,17 +166,26 @@ func (d *Disk) Submit(bio *Bio) {
 	if !d.k.submitChecks(d, d.Limits(), bio) {
 		return
 	}
-	var corrupt func()
+	var act faultAction
 	if d.faults != nil {
-		var err error
-		if corrupt, err = d.faults.submit(bio); err != nil {
-			bio.Endio(err)
+		if act = d.faults.submit(bio); act.fail != nil {
+			bio.Endio(act.fail)
 			return
 		}
 	}
-	err := d.do(bio)
-	if err == nil && corrupt != nil {
-		corrupt()
+	var err error
+	switch {
+	case act.drop:
+	case act.run != nil:
+		err = d.do(act.run)
+	default:
+		err = d.do(bio)
+	}
+	if err == nil && act.after != nil {
+		act.after()
+	}
+	if err == nil {
+		err = act.ack
 	}
 	bio.Endio(err)
 }
@@ -284,7 +317,7 @@ func (d *Disk) punchImage(sector, n uint64) error {
 	if err := d.saveUndo(sector, n); err != nil {
 		return err
 	}
-	if err := punchHole(d.f, int64(sector)*SectorSize, int64(n)*SectorSize); err != nil {
+	if err := d.f.Punch(int64(sector)*SectorSize, int64(n)*SectorSize); err != nil {
 		return linuxerr.EIO
 	}
 	return nil
@@ -345,6 +378,10 @@ func (d *Disk) CrashStates(opt CrashOptions) iter.Seq[*CrashState] {
 	return CrashStates(d.baseImage(), d.Size(), d.BioLog(), opt)
 }
 
+// BaseImage is the image as it was when the bio log started (nil without
+// a bio log): valid until another kernel changes the image file.
+func (d *Disk) BaseImage() io.ReaderAt { return d.baseImage() }
+
 // baseImage reads the image as it was when the bio log started: the
 // saved sectors, else the image file.
 func (d *Disk) baseImage() io.ReaderAt {
@@ -354,12 +391,13 @@ func (d *Disk) baseImage() io.ReaderAt {
 	d.log.mu.Lock()
 	undo := maps.Clone(d.log.undo)
 	d.log.mu.Unlock()
-	return &undoReader{path: d.path, undo: undo}
+	return &undoReader{path: d.path, img: d.image, undo: undo}
 }
 
 // undoReader is an image file seen through saved sectors.
 type undoReader struct {
 	path string
+	img  DiskImage // Image disks: read instead of path
 	undo map[uint64][]byte
 	once sync.Once
 	f    *os.File
@@ -374,6 +412,10 @@ func (u *undoReader) ReadAt(p []byte, off int64) (int, error) {
 		c := min(SectorSize-o, len(p)-n)
 		if b, ok := u.undo[s]; ok {
 			copy(p[n:n+c], b[o:])
+		} else if u.img != nil {
+			if _, err := readSectorPart(u.img, p[n:n+c], pos); err != nil {
+				return n, err
+			}
 		} else {
 			u.once.Do(func() {
 				u.f, u.err = os.Open(u.path)
@@ -440,7 +482,7 @@ func TruncateImage(f *os.File, size int64) error {
 	return f.Truncate(max(lo*4096, st.Size()))
 }
 
-func readFull(f *os.File, p []byte, off int64) error {
+func readFull(f io.ReaderAt, p []byte, off int64) error {
 	n, err := f.ReadAt(p, off)
 	if errors.Is(err, io.EOF) {
 		clear(p[n:])

@@ -32,8 +32,11 @@ type Config struct {
 
 // DiskSpec is one emulated virtio disk backed by a sparse image file.
 type DiskSpec struct {
-	Path      string // host image file; created (zero-filled, sparse) if missing
-	Size      int64  // bytes
+	Path string // host image file; created (zero-filled, sparse) if missing
+	Size int64  // bytes
+	// Image, if set, backs the disk instead of Path: an image in memory,
+	// such as a crash state's copy-on-write overlay (package crash).
+	Image     DiskImage
 	NoDiscard bool
 	// VolatileCache models the disk's volatile write cache: a write is kept
 	// in memory (readable, but lost at Halt) until a flush (REQ_PREFLUSH, an

@@ -225,6 +225,10 @@ func buildSpec(kver string) (*imageSpec, error) {
 		}
 	}
 
+	if err := s.addThinsync(); err != nil {
+		return nil, err
+	}
+
 	// Kernel modules.
 	seen := map[string]bool{}
 	for i, m := range append(append([]string{}, bootModules...), extraModules...) {

@@ -94,6 +94,9 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c := s.CrashItem(); c != nil {
+		return nil, fmt.Errorf("%s:%d: a `# crash:` directive cannot be recorded on a real kernel (run the script with `dmsim run`)", name, c.Line)
+	}
 	for n := range o.Disks {
 		found := false
 		for _, d := range s.Disks {

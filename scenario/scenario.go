@@ -29,15 +29,118 @@ const (
 	Comment ItemKind = iota // copied to the transcript as it is (includes `# disk:`)
 	Command                 // run in the shell
 	Reboot                  // `# reboot`
+	// Crash is a `# crash:` directive (Item.Crash): the machine loses power
+	// leaving that crash state. Only `dmsim run` and `dmsim crash` run
+	// such a script; the recorder and the golden runner refuse it.
+	Crash
 )
+
+// CrashPoint is a `# crash: DISK point=N keep=I,J,...|none [tear=I:FIRST+COUNT]`
+// directive: a power cut that leaves disk DISK as a crash just before its
+// flush number N (counting from 0, in the order the disk completed them;
+// the number of flushes for the end of the boot) completed: the writes of
+// that epoch (numbered from 0 in completion order) listed in keep reached
+// the medium, and, with tear, write I reached it only in part (COUNT
+// sectors from its sector FIRST, counted from the write's first sector).
+// Every other disk keeps what was durable at that instant.
+type CrashPoint struct {
+	Disk  string
+	Point int
+	Keep  []int
+	Tear  *CrashTear
+}
+
+// CrashTear is the torn write of a CrashPoint.
+type CrashTear struct {
+	Index          int
+	First, Sectors uint64
+}
+
+// String is the directive's text after `# crash: `.
+func (c *CrashPoint) String() string {
+	keep := "none"
+	if len(c.Keep) > 0 {
+		var ks []string
+		for _, k := range c.Keep {
+			ks = append(ks, strconv.Itoa(k))
+		}
+		keep = strings.Join(ks, ",")
+	}
+	s := fmt.Sprintf("%s point=%d keep=%s", c.Disk, c.Point, keep)
+	if c.Tear != nil {
+		s += fmt.Sprintf(" tear=%d:%d+%d", c.Tear.Index, c.Tear.First, c.Tear.Sectors)
+	}
+	return s
+}
+
+// ParseCrashPoint parses the text of a `# crash:` directive after the colon.
+func ParseCrashPoint(text string) (*CrashPoint, error) {
+	f := strings.Fields(text)
+	if len(f) < 3 || len(f) > 4 {
+		return nil, fmt.Errorf("want `# crash: DISK point=N keep=I,J,...|none [tear=I:FIRST+COUNT]`")
+	}
+	c := &CrashPoint{Disk: f[0]}
+	num := func(s, what string) (uint64, error) {
+		n, err := strconv.ParseUint(s, 10, 31)
+		if err != nil {
+			return 0, fmt.Errorf("bad %s %q", what, s)
+		}
+		return n, nil
+	}
+	p, ok := strings.CutPrefix(f[1], "point=")
+	if !ok {
+		return nil, fmt.Errorf("want point=N, not %q", f[1])
+	}
+	n, err := num(p, "point")
+	if err != nil {
+		return nil, err
+	}
+	c.Point = int(n)
+	k, ok := strings.CutPrefix(f[2], "keep=")
+	if !ok {
+		return nil, fmt.Errorf("want keep=I,J,... or keep=none, not %q", f[2])
+	}
+	if k != "none" {
+		for _, x := range strings.Split(k, ",") {
+			n, err := num(x, "keep index")
+			if err != nil {
+				return nil, err
+			}
+			if len(c.Keep) > 0 && int(n) <= c.Keep[len(c.Keep)-1] {
+				return nil, fmt.Errorf("keep indices must increase: %q", k)
+			}
+			c.Keep = append(c.Keep, int(n))
+		}
+	}
+	if len(f) == 4 {
+		t, ok := strings.CutPrefix(f[3], "tear=")
+		i, rng, ok2 := strings.Cut(t, ":")
+		first, cnt, ok3 := strings.Cut(rng, "+")
+		if !ok || !ok2 || !ok3 {
+			return nil, fmt.Errorf("want tear=I:FIRST+COUNT, not %q", f[3])
+		}
+		var vals [3]uint64
+		for j, s := range []string{i, first, cnt} {
+			if vals[j], err = num(s, "tear field"); err != nil {
+				return nil, err
+			}
+		}
+		if vals[2] == 0 {
+			return nil, fmt.Errorf("a tear keeps at least one sector: %q", f[3])
+		}
+		c.Tear = &CrashTear{Index: int(vals[0]), First: vals[1], Sectors: vals[2]}
+	}
+	return c, nil
+}
 
 // Item is one logical line of a script.
 type Item struct {
 	Kind   ItemKind
-	Text   string // the logical line as written
-	Cmd    string // for commands: what the shell runs (without a leading @)
-	Silent bool   // the line started with @
-	Line   int    // 1-based physical line the logical line starts on
+	Text   string      // the logical line as written
+	Cmd    string      // for commands: what the shell runs (without a leading @)
+	Silent bool        // the line started with @
+	Line   int         // 1-based physical line the logical line starts on
+	Crash  *CrashPoint // for Crash items
 }
 
 // Script is a parsed scenario script.
@@ -132,6 +235,7 @@ func Parse(name string, src []byte) (*Script, error) {
 	lines, starts := LogicalLines(src)
 	seen := map[string]bool{}
 	commands := 0
+	crashed := false // a `# crash:` directive was seen: it ends the script
 	for i, l := range lines {
 		ln := starts[i]
 		t := strings.TrimSpace(l)
@@ -140,7 +244,25 @@ func Parse(name string, src []byte) (*Script, error) {
 			continue
 		case strings.HasPrefix(t, "#"):
 			if t == "# reboot" {
+				if crashed {
+					return nil, fmt.Errorf("%s:%d: nothing may follow a `# crash:` directive", name, ln)
+				}
 				s.Items = append(s.Items, Item{Kind: Reboot, Text: l, Line: ln})
+				continue
+			}
+			if rest, ok := strings.CutPrefix(t, "# crash:"); ok {
+				c, err := ParseCrashPoint(rest)
+				if err != nil {
+					return nil, fmt.Errorf("%s:%d: %v", name, ln, err)
+				}
+				if !seen[c.Disk] {
+					return nil, fmt.Errorf("%s:%d: `# crash:` names disk %q, which is not declared", name, ln, c.Disk)
+				}
+				if crashed {
+					return nil, fmt.Errorf("%s:%d: a script has one `# crash:` directive at most", name, ln)
+				}
+				crashed = true
+				s.Items = append(s.Items, Item{Kind: Crash, Text: l, Line: ln, Crash: c})
 				continue
 			}
 			if rest, ok := strings.CutPrefix(t, "# disk:"); ok {
@@ -170,6 +292,9 @@ func Parse(name string, src []byte) (*Script, error) {
 			}
 			s.Items = append(s.Items, Item{Kind: Comment, Text: l, Line: ln})
 		default:
+			if crashed {
+				return nil, fmt.Errorf("%s:%d: nothing may follow a `# crash:` directive", name, ln)
+			}
 			commands++
 			it := Item{Kind: Command, Text: l, Cmd: l, Line: ln}
 			if strings.HasPrefix(l, "@") {
@@ -179,6 +304,16 @@ func Parse(name string, src []byte) (*Script, error) {
 		}
 	}
 	return s, nil
+}
+
+// CrashItem is the script's `# crash:` directive, nil if it has none.
+func (s *Script) CrashItem() *Item {
+	for i := range s.Items {
+		if s.Items[i].Kind == Crash {
+			return &s.Items[i]
+		}
+	}
+	return nil
 }
 
 // Commands returns the script's command items, one slice per boot (the

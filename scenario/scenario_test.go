@@ -167,3 +167,50 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+func TestCrashDirective(t *testing.T) {
+	head := "# disk: meta 4M\n"
+	for _, tc := range []struct {
+		src, want, err string
+	}{
+		{"# crash: meta point=3 keep=0,2\n", "meta point=3 keep=0,2", ""},
+		{"# crash: meta point=0 keep=none tear=1:0+7\n", "meta point=0 keep=none tear=1:0+7", ""},
+		{"# crash: data point=3 keep=0\n", "", "not declared"},
+		{"# crash: meta point=x keep=0\n", "", "bad point"},
+		{"# crash: meta point=1 keep=2,1\n", "", "must increase"},
+		{"# crash: meta point=1 keep=0 tear=1:0+0\n", "", "at least one sector"},
+		{"# crash: meta point=1\n", "", "want `# crash:"},
+		{"# crash: meta point=1 keep=0\necho hi\n", "", "nothing may follow"},
+		{"# crash: meta point=1 keep=0\n# crash: meta point=1 keep=0\n", "", "one `# crash:`"},
+	} {
+		s, err := Parse("t", []byte(head+tc.src))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.src, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.src, err)
+		}
+		if c := s.CrashItem(); c == nil || c.Crash.String() != tc.want {
+			t.Errorf("%q: %v, want %s", tc.src, c, tc.want)
+		}
+	}
+}
+
+func FuzzParseCrashPoint(f *testing.F) {
+	for _, s := range []string{"meta point=3 keep=0,2", "d point=0 keep=none tear=1:0+7", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCrashPoint(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseCrashPoint(c.String())
+		if err != nil || again.String() != c.String() {
+			t.Fatalf("%q: %q does not parse back (%v)", s, c.String(), err)
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/dmsim/dmsim/internal/realtools"
 	_ "github.com/dmsim/dmsim/targets/all"
 	_ "github.com/dmsim/dmsim/targets/thin"
+	_ "github.com/dmsim/dmsim/thinsync/simcmd"
 	_ "github.com/dmsim/dmsim/thintools"
 )
 

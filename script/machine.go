@@ -73,8 +73,11 @@ type Machine struct {
 	env    []string // extra environment
 	images map[string]string
 	tmp    string // temporary image directory Close removes
-	halted bool
-	sh     *shell
+	// scratchIn is where the shell's scratch files go ("": the default
+	// temporary directory).
+	scratchIn string
+	halted    bool
+	sh        *shell
 	// cancels end the contexts of the lines run so far (Close)
 	cancels []context.CancelFunc
 }
@@ -92,6 +95,9 @@ type Disk struct {
 	Image string
 	// NoDiscard makes the disk refuse discards (qemu's discard=ignore).
 	NoDiscard bool
+	// Faults, if set, is the disk's fault injector (dmsim.DiskSpec.Faults);
+	// it stays with the disk across reboots.
+	Faults *dmsim.Faults
 }
 
 // Config describes a machine for NewMachine.
@@ -162,7 +168,7 @@ func NewMachine(cfg Config) (*Machine, error) {
 		}
 		m.images[d.Name] = p
 		m.names = append(m.names, d.Name)
-		m.specs = append(m.specs, dmsim.DiskSpec{Path: p, Size: size, NoDiscard: d.NoDiscard, BioLog: cfg.BioLog})
+		m.specs = append(m.specs, dmsim.DiskSpec{Path: p, Size: size, NoDiscard: d.NoDiscard, Faults: d.Faults, BioLog: cfg.BioLog})
 	}
 	if err := m.boot(); err != nil {
 		m.removeImages()
@@ -211,9 +217,20 @@ func Boot(disks []dmsim.DiskSpec, extraEnv []string) (*Machine, error) {
 	return m, nil
 }
 
+// BootIn is Boot with the shell's scratch files (the emulated /tmp, /dev,
+// ...) in directory dir: a memory file system makes booting many short
+// machines cheap (package crash boots one per crash state).
+func BootIn(dir string, disks []dmsim.DiskSpec, extraEnv []string) (*Machine, error) {
+	m := &Machine{CommandTime: DefaultCommandTime, MaxStall: DefaultMaxStall, specs: disks, env: extraEnv, scratchIn: dir}
+	if err := m.boot(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // boot boots a kernel and a shell on the machine's disks.
 func (m *Machine) boot() error {
-	sh, err := bootShell(m.specs, m.names, m.env)
+	sh, err := bootShell(m.specs, m.names, m.env, m.scratchIn)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	MaxStall time.Duration
 	// Wall is the wall clock the stall guard reads (sim.HostWall if nil).
 	Wall sim.Wall
+	// Faults are fault injectors for disks, by disk name (package
+	// faultsweep's sweeps).
+	Faults map[string]*dmsim.Faults
 	// BioLog keeps every disk's bio log across the script's boots
 	// (ScriptResult.BioLogs).
 	BioLog bool
@@ -62,6 +65,9 @@ type ScriptResult struct {
 // Run runs a parsed script on a Machine booted on its disks and returns
 // its transcript.
 func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, error) {
+	if c := s.CrashItem(); c != nil {
+		return nil, fmt.Errorf("%s:%d: a `# crash:` script runs under `dmsim run` or `dmsim crash` (package crash)", s.Name, c.Line)
+	}
 	cfg := Config{Dir: o.KeepDir, CommandTime: o.CommandTime, MaxStall: o.MaxStall, Wall: o.Wall, BioLog: o.BioLog}
 	for n := range o.Disks {
 		found := false
@@ -73,7 +79,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 		}
 	}
 	for _, d := range s.Disks {
-		cfg.Disks = append(cfg.Disks, Disk{Name: d.Name, Size: d.Size, Image: o.Disks[d.Name], NoDiscard: !d.Discard})
+		cfg.Disks = append(cfg.Disks, Disk{Name: d.Name, Size: d.Size, Image: o.Disks[d.Name], NoDiscard: !d.Discard, Faults: o.Faults[d.Name]})
 	}
 	m, err := NewMachine(cfg)
 	if err != nil {

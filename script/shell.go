@@ -63,13 +63,13 @@ type shell struct {
 // bootShell starts a kernel on the disk images and a fresh shell in /tmp
 // with DM_DISABLE_UDEV=1, DISK_NAME=/dev/vdX for each disk names names (in
 // order; there may be fewer names than disks) and the extra environment.
-func bootShell(disks []dmsim.DiskSpec, names, extraEnv []string) (*shell, error) {
+func bootShell(disks []dmsim.DiskSpec, names, extraEnv []string, scratchIn string) (*shell, error) {
 	k, err := dmsim.NewKernel(dmsim.Config{DMMajor: dmsim.DMMajor, BootModules: BootModules, Disks: disks})
 	if err != nil {
 		return nil, fmt.Errorf("boot: %w", err)
 	}
 	k.Log.Clear() // boot noise, as the recorder's `dmesg -c` before the first command
-	scratch, err := os.MkdirTemp("", "dmsim-root-")
+	scratch, err := os.MkdirTemp(scratchIn, "dmsim-root-")
 	if err != nil {
 		k.Halt()
 		return nil, err

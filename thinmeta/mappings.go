@@ -15,22 +15,31 @@ func (td *ThinDevice) unpack(v uint64) LookupResult {
 }
 
 func (td *ThinDevice) findBlock(block uint64) (LookupResult, error) {
+	return td.findBlockIn(&td.pmd.info, block)
+}
+
+// findBlockIn is __find_block() with the given btree info (pmd->info or
+// pmd->nb_info).
+func (td *ThinDevice) findBlockIn(info *btree.Info, block uint64) (LookupResult, error) {
 	var v [8]byte
-	pmd := td.pmd
-	if err := btree.Lookup(&pmd.info, pmd.root, []uint64{uint64(td.id), block}, v[:]); err != nil {
+	if err := btree.Lookup(info, td.pmd.root, []uint64{uint64(td.id), block}, v[:]); err != nil {
 		return LookupResult{}, linuxerr.Of(err)
 	}
 	return td.unpack(le.Uint64(v[:])), nil
 }
 
-// FindBlock is dm_thin_find_block(): ENODATA when unmapped. canIssueIO is
-// accepted for the kernel's signature; the lookup never returns
-// EWOULDBLOCK.
+// FindBlock is dm_thin_find_block(): ENODATA when unmapped. Without
+// canIssueIO the lookup uses only cached metadata blocks, failing with
+// EWOULDBLOCK (EAGAIN) when it would have to read one (thin_bio_map()
+// then defers the bio to the worker).
 func (td *ThinDevice) FindBlock(block uint64, canIssueIO bool) (LookupResult, error) {
 	td.pmd.mu.Lock()
 	defer td.pmd.mu.Unlock()
 	if td.pmd.failIO {
 		return LookupResult{}, linuxerr.EINVAL
+	}
+	if !canIssueIO {
+		return td.findBlockIn(&td.pmd.nbInfo, block)
 	}
 	return td.findBlock(block)
 }

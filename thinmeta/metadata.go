@@ -54,6 +54,9 @@ type PoolMetadata struct {
 	tm     *transaction.Manager
 
 	info, tlInfo, blInfo, detailsInfo btree.Info
+	// nbInfo is info over a non-blocking clone of tm: lookups that find a
+	// block out of the cache fail with EWOULDBLOCK.
+	nbInfo btree.Info
 
 	time          uint32
 	root          uint64
@@ -107,6 +110,8 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 		return x == y
 	}
 	pmd.info = btree.Info{TM: tm, Levels: 2, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
+	pmd.nbInfo = pmd.info
+	pmd.nbInfo.TM = tm.NonBlockingClone()
 	pmd.blInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
 	bl := &pmd.blInfo
 	pmd.tlInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{

@@ -36,6 +36,7 @@ import (
 	"github.com/dmsim/dmsim/script"
 	_ "github.com/dmsim/dmsim/targets/all"
 	_ "github.com/dmsim/dmsim/targets/thin"
+	_ "github.com/dmsim/dmsim/thinsync/simcmd"
 	_ "github.com/dmsim/dmsim/thintools"
 	"github.com/dmsim/dmsim/userland"
 )
@@ -68,6 +69,12 @@ Usage:
         --command-time D is the virtual time each command line costs (default %v, 0 for none),
         --max-stall D stops the run at a line that lets no time pass for D of real time (default 10s, 0: never),
         --bio-log DIR writes each disk's bios as DIR/NAME.log in the dm-log-writes format
+  dmsim crash [--mode prefix|subset|torn|all] [--max-subset N] [--jobs N] [--no-reboot] [--repro DIR] SCRIPT...
+        enumerate the crash states of each script (every flush epoch of every disk) and check each
+        unique one: the pool reopens, thin_check is clean, the metadata is a committed transaction
+        no older than the last acknowledged, mapped data is durable and the thin's own, the space
+        adds up; one report line per script and mode, exit 1 on any failure; --repro DIR writes a
+        shrunk reproducer (a script ending in "# crash:", which "dmsim run" checks again)
   dmsim test [--update] [--jobs N] [--goldens DIR] PATH...
         replay scripts (PATH: a NAME.sh, or a directory of them) and compare each transcript with its
         golden NAME.txt (beside the script, or in --goldens DIR), "# env:" lines aside: a unified diff
@@ -109,6 +116,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "test":
 		return testCmd(ctx, args[1:], stdout, stderr)
+	case "crash":
+		return crashCmd(ctx, args[1:], stdout, stderr)
 	case "repl":
 		return repl.Main(ctx, args[1:], stdin, stdout, stderr)
 	case "serve":
@@ -268,6 +277,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o := r.options()
 	o.Out, o.Version = stdout, Version()
+	if s, err := parseScript(r.script); err == nil && s.CrashItem() != nil {
+		return replayCmd(ctx, s, stdout, stderr)
+	}
 	res, err := script.RunFile(ctx, r.script, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "dmsim run: %v\n", err)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/dmsim/dmsim/internal/crashmut"
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
@@ -311,7 +312,14 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 		m.Reads++
 		if v != nil {
 			if err := m.validate(v, b.data, loc); err != nil {
-				m.free = append(m.free, b.data)
+				// dm-bufio keeps a buffer that read fine but failed its
+				// check, unvalidated: the next lock of the block checks
+				// (and logs) again, without reading (dm_bm_validate_buffer()).
+				// Only buffers with read errors are dropped
+				// (dm_bufio_release()).
+				b.validator = nil
+				m.cache[loc] = b
+				m.lruPush(b)
 				return nil, err
 			}
 		}
@@ -350,6 +358,28 @@ func (m *Manager) ReadLock(loc uint64, v Validator) (*Block, error) {
 	m.lruRemove(b)
 	b.readers++
 	return b, m.evict()
+}
+
+// ReadTryLock is dm_bm_read_try_lock(): like ReadLock, but a block not in
+// the cache is not read: EWOULDBLOCK (dm_bufio_get() found nothing). A
+// cached block is still validated, and its failures logged.
+func (m *Manager) ReadTryLock(loc uint64, v Validator) (*Block, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.cache[loc]; !ok {
+		return nil, linuxerr.EAGAIN
+	}
+	b, err := m.get(loc, v, false)
+	if err != nil {
+		return nil, err
+	}
+	if b.writer {
+		// A write-locked buffer would block dm_bufio_get().
+		return nil, linuxerr.EAGAIN
+	}
+	m.lruRemove(b)
+	b.readers++
+	return b, nil
 }
 
 func (m *Manager) writeLock(loc uint64, v Validator, zero bool) (*Block, error) {
@@ -454,13 +484,16 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	if err != nil {
 		return err
 	}
-	if others > 0 {
+	if others > 0 && !crashmut.On(crashmut.SuperblockFirst) {
 		if err := m.dev.Flush(); err != nil {
 			return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
 		}
 	}
 	if err := m.writeBack(sb); err != nil {
 		return fmt.Errorf("superblock write failed: %w", errors.Unwrap(err))
+	}
+	if crashmut.On(crashmut.NoFlushAfterSuperblock) {
+		return nil
 	}
 	if err := m.dev.Flush(); err != nil {
 		return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"github.com/dmsim/dmsim/internal/crashmut"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/btree"
@@ -453,7 +454,7 @@ func findCommonFree(old, cur *ll, begin, end uint64) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if b >= old.nrBlocks {
+		if b >= old.nrBlocks || crashmut.On(crashmut.ReuseFreed) {
 			return b, nil
 		}
 		c, err := old.lookup(b)

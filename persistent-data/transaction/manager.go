@@ -25,6 +25,8 @@ type Manager struct {
 	// shadows holds the blocks allocated or shadowed in this transaction:
 	// they are written in place (is_shadow() / insert_shadow()).
 	shadows map[uint64]struct{}
+	// nonBlocking is set on a clone made by NonBlockingClone.
+	nonBlocking bool
 }
 
 // New makes a transaction manager; the space map may be set later with
@@ -131,8 +133,20 @@ func (tm *Manager) ShadowBlock(orig uint64, v block.Validator) (blk *block.Block
 	return blk, more, nil
 }
 
+// NonBlockingClone is dm_tm_create_non_blocking_clone(): a manager for
+// lookups that must not wait for I/O (thin_bio_map()'s). Its read locks
+// take only blocks already in the cache and fail with EWOULDBLOCK
+// otherwise; it shares the original's block manager and space map, and is
+// never used to change anything.
+func (tm *Manager) NonBlockingClone() *Manager {
+	return &Manager{bm: tm.bm, sm: tm.sm, shadows: tm.shadows, nonBlocking: true}
+}
+
 // ReadLock is dm_tm_read_lock().
 func (tm *Manager) ReadLock(b uint64, v block.Validator) (*block.Block, error) {
+	if tm.nonBlocking {
+		return tm.bm.ReadTryLock(b, v)
+	}
 	return tm.bm.ReadLock(b, v)
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/internal/crashmut"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/thinmeta"
 )
@@ -257,7 +258,7 @@ func (p *pool) processPreparedMappingFn(m *newMapping) {
 
 // completeOverwriteBio is complete_overwrite_bio().
 func (tc *thinC) completeOverwriteBio(bio *dmsim.Bio) {
-	if !tc.bioTriggersCommit(bio) {
+	if !tc.bioTriggersCommit(bio) || crashmut.On(crashmut.FUAOverwriteEarly) {
 		endBio(bio, nil)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/internal/crashmut"
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/table"
 	"github.com/dmsim/dmsim/thinmeta"
@@ -173,7 +174,12 @@ func poolCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	}
 	// metadata_pre_commit_callback(): flush the data device before each
 	// metadata commit.
-	p.pmd.RegisterPreCommitCallback(func() error { return flushDevice(p.k, p.dataBdev) })
+	p.pmd.RegisterPreCommitCallback(func() error {
+		if crashmut.On(crashmut.SkipDataFlush) {
+			return nil
+		}
+		return flushDevice(p.k, p.dataBdev)
+	})
 	return pt, nil
 }
 

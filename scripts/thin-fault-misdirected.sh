@@ -1,0 +1,30 @@
+# A misdirected metadata write: the device details root copied over the mapping tree's root while
+# the pool is down. The node names itself: node_check fails with ENOTBLK (-15), not EILSEQ, and
+# every lookup through the root fails; lookups do not abort, so the pool stays in write mode.
+# disk: meta 4M
+# disk: data 64M
+# The pool's metadata comes from thin_restore, so no commit timing shapes it: thin 0 maps virtual
+# blocks 0-1 to data blocks 0-1 ("a"), thin 1 maps block 0 to data block 2 ("b").
+printf '<superblock uuid="" time="0" transaction="1" flags="0" version="2" data_block_size="128" nr_data_blocks="1024">\n <device dev_id="0" mapped_blocks="2" transaction="0" creation_time="0" snap_time="0">\n  <range_mapping origin_begin="0" data_begin="0" length="2" time="0"/>\n </device>\n <device dev_id="1" mapped_blocks="1" transaction="0" creation_time="0" snap_time="0">\n  <single_mapping origin_block="0" data_block="2" time="0"/>\n </device>\n</superblock>\n' > /tmp/md.xml
+thin_restore -i /tmp/md.xml -o $DISK_meta
+yes a | head -c 131072 | dd of=$DISK_data bs=64K iflag=fullblock oflag=direct status=none
+yes b | head -c 65536 | dd of=$DISK_data bs=64K seek=2 iflag=fullblock oflag=direct status=none
+# The superblock: data_mapping_root and device_details_root.
+dd if=$DISK_meta bs=4096 count=1 iflag=direct status=none | od -A d -t u8 -j 320 -N 16
+root=$(dd if=$DISK_meta bs=4096 count=1 iflag=direct status=none | od -A n -t u8 -j 320 -N 8 | tr -d " ")
+# The mapping root's values (at byte 2048) are the roots of thin 0's and thin 1's trees.
+dd if=$DISK_meta bs=4096 skip=$root count=1 iflag=direct status=none | od -A d -t u8 -j 2048 -N 16
+leaf=$(dd if=$DISK_meta bs=4096 skip=$root count=1 iflag=direct status=none | od -A n -t u8 -j 2048 -N 8 | tr -d " ")
+details=$(dd if=$DISK_meta bs=4096 count=1 iflag=direct status=none | od -A n -t u8 -j 328 -N 8 | tr -d " ")
+dd if=$DISK_meta of=/tmp/node bs=4096 skip=$details count=1 iflag=direct status=none
+dd if=/tmp/node of=$DISK_meta bs=4096 seek=$root count=1 oflag=direct conv=notrunc status=none
+dmsetup create pool --table "0 131072 thin-pool $DISK_meta $DISK_data 128 0"
+dmsetup create thin0 --table "0 8192 thin /dev/mapper/pool 0"
+dd if=/dev/mapper/thin0 bs=64K count=1 iflag=direct status=none | od -c | head -2
+dmsetup status thin0
+dd if=/dev/mapper/thin0 bs=64K count=1 skip=1 iflag=direct status=none | od -c | head -2
+yes c | head -c 65536 | dd of=/dev/mapper/thin0 bs=64K seek=5 iflag=fullblock oflag=direct status=none
+dmsetup status pool
+dmsetup remove thin0
+dmsetup remove pool
+thin_check $DISK_meta

@@ -1,0 +1,44 @@
+package thinsync_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dmsim/dmsim/script"
+)
+
+// benchIncremental: a 1 GiB thin with 10 % of its blocks changed (1638 of
+// 16384 blocks of 64 KiB, incompressible), sent into a receive through a
+// pipe, with the manifests of the base on both sides. b.SetBytes is the
+// changed data, so MB/s is the rate of changed data.
+func benchIncremental(b *testing.B, codec string) {
+	m, err := script.NewMachine(script.Config{CommandTime: -1, Disks: []script.Disk{
+		{Name: "meta", Size: 16 << 20}, {Name: "data", Size: 1200 << 20},
+		{Name: "meta2", Size: 16 << 20}, {Name: "data2", Size: 1200 << 20}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	run(b, m, `dmsetup create pool --table "0 2457600 thin-pool $DISK_meta $DISK_data 128 0"`,
+		`dmsetup create pool2 --table "0 2457600 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
+		`dmsetup message pool 0 "create_thin 0"`,
+		`dmsetup create thin --table "0 2097152 thin /dev/mapper/pool 0"`,
+		"yes base | head -c 134217728 | dd of=/dev/mapper/thin bs=1M oflag=direct status=none",
+		"dmsetup suspend thin", `dmsetup message pool 0 "create_snap 1 0"`, "dmsetup resume thin",
+		"thinsync send --pool pool --id 1 --size 2097152 --manifests /tmp | thinsync recv --pool pool2 --id 1 --manifests /tmp")
+	const changed = 1638
+	for i := 0; i < changed; i++ {
+		// spread over the volume: every 10th block
+		run(b, m, fmt.Sprintf("head -c 65536 /dev/urandom | dd of=/dev/mapper/thin bs=64K seek=%d oflag=direct status=none", i*10))
+	}
+	run(b, m, "dmsetup suspend thin", `dmsetup message pool 0 "create_snap 2 0"`, "dmsetup resume thin")
+	b.SetBytes(changed * 65536)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		run(b, m, fmt.Sprintf("thinsync send --pool pool --id 2 --base 1 --size 2097152 --manifests /tmp --compress %s | "+
+			"thinsync recv --pool pool2 --id %d --base 1 --manifests /tmp", codec, 10+i))
+	}
+}
+
+func BenchmarkIncremental1GiBNone(b *testing.B)        { benchIncremental(b, "none") }
+func BenchmarkIncremental1GiBZstdFastest(b *testing.B) { benchIncremental(b, "zstd:fastest") }
