@@ -69,13 +69,15 @@ func (e *BlockError) Error() string {
 
 // Image is a read-only view of a metadata device. Reads go through a small
 // cache of 256 KiB chunks: btrees written in bulk are laid out mostly in
-// order, so a walk costs one read per chunk instead of one per block.
+// order, so a walk costs one read per chunk instead of one per block. The
+// chunks' buffers are reused once evicted, so a walk allocates nothing per
+// chunk; a block a caller holds on to while reading others (an internal
+// node during the walk of its children, a superblock, a bitmap) is a copy.
 type Image struct {
 	dev       ReadDevice
 	NrBlocks  uint64
 	chunks    map[uint64][]byte
-	pinned    map[uint64]bool // chunks a long-lived block was read from
-	spare     [][]byte        // buffers of evicted unpinned chunks
+	spare     [][]byte // buffers of evicted chunks
 	lru       []uint64
 	validated BlockSet // nodes whose checksum was verified
 	leaves    BlockSet // of those, the ones that are not internal nodes
@@ -108,50 +110,36 @@ func (im *Image) Join(f *Image) {
 
 // Invalidate forgets cached blocks (after the device was written).
 func (im *Image) Invalidate() {
-	im.chunks, im.lru, im.validated, im.leaves, im.pinned = map[uint64][]byte{}, nil, nil, nil, nil
+	im.chunks, im.lru, im.validated, im.leaves = map[uint64][]byte{}, nil, nil, nil
 }
 
-// Raw reads block b without validation. The block may share memory with
-// the cache: callers must not modify it.
+// Raw reads block b without validation: a copy the caller may keep.
 func (im *Image) Raw(b uint64) ([]byte, error) {
-	p, err := im.raw(b)
-	if err == nil {
-		im.pin(b)
-	}
-	return p, err
+	return im.raw(b, true)
 }
 
-// pin keeps the memory of block b's chunk from being reused: a block that
-// callers may hold on to while reading others (an internal node during a
-// walk of its children, a bitmap, a superblock) comes from a pinned chunk.
-// Only the memory of chunks read for leaves alone is reused, and callers
-// use a leaf before they read the next block (countTree's leaf callbacks,
-// which read on, get pinned leaves).
-func (im *Image) pin(b uint64) {
-	if im.pinned == nil {
-		im.pinned = map[uint64]bool{}
-	}
-	im.pinned[b/chunkBlocks] = true
-}
-
-// raw is Raw without pinning.
-func (im *Image) raw(b uint64) ([]byte, error) {
+// raw reads block b. Unless keep, the block may share memory with the
+// cache: it stays valid only until the next chunk is read, so the caller
+// uses it before reading another block. A block whose checksum was
+// verified already (read again: an internal node in thin_check's recount
+// after its walk) is read alone, not with its chunk.
+func (im *Image) raw(b uint64, keep bool) ([]byte, error) {
 	if b >= im.NrBlocks {
 		return nil, &BlockError{Block: b, Fault: OutOfBounds, NrBlocks: im.NrBlocks}
 	}
 	c := b / chunkBlocks
 	chunk, ok := im.chunks[c]
+	if !ok && im.validated.Has(b) {
+		return im.single(b)
+	}
 	if !ok {
 		n := min(uint64(chunkBlocks), im.NrBlocks-c*chunkBlocks)
 		if len(im.lru) >= maxChunks {
 			old := im.lru[0]
-			if !im.pinned[old] {
-				// reusing the buffer spares the page faults and the
-				// clearing of a fresh one (most of a walk's cost)
-				im.spare = append(im.spare, im.chunks[old])
-			}
+			// reusing the buffer spares the page faults and the
+			// clearing of a fresh one (most of a walk's cost)
+			im.spare = append(im.spare, im.chunks[old])
 			delete(im.chunks, old)
-			delete(im.pinned, old)
 			im.lru = im.lru[1:]
 		}
 		if k := len(im.spare); k > 0 && uint64(cap(im.spare[k-1])) >= n*block.Size {
@@ -161,29 +149,43 @@ func (im *Image) raw(b uint64) ([]byte, error) {
 			chunk = make([]byte, n*block.Size)
 		}
 		if got, err := im.dev.ReadAt(chunk, int64(c*chunkBlocks)*block.Size); got < len(chunk) && err != nil {
+			im.spare = append(im.spare, chunk)
 			// fall back to the single block (a short device)
-			p := make([]byte, block.Size)
-			if _, err := im.dev.ReadAt(p, int64(b)*block.Size); err != nil {
-				return nil, &BlockError{Block: b, Fault: ReadFailed}
-			}
-			return p, nil
+			return im.single(b)
 		}
 		im.chunks[c] = chunk
 		im.lru = append(im.lru, c)
 	}
 	o := (b % chunkBlocks) * block.Size
-	return chunk[o : o+block.Size : o+block.Size], nil
+	p := chunk[o : o+block.Size : o+block.Size]
+	if keep {
+		p = append(make([]byte, 0, block.Size), p...)
+	}
+	return p, nil
+}
+
+// single reads block b alone into a buffer of its own.
+func (im *Image) single(b uint64) ([]byte, error) {
+	p := make([]byte, block.Size)
+	if _, err := im.dev.ReadAt(p, int64(b)*block.Size); err != nil {
+		return nil, &BlockError{Block: b, Fault: ReadFailed}
+	}
+	return p, nil
 }
 
 // read reads block b as a block of kind k: the checksum, then (except for
-// a superblock) the block number, as the tools check them.
-func (im *Image) read(b uint64, k BlockKind) ([]byte, error) {
-	p, err := im.raw(b)
+// a superblock) the block number, as the tools check them. Every block but
+// a leaf node is one the caller may keep (see raw); keepLeaf makes a leaf
+// one too.
+func (im *Image) read(b uint64, k BlockKind, keepLeaf bool) ([]byte, error) {
+	p, err := im.raw(b, false)
 	if err != nil {
 		return nil, err
 	}
-	if k != NodeBlock || btree.Node(p).IsInternal() {
-		im.pin(b)
+	if k != NodeBlock || keepLeaf || btree.Node(p).IsInternal() {
+		if im.chunks[b/chunkBlocks] != nil {
+			p = append(make([]byte, 0, block.Size), p...)
+		}
 	}
 	if k != NodeBlock || !im.validated.Has(b) {
 		if want := block.Checksum(p[4:block.Size], kindXor[k]); le.Uint32(p) != want {
@@ -206,7 +208,7 @@ func (im *Image) read(b uint64, k BlockKind) ([]byte, error) {
 // copy), checking its checksum only, as the tools do; the kernel's further
 // checks are sbValidator's.
 func (im *Image) Superblock(loc uint64) (Superblock, error) {
-	p, err := im.read(loc, SuperblockBlock)
+	p, err := im.read(loc, SuperblockBlock, false)
 	if err != nil {
 		return Superblock{}, err
 	}
@@ -215,15 +217,15 @@ func (im *Image) Superblock(loc uint64) (Superblock, error) {
 
 // Node reads a btree node, checksum and block number checked.
 func (im *Image) Node(b uint64) (btree.Node, error) {
-	p, err := im.read(b, NodeBlock)
+	p, err := im.read(b, NodeBlock, false)
 	return btree.Node(p), err
 }
 
 // Bitmap reads a space map bitmap block.
-func (im *Image) Bitmap(b uint64) ([]byte, error) { return im.read(b, BitmapBlock) }
+func (im *Image) Bitmap(b uint64) ([]byte, error) { return im.read(b, BitmapBlock, false) }
 
 // Index reads the metadata space map's index block.
-func (im *Image) Index(b uint64) ([]byte, error) { return im.read(b, IndexBlock) }
+func (im *Image) Index(b uint64) ([]byte, error) { return im.read(b, IndexBlock, false) }
 
 // Sane reports whether a node's header lets nr_entries keys and values of
 // valueSize bytes be read inside the block.
@@ -331,9 +333,16 @@ func CheckNode(n btree.Node, loc uint64, c NodeCheck) *NodeFault {
 	if !c.Root && nr < max/3 {
 		return fault(FaultTooFew, nr, max)
 	}
-	for i := 1; i < int(nr); i++ {
-		if n.Key(i) <= n.Key(i-1) {
-			return fault(FaultKeyOrder, n.Key(i), n.Key(i-1))
+	// the keys in one slice (nr <= max fits in the block): one bounds
+	// check, not two per key
+	if keys := n[btree.HeaderSize : btree.HeaderSize+8*nr]; nr > 1 {
+		prev := le.Uint64(keys)
+		for o := 8; o+8 <= len(keys); o += 8 {
+			k := le.Uint64(keys[o:])
+			if k <= prev {
+				return fault(FaultKeyOrder, k, prev)
+			}
+			prev = k
 		}
 	}
 	if !c.Root && nr > 0 && c.ParentKey > n.Key(0) {
@@ -401,14 +410,14 @@ func (im *Image) countTree(root uint64, enter func(uint64) bool, leaf func(btree
 	if leaf == nil && im.leaves.Has(root) {
 		return nil
 	}
-	n, err := im.Node(root)
+	// leaf reads other blocks while it holds n: a copy
+	p, err := im.read(root, NodeBlock, leaf != nil)
 	if err != nil {
 		return err
 	}
+	n := btree.Node(p)
 	if !n.IsInternal() {
 		if leaf != nil {
-			// leaf reads other blocks while it holds n
-			im.pin(root)
 			return leaf(n)
 		}
 		return nil

@@ -210,7 +210,7 @@ func (t *tool) check(path string, o *checkOpts) (int, error) {
 	if !o.sbOnly {
 		out.say("examining devices tree")
 		out.level++
-		w := newWalker(im, thinmeta.DetailsSize, func(uint64, []byte) error { return nil }, func(d damage) {
+		w := newWalker(im, thinmeta.DetailsSize, nil, func(d damage) {
 			out.say("missing devices: %s", d.keys)
 			out.level++
 			out.say("%s", d.desc)
@@ -350,7 +350,7 @@ type deviceWalk struct {
 func walkDevices(im *image, roots []devRoot) []deviceWalk {
 	res := make([]deviceWalk, len(roots))
 	walkOne := func(im *image, i int) {
-		w := newWalker(im, 8, func(uint64, []byte) error { return nil }, func(d damage) {
+		w := newWalker(im, 8, nil, func(d damage) {
 			res[i].damage = append(res[i].damage, d)
 		})
 		res[i].err = w.walk(roots[i].root)

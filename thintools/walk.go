@@ -33,8 +33,8 @@ type damage struct {
 }
 
 // walker walks one level of a btree as the tools' damage visitors do.
-// Leaves must hold values of valueSize bytes; visit sees every entry of
-// every good leaf in key order. A range of keys lost to bad nodes begins
+// Leaves must hold values of valueSize bytes; visit, when set, sees every
+// entry of every good leaf in key order. A range of keys lost to bad nodes begins
 // at the end of the last good leaf (or the first key of the last good
 // internal node) and ends at the first key of the next good node.
 type walker struct {
@@ -123,7 +123,7 @@ func (w *walker) node(v *thinmeta.NodeVisit) (bool, error) {
 		w.lastLeafKey = &last
 		w.good(n.Key(0), last+1)
 	}
-	for i := 0; i < nr; i++ {
+	for i := 0; i < nr && w.visit != nil; i++ {
 		if err := w.visit(n.Key(i), n.Value(i)); err != nil {
 			return false, err
 		}
