@@ -141,6 +141,7 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	resumeAt := int64(-1)
 	if o.Resume {
 		resumeAt = int64(prev.num("pos"))
+		dec.SkipBefore = resumeAt
 	} else {
 		// The base must be the image the stream was made against.
 		if bm != nil {

@@ -481,6 +481,10 @@ type Decoder struct {
 	dbuf  []byte
 	// Skipped counts unknown optional records.
 	Skipped int
+	// SkipBefore: DATA records that start before this stream position are
+	// checked (CRC, ranges, counts, the stream's SHA-256) but not
+	// decompressed, and their Data is nil: a resume has written them.
+	SkipBefore int64
 }
 
 // NewDecoder reads the magic and the BEGIN record.
@@ -623,6 +627,9 @@ func (d *Decoder) check(rec *Record, before [32]byte) error {
 				}
 				rec.Data = rec.Payload
 			case FlagZstd:
+				if pos < d.SkipBefore {
+					break
+				}
 				if cap(d.dbuf) < int(rec.Length) {
 					d.dbuf = alignedBuf(int(rec.Length))[:0] // as d.buf
 				}
