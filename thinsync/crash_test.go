@@ -5,24 +5,30 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/script"
 	"github.com/dmsim/dmsim/thinsync"
 )
 
-// The receive crash sweep (DMSIM_SWEEP=all for every cut). An incremental of 256 granules (64 KiB, all
-// changed) is received with resume state, on disks with a volatile write
-// cache and a bio log. Then, for every write and flush the receiver's
-// disks executed, a power cut right after it is replayed: once keeping
-// only what a flush made durable, once keeping every completed write.
-// Each cut boots a fresh machine on those images and checks that the
-// published base is untouched, that a published thin 2 reads the source's
-// md5, and that --resume (or a fresh receive, when the state says nothing
-// was started) ends at the source's md5.
+// The receive crash sweep (every cut by default; DMSIM_SWEEP=N checks
+// every Nth). An incremental of 256 granules (64 KiB, all changed) is
+// received with resume state, on disks with a volatile write cache and a
+// bio log. Then, for every write and flush the receiver's disks executed,
+// a power cut right after it is replayed: once keeping only what a flush
+// made durable, once keeping every completed write. Each cut boots a
+// fresh machine on in-memory images of that crash state (shared,
+// copy-on-write) and checks that the published base is untouched, that a
+// published thin 2 reads the source's md5, and that --resume (or a fresh
+// receive, when the state says nothing was started) ends at the source's
+// md5. The cuts run in parallel, one machine per core.
 
 const sweepRecv = "thinsync recv --pool pool2 --id 2 --base 1 --state $DISK_state -i $DISK_xfer"
 
@@ -36,17 +42,6 @@ type sweepDisk struct {
 }
 
 var sweepDisks = []sweepDisk{{"meta2", 4 << 20}, {"data2", 36 << 20}, {"state", 1 << 20}, {"xfer", 20 << 20}}
-
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // sweepBuild makes the images: pool2 with the published base (thin 1), the
 // stream of the incremental on xfer, an empty state disk. It returns the
@@ -97,25 +92,128 @@ func durable(recs []dmsim.BioRecord) int {
 	return n
 }
 
-// apply writes records onto an image file.
-func apply(t testing.TB, path string, recs []dmsim.BioRecord) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, r := range recs {
-		off := int64(r.Sector) * dmsim.SectorSize
+// sweepPage is the granularity of the sweep's in-memory images.
+const sweepPage = 4096
+
+// pageVersion is a page's content after record number after (counting
+// from 0) of a disk's log.
+type pageVersion struct {
+	after int
+	data  []byte
+}
+
+// diskHistory is a disk's image before its log and every version of each
+// page the log changed: the image after any prefix of the log is read
+// from it without copying anything.
+type diskHistory struct {
+	base  []byte
+	pages map[int64][]pageVersion
+}
+
+func newHistory(base []byte, recs []dmsim.BioRecord) *diskHistory {
+	h := &diskHistory{base: base, pages: map[int64][]pageVersion{}}
+	cur := map[int64][]byte{}
+	for i, r := range recs {
+		var data []byte
 		switch r.Op {
 		case dmsim.OpWrite:
-			_, err = f.WriteAt(r.Data(), off)
+			data = r.Data()
 		case dmsim.OpDiscard:
-			_, err = f.WriteAt(make([]byte, r.Sectors*dmsim.SectorSize), off)
+			data = make([]byte, r.Sectors*dmsim.SectorSize)
+		default:
+			continue
 		}
-		if err != nil {
-			t.Fatal(err)
+		off := int64(r.Sector) * dmsim.SectorSize
+		for n := 0; n < len(data); {
+			pos := off + int64(n)
+			pg, o := pos/sweepPage, int(pos%sweepPage)
+			k := min(sweepPage-o, len(data)-n)
+			b, ok := cur[pg]
+			if !ok {
+				b = append([]byte(nil), base[pg*sweepPage:(pg+1)*sweepPage]...)
+				cur[pg] = b
+			}
+			copy(b[o:], data[n:n+k])
+			h.pages[pg] = append(h.pages[pg], pageVersion{i, append([]byte(nil), b...)})
+			n += k
 		}
 	}
+	return h
+}
+
+// page returns page pg after the first n records (read-only).
+func (h *diskHistory) page(pg int64, n int) []byte {
+	vs := h.pages[pg]
+	j := sort.Search(len(vs), func(i int) bool { return vs[i].after >= n })
+	if j == 0 {
+		return h.base[pg*sweepPage : (pg+1)*sweepPage]
+	}
+	return vs[j-1].data
+}
+
+// cutDisk is a crash state's disk (the history after its first n records)
+// for a machine booted on it: the machine's own writes go to pages of its
+// own, so every machine shares the history and none copies a disk.
+type cutDisk struct {
+	h    *diskHistory
+	n    int
+	mu   sync.Mutex
+	over map[int64][]byte
+}
+
+func newCutDisk(h *diskHistory, n int) *cutDisk {
+	return &cutDisk{h: h, n: n, over: map[int64][]byte{}}
+}
+
+func (c *cutDisk) size() int64 { return int64(len(c.h.base)) }
+
+func (c *cutDisk) ReadAt(p []byte, off int64) (int, error)  { return c.do(p, off, false) }
+func (c *cutDisk) WriteAt(p []byte, off int64) (int, error) { return c.do(p, off, true) }
+
+// do reads or writes p at off, page by page.
+func (c *cutDisk) do(p []byte, off int64, write bool) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= c.size() && write {
+			return n, io.ErrShortWrite
+		} else if pos >= c.size() {
+			return n, io.EOF
+		}
+		pg, o := pos/sweepPage, int(pos%sweepPage)
+		b, ok := c.over[pg]
+		switch {
+		case ok:
+		case write:
+			b = append([]byte(nil), c.h.page(pg, c.n)...)
+			c.over[pg] = b
+		default:
+			b = c.h.page(pg, c.n)
+		}
+		if write {
+			n += copy(b[o:], p[n:])
+		} else {
+			n += copy(p[n:], b[o:])
+		}
+	}
+	return n, nil
+}
+
+func (c *cutDisk) Punch(off, n int64) error {
+	_, err := c.WriteAt(make([]byte, n), off)
+	return err
+}
+
+func (c *cutDisk) Truncate(int64) error { return nil }
+func (c *cutDisk) Close() error         { return nil }
+
+// sweepCut is one distinct crash state: how many records of each logged
+// disk survive.
+type sweepCut struct {
+	k    int // events before the cut
+	keep [3]int
 }
 
 func TestCrashSweep(t *testing.T) {
@@ -124,69 +222,72 @@ func TestCrashSweep(t *testing.T) {
 	}
 	dir := t.TempDir()
 	baseMD5, srcMD5 := sweepBuild(t, dir)
-	img := func(d string) string { return filepath.Join(dir, d+".img") }
-
-	// The logged receive, on copies.
-	logged := filepath.Join(dir, "logged")
-	os.Mkdir(logged, 0o755)
-	var specs []dmsim.DiskSpec
+	hist := make([]*diskHistory, len(sweepDisks))
 	for i, d := range sweepDisks {
-		p := filepath.Join(logged, d.name+".img")
-		copyFile(t, img(d.name), p)
-		specs = append(specs, dmsim.DiskSpec{Path: p, Size: d.size, VolatileCache: i < 3, BioLog: i < 3})
+		b, err := os.ReadFile(filepath.Join(dir, d.name+".img"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist[i] = newHistory(b, nil)
 	}
-	mb, err := script.Boot(specs, sweepEnv)
+	scratch := ""
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		scratch = "/dev/shm"
+	}
+	bootCut := func(keep [3]int, cache bool) (*script.Machine, error) {
+		var specs []dmsim.DiskSpec
+		for i, d := range sweepDisks {
+			n := 0
+			if i < 3 {
+				n = keep[i]
+			}
+			specs = append(specs, dmsim.DiskSpec{Image: newCutDisk(hist[i], n), Size: d.size,
+				VolatileCache: cache && i < 3, BioLog: cache && i < 3})
+		}
+		return script.BootIn(scratch, specs, sweepEnv)
+	}
+
+	// The logged receive, on the built images.
+	mb, err := bootCut([3]int{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(t, mb, sweepPool, sweepRecv)
-	var events []event
+	var events []int // the disk of each record, in order
 	perDisk := make([][]dmsim.BioRecord, 3)
+	var all []event
 	for i := 0; i < 3; i++ {
 		for _, r := range mb.Kernel.Disks()[i].BioLog() {
 			if r.Op != dmsim.OpRead {
-				events = append(events, event{i, r})
+				all = append(all, event{i, r})
 				perDisk[i] = append(perDisk[i], r)
 			}
 		}
 	}
 	mb.Halt()
-	sort.Slice(events, func(a, b int) bool { return events[a].rec.Seq < events[b].rec.Seq })
+	sort.Slice(all, func(a, b int) bool { return all[a].rec.Seq < all[b].rec.Seq })
+	for _, e := range all {
+		events = append(events, e.disk)
+	}
+	for i := 0; i < 3; i++ {
+		hist[i] = newHistory(hist[i].base, perDisk[i])
+	}
 	t.Logf("%d writes, discards and flushes on the receiver's disks", len(events))
 
-	// One set of work images, put back to the built images after each cut
-	// (only the sectors the cut or its machine wrote).
-	work := filepath.Join(dir, "cut")
-	os.Mkdir(work, 0o755)
-	var specs2 []dmsim.DiskSpec
-	for _, sd := range sweepDisks {
-		p := filepath.Join(work, sd.name+".img")
-		copyFile(t, img(sd.name), p)
-		specs2 = append(specs2, dmsim.DiskSpec{Path: p, Size: sd.size, BioLog: true})
+	// Every cut by default; DMSIM_SWEEP=N checks every Nth (plus the last).
+	stride := 1
+	if n, err := strconv.Atoi(os.Getenv("DMSIM_SWEEP")); err == nil && n > 1 {
+		stride = n
 	}
-	dirty := make([][]dmsim.BioRecord, len(sweepDisks))
-	restore := func() {
-		for d, sd := range sweepDisks {
-			restoreRanges(t, img(sd.name), specs2[d].Path, dirty[d])
-			dirty[d] = dirty[d][:0]
-		}
-	}
-	seen := map[string]bool{}
-	cuts, resumed, published, fresh := 0, 0, 0, 0
-	// Every cut with DMSIM_SWEEP=all (about 560 machines: minutes on a busy
-	// 2-core machine); otherwise every 16th cut, plus the last.
-	stride := 16
-	if os.Getenv("DMSIM_SWEEP") == "all" {
-		stride = 1
-	}
+	seen := map[[3]int]bool{}
+	var cuts []sweepCut
+	var n [3]int
 	for k := 0; k <= len(events); k++ {
+		if k > 0 {
+			n[events[k-1]]++
+		}
 		if k%stride != 0 && k != len(events) {
 			continue
-		}
-		// how many records of each disk happened before the cut
-		var n [3]int
-		for _, e := range events[:k] {
-			n[e.disk]++
 		}
 		for _, keepAll := range []bool{false, true} {
 			var keep [3]int
@@ -196,93 +297,107 @@ func TestCrashSweep(t *testing.T) {
 					keep[d] = durable(perDisk[d][:n[d]])
 				}
 			}
-			key := fmt.Sprint(keep)
-			if seen[key] {
-				continue
+			if !seen[keep] {
+				seen[keep] = true
+				cuts = append(cuts, sweepCut{k, keep})
 			}
-			seen[key] = true
-			cuts++
-			if os.Getenv("SWEEP_PROGRESS") != "" {
-				fmt.Fprintf(os.Stderr, "cut %d/%d keepAll=%v %v\n", k, len(events), keepAll, time.Now().Format("15:04:05.000"))
-			}
-			for d := 0; d < 3; d++ {
-				apply(t, specs2[d].Path, perDisk[d][:keep[d]])
-				dirty[d] = append(dirty[d], perDisk[d][:keep[d]]...)
-			}
-			specs := specs2
-			stateImg, _ := os.ReadFile(filepath.Join(work, "state.img"))
-			st := thinsync.ParseState(stateImg)
-			where := fmt.Sprintf("cut after %d of %d events (keep %v, state %v)", k, len(events), keep, st)
-			m, err := script.Boot(specs, sweepEnv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			check := func(line string) string {
-				r, err := m.Run(line)
-				if err != nil {
-					m.Halt()
-					t.Fatalf("%s: %v", where, err)
-				}
-				return string(r.Stdout)
-			}
-			check(sweepPool)
-			check(`dmsetup create b1 --readonly --table "0 32768 thin /dev/mapper/pool2 1"`)
-			if got := md5of(t, m, "/dev/mapper/b1"); got != baseMD5 {
-				t.Fatalf("%s: the published base changed", where)
-			}
-			switch st["phase"] {
-			case "":
-				fresh++
-				check(sweepRecv)
-			case "receiving":
-				resumed++
-				check(sweepRecv + " --resume")
-			case "published":
-				published++
-			default:
-				t.Fatalf("%s: unexpected state", where)
-			}
-			check(`dmsetup create r2 --readonly --table "0 32768 thin /dev/mapper/pool2 2"`)
-			if got := md5of(t, m, "/dev/mapper/r2"); got != srcMD5 {
-				t.Fatalf("%s: thin 2 reads %s, the source %s", where, got, srcMD5)
-			}
-			m.Halt()
-			for d := range sweepDisks {
-				dirty[d] = append(dirty[d], m.Kernel.Disks()[d].BioLog()...)
-			}
-			restore()
 		}
 	}
-	t.Logf("%d distinct crash states: %d fresh receives, %d resumes, %d already published; all at the source's md5", cuts, fresh, resumed, published)
-	if resumed == 0 || published == 0 || fresh == 0 {
-		t.Errorf("the sweep missed a phase")
-	}
-}
 
-// restoreRanges copies the sectors the records wrote or discarded back
-// from the built image.
-func restoreRanges(t testing.TB, from, to string, recs []dmsim.BioRecord) {
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
+	// checkCut boots a machine on a crash state and finishes the receive.
+	checkCut := func(c sweepCut) (phase string, err error) {
+		stateImg := make([]byte, sweepDisks[2].size)
+		newCutDisk(hist[2], c.keep[2]).ReadAt(stateImg, 0)
+		st := thinsync.ParseState(stateImg)
+		where := fmt.Sprintf("cut after %d of %d events (keep %v, state %v)", c.k, len(events), c.keep, st)
+		m, err := bootCut(c.keep, false)
+		if err != nil {
+			return "", err
+		}
+		defer m.Halt()
+		sh := func(line string) (string, error) {
+			r, err := m.Run(line)
+			if err != nil {
+				return "", fmt.Errorf("%s: %s: %v", where, line, err)
+			}
+			return string(r.Stdout), nil
+		}
+		md5 := func(dev string) (string, error) {
+			out, err := sh("md5sum " + dev)
+			if f := strings.Fields(out); err == nil && len(f) > 0 {
+				return f[0], nil
+			}
+			return "", err
+		}
+		for _, l := range []string{sweepPool, `dmsetup create b1 --readonly --table "0 32768 thin /dev/mapper/pool2 1"`} {
+			if _, err := sh(l); err != nil {
+				return "", err
+			}
+		}
+		if got, err := md5("/dev/mapper/b1"); err != nil {
+			return "", err
+		} else if got != baseMD5 {
+			return "", fmt.Errorf("%s: the published base changed", where)
+		}
+		phase = st["phase"]
+		switch phase {
+		case "":
+			_, err = sh(sweepRecv)
+		case "receiving":
+			_, err = sh(sweepRecv + " --resume")
+		case "published":
+		default:
+			err = fmt.Errorf("%s: unexpected state", where)
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := sh(`dmsetup create r2 --readonly --table "0 32768 thin /dev/mapper/pool2 2"`); err != nil {
+			return "", err
+		}
+		if got, err := md5("/dev/mapper/r2"); err != nil {
+			return "", err
+		} else if got != srcMD5 {
+			return "", fmt.Errorf("%s: thin 2 reads %s, the source %s", where, got, srcMD5)
+		}
+		return phase, nil
 	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
+
+	// The cuts in parallel, one machine per core.
+	var (
+		mu     sync.Mutex
+		phases = map[string]int{}
+		errs   []error
+		next   atomic.Int64
+		wg     sync.WaitGroup
+	)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(cuts) {
+					return
+				}
+				phase, err := checkCut(cuts[i])
+				mu.Lock()
+				phases[phase]++
+				if err != nil {
+					errs = append(errs, err)
+					next.Store(int64(len(cuts))) // stop at the first failure
+				}
+				mu.Unlock()
+			}
+		}()
 	}
-	defer dst.Close()
-	for _, r := range recs {
-		if r.Op != dmsim.OpWrite && r.Op != dmsim.OpDiscard {
-			continue
-		}
-		buf := make([]byte, r.Sectors*dmsim.SectorSize)
-		off := int64(r.Sector) * dmsim.SectorSize
-		if _, err := src.ReadAt(buf, off); err != nil && err != io.EOF {
-			t.Fatal(err)
-		}
-		if _, err := dst.WriteAt(buf, off); err != nil {
-			t.Fatal(err)
-		}
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d distinct crash states: %d fresh receives, %d resumes, %d already published; all at the source's md5",
+		len(cuts), phases[""], phases["receiving"], phases["published"])
+	if phases[""] == 0 || phases["receiving"] == 0 || phases["published"] == 0 {
+		t.Errorf("the sweep missed a phase")
 	}
 }

@@ -67,16 +67,18 @@ func (t *tool) imageRoot(dev string, size, granule uint64) (*Manifest, error) {
 	}
 	defer f.Close()
 	m := NewManifest(size, granule)
-	buf := alignedBuf(int(granule))
+	hp := newHashPipe(m, int(granule))
+	defer hp.Wait()
 	for g := uint64(0); g < m.Granules(); g++ {
 		if t.sys.Killed() {
 			return nil, errKilled
 		}
 		off, n := m.Span(g)
+		buf := hp.Buf()
 		if _, err := f.ReadAt(buf[:n], int64(off)); err != nil {
 			return nil, fail(ExitError, "read %s at %d: %s", dev, off, errText(err))
 		}
-		m.Set(g, buf[:n])
+		hp.Set(g, buf, buf[:n])
 	}
 	return m, nil
 }
@@ -139,6 +141,7 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	resumeAt := int64(-1)
 	if o.Resume {
 		resumeAt = int64(prev.num("pos"))
+		dec.SkipBefore = resumeAt
 	} else {
 		// The base must be the image the stream was made against.
 		if bm != nil {
@@ -228,7 +231,6 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 			f.Close()
 		}
 	}()
-	buf := alignedBuf(int(granule))
 	zero := alignedBuf(int(granule))
 	touched := granuleSet{}
 	writeErr := func(op string, off uint64, err error) error {
@@ -284,8 +286,8 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		}
 		switch rec.Type {
 		case RecData:
-			copy(buf, rec.Data)
-			if _, err := f.WriteAt(buf[:rec.Length], int64(rec.Offset)); err != nil {
+			// The decoder's buffers are aligned for O_DIRECT: no copy.
+			if _, err := f.WriteAt(rec.Data, int64(rec.Offset)); err != nil {
 				return nil, writeErr("write", rec.Offset, err)
 			}
 			st.Written += rec.Length
@@ -370,16 +372,18 @@ func (t *tool) verifyRoot(dev string, b *Begin, bm *Manifest, touched granuleSet
 		idx = append(idx, g)
 	}
 	sort.Slice(idx, func(i, j int) bool { return idx[i] < idx[j] })
-	buf := alignedBuf(int(b.Granule))
+	hp := newHashPipe(m, int(b.Granule))
+	defer hp.Wait()
 	for _, g := range idx {
 		if t.sys.Killed() {
 			return nil, errKilled
 		}
 		off, n := m.Span(g)
+		buf := hp.Buf()
 		if _, err := f.ReadAt(buf[:n], int64(off)); err != nil {
 			return nil, fail(ExitError, "read %s at %d: %s", dev, off, errText(err))
 		}
-		m.Set(g, buf[:n])
+		hp.Set(g, buf, buf[:n])
 	}
 	return m, nil
 }

@@ -294,6 +294,11 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 		return err
 	}
 	prog := t.newProgress(o.Progress, size)
+	// The granules' SHA-256 for the root runs beside the encoder (the pipe
+	// and the encoder only read a buffer; it is read into again only once
+	// both are done with it).
+	hp := newHashPipe(newMan, int(granule))
+	defer hp.Wait()
 	for g := uint64(0); g < newMan.Granules(); g++ {
 		off, n := newMan.Span(g)
 		if !isChanged(g) {
@@ -302,12 +307,18 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 		prog.update(off)
 		var data []byte
 		if mapped[g] {
-			if data, err = read(in, src.dev, off, n); err != nil {
+			if t.sys.Killed() {
 				closeOut()
-				return nil, err
+				return nil, errKilled
 			}
+			hbuf := hp.Buf()
+			if _, err := in.ReadAt(hbuf[:n], int64(off)); err != nil {
+				closeOut()
+				return nil, fail(ExitError, "read %s at %d: %s", src.dev, off, errText(err))
+			}
+			data = hbuf[:n]
 			st.ReadBytes += n
-			newMan.Set(g, data)
+			hp.Set(g, hbuf, data)
 		}
 		if data == nil || isZero(data) {
 			if zeroLen > 0 && zeroOff+zeroLen == off {
@@ -329,6 +340,7 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	}
 	prog.done()
 	flushZero()
+	hp.Wait()
 	st.Root = newMan.Root()
 	enc.Close(st.Root)
 	st.End = enc.End

@@ -481,6 +481,10 @@ type Decoder struct {
 	dbuf  []byte
 	// Skipped counts unknown optional records.
 	Skipped int
+	// SkipBefore: DATA records that start before this stream position are
+	// checked (CRC, ranges, counts, the stream's SHA-256) but not
+	// decompressed, and their Data is nil: a resume has written them.
+	SkipBefore int64
 }
 
 // NewDecoder reads the magic and the BEGIN record.
@@ -551,7 +555,7 @@ func (d *Decoder) Next() (*Record, error) {
 			return nil, d.fail(ErrCorrupt, pos, "payload of %d bytes is too large", plen)
 		}
 		if cap(d.buf) < int(plen) {
-			d.buf = make([]byte, plen)
+			d.buf = alignedBuf(int(plen)) // recv writes raw DATA from it with O_DIRECT
 		}
 		rec.Payload = d.buf[:plen]
 		if err := d.read(rec.Payload); err != nil {
@@ -623,8 +627,11 @@ func (d *Decoder) check(rec *Record, before [32]byte) error {
 				}
 				rec.Data = rec.Payload
 			case FlagZstd:
+				if pos < d.SkipBefore {
+					break
+				}
 				if cap(d.dbuf) < int(rec.Length) {
-					d.dbuf = make([]byte, 0, rec.Length)
+					d.dbuf = alignedBuf(int(rec.Length))[:0] // as d.buf
 				}
 				out, err := zstdDecoder().DecodeAll(rec.Payload, d.dbuf[:0])
 				if err != nil || uint64(len(out)) != rec.Length {
