@@ -531,15 +531,15 @@ func (m *Manager) Reset() {
 	}
 }
 
-// Close writes any dirty blocks (dm_block_manager_destroy() writes dirty
-// buffers back, read-only or not) and flushes the device.
+// Close is dm_block_manager_destroy(): dm_bufio_client_destroy() ->
+// drop_buffers() writes any dirty blocks back
+// (dm_bufio_write_dirty_buffers_async(), read-only or not) and sends no
+// flush. After dm_pool_metadata_close()'s commit nothing is dirty, so a
+// pool's teardown writes nothing.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.writeDirty(); err != nil {
-		return err
-	}
-	return m.dev.Flush()
+	return m.writeDirty()
 }
 
 // Locked counts blocks currently locked (tests use it to find leaks).
