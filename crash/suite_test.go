@@ -22,6 +22,7 @@ var (
 	mutations = flag.Bool("crash.mutations", false, "run TestMutations")
 	countOnly = flag.Bool("crash.count", false, "count every golden scenario's states, check none (TestCount)")
 	reportOut = flag.String("crash.report", "", "write TestCrashGoldens' report to `FILE`")
+	maxPrefix = flag.Int("crash.maxprefix", 0, "bound the prefixes of a larger epoch to `N` lengths (0: DefaultMaxPrefix, negative: every prefix)")
 )
 
 // goldenScripts are the scenarios that have a golden transcript.
@@ -63,7 +64,7 @@ func sweepAll(t *testing.T, sample int) (string, map[dmsim.CrashMode]*Result) {
 			if m != dmsim.CrashSubset {
 				smp = 0 // prefixes and superblock tears are few: check them all
 			}
-			r, err := Sweep(context.Background(), s, Options{Mode: m, NoReboot: !*reboot, Sample: smp})
+			r, err := Sweep(context.Background(), s, Options{Mode: m, NoReboot: !*reboot, Sample: smp, MaxPrefix: *maxPrefix})
 			if err != nil {
 				t.Fatalf("%s: %v", s.Name, err)
 			}
