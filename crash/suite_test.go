@@ -22,6 +22,7 @@ var (
 	mutations = flag.Bool("crash.mutations", false, "run TestMutations")
 	countOnly = flag.Bool("crash.count", false, "count every golden scenario's states, check none (TestCount)")
 	reportOut = flag.String("crash.report", "", "write TestCrashGoldens' report to `FILE`")
+	maxPrefix = flag.Int("crash.maxprefix", 0, "bound the prefixes of a larger epoch to `N` lengths (0: DefaultMaxPrefix, or every prefix with -crash.full; negative: every prefix)")
 )
 
 // goldenScripts are the scenarios that have a golden transcript.
@@ -57,13 +58,17 @@ func goldenScripts(t testing.TB) []*scenario.Script {
 func sweepAll(t *testing.T, sample int) (string, map[dmsim.CrashMode]*Result) {
 	var rep strings.Builder
 	totals := map[dmsim.CrashMode]*Result{}
+	mp := *maxPrefix
+	if mp == 0 && sample == 0 {
+		mp = -1 // the full sweep takes every prefix of every epoch
+	}
 	for _, s := range goldenScripts(t) {
 		for _, m := range []dmsim.CrashMode{dmsim.CrashPrefix, dmsim.CrashSubset, dmsim.CrashTorn} {
 			smp := sample
 			if m != dmsim.CrashSubset {
 				smp = 0 // prefixes and superblock tears are few: check them all
 			}
-			r, err := Sweep(context.Background(), s, Options{Mode: m, NoReboot: !*reboot, Sample: smp})
+			r, err := Sweep(context.Background(), s, Options{Mode: m, NoReboot: !*reboot, Sample: smp, MaxPrefix: mp})
 			if err != nil {
 				t.Fatalf("%s: %v", s.Name, err)
 			}
@@ -94,7 +99,8 @@ func sweepAll(t *testing.T, sample int) (string, map[dmsim.CrashMode]*Result) {
 // prefix, subset and torn modes (torn: every superblock write) and wants
 // no failure. Every state is enumerated and counted; by default every
 // prefix and torn state is checked and one unique subset state in 8 (a
-// fixed sample), with -crash.full every one. The report must be the same
+// fixed sample), with -crash.full every one, and every prefix of every
+// epoch (no DefaultMaxPrefix bound). The report must be the same
 // bytes twice (-crash.twice, on by default with -crash.full).
 func TestCrashGoldens(t *testing.T) {
 	if testing.Short() {

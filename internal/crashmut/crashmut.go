@@ -21,11 +21,14 @@ const (
 	// datapath.go completeOverwriteBio.
 	FUAOverwriteEarly
 	// SuperblockFirst: the superblock is written before the other dirty
-	// metadata blocks are flushed. Site: persistent-data/block
-	// Manager.CommitSuperblock.
+	// metadata blocks are flushed (the pre-commit flush leaves them dirty;
+	// the commit writes the superblock, then them, then flushes). Sites:
+	// persistent-data/block Manager.Flush and Manager.CommitSuperblock.
 	SuperblockFirst
 	// ReuseFreed: the allocator reuses a block freed in the same
-	// transaction. Site: persistent-data/spacemap findCommonFree.
+	// transaction (it searches from block 0, so the blocks freed behind
+	// its position are found). Site: persistent-data/spacemap
+	// findCommonFree.
 	ReuseFreed
 	// NoFlushAfterSuperblock: the flush after the superblock write is
 	// dropped. Site: persistent-data/block Manager.CommitSuperblock.

@@ -434,6 +434,11 @@ func (m *Manager) Flush() error {
 	if m.readOnly {
 		return linuxerr.EPERM
 	}
+	if crashmut.On(crashmut.SuperblockFirst) {
+		// Mutation M3: dm_tm_pre_commit()'s flush leaves the blocks
+		// dirty, for CommitSuperblock to write after the superblock.
+		return nil
+	}
 	if err := m.writeDirty(); err != nil {
 		return err
 	}
@@ -477,6 +482,17 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 		}
 		m.evict()
 	}()
+	if crashmut.On(crashmut.SuperblockFirst) {
+		// Mutation M3: the superblock goes out first, the metadata it
+		// points to after it, with no flush between them.
+		if err := m.writeBack(sb); err != nil {
+			return fmt.Errorf("superblock write failed: %w", errors.Unwrap(err))
+		}
+		if err := m.writeDirty(); err != nil {
+			return err
+		}
+		return m.dev.Flush()
+	}
 	sb.dirty = false
 	others := m.nrDirty()
 	err := m.writeDirty()
@@ -484,7 +500,7 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	if err != nil {
 		return err
 	}
-	if others > 0 && !crashmut.On(crashmut.SuperblockFirst) {
+	if others > 0 {
 		if err := m.dev.Flush(); err != nil {
 			return fmt.Errorf("metadata device flush failed: %w", linuxerr.ToErrno(err))
 		}
@@ -531,15 +547,15 @@ func (m *Manager) Reset() {
 	}
 }
 
-// Close writes any dirty blocks (dm_block_manager_destroy() writes dirty
-// buffers back, read-only or not) and flushes the device.
+// Close is dm_block_manager_destroy(): dm_bufio_client_destroy() ->
+// drop_buffers() writes any dirty blocks back
+// (dm_bufio_write_dirty_buffers_async(), read-only or not) and sends no
+// flush. After dm_pool_metadata_close()'s commit nothing is dirty, so a
+// pool's teardown writes nothing.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.writeDirty(); err != nil {
-		return err
-	}
-	return m.dev.Flush()
+	return m.writeDirty()
 }
 
 // Locked counts blocks currently locked (tests use it to find leaks).

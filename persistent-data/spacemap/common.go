@@ -449,6 +449,11 @@ func (l *ll) findFree(begin, end uint64) (uint64, error) {
 // findCommonFree is sm_ll_find_common_free_block(): free both now and at the
 // last commit, so no block freed in this transaction is reused.
 func findCommonFree(old, cur *ll, begin, end uint64) (uint64, error) {
+	if crashmut.On(crashmut.ReuseFreed) {
+		// Mutation M4: search from the first block, so that a block freed
+		// in this transaction (behind the allocator's position) is found.
+		begin = 0
+	}
 	for {
 		b, err := cur.findFree(begin, cur.nrBlocks)
 		if err != nil {

@@ -521,8 +521,12 @@ func (tc *thinC) remapAndIssueOverwrite(bio *dmsim.Bio, dataBlock uint64, m *new
 	})
 	clone.Dev = tc.poolDev.Bdev
 	clone.Sector = dataBlock*spb + bio.Sector%spb
-	clone.Flags &^= dmsim.ReqPreflush | dmsim.ReqFUA
-	clone.Dev.Submit(clone)
+	// dm core sends a PREFLUSH apart before the data (dm_io_complete()
+	// resubmits the data without it); REQ_FUA stays on the write, which
+	// goes through issue() as remap_and_issue() sends it: a FUA write of a
+	// thin that changed waits for the worker's commit.
+	clone.Flags &^= dmsim.ReqPreflush
+	tc.issue(clone)
 }
 
 // scheduleInternalCopy is schedule_internal_copy().
