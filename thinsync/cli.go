@@ -13,7 +13,7 @@ import (
 const usage = `usage: thinsync COMMAND [OPTIONS]
   send    --pool POOL --id ID [--base ID] (--size SIZE | --dev NAME) [--base-size SIZE]
           [--meta DEV] [--compress none|zstd[:fastest|default|better]] [--checkpoint BYTES]
-          [--manifests DIR] [-o FILE|DEV|-] [--progress]
+          [--manifests DIR] [--origin DEV] [-o FILE|DEV|-] [--progress]
   recv    --pool POOL --id NEWID [--base ID] [-i FILE|DEV|-] [--state FILE|DEV]
           [--manifests DIR] [--resume | --abort] [--verify root|none]
   backup  --pool POOL --id ID --dev NAME --snap-id NEWSNAP --archive DIR --volume NAME [--compress C]
@@ -111,6 +111,7 @@ func (t *tool) cmdSend(args []string) error {
 	fs.StringVar(&o.Out, "o", "-", "")
 	fs.BoolVar(&o.Progress, "progress", false, "")
 	fs.StringVar(&o.Manifests, "manifests", "", "")
+	fs.StringVar(&o.Origin, "origin", "", "")
 	fs.Float64Var(&pause, "pause-held", 0, "") // test hook: hold the snapshot this long
 	if err := parse(fs, args); err != nil {
 		return err
