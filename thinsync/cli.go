@@ -16,6 +16,7 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
           [--manifests DIR] [--origin DEV] [-o FILE|DEV|-] [--progress]
   recv    --pool POOL --id NEWID [--base ID] [-i FILE|DEV|-] [--state FILE|DEV]
           [--manifests DIR] [--resume | --abort] [--verify root|none]
+  recv    --to FILE|DEV --undo FILE [-i FILE|DEV|-] [--resume | --abort] [--verify root|none]
   backup  --pool POOL --id ID --dev NAME --snap-id NEWSNAP --archive DIR --volume NAME [--compress C]
   restore --archive DIR --volume NAME [--seq N] --pool POOL --id NEWID
   consolidate --archive DIR --volume NAME [--seq N] [-o FILE|DEV|-]
@@ -157,10 +158,31 @@ func (t *tool) cmdRecv(args []string) error {
 	fs.BoolVar(&o.Abort, "abort", false, "")
 	fs.StringVar(&o.Verify, "verify", "root", "")
 	fs.StringVar(&o.Manifests, "manifests", "", "")
+	fs.StringVar(&o.To, "to", "", "")
+	fs.StringVar(&o.Undo, "undo", "", "")
 	fs.Uint64Var(&o.StopAfter, "stop-after-records", 0, "") // test hook
 	fs.BoolVar(&o.NoFlush, "no-flush", false, "")           // test hook
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if o.Verify != "root" && o.Verify != "none" {
+		return fail(ExitUsage, "recv: --verify root|none")
+	}
+	if o.To != "" {
+		if o.Undo == "" || o.Pool != "" || id >= 0 || o.State != "" || fs.NArg() != 0 {
+			return fail(ExitUsage, "recv: --to takes --undo, and no --pool, --id or --state (thinsync help)")
+		}
+		st, err := t.RecvInPlace(o)
+		if err != nil {
+			return err
+		}
+		if o.Abort {
+			fmt.Fprintf(t.sys.Stdout(), "thinsync: rolled back the receive into %s\n", o.To)
+			return nil
+		}
+		fmt.Fprintf(t.sys.Stdout(), "thinsync: received into %s: %d records (%d skipped on resume); wrote %d bytes, zeroed %d; root %s verified\n",
+			o.To, st.Records, st.Skipped, st.Written, st.Zeroed, Hex(st.Root)[:16])
+		return nil
 	}
 	if o.Pool == "" || id < 0 || fs.NArg() != 0 {
 		return fail(ExitUsage, "recv: --pool and --id are required (thinsync help)")

@@ -27,6 +27,8 @@ type RecvOpts struct {
 	// NoFlush (a test hook) skips the fsync after END: what a receiver
 	// without one risks (the pool commits only every second otherwise).
 	NoFlush bool
+	// To and Undo: an in-place receive onto a file or device (RecvInPlace).
+	To, Undo string
 	// StopAfter (a test hook) exits after that many DATA/ZERO records,
 	// without any cleanup, as if the process had been killed.
 	StopAfter uint64
@@ -66,19 +68,7 @@ func (t *tool) imageRoot(dev string, size, granule uint64) (*Manifest, error) {
 		return nil, fail(ExitError, "%s", errText(err))
 	}
 	defer f.Close()
-	m := NewManifest(size, granule)
-	buf := alignedBuf(int(granule))
-	for g := uint64(0); g < m.Granules(); g++ {
-		if t.sys.Killed() {
-			return nil, errKilled
-		}
-		off, n := m.Span(g)
-		if _, err := f.ReadAt(buf[:n], int64(off)); err != nil {
-			return nil, fail(ExitError, "read %s at %d: %s", dev, off, errText(err))
-		}
-		m.Set(g, buf[:n])
-	}
-	return m, nil
+	return t.readManifest(f, dev, size, granule)
 }
 
 // Recv receives a stream into a new thin (a snapshot of Base for an
