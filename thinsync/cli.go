@@ -21,6 +21,7 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
   restore --archive DIR --volume NAME [--seq N] --pool POOL --id NEWID
   consolidate --archive DIR --volume NAME [--seq N] [-o FILE|DEV|-]
   prune   --archive DIR --volume NAME --keep K
+  track   --pool POOL --id ID --dev NAME --snap-id NEWSNAP --state FILE|DEV [--reset]
   inspect [-v] FILE|DEV|-
   verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
 `
@@ -45,6 +46,8 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdArchive(args[0], args[1:])
 	case "verify":
 		err = t.cmdVerify(args[1:])
+	case "track":
+		err = t.cmdTrack(args[1:])
 	case "help", "--help", "-h":
 		io.WriteString(sys.Stdout(), usage)
 		return ExitOK
@@ -402,5 +405,36 @@ func (t *tool) cmdArchive(cmd string, args []string) error {
 		}
 		fmt.Fprintf(w, "thinsync: pruned %d backups of %s into a full one\n", n, volume)
 	}
+	return nil
+}
+
+func (t *tool) cmdTrack(args []string) error {
+	fs := t.flags("track")
+	o := &TrackOpts{}
+	var id, snap int64
+	fs.StringVar(&o.Pool, "pool", "", "")
+	fs.StringVar(&o.Dev, "dev", "", "")
+	fs.StringVar(&o.State, "state", "", "")
+	fs.Int64Var(&id, "id", -1, "")
+	fs.Int64Var(&snap, "snap-id", -1, "")
+	fs.BoolVar(&o.Reset, "reset", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.Pool == "" || o.Dev == "" || o.State == "" || id < 0 || snap < 0 || fs.NArg() != 0 {
+		return fail(ExitUsage, "track: --pool, --id, --dev, --snap-id and --state are required (thinsync help)")
+	}
+	o.ID, o.Snap = uint64(id), uint64(snap)
+	st, err := t.Track(o)
+	if err != nil {
+		return err
+	}
+	w := t.sys.Stdout()
+	if st.First {
+		fmt.Fprintf(w, "thinsync: tracking thin %d from snapshot %d (%d-byte granules)\n", o.ID, st.Base, st.Granule)
+		return nil
+	}
+	fmt.Fprintf(w, "thinsync: tracking thin %d: base snapshot %d (deleted %d); delta %d granules, %d new; changed in %d runs: %d granules (%d bytes): %s\n",
+		o.ID, st.Base, st.Old, st.DeltaGranules, st.New, st.RunsSinceStart, st.Changed, st.Changed*st.Granule, formatRuns(st.ChangedRanges))
 	return nil
 }
