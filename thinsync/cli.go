@@ -23,7 +23,8 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
   prune   --archive DIR --volume NAME --keep K
   track   --pool POOL --id ID --dev NAME --snap-id NEWSNAP --state FILE|DEV [--reset]
   inspect [-v] FILE|DEV|-
-  verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
+  verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-
+           | --archive DIR --volume NAME [--seq N])
 `
 
 // Main runs thinsync with args (without the program name) and returns its
@@ -277,10 +278,22 @@ func (t *tool) cmdVerify(args []string) error {
 	granule := fs.Uint64("granule", 65536, "")
 	root := fs.String("root", "", "")
 	stream := fs.String("stream", "", "")
+	archive := fs.String("archive", "", "")
+	volume := fs.String("volume", "", "")
+	seq := fs.Int("seq", 0, "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch {
+	case *archive != "" && *volume != "":
+		// Consolidate checks every stream of the chain against its chain
+		// line and the composed image against the recorded root.
+		e, err := t.Consolidate(*archive, *volume, *seq, io.Discard, "none")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(t.sys.Stdout(), "thinsync: archive %s of %s is whole; root %s\n", *volume, *archive, Hex(e.Root)[:16])
+		return nil
 	case *stream != "":
 		r, closeIn, err := t.openIn(*stream)
 		if err != nil {
@@ -319,7 +332,7 @@ func (t *tool) cmdVerify(args []string) error {
 		fmt.Fprintf(t.sys.Stdout(), "thinsync: %s root %s\n", *dev, got)
 		return nil
 	}
-	return fail(ExitUsage, "verify: --stream, or --dev with --size (thinsync help)")
+	return fail(ExitUsage, "verify: --stream, --archive with --volume, or --dev with --size (thinsync help)")
 }
 
 func (t *tool) cmdArchive(cmd string, args []string) error {
