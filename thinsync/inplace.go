@@ -16,7 +16,9 @@ import (
 // reach its end can be rolled back (--abort) or continued (--resume).
 //
 // The undo file: the two state slots of state.go in its first 8 KiB, then
-// a log of entries from offset 8192, each a 32-byte header — "THNUNDO1",
+// a log of entries from offset 8192, each a 32-byte header — "THNU", the
+// receive's generation u32 (the state sequence that began it: entries
+// left by an earlier receive on a reused device are not this one's),
 // volume offset u64, length u64, CRC-32C u32 of the data, CRC-32C u32 of
 // the header's first 28 bytes — and the old data. An entry is synced
 // before the target is written: a crash leaves at most a torn last entry,
@@ -24,7 +26,7 @@ import (
 // first, so the oldest copy of a range (the data before the receive) wins
 // when a resume logged the range again.
 const (
-	undoMagic = "THNUNDO1"
+	undoMagic = "THNU"
 	undoLog   = 2 * slotSize
 	undoHdr   = 32
 )
@@ -32,9 +34,10 @@ const (
 // undoEntry is one logged range: the old data sits at pos+undoHdr.
 type undoEntry struct{ pos, off, n uint64 }
 
-func encodeUndo(off uint64, data []byte) []byte {
+func encodeUndo(gen uint32, off uint64, data []byte) []byte {
 	h := make([]byte, undoHdr)
 	copy(h, undoMagic)
+	binary.LittleEndian.PutUint32(h[4:], gen)
 	binary.LittleEndian.PutUint64(h[8:], off)
 	binary.LittleEndian.PutUint64(h[16:], uint64(len(data)))
 	binary.LittleEndian.PutUint32(h[24:], crc32.Checksum(data, castagnoli))
@@ -44,12 +47,12 @@ func encodeUndo(off uint64, data []byte) []byte {
 
 // scanUndo returns the whole entries of the log, in order, and where the
 // next one goes.
-func scanUndo(u File, maxLen uint64) ([]undoEntry, uint64) {
+func scanUndo(u File, gen uint32, maxLen uint64) ([]undoEntry, uint64) {
 	var es []undoEntry
 	pos := uint64(undoLog)
 	h := make([]byte, undoHdr)
 	for {
-		if n, _ := u.ReadAt(h, int64(pos)); n < undoHdr || string(h[:8]) != undoMagic ||
+		if n, _ := u.ReadAt(h, int64(pos)); n < undoHdr || string(h[:4]) != undoMagic || binary.LittleEndian.Uint32(h[4:]) != gen ||
 			crc32.Checksum(h[:28], castagnoli) != binary.LittleEndian.Uint32(h[28:]) {
 			return es, pos
 		}
@@ -69,8 +72,8 @@ func scanUndo(u File, maxLen uint64) ([]undoEntry, uint64) {
 
 // rollback writes the logged old data back, newest entry first, and
 // syncs the target.
-func (t *tool) rollback(f File, to string, u File, granule uint64) error {
-	es, _ := scanUndo(u, granule)
+func (t *tool) rollback(f File, to string, u File, gen uint32, granule uint64) error {
+	es, _ := scanUndo(u, gen, granule)
 	buf := alignedBuf(int(granule))
 	for i := len(es) - 1; i >= 0; i-- {
 		e := es[i]
@@ -175,7 +178,7 @@ func (t *tool) RecvInPlace(o *RecvOpts) (st *RecvStats, err error) {
 			return nil, err
 		}
 		defer u.Close()
-		if err := t.rollback(f, o.To, u, granule); err != nil {
+		if err := t.rollback(f, o.To, u, uint32(prev.num("gen")), granule); err != nil {
 			return nil, err
 		}
 		return &RecvStats{}, save(map[string]string{"phase": "aborted", "to": o.To, "stream": prev.get("stream")})
@@ -222,13 +225,20 @@ func (t *tool) RecvInPlace(o *RecvOpts) (st *RecvStats, err error) {
 		return nil, err
 	}
 	defer u.Close()
+	// The generation: the sequence of the state that begins this receive.
+	gen := uint32(1)
+	if o.Resume {
+		gen = uint32(prev.num("gen"))
+	} else if prev != nil {
+		gen = uint32(prev.Seq + 1)
+	}
 	state := func(pos int64) error {
 		return save(map[string]string{"phase": "receiving", "to": o.To, "stream": id, "pos": fmt.Sprint(pos),
-			"size": fmt.Sprint(b.Size), "granule": fmt.Sprint(granule)})
+			"size": fmt.Sprint(b.Size), "granule": fmt.Sprint(granule), "gen": fmt.Sprint(gen)})
 	}
 	logEnd := uint64(undoLog)
 	if o.Resume {
-		_, logEnd = scanUndo(u, granule)
+		_, logEnd = scanUndo(u, gen, granule)
 	} else if err := state(0); err != nil {
 		return nil, err
 	}
@@ -238,7 +248,7 @@ func (t *tool) RecvInPlace(o *RecvOpts) (st *RecvStats, err error) {
 			return
 		}
 		// Whatever went wrong, the target gets its old data back.
-		if rerr := t.rollback(f, o.To, u, granule); rerr != nil {
+		if rerr := t.rollback(f, o.To, u, gen, granule); rerr != nil {
 			fmt.Fprintf(t.sys.Stderr(), "thinsync: %v (the undo file is kept: --abort)\n", rerr)
 			return
 		}
@@ -264,7 +274,7 @@ func (t *tool) RecvInPlace(o *RecvOpts) (st *RecvStats, err error) {
 		if string(old[:n]) == string(data) {
 			return nil
 		}
-		if _, err := u.WriteAt(encodeUndo(off, old[:n]), int64(logEnd)); err != nil {
+		if _, err := u.WriteAt(encodeUndo(gen, off, old[:n]), int64(logEnd)); err != nil {
 			return fail(ExitState, "undo %s: %s", o.Undo, errText(err))
 		}
 		if err := u.Sync(); err != nil {

@@ -25,7 +25,15 @@ func status(t testing.TB, m *script.Machine, line string) (int, string) {
 // "want" is what the disk must hold afterwards: the image of snapshot 1
 // or 2 (md5), after the exit statuses of the lines.
 func TestRecvInPlace(t *testing.T) {
-	const recv = "thinsync recv --to $DISK_t --undo /tmp/undo"
+	// The undo in a file (truncated by each new receive) and on a device
+	// (not truncated: the entries of the first receive stay behind).
+	for _, undo := range []string{"/tmp/undo", "$DISK_u"} {
+		t.Run(undo, func(t *testing.T) { testRecvInPlace(t, undo) })
+	}
+}
+
+func testRecvInPlace(t *testing.T, undo string) {
+	recv := "thinsync recv --to $DISK_t --undo " + undo
 	for _, tc := range []struct {
 		name  string
 		lines []string
@@ -41,12 +49,12 @@ func TestRecvInPlace(t *testing.T) {
 		{"nothing to abort", []string{recv + " --abort"}, []int{10}, 1, "nothing to abort"},
 		{"wrong base", []string{recv + " -i /tmp/s2", recv + " -i /tmp/s2"}, []int{0, 5}, 2, "not the stream's base"},
 		{"truncated stream rolls back", []string{"head -c 200000 /tmp/s2 | " + recv}, []int{3}, 1, "stream refused"},
-		{"size mismatch", []string{"thinsync recv --to $DISK_small --undo /tmp/undo -i /tmp/s2"}, []int{7}, 1, "the stream's volume"},
+		{"size mismatch", []string{"thinsync recv --to $DISK_small --undo " + undo + " -i /tmp/s2"}, []int{7}, 1, "the stream's volume"},
 		{"target in use", []string{`dmsetup create hold --table "0 8 linear $DISK_t 0"`, recv + " -i /tmp/s2", "dmsetup remove hold"}, []int{0, 6, 0}, 1, "open or mounted"},
 		{"no undo", []string{"thinsync recv --to $DISK_t -i /tmp/s2"}, []int{2}, 1, "--to takes --undo"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := machine(t, script.Disk{Name: "t", Size: 4 << 20}, script.Disk{Name: "small", Size: 2 << 20})
+			m := machine(t, script.Disk{Name: "t", Size: 4 << 20}, script.Disk{Name: "small", Size: 2 << 20}, script.Disk{Name: "u", Size: 4 << 20})
 			run(t, m, `dmsetup create thin --table "0 8192 thin /dev/mapper/pool 0"`,
 				"seq 1 300000 | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none",
 				"dmsetup suspend thin", `dmsetup message pool 0 "create_snap 1 0"`, "dmsetup resume thin",
