@@ -258,12 +258,7 @@ func (t *tool) RecvInPlace(o *RecvOpts) (st *RecvStats, err error) {
 	old := alignedBuf(int(granule))
 	buf := alignedBuf(int(granule))
 	zero := alignedBuf(int(granule))
-	writeErr := func(op string, off uint64, err error) error {
-		if linuxerr.ToErrno(err) == linuxerr.ENOSPC {
-			return fail(ExitNoSpace, "%s %s at %d: %s", op, o.To, off, errText(err))
-		}
-		return fail(ExitError, "%s %s at %d: %s", op, o.To, off, errText(err))
-	}
+	writeErr := func(op string, off uint64, err error) error { return ioFail(op, o.To, off, err) }
 	// put logs the old data of [off, off+len(data)) and then writes data;
 	// a range that already holds data is left alone.
 	put := func(off uint64, data []byte) error {

@@ -221,12 +221,7 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	buf := alignedBuf(int(granule))
 	zero := alignedBuf(int(granule))
 	touched := granuleSet{}
-	writeErr := func(op string, off uint64, err error) error {
-		if linuxerr.ToErrno(err) == linuxerr.ENOSPC {
-			return fail(ExitNoSpace, "%s %s at %d: %s", op, a.dev, off, errText(err))
-		}
-		return fail(ExitError, "%s %s at %d: %s", op, a.dev, off, errText(err))
-	}
+	writeErr := func(op string, off uint64, err error) error { return ioFail(op, a.dev, off, err) }
 	zeroRange := func(off, n uint64) error {
 		lo := (off + granule - 1) / granule * granule
 		hi := (off + n) / granule * granule
@@ -336,6 +331,15 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		}
 	}
 	return st, nil
+}
+
+// ioFail is a failed write or flush of a receive's target: exit 9 when
+// the pool ran out of space (ENOSPC), else 1.
+func ioFail(op, dev string, off uint64, err error) error {
+	if linuxerr.ToErrno(err) == linuxerr.ENOSPC {
+		return fail(ExitNoSpace, "%s %s at %d: %s", op, dev, off, errText(err))
+	}
+	return fail(ExitError, "%s %s at %d: %s", op, dev, off, errText(err))
 }
 
 // verifyRoot reads the received image back after its flush: every granule

@@ -158,22 +158,7 @@ func (t *tool) Track(o *TrackOpts) (*TrackStats, error) {
 }
 
 func (t *tool) writeTrackMap(name string, slot int, granules uint64, bitmap []byte) error {
-	flag := ORdWr
-	if !t.sys.IsDevice(name) {
-		flag |= OCreate
-	}
-	f, err := t.sys.Open(name, flag)
-	if err != nil {
-		return fail(ExitState, "state %s: %s", name, errText(err))
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(bitmap, int64(2*slotSize+uint64(slot)*mapArea(granules))); err != nil {
-		return fail(ExitState, "state %s: %s", name, errText(err))
-	}
-	if err := f.Sync(); err != nil {
-		return fail(ExitState, "state %s: %s", name, errText(err))
-	}
-	return nil
+	return t.writeSynced(name, bitmap, int64(2*slotSize+uint64(slot)*mapArea(granules)))
 }
 
 // formatRuns renders granule runs as "a-b,c" (inclusive), or "none".
