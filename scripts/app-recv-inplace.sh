@@ -7,7 +7,7 @@
 # disk: data 64M
 # disk: target 4M
 # disk: small 2M
-# disk: undo 4M
+# disk: undo 8M
 dmsetup create pool --table "0 131072 thin-pool $DISK_meta $DISK_data 128 0"
 dmsetup message pool 0 "create_thin 0"
 dmsetup create thin --table "0 8192 thin /dev/mapper/pool 0"

@@ -54,7 +54,7 @@ func testRecvInPlace(t *testing.T, undo string) {
 		{"no undo", []string{"thinsync recv --to $DISK_t -i /tmp/s2"}, []int{2}, 1, "--to takes --undo"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := machine(t, script.Disk{Name: "t", Size: 4 << 20}, script.Disk{Name: "small", Size: 2 << 20}, script.Disk{Name: "u", Size: 4 << 20})
+			m := machine(t, script.Disk{Name: "t", Size: 4 << 20}, script.Disk{Name: "small", Size: 2 << 20}, script.Disk{Name: "u", Size: 8 << 20})
 			run(t, m, `dmsetup create thin --table "0 8192 thin /dev/mapper/pool 0"`,
 				"seq 1 300000 | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none",
 				"dmsetup suspend thin", `dmsetup message pool 0 "create_snap 1 0"`, "dmsetup resume thin",

@@ -104,6 +104,23 @@ func (s *sys) Sleep(d time.Duration) {
 // file adapts a userland.File.
 type file struct{ userland.File }
 
+// WriteAt writes all of p or fails, as os.File.WriteAt does on Linux: a
+// short write (at a device's end) is retried, and the retry gets ENOSPC.
+func (f file) WriteAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := f.File.WriteAt(p[done:], off+int64(done))
+		done += n
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, io.ErrShortWrite
+		}
+	}
+	return done, nil
+}
+
 func (f file) Sync() error {
 	if s, ok := f.File.(userland.Syncer); ok {
 		return s.Sync()
