@@ -7,6 +7,7 @@ package simcmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"strings"
@@ -112,6 +113,10 @@ func (f file) WriteAt(p []byte, off int64) (int, error) {
 		n, err := f.File.WriteAt(p[done:], off+int64(done))
 		done += n
 		if err != nil {
+			var pe *fs.PathError
+			if !errors.As(err, &pe) {
+				err = &fs.PathError{Op: "write", Path: f.Name(), Err: err} // as os.File
+			}
 			return done, err
 		}
 		if n == 0 {
