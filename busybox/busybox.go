@@ -1,7 +1,8 @@
 // Package busybox holds the busybox 1.35 applets the scenario scripts use:
 // the block-device tools (dd, blkdiscard, blockdev, losetup), the kernel's
 // (modprobe, dmesg, sync), the text tools (cat, head, tail, od, grep, cut,
-// tr, sed, wc, md5sum, cmp, seq, yes, truncate), sleep and timeout in
+// tr, sed, wc, md5sum, cmp, seq, yes, truncate), mkdir and ln (which make
+// directories and symlinks in devtmpfs), sleep and timeout in
 // virtual time, and ash's builtins echo, printf, true and false.
 //
 // Each applet lives in a file of its own and registers itself with

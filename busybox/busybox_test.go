@@ -226,6 +226,22 @@ var bbCases = []bbCase{
 	{name: "blkdiscard-usage", args: []string{"blkdiscard"}},
 	{name: "blkdiscard-missing", args: []string{"blkdiscard", "nonexist"}},
 	{name: "losetup-usage", args: []string{"losetup", "-x"}},
+	{name: "mkdir-usage", args: []string{"mkdir"}},
+	{name: "mkdir-one", args: []string{"mkdir", "d"}},
+	{name: "mkdir-exists", args: []string{"mkdir", "w.txt"}},
+	{name: "mkdir-p-exists", args: []string{"mkdir", "-p", "w.txt"}},
+	{name: "mkdir-no-parent", args: []string{"mkdir", "a/b"}},
+	{name: "mkdir-p", args: []string{"mkdir", "-p", "a//b/c/"}},
+	{name: "mkdir-p-verbose", args: []string{"mkdir", "-pv", "x/y"}},
+	{name: "mkdir-p-under-file", args: []string{"mkdir", "-p", "w.txt/x"}},
+	{name: "mkdir-bad-mode", args: []string{"mkdir", "-m", "9", "d"}},
+	{name: "mkdir-mode", args: []string{"mkdir", "-m", "u+rwx,go=rx", "d"}},
+	{name: "mkdir-some-fail", args: []string{"mkdir", "d", "w.txt", "e"}},
+	{name: "ln-usage", args: []string{"ln"}},
+	{name: "ln-bad-option", args: []string{"ln", "-x", "a", "b"}},
+	{name: "ln-T-three", args: []string{"ln", "-sT", "a", "b", "c"}},
+	{name: "ln-hard-missing", args: []string{"ln", "nonexist", "b"}},
+	{name: "ln-s-exists", args: []string{"ln", "-s", "/x", "w.txt"}},
 }
 
 const bbGolden = "testdata/busybox.json"

@@ -88,6 +88,46 @@ dmsetup message a 0`,
 				"$ dmsetup message a x hi\n! Invalid sector.\n! Command failed.\n[exit 1]\n" +
 				"$ dmsetup message a 12abc hi\n! Invalid sector.\n! Command failed.\n[exit 1]\n" +
 				"$ dmsetup message a 0\n! No message supplied.\n! device-mapper: message ioctl on a  failed: Invalid argument\n! Command failed.\n[exit 1]\n"},
+		// Not a terminal: tree lines stop at 80 columns (_out_char); nameless
+		// nodes are skipped with -o nodevice, their children still drawn.
+		{"tree-compact-inverted-and-cut", `dmsetup create base --table "0 64 linear $DISK_a 0"
+dmsetup create ` + strings.Repeat("n", 70) + ` --table "0 8 linear /dev/mapper/base 0"
+dmsetup create top --table "0 8 linear /dev/mapper/base 8"
+dmsetup ls --tree -o c
+dmsetup ls --tree -o inv,nodev
+dmsetup ls --tree
+dmsetup ls --tree -o notrunc,d,rw
+dmsetup ls --tree -o ascii,bogus`,
+			"$ dmsetup create base --table \"0 64 linear $DISK_a 0\"\n[exit 0]\n" +
+				"$ dmsetup create " + strings.Repeat("n", 70) + " --table \"0 8 linear /dev/mapper/base 0\"\n[exit 0]\n" +
+				"$ dmsetup create top --table \"0 8 linear /dev/mapper/base 8\"\n[exit 0]\n" +
+				"$ dmsetup ls --tree -o c\n| " + strings.Repeat("n", 70) + " (253:1)-...\n" +
+				"| top (253:2)---base (253:0)--- (254:0)\n[exit 0]\n" +
+				"$ dmsetup ls --tree -o inv,nodev\n|  `-base\n|     |-" + strings.Repeat("n", 70) + "\n|     `-top\n[exit 0]\n" +
+				"$ dmsetup ls --tree\n| " + strings.Repeat("n", 70) + " (253:1)\n|  `-base (253:0)\n|     `- (254:0)\n" +
+				"| top (253:2)\n|  `-base (253:0)\n|     `- (254:0)\n[exit 0]\n" +
+				"$ dmsetup ls --tree -o notrunc,d,rw\n| " + strings.Repeat("n", 70) + " (253:1) [RW]\n|  `-base (253:0) [RW]\n|     `- (254:0)\n" +
+				"| top (253:2) [RW]\n|  `-base (253:0) [RW]\n|     `- (254:0)\n[exit 0]\n" +
+				"$ dmsetup ls --tree -o ascii,bogus\n! Tree options not recognised: bogus.\n! Couldn't process command line.\n[exit 1]\n"},
+		// The kernel holds mangled names and uuids; mangle checks the uuid first.
+		{"names-mangled-for-the-kernel", `dmsetup create 'a b' -u 'u v' --table "0 8 linear $DISK_a 0"
+dmsetup create --manglename none 'c d' --table "0 8 linear $DISK_a 0"
+echo /dev/mapper/*
+dmsetup ls
+dmsetup info -c --manglename none -o name,uuid
+dmsetup mangle
+dmsetup ls
+dmsetup --manglename none mangle 'a\x20b'`,
+			"$ dmsetup create 'a b' -u 'u v' --table \"0 8 linear $DISK_a 0\"\n[exit 0]\n" +
+				"$ dmsetup create --manglename none 'c d' --table \"0 8 linear $DISK_a 0\"\n[exit 0]\n" +
+				"$ echo /dev/mapper/*\n| /dev/mapper/a\\x20b /dev/mapper/c d /dev/mapper/control\n[exit 0]\n" +
+				"$ dmsetup ls\n! The name \"c d\" should be mangled but it contains blacklisted characters.\n! Command failed.\n[exit 1]\n" +
+				"$ dmsetup info -c --manglename none -o name,uuid\n| Name             UUID                            \n" +
+				"| a\\x20b           u\\x20v                          \n| c d                                              \n[exit 0]\n" +
+				"$ dmsetup mangle\n| a\\x20b: u\\x20v: name and UUID already in correct form\n| c d: renaming to c\\x20d\n[exit 0]\n" +
+				"$ dmsetup ls\n| a b\t(253:0)\n| c d\t(253:1)\n[exit 0]\n" +
+				"$ dmsetup --manglename none mangle 'a\\x20b'\n" +
+				"! a\\x20b: u\\x20v: UUID in incorrect form. \n! Unable to change device UUID. The device must be deactivated first.\n! Command failed.\n[exit 1]\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

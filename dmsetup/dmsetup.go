@@ -104,6 +104,7 @@ type cmdCtx struct {
 	report           *report
 	cmdName          string
 	conciseOutput    bool // table --concise printed a device
+	treeOpts         *treeOpts
 }
 
 // switches is dmsetup's _switches[]: how many times each option was given.
@@ -183,7 +184,7 @@ func init() {
 		{name: "table", maxArgs: unlimited, repeatable: perDeviceSelect, fn: (*cmdCtx).status},
 		{name: "wait", maxArgs: 2, fn: (*cmdCtx).wait},
 		{name: "mknodes", maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).mknodes},
-		{name: "mangle", maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).unsupported},
+		{name: "mangle", maxArgs: unlimited, repeatable: perDevice, fn: (*cmdCtx).mangle},
 		{name: "udevcreatecookie", maxArgs: 0, fn: (*cmdCtx).unsupported},
 		{name: "udevreleasecookie", maxArgs: 1, fn: (*cmdCtx).unsupported},
 		{name: "udevflags", minArgs: 1, maxArgs: 1, fn: (*cmdCtx).unsupported},
@@ -638,7 +639,10 @@ func asNumErr(err error, target **strconv.NumError) bool {
 // processOptions is _process_options: -o for ls/deps (devno, blkdevname,
 // devname); columns and --tree handle -o themselves.
 func (d *cmdCtx) processOptions() bool {
-	if d.switches.given(optTree) || d.switches.given(optColumns) || !d.switches.given(optOptions) {
+	if d.switches.given(optTree) {
+		return d.processTreeOptions()
+	}
+	if d.switches.given(optColumns) || !d.switches.given(optOptions) {
 		return true
 	}
 	opts := d.strArg[optOptions]

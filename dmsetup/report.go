@@ -96,14 +96,14 @@ var fieldDefs = []fieldDef{
 		return d.mangled(o.t.info.Name, "name", dmNameLen)
 	}},
 	{drTask, kindString, "UnmangledName", 16, "unmangled_name", func(d *cmdCtx, o *reportObj) (string, bool) {
-		return d.unmangled(o.t.info.Name, "name")
+		return d.answerUnmangled(o.t.info.Name, "name")
 	}},
 	{drTask, kindString, "UUID", 32, "uuid", func(_ *cmdCtx, o *reportObj) (string, bool) { return o.t.info.UUID, true }},
 	{drTask, kindString, "MangledUUID", 32, "mangled_uuid", func(d *cmdCtx, o *reportObj) (string, bool) {
 		return d.mangled(o.t.info.UUID, "UUID", dmUUIDLen)
 	}},
 	{drTask, kindString, "UnmangledUUID", 32, "unmangled_uuid", func(d *cmdCtx, o *reportObj) (string, bool) {
-		return d.unmangled(o.t.info.UUID, "UUID")
+		return d.answerUnmangled(o.t.info.UUID, "UUID")
 	}},
 	{drTask, kindNumber, "RAhead", 6, "read_ahead", func(d *cmdCtx, o *reportObj) (string, bool) {
 		ra, ok := d.readAhead(o.t.info.Name, o.t.info.Dev)
@@ -696,13 +696,27 @@ func (r *report) formatField(b *strings.Builder, f *reportField, v string) {
 	case !r.aligned:
 		b.WriteString(v)
 	case f.def.kind == kindNumber:
-		fmt.Fprintf(b, "%*s", f.width, v)
+		b.WriteString(padBytes(v, f.width, true))
 	default:
-		fmt.Fprintf(b, "%-*s", f.width, v)
+		b.WriteString(padBytes(v, f.width, false))
 	}
 	if r.prefixes && r.quoted {
 		b.WriteByte('\'')
 	}
+}
+
+// padBytes pads v with spaces to width bytes, as C's printf("%*s") and
+// "%-*s" do: they count bytes, not characters, so UTF-8 names get less
+// padding than Go's fmt would give them.
+func padBytes(v string, width int, right bool) string {
+	if len(v) >= width {
+		return v
+	}
+	pad := strings.Repeat(" ", width-len(v))
+	if right {
+		return pad + v
+	}
+	return v + pad
 }
 
 // output is dm_report_output (after dm_report_column_headings).
@@ -745,7 +759,7 @@ func (r *report) output(w io.Writer) {
 				if len(h) > f.width {
 					h = h[:f.width]
 				}
-				fmt.Fprintf(&b, "%-*s", f.width, h)
+				b.WriteString(padBytes(h, f.width, false))
 			} else {
 				b.WriteString(f.def.heading)
 			}
@@ -966,6 +980,10 @@ func whitelisted(c byte) bool {
 
 // manglingMode is dm_get_name_mangling_mode: --manglename, or auto.
 func (d *cmdCtx) manglingMode() string {
+	if d.cmdName == "mangle" {
+		// dmsetup mangle sees names and uuids as the kernel has them
+		return "none"
+	}
 	if m, ok := d.strArg[optMangleName]; ok {
 		return strings.ToLower(m)
 	}
@@ -1027,7 +1045,16 @@ func (d *cmdCtx) mangled(s, what string, bufLen int) (string, bool) {
 	return s, true
 }
 
-// unmangled is dm_task_get_name_unmangled / _uuid_unmangled
+// answerUnmangled is dm_task_get_name_unmangled / _uuid_unmangled: unless
+// the mode is none, the ioctl's answer is already unmangled.
+func (d *cmdCtx) answerUnmangled(s, what string) (string, bool) {
+	if d.manglingMode() != "none" {
+		return s, true
+	}
+	return d.unmangled(s, what)
+}
+
+// unmangled is unmangle_string as dm_task_get_name_unmangled / _uuid_unmangled use it
 // (unmangle_string): \xNN sequences decoded; unless the mode is none, a
 // character off the whitelist is an error.
 func (d *cmdCtx) unmangled(s, what string) (string, bool) {

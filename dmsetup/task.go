@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +20,12 @@ type Kernel interface {
 	Mknod(path string, dev dmsim.DevT) error
 	Unlink(path string) error
 	DevNodes(dir string) map[string]dmsim.DevT
-	// DevFileNames lists the regular files (not nodes) in a /dev directory.
-	DevFileNames(dir string) []string
+	// DevStat is stat(2) (follow) or lstat(2) of a path under /dev;
+	// resolved is where the lookup ended.
+	DevStat(p string, follow bool) (e dmsim.DevEntry, resolved string, err error)
+	// DevReadDir lists a /dev directory in getdents(2)'s order.
+	DevReadDir(dir string) ([]string, error)
+	Rename(oldp, newp string) error
 	LookupBdev(path string) (dmsim.BlockDevice, error)
 	BdevByDevT(d dmsim.DevT) (dmsim.BlockDevice, error)
 	SysfsRead(path string) (string, error)
@@ -119,8 +122,67 @@ func (t *task) setName(name string) bool {
 		t.d.errorf("Name \"%s\" too long.", name)
 		return false
 	}
-	t.name = name
+	m, ok := t.d.mangleForKernel(name, "name", "Failed to mangle device name \"%s\".")
+	if !ok {
+		return false
+	}
+	t.name = m
 	return true
+}
+
+// mangleForKernel is what _dm_task_set_name and dm_task_set_newname do to a
+// name before it reaches the kernel: in auto mode a name holding "\x5cx" is
+// refused (check_multiple_mangled_string_allowed), and unless the mode is
+// none, characters udev does not allow become \xNN (mangle_string).
+func (d *cmdCtx) mangleForKernel(s, what, failMsg string) (string, bool) {
+	mode := d.manglingMode()
+	if mode == "auto" && strings.Contains(s, `\x5cx`) {
+		d.errorf("The %s \"%s\" seems to be mangled more than once. This is not allowed in auto mode.", what, s)
+		return "", false
+	}
+	if mode == "none" {
+		return s, true
+	}
+	m, ok := d.mangled(s, what, dmNameLen)
+	if !ok {
+		d.errorf(failMsg, s)
+		return "", false
+	}
+	return m, true
+}
+
+// unmangleAnswer is _dm_ioctl_unmangle_names and _uuids: the names and
+// uuid the kernel returns are shown unmangled unless the mode is none; a
+// name holding characters udev does not allow fails the ioctl (each such
+// name of a list is reported).
+func (t *task) unmangleAnswer() bool {
+	d := t.d
+	if d.manglingMode() == "none" {
+		return true
+	}
+	ok := true
+	un := func(s, what string) string {
+		if s == "" {
+			return s
+		}
+		if d.manglingMode() == "auto" && strings.Contains(s, `\x5cx`) {
+			d.errorf("The %s \"%s\" seems to be mangled more than once. This is not allowed in auto mode.", what, s)
+			ok = false
+			return s
+		}
+		u, good := d.unmangled(s, what)
+		if !good {
+			ok = false
+			return s
+		}
+		return u
+	}
+	t.info.Name = un(t.info.Name, "name")
+	t.info.UUID = un(t.info.UUID, "UUID")
+	for i := range t.names {
+		t.names[i].Name = un(t.names[i].Name, "name")
+	}
+	return ok
 }
 
 func (t *task) setNameFromPath(p, base string) bool {
@@ -166,10 +228,12 @@ func (t *task) setNameFromPath(p, base string) bool {
 // must fit DM_UUID_LEN in its mangled form.
 func (t *task) setUUID(uuid string) bool {
 	if t.d.manglingMode() != "none" {
-		if _, ok := t.d.mangled(uuid, "UUID", dmUUIDLen); !ok {
+		m, ok := t.d.mangled(uuid, "UUID", dmUUIDLen)
+		if !ok {
 			t.d.errorf("Failed to mangle device uuid \"%s\".", uuid)
 			return false
 		}
+		uuid = m
 	}
 	t.uuid = uuid
 	return true
@@ -187,7 +251,11 @@ func (t *task) setNewName(n string) bool {
 		t.d.errorf("Non empty new name is required.")
 		return false
 	}
-	t.newName = n
+	m, ok := t.d.mangleForKernel(n, "new name", "Failed to mangle new device name \"%s\".")
+	if !ok {
+		return false
+	}
+	t.newName = m
 	return true
 }
 
@@ -252,7 +320,8 @@ func (t *task) run() bool {
 		return false
 	}
 	t.exists = true
-	return t.nodeOps()
+	ok := t.nodeOps()
+	return t.unmangleAnswer() && ok
 }
 
 // ioctl performs the kernel call as a clock actor.
@@ -420,78 +489,95 @@ func (d *cmdCtx) statDev(p string) (dmsim.DevT, bool) {
 	return b.Dev(), true
 }
 
-// isMapperFile reports whether /dev/mapper/name is a regular file, not a
-// node (stat()'s S_ISBLK fails).
-func (d *cmdCtx) isMapperFile(name string) bool {
-	for _, n := range d.k.DevFileNames(dmDir) {
-		if n == name {
-			return true
-		}
+// statNode is stat(2) (follow) or lstat(2) of a /dev/mapper path. A
+// symlink that leads out of /dev finds nothing dmsim's kernel has.
+func (d *cmdCtx) statNode(p string, follow bool) (dmsim.DevEntry, error) {
+	e, resolved, err := d.k.DevStat(p, follow)
+	if err == nil && resolved != "/dev" && !strings.HasPrefix(resolved, "/dev/") {
+		err = linuxerr.ENOENT
 	}
-	return false
+	return e, err
 }
 
-// addNode is _add_dev_node(): an existing node with the right number is
-// kept, one with another number replaced; anything but a block device in
-// the way is an error, and stays.
+// addNode is _add_dev_node(): stat() (through a symlink) finds a block
+// device: kept if it has the right number, else unlinked (a symlink to
+// another device goes) and made anew; anything else in the way is an
+// error and stays. mknod's EEXIST is ignored, so a dangling symlink is
+// left and chown() through it fails.
 func (d *cmdCtx) addNode(name string, dev dmsim.DevT) {
 	p := dmDir + "/" + name
-	if d.isMapperFile(name) {
-		d.errorf("A non-block device file at '%s' is already present", p)
-		return
-	}
-	if cur, ok := d.mapperNodes()[name]; ok {
-		if cur == dev {
+	if e, err := d.statNode(p, true); err == nil {
+		if e.Kind != dmsim.DevBlk {
+			d.errorf("A non-block device file at '%s' is already present", p)
 			return
 		}
-		_ = d.k.Unlink(p)
+		if e.Dev == dev {
+			return
+		}
+		if err := d.k.Unlink(p); err != nil {
+			d.errorf("Unable to unlink device node for '%s'", name)
+			return
+		}
 	}
 	if err := d.k.Mknod(p, dev); err != nil && linuxerr.ToErrno(err) != linuxerr.EEXIST {
 		d.errorf("%s: mknod for %s failed: %s", p, name, linuxerr.Strerror(err))
+		return
+	}
+	if _, err := d.statNode(p, true); err != nil {
+		d.errorf("%s: chown failed: %s", p, linuxerr.Strerror(err))
 	}
 }
 
-// rmNode is _rm_dev_node(): whatever is at the name goes (lstat, unlink).
+// rmNode is _rm_dev_node(): whatever lstat() finds at the name goes (a
+// symlink, not its target); a directory cannot be unlinked.
 func (d *cmdCtx) rmNode(name string) {
-	if _, ok := d.mapperNodes()[name]; !ok && !d.isMapperFile(name) {
+	p := dmDir + "/" + name
+	if _, err := d.statNode(p, false); err != nil {
 		return
 	}
-	if err := d.k.Unlink(dmDir + "/" + name); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
-		d.errorf("%s: unlink failed: %s", dmDir+"/"+name, linuxerr.Strerror(err))
+	if err := d.k.Unlink(p); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
+		d.errorf("Unable to unlink device node for '%s'", name)
 	}
 }
 
-// renameNode is _rename_dev_node(): a non-block file at the new name stops
-// the rename (the old node stays).
+// renameNode is _rename_dev_node(): lstat() of the new name, through a
+// symlink with stat(); only a block device there is replaced. Then
+// rename(2), whose ENOENT (no old node) is ignored.
 func (d *cmdCtx) renameNode(oldName, newName string) {
-	if d.isMapperFile(newName) {
-		d.errorf("A non-block device file at '%s' is already present", dmDir+"/"+newName)
-		return
+	newp := dmDir + "/" + newName
+	if e, err := d.statNode(newp, false); err == nil {
+		if e.Kind == dmsim.DevLink {
+			if e, err = d.statNode(newp, true); err != nil {
+				d.errorf("%s: stat failed: %s", newp, linuxerr.Strerror(err))
+				return
+			}
+		}
+		if e.Kind != dmsim.DevBlk {
+			d.errorf("A non-block device file at '%s' is already present", newp)
+			return
+		}
+		if err := d.k.Unlink(newp); err != nil {
+			if linuxerr.ToErrno(err) == linuxerr.EPERM {
+				return
+			}
+			d.errorf("Unable to unlink device node for '%s'", newName)
+			return
+		}
 	}
-	nodes := d.mapperNodes()
-	dev, ok := nodes[oldName]
-	if _, exists := nodes[newName]; exists {
-		_ = d.k.Unlink(dmDir + "/" + newName)
-	}
-	if !ok {
-		return
-	}
-	_ = d.k.Unlink(dmDir + "/" + oldName)
-	if err := d.k.Mknod(dmDir+"/"+newName, dev); err != nil {
+	if err := d.k.Rename(dmDir+"/"+oldName, newp); err != nil && linuxerr.ToErrno(err) != linuxerr.ENOENT {
 		d.errorf("Unable to rename device node from '%s' to '%s'", oldName, newName)
 	}
 }
 
-// mknodesAll is _mknodes_v4: fix every node under /dev/mapper, then make
-// one for every device.
+// mknodesAll is _mknodes_v4: fix every entry of /dev/mapper, in readdir
+// order (control aside), then make one for every device.
 func (d *cmdCtx) mknodesAll() bool {
 	r := true
-	names := d.k.DevFileNames(dmDir)
-	for n := range d.mapperNodes() {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names, _ := d.k.DevReadDir(dmDir)
 	for _, n := range names {
+		if n == "control" {
+			continue
+		}
 		t := d.newTask(tMknodes)
 		t.name = n
 		if !t.run() {
@@ -504,8 +590,7 @@ func (d *cmdCtx) mknodesAll() bool {
 	}
 	for _, e := range list.names {
 		t := d.newTask(tMknodes)
-		t.name = e.Name
-		if !t.run() {
+		if !t.setName(e.Name) || !t.run() {
 			r = false
 		}
 	}

@@ -81,6 +81,9 @@ type Bio struct {
 	end  func(*Bio, error)
 	done bool
 	err  error
+	// tio is the dm_target_io this bio is the clone of, when the core
+	// made it for a target (its completion goes to tioEndio).
+	tio *dmTIO
 }
 
 // NewBio returns a bio whose completion calls end (which may be nil).
@@ -124,11 +127,19 @@ func (b *Bio) Err() error { return b.err }
 // its payload memory, addressed like b, with its own completion (bio_split /
 // clone_bio).
 func (b *Bio) Clone(offset, sectors uint64, end func(*Bio, error)) *Bio {
-	c := &Bio{Op: b.Op, Flags: b.Flags, Dev: b.Dev, Sector: b.Sector + offset, Sectors: sectors, end: end}
+	c := &Bio{}
+	b.cloneInto(c, offset, sectors)
+	c.end = end
+	return c
+}
+
+// cloneInto makes c (a zero Bio) the sub-range clone Clone returns,
+// without a completion.
+func (b *Bio) cloneInto(c *Bio, offset, sectors uint64) {
+	c.Op, c.Flags, c.Dev, c.Sector, c.Sectors = b.Op, b.Flags, b.Dev, b.Sector+offset, sectors
 	if b.Data != nil {
 		c.Data = b.Data[offset*SectorSize : (offset+sectors)*SectorSize]
 	}
-	return c
 }
 
 // SubmitWait submits bio to its device and waits (as a clock actor holding a

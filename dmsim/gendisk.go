@@ -56,6 +56,7 @@ func (k *Kernel) registerDisk(gd *gendisk) {
 	k.disks[gd.dev] = gd
 	k.diskOrder = append(k.diskOrder, gd)
 	k.nodes["/dev/"+gd.name] = gd.dev
+	k.madeLocked("/dev/" + gd.name)
 }
 
 // delDisk unregisters a disk and removes its devtmpfs node (del_gendisk).
@@ -119,7 +120,11 @@ func (k *Kernel) LookupBdev(p string) (BlockDevice, error) {
 func (k *Kernel) lookupDevT(p string) (DevT, error) {
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
-	d, ok := k.nodes[cleanDevPath(p)]
+	r, err := k.resolveLocked(cleanDevPath(p), true) // lookup_bdev follows symlinks
+	if err != nil {
+		return DevT{}, err
+	}
+	d, ok := k.nodes[r]
 	if !ok {
 		return DevT{}, linuxerr.ENOENT
 	}
@@ -139,23 +144,31 @@ func (k *Kernel) BdevByDevT(d DevT) (BlockDevice, error) {
 // itself when udev is disabled); Unlink removes one. DevNodes lists the nodes
 // under dir.
 func (k *Kernel) Mknod(p string, dev DevT) error {
-	p = cleanDevPath(p)
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
-	if _, ok := k.nodes[p]; ok {
-		return linuxerr.EEXIST
-	}
-	if _, ok := k.devFiles[p]; ok {
-		return linuxerr.EEXIST
+	p, err := k.createLocked(p)
+	if err != nil {
+		return err
 	}
 	k.nodes[p] = dev
+	k.madeLocked(p)
 	return nil
 }
 
 func (k *Kernel) Unlink(p string) error {
-	p = cleanDevPath(p)
 	k.devMu.Lock()
 	defer k.devMu.Unlock()
+	p, err := k.resolveLocked(cleanDevPath(p), false)
+	if err != nil {
+		return err
+	}
+	switch k.lstatLocked(p).Kind {
+	case DevDir:
+		return linuxerr.EISDIR // unlink(2) of a directory
+	case DevLink:
+		delete(k.devLinks, p) // the link itself, not its target
+		return nil
+	}
 	if _, ok := k.devFiles[p]; ok {
 		delete(k.devFiles, p) // a regular file (devtmpfs.go)
 		return nil

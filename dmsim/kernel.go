@@ -87,6 +87,10 @@ type Kernel struct {
 	diskOrder []*gendisk
 	nodes     map[string]DevT
 	devFiles  map[string]*DevFile // regular files under /dev (devtmpfs.go)
+	devDirs   map[string]bool     // directories made under /dev (devtmpfs.go)
+	devLinks  map[string]string   // symlinks under /dev: their targets (devtmpfs.go)
+	devSeq    map[string]uint64   // when each /dev entry was made, for readdir's order
+	devNext   uint64              // the last devSeq given
 	blkMajors map[uint32]string   // /proc/devices "Block devices:"
 	misc      map[uint32]string   // /proc/misc
 	halted    bool
@@ -112,6 +116,9 @@ func NewKernel(cfg Config) (*Kernel, error) {
 		disks:     map[DevT]*gendisk{},
 		nodes:     map[string]DevT{},
 		devFiles:  map[string]*DevFile{},
+		devDirs:   map[string]bool{},
+		devLinks:  map[string]string{},
+		devSeq:    map[string]uint64{},
 		blkMajors: map[uint32]string{259: "blkext"},
 		misc:      map[uint32]string{},
 		modByKey:  map[string]*loadedModule{},

@@ -428,6 +428,37 @@ type dmIO struct {
 	mu     sync.Mutex
 	count  int   // guarded by mu
 	status error // guarded by mu
+
+	// first is the first clone's dm_target_io, allocated with the dm_io
+	// as alloc_io() does, so the common bio that one target maps whole
+	// costs one allocation; later clones get their own.
+	first     dmTIO
+	firstUsed bool
+}
+
+// dmTIO is struct dm_target_io: one clone sent to one target.
+type dmTIO struct {
+	io    *dmIO
+	ti    *DMTarget
+	clone Bio
+}
+
+// allocTIO is alloc_tio(): a clone for ti, zero but for its tio link.
+func (io *dmIO) allocTIO(ti *DMTarget) *Bio {
+	t := &io.first
+	if io.firstUsed {
+		t = &dmTIO{}
+	}
+	io.firstUsed = true
+	t.io, t.ti = io, ti
+	t.clone.tio = t
+	return &t.clone
+}
+
+// tioEndio is a clone's completion: clone_endio() on its dm_io.
+func tioEndio(c *Bio, err error) {
+	t := c.tio
+	t.io.cloneEndio(t.ti, c, err)
 }
 
 func (io *dmIO) inc() {
@@ -528,7 +559,8 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
 		io.flushed = true
 		for _, ti := range t.targets {
 			for i := uint(0); i < ti.NumFlushBios; i++ {
-				c := &Bio{Op: OpFlush, Flags: ReqPreflush, Dev: md.bdev}
+				c := io.allocTIO(ti)
+				c.Op, c.Flags, c.Dev = OpFlush, ReqPreflush, md.bdev
 				io.mapClone(ti, c, i)
 			}
 		}
@@ -553,13 +585,17 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
 			}
 			n := min(count, left)
 			for i := uint(0); i < ti.NumDiscardBios; i++ {
-				io.mapClone(ti, bio.Clone(off, n, nil), i)
+				c := io.allocTIO(ti)
+				bio.cloneInto(c, off, n)
+				io.mapClone(ti, c, i)
 			}
 			sector, count, off = sector+n, count-n, off+n
 			continue
 		}
 		n := min(count, md.maxIOLen(ti, sector, left, lim))
-		io.mapClone(ti, bio.Clone(off, n, nil), 0)
+		c := io.allocTIO(ti)
+		bio.cloneInto(c, off, n)
+		io.mapClone(ti, c, 0)
 		sector, count, off = sector+n, count-n, off+n
 	}
 	io.dec(err)
@@ -585,7 +621,7 @@ func (md *MappedDevice) maxIOLen(ti *DMTarget, sector, left uint64, lim QueueLim
 func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint) {
 	c.TargetBioNr = nr
 	c.Private = nil
-	c.SetEndio(func(c *Bio, err error) { io.cloneEndio(ti, c, err) })
+	c.SetEndio(tioEndio)
 	io.inc()
 	switch ti.Impl.Map(c) {
 	case MapSubmitted:

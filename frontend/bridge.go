@@ -170,7 +170,8 @@ const diskGID = 6
 // /proc and /sys would.
 func (s *BridgeServer) pathOp(op wire.PathOp) wire.Reply {
 	p := path.Clean(op.Path)
-	if !isBridged(p) {
+	// "/dev/mapper/.." cleans to /dev: a directory, as on Linux.
+	if !isBridged(p) && p != "/dev" {
 		return wire.Reply{Errno: uint32(linuxerr.ENOENT)}
 	}
 	var r wire.Reply
@@ -189,14 +190,14 @@ func (s *BridgeServer) pathOpLocked(op wire.PathOp, p string) wire.Reply {
 		}
 	}
 	switch op.Op {
-	case wire.OpStat:
-		st, err := s.stat(p)
+	case wire.OpStat, wire.OpLstat:
+		st, err := s.stat(p, op.Op == wire.OpStat)
 		if err != nil {
 			return errnoReply(err, nil)
 		}
 		return wire.Reply{Data: wire.EncodeStat(st)}
 	case wire.OpChown:
-		_, err := s.stat(p)
+		_, err := s.stat(p, true)
 		return errnoReply(err, nil)
 	case wire.OpRead:
 		if isUnder(p, "/dev") {
@@ -215,7 +216,12 @@ func (s *BridgeServer) pathOpLocked(op wire.PathOp, p string) wire.Reply {
 		if name, ok := s.sysLink(p); ok {
 			return wire.Reply{Data: []byte("../../devices/virtual/block/" + name)}
 		}
-		if _, err := s.stat(p); err != nil {
+		if isUnder(p, "/dev/mapper") {
+			if e, _, err := k.DevStat(p, false); err == nil && e.Kind == dmsim.DevLink {
+				return wire.Reply{Data: []byte(e.Target)}
+			}
+		}
+		if _, err := s.stat(p, false); err != nil {
 			return errnoReply(err, nil)
 		}
 		return errnoReply(linuxerr.EINVAL, nil)
@@ -240,38 +246,21 @@ func (s *BridgeServer) pathOpLocked(op wire.PathOp, p string) wire.Reply {
 		if !isUnder(p, "/dev/mapper") || !isUnder(to, "/dev/mapper") || p == "/dev/mapper/control" || to == "/dev/mapper/control" {
 			return errnoReply(linuxerr.EACCES, nil)
 		}
-		d, ok := k.DevNodes(path.Dir(p))[path.Base(p)]
-		if !ok || path.Dir(p) != "/dev/mapper" {
-			return errnoReply(linuxerr.ENOENT, nil)
-		}
-		if p == to {
-			return wire.Reply{}
-		}
-		k.Unlink(to)
-		k.Unlink(p)
-		return errnoReply(k.Mknod(to, d), nil)
+		return errnoReply(k.Rename(p, to), nil)
 	}
 	return errnoReply(linuxerr.EINVAL, nil)
 }
 
-// stat is stat(2) of a bridged path.
-func (s *BridgeServer) stat(p string) (wire.Stat, error) {
+// stat is stat(2) (follow) or lstat(2) of a bridged path.
+func (s *BridgeServer) stat(p string, follow bool) (wire.Stat, error) {
 	k := s.K
 	switch {
-	case p == "/dev/mapper" || p == "/sys" || p == "/proc":
+	case p == "/dev" || p == "/dev/mapper" || p == "/sys" || p == "/proc":
 		return wire.Stat{Mode: sIFDIR | 0o755}, nil
 	case p == "/dev/mapper/control":
 		return wire.Stat{Mode: sIFCHR | 0o600, Major: 10, Minor: dmMiscMinor}, nil
 	case isUnder(p, "/dev/mapper"):
-		if path.Dir(p) == "/dev/mapper" {
-			if d, ok := k.DevNodes("/dev/mapper")[path.Base(p)]; ok {
-				return wire.Stat{Mode: sIFBLK | 0o600, Major: d.Major, Minor: d.Minor, GID: diskGID}, nil
-			}
-		}
-		if f := k.DevFile(p); f != nil { // a regular file in devtmpfs
-			return wire.Stat{Mode: sIFREG | 0o644, Size: uint64(f.Size())}, nil
-		}
-		return wire.Stat{}, linuxerr.ENOENT
+		return devStat(k, p, follow)
 	}
 	if _, ok := s.sysLink(p); ok {
 		// stat follows the link to the device's directory
@@ -285,6 +274,38 @@ func (s *BridgeServer) stat(p string) (wire.Stat, error) {
 	}
 	return wire.Stat{}, linuxerr.ENOENT
 }
+
+// devStat is stat(2) or lstat(2) of a devtmpfs path: nodes, regular
+// files, directories and symlinks. A symlink that leads out of /dev finds
+// nothing (the emulated machine has no other file systems to show).
+func devStat(k *dmsim.Kernel, p string, follow bool) (wire.Stat, error) {
+	e, resolved, err := k.DevStat(p, follow)
+	if err != nil {
+		return wire.Stat{}, err
+	}
+	if !isUnder(resolved, "/dev") {
+		return wire.Stat{}, linuxerr.ENOENT
+	}
+	switch e.Kind {
+	case dmsim.DevDir:
+		return wire.Stat{Mode: sIFDIR | 0o755}, nil
+	case dmsim.DevLink:
+		return wire.Stat{Mode: sIFLNK | 0o777, Size: uint64(e.Size)}, nil
+	case dmsim.DevReg:
+		return wire.Stat{Mode: sIFREG | 0o644, Size: uint64(e.Size)}, nil
+	case dmsim.DevChr:
+		mode := uint32(0o666)
+		if resolved == "/dev/mapper/control" {
+			mode = 0o600
+		}
+		return wire.Stat{Mode: sIFCHR | mode, Major: e.Dev.Major, Minor: e.Dev.Minor}, nil
+	}
+	return wire.Stat{Mode: sIFBLK | 0o600, Major: e.Dev.Major, Minor: e.Dev.Minor, GID: diskGID}, nil
+}
+
+// devTypes are the d_type of each devtmpfs entry kind.
+var devTypes = map[dmsim.DevKind]byte{dmsim.DevDir: dtDir, dmsim.DevLink: dtLnk, dmsim.DevReg: dtReg,
+	dmsim.DevBlk: dtBlk, dmsim.DevChr: dtChr}
 
 // sysLink is the block device a /sys/dev/block/M:m or /sys/class/block/NAME
 // link names.
@@ -308,26 +329,31 @@ func (s *BridgeServer) sysLink(p string) (string, bool) {
 	return "", false
 }
 
-// readDir lists a bridged directory: NAME NUL TYPE NUL entries, sorted.
+// readDir lists a bridged directory: NAME NUL TYPE NUL entries, sorted;
+// devtmpfs's in getdents order (newest first, control, made when dm_mod
+// loaded, last).
 func (s *BridgeServer) readDir(p string) wire.Reply {
-	type ent struct {
-		name string
-		typ  byte
-	}
+	type ent = dirEnt
 	var ents []ent
 	switch {
-	case p == "/dev/mapper":
-		ents = append(ents, ent{"control", dtChr})
-		for n := range s.K.DevNodes(p) {
-			if n != "control" {
-				ents = append(ents, ent{n, dtBlk})
+	case isUnder(p, "/dev/mapper"):
+		kinds, err := s.K.DevEntries(p)
+		if err != nil {
+			return errnoReply(err, nil)
+		}
+		names, err := s.K.DevReadDir(p)
+		if err != nil {
+			return errnoReply(err, nil)
+		}
+		for _, n := range names {
+			if !(p == "/dev/mapper" && n == "control") {
+				ents = append(ents, ent{n, devTypes[kinds[n].Kind]})
 			}
 		}
-		for _, n := range s.K.DevFileNames(p) {
-			ents = append(ents, ent{n, dtReg})
+		if p == "/dev/mapper" {
+			ents = append(ents, ent{"control", dtChr})
 		}
-	case isUnder(p, "/dev/mapper"):
-		return errnoReply(linuxerr.ENOTDIR, nil)
+		return dirReply(ents)
 	default:
 		names, err := s.K.SysfsList(p)
 		if err != nil {
@@ -348,6 +374,17 @@ func (s *BridgeServer) readDir(p string) wire.Reply {
 		}
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].name < ents[j].name })
+	return dirReply(ents)
+}
+
+// dirEnt is one directory entry of a readDir reply.
+type dirEnt struct {
+	name string
+	typ  byte // d_type
+}
+
+// dirReply encodes directory entries: NAME NUL TYPE NUL each.
+func dirReply(ents []dirEnt) wire.Reply {
 	var b []byte
 	for _, e := range ents {
 		b = append(b, e.name...)

@@ -52,6 +52,7 @@ const (
 	ENAMETOOLONG Errno = 36
 	ENOSYS       Errno = 38
 	ENOTEMPTY    Errno = 39
+	ELOOP        Errno = 40
 	ENODATA      Errno = 61
 	ETIME        Errno = 62
 	EOVERFLOW    Errno = 75
@@ -94,6 +95,7 @@ var info = map[Errno]struct{ name, text string }{
 	ENAMETOOLONG: {"ENAMETOOLONG", "File name too long"},
 	ENOSYS:       {"ENOSYS", "Function not implemented"},
 	ENOTEMPTY:    {"ENOTEMPTY", "Directory not empty"},
+	ELOOP:        {"ELOOP", "Too many levels of symbolic links"},
 	ENODATA:      {"ENODATA", "No data available"},
 	ETIME:        {"ETIME", "Timer expired"},
 	EOVERFLOW:    {"EOVERFLOW", "Value too large for defined data type"},

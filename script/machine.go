@@ -341,6 +341,7 @@ func (m *Machine) RunLine(ctx context.Context, line string) Result {
 	stall, ended := m.guarded(ctx, line, func(ctx context.Context) {
 		m.spendCommandTime(ctx)
 		st, release = m.sh.exec(ctx, line, &out, &errb)
+		m.settle(ctx)
 	})
 	if stall != nil {
 		r := Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), Status: 124, Stall: stall}
@@ -433,6 +434,15 @@ func (m *Machine) guarded(ctx context.Context, line string, f func(context.Conte
 		m.Halt()
 		return stall, false
 	}
+}
+
+// settle lets the work the line queued in the kernel at this instant run
+// before its log is read (a worker woken by a resume runs at once on Linux,
+// before dmsetup has exited): the shell sleeps for no time, so the clock
+// wakes it once no other actor can run. Background jobs wait at their gate
+// without their tokens until the log is read.
+func (m *Machine) settle(ctx context.Context) {
+	m.sh.kernel.Clock.Sleep(ctx, 0) // fails only when halted or cancelled
 }
 
 // spendCommandTime is the cost of a line: the shell sleeps CommandTime in

@@ -342,6 +342,9 @@ func (sh *shell) stdinFile(abs string, f userland.File) io.ReadWriteCloser {
 }
 
 func (sh *shell) stat(ctx context.Context, name string, follow bool) (fs.FileInfo, error) {
+	if !follow {
+		return sh.fs.Lstat(ctx, name) // test -L, -h
+	}
 	return sh.fs.Stat(ctx, name)
 }
 

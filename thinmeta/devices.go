@@ -279,6 +279,7 @@ func (pmd *PoolMetadata) ReleaseMetadataSnap() error {
 		return linuxerr.Of(err)
 	}
 	s := DecodeSuperblock(cp.Data())
+	pmd.mapGen++
 	btree.Del(&pmd.info, s.DataMappingRoot)
 	btree.Del(&pmd.detailsInfo, s.DeviceDetailsRoot)
 	pmd.metaSM.DecBlocks(held, held+1)

@@ -22,10 +22,37 @@ func (td *ThinDevice) findBlock(block uint64) (LookupResult, error) {
 // pmd->nb_info).
 func (td *ThinDevice) findBlockIn(info *btree.Info, block uint64) (LookupResult, error) {
 	var v [8]byte
-	if err := btree.Lookup(info, td.pmd.root, []uint64{uint64(td.id), block}, v[:]); err != nil {
+	pmd := td.pmd
+	tl, bl := &pmd.tlInfo, &pmd.blInfo
+	if info == &pmd.nbInfo {
+		tl, bl = &pmd.nbTLInfo, &pmd.nbBLInfo
+	}
+	root, err := td.mappingRoot(tl)
+	if err != nil {
+		return LookupResult{}, linuxerr.Of(err)
+	}
+	if err := btree.Lookup(bl, root, []uint64{block}, v[:]); err != nil {
 		return LookupResult{}, linuxerr.Of(err)
 	}
 	return td.unpack(le.Uint64(v[:])), nil
+}
+
+// mappingRoot is the first level of dm_btree_lookup() on the two-level
+// mapping tree: the device's own tree, from the top-level tree. The answer
+// is kept until the next change to the metadata (pmd.mapGen moves on every
+// write-locked call, transaction begin, reopen and snapshot release), so a
+// lookup in a pool of many devices walks one tree, not two. pmd.mu held.
+func (td *ThinDevice) mappingRoot(tl *btree.Info) (uint64, error) {
+	pmd := td.pmd
+	if td.rootOK && td.rootGen == pmd.mapGen {
+		return td.root, nil
+	}
+	var v [8]byte
+	if err := btree.Lookup(tl, pmd.root, []uint64{uint64(td.id)}, v[:]); err != nil {
+		return 0, err
+	}
+	td.root, td.rootGen, td.rootOK = le.Uint64(v[:]), pmd.mapGen, true
+	return td.root, nil
 }
 
 // FindBlock is dm_thin_find_block(): ENODATA when unmapped. Without

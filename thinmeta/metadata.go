@@ -57,10 +57,16 @@ type PoolMetadata struct {
 	// nbInfo is info over a non-blocking clone of tm: lookups that find a
 	// block out of the cache fail with EWOULDBLOCK.
 	nbInfo btree.Info
+	// nbTLInfo and nbBLInfo are the top and bottom levels of nbInfo, for
+	// lookups through a device's cached root.
+	nbTLInfo, nbBLInfo btree.Info
 
-	time          uint32
-	root          uint64
-	detailsRoot   uint64
+	time        uint32
+	root        uint64
+	detailsRoot uint64
+	// mapGen moves on whenever the mapping trees may change; it dates each
+	// ThinDevice's cached root.
+	mapGen        uint64
 	devices       []*ThinDevice // list order: newest first, as list_add()
 	transID       uint64
 	flags         uint32
@@ -87,6 +93,13 @@ type ThinDevice struct {
 	transactionID      uint64
 	creationTime       uint32
 	snapshottedTime    uint32
+
+	// The device's mapping-tree root as the top-level tree held it when
+	// pmd.mapGen was rootGen (valid only if rootOK). A cache of dmsim's: the
+	// kernel looks the device up in the top-level tree on every lookup.
+	root    uint64
+	rootGen uint64
+	rootOK  bool
 }
 
 func (pmd *PoolMetadata) logf(level int, format string, a ...any) {
@@ -109,6 +122,7 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 		y, _ := UnpackBlockTime(le.Uint64(b))
 		return x == y
 	}
+	pmd.mapGen++
 	pmd.info = btree.Info{TM: tm, Levels: 2, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
 	pmd.nbInfo = pmd.info
 	pmd.nbInfo.TM = tm.NonBlockingClone()
@@ -131,6 +145,8 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 		},
 		Equal: func(a, b []byte) bool { return le.Uint64(a) == le.Uint64(b) },
 	}}
+	pmd.nbTLInfo, pmd.nbBLInfo = pmd.tlInfo, pmd.blInfo
+	pmd.nbTLInfo.TM, pmd.nbBLInfo.TM = pmd.nbInfo.TM, pmd.nbInfo.TM
 	pmd.detailsInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: DetailsSize}}
 }
 

@@ -161,6 +161,7 @@ func (pmd *PoolMetadata) beginTransaction() error {
 	s := DecodeSuperblock(b.Data())
 	pmd.bm.Unlock(b)
 	pmd.time = s.Time
+	pmd.mapGen++
 	pmd.root = s.DataMappingRoot
 	pmd.detailsRoot = s.DeviceDetailsRoot
 	pmd.transID = s.TransID
@@ -303,6 +304,7 @@ func (pmd *PoolMetadata) Close() error {
 func (pmd *PoolMetadata) writeLock() {
 	pmd.mu.Lock()
 	pmd.inService = true
+	pmd.mapGen++
 }
 
 // CommitMetadata is dm_pool_commit_metadata(). It does not itself put the

@@ -218,6 +218,16 @@ func (s *SimFS) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 		if s.Kernel == nil {
 			return nil, pathErr("open", name, linuxerr.ENOENT)
 		}
+		var e dmsim.DevEntry
+		var resolved string
+		var rerr error
+		kdo(ctx, s.Kernel, func() { e, resolved, rerr = s.Kernel.DevStat(name, true) })
+		if rerr == nil && resolved != name {
+			return s.OpenFile(ctx, resolved, flag, perm) // through a symlink
+		}
+		if rerr == nil && e.Kind == dmsim.DevDir {
+			return nil, pathErr("open", name, linuxerr.EISDIR)
+		}
 		if f, ok, err := s.openDevFile(ctx, name, flag); ok {
 			return f, err
 		}
@@ -252,20 +262,7 @@ func (s *SimFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 		return devInfo{name: "control", mode: fs.ModeDevice | fs.ModeCharDevice | 0o600}, nil
 	case isUnder(name, "/dev"):
 		if s.Kernel != nil {
-			var df *dmsim.DevFile
-			kdo(ctx, s.Kernel, func() { df = s.Kernel.DevFile(name) })
-			if df != nil {
-				return regInfo{name: path.Base(name), size: df.Size()}, nil
-			}
-			if _, ok := s.nodes(ctx, path.Dir(name))[path.Base(name)]; ok {
-				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
-			}
-			var b dmsim.BlockDevice
-			var err error
-			kdo(ctx, s.Kernel, func() { b, err = s.Kernel.LookupBdev(name) })
-			if err == nil && b != nil {
-				return devInfo{name: path.Base(name), mode: fs.ModeDevice | 0o600}, nil
-			}
+			return s.devStat(ctx, name, true)
 		}
 		return nil, pathErr("stat", name, linuxerr.ENOENT)
 	case isUnder(name, "/sys") || isUnder(name, "/proc"):
@@ -310,15 +307,18 @@ func (s *SimFS) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
 	name = path.Clean(name)
 	if isUnder(name, "/dev") {
 		var out []fs.DirEntry
-		for n := range s.nodes(ctx, name) {
-			out = append(out, fs.FileInfoToDirEntry(devInfo{name: n, mode: fs.ModeDevice | 0o600}))
-		}
 		if s.Kernel != nil {
-			var files []string
-			kdo(ctx, s.Kernel, func() { files = s.Kernel.DevFileNames(name) })
-			for _, n := range files {
-				out = append(out, fs.FileInfoToDirEntry(regInfo{name: n}))
+			var ents map[string]dmsim.DevEntry
+			var err error
+			kdo(ctx, s.Kernel, func() { ents, err = s.Kernel.DevEntries(name) })
+			if err != nil {
+				return nil, pathErr("open", name, err)
 			}
+			for n, e := range ents {
+				out = append(out, fs.FileInfoToDirEntry(devEntryInfo(n, e, name+"/"+n)))
+			}
+		} else if name == "/dev" {
+			out = append(out, fs.FileInfoToDirEntry(dirInfo("mapper")))
 		}
 		if name == "/dev/mapper" {
 			if _, ok := s.nodes(ctx, name)["control"]; !ok {
@@ -329,7 +329,6 @@ func (s *SimFS) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
 			for n := range charDevs {
 				out = append(out, fs.FileInfoToDirEntry(devInfo{name: path.Base(n), mode: fs.ModeDevice | fs.ModeCharDevice | 0o666}))
 			}
-			out = append(out, fs.FileInfoToDirEntry(dirInfo("mapper")))
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
 		return out, nil
@@ -351,6 +350,13 @@ func (s *SimFS) ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
 
 func (s *SimFS) Remove(name string) error {
 	name = path.Clean(name)
+	if isUnder(name, "/dev") && s.Kernel != nil && name != mapperControl && !charDevs[name] {
+		// unlink(2) in devtmpfs: a node, file or symlink (not a directory)
+		if err := s.Kernel.Unlink(name); err != nil {
+			return pathErr("remove", name, err)
+		}
+		return nil
+	}
 	if isUnder(name, "/dev") || isUnder(name, "/sys") || isUnder(name, "/proc") {
 		return pathErr("remove", name, linuxerr.EPERM)
 	}

@@ -190,7 +190,8 @@ type Op byte
 
 // The path operations.
 const (
-	OpStat     Op = 's' // stat(2) (lstat too: nothing there is a link); Reply data: a Stat
+	OpStat     Op = 's' // stat(2), through symlinks; Reply data: a Stat
+	OpLstat    Op = 'L' // lstat(2): a symlink itself; Reply data: a Stat
 	OpRead     Op = 'r' // the whole contents of a /proc or /sys file
 	OpReadDir  Op = 'd' // a directory's entries: NAME NUL TYPE NUL ... (TYPE its d_type in decimal)
 	OpReadlink Op = 'l' // readlink(2)
@@ -234,7 +235,7 @@ func DecodePathOp(b []byte) (PathOp, error) {
 	o := PathOp{Op: Op(b[0]), Mode: binary.BigEndian.Uint32(b[1:]), Major: binary.BigEndian.Uint32(b[5:]),
 		Minor: binary.BigEndian.Uint32(b[9:])}
 	switch o.Op {
-	case OpStat, OpRead, OpReadDir, OpReadlink, OpMknod, OpUnlink, OpRename, OpChown:
+	case OpStat, OpLstat, OpRead, OpReadDir, OpReadlink, OpMknod, OpUnlink, OpRename, OpChown:
 	default:
 		return PathOp{}, fmt.Errorf("%w: path op %#x", ErrFrame, b[0])
 	}

@@ -74,11 +74,9 @@ func (p *prison) removeLocked(c *cell) {
 			break
 		}
 	}
-	if len(cs) == 0 {
-		delete(p.cells, sp)
-	} else {
-		p.cells[sp] = cs
-	}
+	// An empty list stays in the map, its capacity kept for the next
+	// detain: the map-time fast path detains and releases two cells per bio.
+	p.cells[sp] = cs
 }
 
 // release is dm_cell_release(): the holder (if any) then the waiting bios.

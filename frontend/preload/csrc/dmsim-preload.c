@@ -541,8 +541,9 @@ int ioctl(int fd, unsigned long req, ...)
 
 /* ---- stat and friends ---- */
 
-/* bridged_stat fills st from dmsim: 1 done (result in *r), 0 not bridged. */
-static int bridged_stat(const char *path, struct stat64 *st, int *r)
+/* bridged_stat fills st from dmsim (op 's' stat, 'L' lstat): 1 done
+ * (result in *r), 0 not bridged. */
+static int bridged_stat_op(char op, const char *path, struct stat64 *st, int *r)
 {
 	unsigned char *data;
 	size_t n;
@@ -550,7 +551,7 @@ static int bridged_stat(const char *path, struct stat64 *st, int *r)
 
 	if (!bridged(path))
 		return 0;
-	e = path_op('s', path, NULL, 0, 0, 0, &data, &n);
+	e = path_op(op, path, NULL, 0, 0, 0, &data, &n);
 	if (e < 0)
 		return 0;
 	if (e) {
@@ -580,6 +581,11 @@ static int bridged_stat(const char *path, struct stat64 *st, int *r)
 	free(data);
 	*r = 0;
 	return 1;
+}
+
+static int bridged_stat(const char *path, struct stat64 *st, int *r)
+{
+	return bridged_stat_op('s', path, st, r);
 }
 
 static void to_stat(const struct stat64 *a, struct stat *b)
@@ -613,7 +619,7 @@ int lstat(const char *path, struct stat *st)
 {
 	struct stat64 s;
 	int r;
-	if (bridged_stat(path, &s, &r)) {
+	if (bridged_stat_op('L', path, &s, &r)) {
 		if (!r)
 			to_stat(&s, st);
 		return r;
@@ -634,7 +640,7 @@ int stat64(const char *path, struct stat64 *st)
 int lstat64(const char *path, struct stat64 *st)
 {
 	int r;
-	if (bridged_stat(path, st, &r))
+	if (bridged_stat_op('L', path, st, &r))
 		return r;
 	RESOLVE(lstat64);
 	return REAL(lstat64)(path, st);
