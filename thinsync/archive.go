@@ -91,6 +91,19 @@ type BackupOpts struct {
 	ID, Snap                          uint64
 }
 
+// snapshotLive takes create_snap SNAP ID while DEV, the active thin ID,
+// is suspended (its in-flight writes reach the snapshot).
+func (t *tool) snapshotLive(pool, dev string, id, snap uint64) error {
+	if _, err := t.dmsetup("suspend", dev); err != nil {
+		return err
+	}
+	err := t.poolMessage(pool, fmt.Sprintf("create_snap %d %d", snap, id))
+	if _, rerr := t.dmsetup("resume", dev); err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // Backup snapshots ID (suspending DEV, the active thin), sends the new
 // snapshot into the archive (full the first time, else incremental from
 // the previous snapshot, which is then deleted: the new one is the next
@@ -104,14 +117,7 @@ func (t *tool) Backup(o *BackupOpts) (*chainEntry, *SendStats, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := t.dmsetup("suspend", o.Dev); err != nil {
-		return nil, nil, err
-	}
-	err = t.poolMessage(o.Pool, fmt.Sprintf("create_snap %d %d", o.Snap, o.ID))
-	if _, rerr := t.dmsetup("resume", o.Dev); err == nil {
-		err = rerr
-	}
-	if err != nil {
+	if err := t.snapshotLive(o.Pool, o.Dev, o.ID, o.Snap); err != nil {
 		return nil, nil, err
 	}
 	so := &SendOpts{Pool: o.Pool, ID: o.Snap, Base: -1, Sectors: sectors, Codec: o.Codec, Manifests: o.Archive}

@@ -27,6 +27,8 @@ type RecvOpts struct {
 	// NoFlush (a test hook) skips the fsync after END: what a receiver
 	// without one risks (the pool commits only every second otherwise).
 	NoFlush bool
+	// To and Undo: an in-place receive onto a file or device (RecvInPlace).
+	To, Undo string
 	// StopAfter (a test hook) exits after that many DATA/ZERO records,
 	// without any cleanup, as if the process had been killed.
 	StopAfter uint64
@@ -66,21 +68,7 @@ func (t *tool) imageRoot(dev string, size, granule uint64) (*Manifest, error) {
 		return nil, fail(ExitError, "%s", errText(err))
 	}
 	defer f.Close()
-	m := NewManifest(size, granule)
-	hp := newHashPipe(m, int(granule))
-	defer hp.Wait()
-	for g := uint64(0); g < m.Granules(); g++ {
-		if t.sys.Killed() {
-			return nil, errKilled
-		}
-		off, n := m.Span(g)
-		buf := hp.Buf()
-		if _, err := f.ReadAt(buf[:n], int64(off)); err != nil {
-			return nil, fail(ExitError, "read %s at %d: %s", dev, off, errText(err))
-		}
-		hp.Set(g, buf, buf[:n])
-	}
-	return m, nil
+	return t.readManifest(f, dev, size, granule)
 }
 
 // Recv receives a stream into a new thin (a snapshot of Base for an
@@ -233,12 +221,7 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	}()
 	zero := alignedBuf(int(granule))
 	touched := granuleSet{}
-	writeErr := func(op string, off uint64, err error) error {
-		if linuxerr.ToErrno(err) == linuxerr.ENOSPC {
-			return fail(ExitNoSpace, "%s %s at %d: %s", op, a.dev, off, errText(err))
-		}
-		return fail(ExitError, "%s %s at %d: %s", op, a.dev, off, errText(err))
-	}
+	writeErr := func(op string, off uint64, err error) error { return ioFail(op, a.dev, off, err) }
 	zeroRange := func(off, n uint64) error {
 		lo := (off + granule - 1) / granule * granule
 		hi := (off + n) / granule * granule
@@ -348,6 +331,15 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		}
 	}
 	return st, nil
+}
+
+// ioFail is a failed write or flush of a receive's target: exit 9 when
+// the pool ran out of space (ENOSPC), else 1.
+func ioFail(op, dev string, off uint64, err error) error {
+	if linuxerr.ToErrno(err) == linuxerr.ENOSPC {
+		return fail(ExitNoSpace, "%s %s at %d: %s", op, dev, off, errText(err))
+	}
+	return fail(ExitError, "%s %s at %d: %s", op, dev, off, errText(err))
 }
 
 // verifyRoot reads the received image back after its flush: every granule

@@ -25,6 +25,10 @@ type SendOpts struct {
 	// manifest spares reading the unchanged granules for the roots, and
 	// the sent image's manifest is written there.
 	Manifests string
+	// Origin is the thin's external origin (a device path or major:minor):
+	// its unmapped ranges read the origin's data, not zeros. Taken from
+	// Dev's table when Dev is given.
+	Origin string
 }
 
 // SendStats is what send did, for the summary line and tests.
@@ -145,6 +149,12 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 			return nil, err
 		}
 	}
+	origin := o.Origin
+	if origin == "" && o.Dev != "" {
+		if origin, err = t.tableOrigin(o.Dev); err != nil {
+			return nil, err
+		}
+	}
 	baseSectors := o.BaseSector
 	if baseSectors == 0 {
 		baseSectors = sectors
@@ -152,7 +162,7 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	granule := p.blockSize * 512
 	// Keep the source open (activated) while we read it, so that it cannot
 	// be deleted under us (the metadata snapshot pins metadata, not data).
-	src, err := t.activate(fmt.Sprintf("thinsync-%s-%d-src", o.Pool, o.ID), o.Pool, o.ID, sectors, true)
+	src, err := t.activate(fmt.Sprintf("thinsync-%s-%d-src", o.Pool, o.ID), o.Pool, o.ID, sectors, true, origin)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +173,7 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	}
 	var basea *activation
 	if o.Base >= 0 && bm == nil {
-		if basea, err = t.activate(fmt.Sprintf("thinsync-%s-%d-base", o.Pool, o.Base), o.Pool, uint64(o.Base), baseSectors, true); err != nil {
+		if basea, err = t.activate(fmt.Sprintf("thinsync-%s-%d-base", o.Pool, o.Base), o.Pool, uint64(o.Base), baseSectors, true, origin); err != nil {
 			return nil, err
 		}
 		defer t.deactivate(basea)
@@ -202,6 +212,14 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 			changed.addRuns(delta.Ranges[tag], limit)
 		}
 		baseMapped.addRuns(bdev.Mapped, limit)
+	}
+	if origin != "" {
+		// thin_map(): an unmapped block of a thin with an external origin
+		// reads the origin (zeros past its end): every granule is data,
+		// read through the device; left_only ranges are DATA, not ZERO.
+		for g := uint64(0); g < limit; g++ {
+			mapped[g], baseMapped[g] = true, true
+		}
 	}
 	b := &Begin{Version: 1, Kind: "full", Size: size, Granule: granule, Codec: o.Codec, Checkpoint: o.Checkpoint,
 		DevID: o.ID, BaseID: o.Base, Transaction: dump.Transaction, Time: dump.Time, SnapTime: dev.SnapTime}

@@ -102,6 +102,12 @@ func (t *tool) saveState(name string, prev, s *State) error {
 	if prev != nil {
 		s.Seq, s.slot = prev.Seq+1, 1-prev.slot
 	}
+	return t.writeSynced(name, s.encode(), int64(s.slot*slotSize))
+}
+
+// writeSynced writes b at off of a state file (created if need be) or
+// device and syncs it.
+func (t *tool) writeSynced(name string, b []byte, off int64) error {
 	flag := ORdWr
 	if !t.sys.IsDevice(name) {
 		flag |= OCreate
@@ -111,7 +117,7 @@ func (t *tool) saveState(name string, prev, s *State) error {
 		return fail(ExitState, "state %s: %s", name, errText(err))
 	}
 	defer f.Close()
-	if _, err := f.WriteAt(s.encode(), int64(s.slot*slotSize)); err != nil {
+	if _, err := f.WriteAt(b, off); err != nil {
 		return fail(ExitState, "state %s: %s", name, errText(err))
 	}
 	if err := f.Sync(); err != nil {

@@ -151,6 +151,20 @@ func (t *tool) tableSectors(name string) (uint64, error) {
 	return total, nil
 }
 
+// tableOrigin is the external origin of a thin device's table (its 5th
+// argument, thin_ctr()), "" when it has none.
+func (t *tool) tableOrigin(name string) (string, error) {
+	out, err := t.dmsetup("table", name)
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(string(out))
+	if len(f) >= 6 && f[2] == "thin" {
+		return f[5], nil
+	}
+	return "", nil
+}
+
 // heldRoot is field 4 of the pool's status params (the 7th field of the
 // line): the held metadata root, "-" when none (pool_status()).
 func (t *tool) heldRoot(pool string) (string, error) {
@@ -174,13 +188,16 @@ type activation struct {
 	dev  string
 }
 
-// activate creates NAME as "0 SECTORS thin /dev/mapper/POOL ID".
-func (t *tool) activate(name, pool string, id, sectors uint64, readonly bool) (*activation, error) {
+// activate creates NAME as "0 SECTORS thin /dev/mapper/POOL ID [ORIGIN]".
+func (t *tool) activate(name, pool string, id, sectors uint64, readonly bool, origin ...string) (*activation, error) {
 	args := []string{"create", name}
 	if readonly {
 		args = append(args, "--readonly")
 	}
 	table := fmt.Sprintf("0 %d thin /dev/mapper/%s %d", sectors, pool, id)
+	if len(origin) > 0 && origin[0] != "" {
+		table += " " + origin[0] // thin_ctr(): the optional external origin
+	}
 	if _, err := t.dmsetup(append(args, "--table", table)...); err != nil {
 		return nil, err
 	}

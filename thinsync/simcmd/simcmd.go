@@ -7,6 +7,7 @@ package simcmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"strings"
@@ -103,6 +104,27 @@ func (s *sys) Sleep(d time.Duration) {
 
 // file adapts a userland.File.
 type file struct{ userland.File }
+
+// WriteAt writes all of p or fails, as os.File.WriteAt does on Linux: a
+// short write (at a device's end) is retried, and the retry gets ENOSPC.
+func (f file) WriteAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := f.File.WriteAt(p[done:], off+int64(done))
+		done += n
+		if err != nil {
+			var pe *fs.PathError
+			if !errors.As(err, &pe) {
+				err = &fs.PathError{Op: "write", Path: f.Name(), Err: err} // as os.File
+			}
+			return done, err
+		}
+		if n == 0 {
+			return done, io.ErrShortWrite
+		}
+	}
+	return done, nil
+}
 
 func (f file) Sync() error {
 	if s, ok := f.File.(userland.Syncer); ok {
