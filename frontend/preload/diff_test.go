@@ -13,6 +13,7 @@ import (
 	"github.com/dmsim/dmsim/internal/hostcaps"
 	"github.com/dmsim/dmsim/script"
 	_ "github.com/dmsim/dmsim/targets/all"
+	_ "github.com/dmsim/dmsim/thinsync/simcmd" // the app-* scenarios run thinsync
 	_ "github.com/dmsim/dmsim/thintools"
 )
 
