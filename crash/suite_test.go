@@ -109,8 +109,8 @@ func TestCrashGoldens(t *testing.T) {
 	}
 	if !*suite && !*full {
 		// On the 127 scenarios of 4 December it takes 4 minutes of two cores
-		// without reboots, and it fails on states of 7 scenarios added that
-		// day that are not yet classified as 6.1's own windows or dmsim bugs
+		// without reboots, and it fails on states of 7 scenarios that are not
+		// yet classified as 6.1's own windows, dmsim bugs or regressions
 		// (README "Crash testing"): run it by hand until they are.
 		t.Skip("the whole suite's sweep runs with -crash.suite or -crash.full")
 	}
