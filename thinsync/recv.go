@@ -32,6 +32,8 @@ type RecvOpts struct {
 	// StopAfter (a test hook) exits after that many DATA/ZERO records,
 	// without any cleanup, as if the process had been killed.
 	StopAfter uint64
+	// R, when set, is the stream instead of In (in-process use).
+	R io.Reader
 }
 
 // RecvStats is what recv did.
@@ -102,6 +104,9 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	}
 
 	r, closeIn, err := t.openIn(o.In)
+	if o.R != nil {
+		r, closeIn, err = o.R, func() {}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package thinsync
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"time"
@@ -29,6 +30,16 @@ type SendOpts struct {
 	// its unmapped ranges read the origin's data, not zeros. Taken from
 	// Dev's table when Dev is given.
 	Origin string
+	// Granule is the stream's granule in bytes (0: the pool block size):
+	// a migration to a pool of another block size sends the target's. A
+	// granule is mapped or changed when any pool block it overlaps is.
+	Granule uint64
+	// SkipSame leaves out of an incremental the changed granules whose
+	// content is the base's (a granule smaller than the pool block: a
+	// changed block's unchanged parts stay shared on the target).
+	SkipSame bool
+	// W, when set, receives the stream instead of Out (in-process use).
+	W io.Writer
 }
 
 // SendStats is what send did, for the summary line and tests.
@@ -51,6 +62,22 @@ func (s granuleSet) addRuns(runs []Run, limit uint64) {
 		end := min(r.Begin+min(r.Length, limit), limit)
 		for b := r.Begin; b < end; b++ {
 			s[b] = true
+		}
+	}
+}
+
+// addBlockRuns adds the granules (of granule bytes) that runs of pool
+// blocks (of block bytes) overlap, below limit granules.
+func (s granuleSet) addBlockRuns(runs []Run, block, granule, limit uint64) {
+	if block == granule {
+		s.addRuns(runs, limit)
+		return
+	}
+	for _, r := range runs {
+		lo := r.Begin * block / granule
+		hi := min(((r.Begin+r.Length)*block+granule-1)/granule, limit)
+		for g := lo; g < hi; g++ {
+			s[g] = true
 		}
 	}
 }
@@ -95,6 +122,16 @@ func (t *tool) metadata(pool, meta string, id uint64, base int64, pause time.Dur
 		}
 	}
 	return dump, delta, nil
+}
+
+// sameAsBase reports whether granule g's data is the base's (by the
+// base manifest's hash; no hash: all zeros).
+func sameAsBase(bm *Manifest, g uint64, data []byte) bool {
+	h, ok := bm.Hashes[g]
+	if !ok {
+		return isZero(data)
+	}
+	return h == sha256.Sum256(data)
 }
 
 // openOut opens send's output: stdout, a block device (written in place)
@@ -159,7 +196,14 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	if baseSectors == 0 {
 		baseSectors = sectors
 	}
-	granule := p.blockSize * 512
+	block := p.blockSize * 512
+	granule := block
+	if o.Granule != 0 {
+		if o.Granule%512 != 0 || o.Granule > MaxPayload {
+			return nil, fail(ExitUsage, "send: bad granule %d", o.Granule)
+		}
+		granule = o.Granule
+	}
 	// Keep the source open (activated) while we read it, so that it cannot
 	// be deleted under us (the metadata snapshot pins metadata, not data).
 	src, err := t.activate(fmt.Sprintf("thinsync-%s-%d-src", o.Pool, o.ID), o.Pool, o.ID, sectors, true, origin)
@@ -204,14 +248,14 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	baseMan := NewManifest(baseSize, granule)
 	mapped := granuleSet{}
 	limit := max(newMan.Granules(), baseMan.Granules())
-	mapped.addRuns(dev.Mapped, limit)
+	mapped.addBlockRuns(dev.Mapped, block, granule, limit)
 	changed := granuleSet{}
 	baseMapped := granuleSet{}
 	if delta != nil {
 		for _, tag := range []string{"different", "left_only", "right_only"} {
-			changed.addRuns(delta.Ranges[tag], limit)
+			changed.addBlockRuns(delta.Ranges[tag], block, granule, limit)
 		}
-		baseMapped.addRuns(bdev.Mapped, limit)
+		baseMapped.addBlockRuns(bdev.Mapped, block, granule, limit)
 	}
 	if origin != "" {
 		// thin_map(): an unmapped block of a thin with an external origin
@@ -294,6 +338,9 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	}
 
 	w, closeOut, err := t.openOut(o.Out)
+	if o.W != nil {
+		w, closeOut, err = o.W, func() error { return nil }, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +383,11 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 			}
 			data = hbuf[:n]
 			st.ReadBytes += n
+			same := o.SkipSame && delta != nil && (g+1)*granule <= min(size, baseSize) && sameAsBase(baseMan, g, data)
 			hp.Set(g, hbuf, data)
+			if same {
+				continue
+			}
 		}
 		if data == nil || isZero(data) {
 			if zeroLen > 0 && zeroOff+zeroLen == off {
