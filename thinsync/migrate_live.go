@@ -71,6 +71,26 @@ func (l *liveRun) forget(pool string, id uint64) {
 	t.exec(true, "dmsetup", "message", pool, "0", fmt.Sprintf("delete %d", id))
 }
 
+// releaseOrphan releases a metadata snapshot held on the source when the
+// state says a transfer (which holds one while thin_dump and thin_delta
+// run) was interrupted: a power cut leaves the hold in the superblock.
+func (l *liveRun) releaseOrphan() error {
+	held, err := l.t.heldRoot(l.o.From)
+	if err != nil || held == "-" {
+		return err
+	}
+	fmt.Fprintf(l.t.sys.Stdout(), "thinsync: releasing the metadata snapshot (root %s) an interrupted round left on %s\n", held, l.o.From)
+	if err := l.t.poolMessage(l.o.From, "release_metadata_snap"); err != nil {
+		// A cut during the commit after reserve_metadata_snap can leave a
+		// superblock whose held root was never written: the release fails,
+		// but __release_metadata_snap() has cleared the held root first.
+		if held, err2 := l.t.heldRoot(l.o.From); err2 != nil || held != "-" {
+			return err
+		}
+	}
+	return nil
+}
+
 // exists reports whether a dm device exists.
 func (l *liveRun) exists(dev string) bool {
 	_, _, st := l.t.sys.Exec([]string{"dmsetup", "info", dev}, true)
@@ -141,6 +161,9 @@ func (t *tool) migrateLive(o *MigrateOpts) error {
 		if o.Resume {
 			l.forget(o.From, snap)
 			l.forget(o.To, snap)
+			if err := l.releaseOrphan(); err != nil {
+				return err
+			}
 		}
 		if err := l.snapshot(snap, true); err != nil {
 			return err
@@ -262,6 +285,9 @@ func (l *liveRun) final(sp *spool) (err error) {
 	if o.Resume { // left by an interrupted final round, if any
 		l.forget(o.From, snap)
 		l.forget(o.To, l.id2)
+		if err := l.releaseOrphan(); err != nil {
+			return err
+		}
 	}
 	active := l.exists(o.Live)
 	defer func() {
