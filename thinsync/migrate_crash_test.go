@@ -139,7 +139,6 @@ func TestMigrateLiveCrashSweep(t *testing.T) {
 	}
 	t.Logf("%d writes, discards and flushes on the five disks", len(all))
 
-
 	stride := 1
 	if n, err := strconv.Atoi(os.Getenv("DMSIM_SWEEP")); err == nil && n > 1 {
 		stride = n
