@@ -51,7 +51,14 @@ func (t *tool) poolState(pool string) (*poolState, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := strings.Fields(string(out))
+	return parsePoolStatus(pool, string(out))
+}
+
+// parsePoolStatus reads a thin-pool status line: "Fail", or transaction,
+// used/total metadata blocks, used/total data blocks, held root, mode
+// (rw, ro, out_of_data_space), discards, no-space policy, needs_check.
+func parsePoolStatus(pool, line string) (*poolState, error) {
+	f := strings.Fields(line)
 	if len(f) >= 4 && f[2] == "thin-pool" && f[3] == "Fail" {
 		return &poolState{failed: true}, nil
 	}
@@ -60,12 +67,13 @@ func (t *tool) poolState(pool string) (*poolState, error) {
 	}
 	s := &poolState{readOnly: f[7] == "ro", needsCheck: f[10] == "needs_check"}
 	used, total, ok := strings.Cut(f[5], "/")
+	var err error
 	s.usedData, err = strconv.ParseUint(used, 10, 64)
 	if err == nil {
 		s.totalData, err = strconv.ParseUint(total, 10, 64)
 	}
-	if !ok || err != nil {
-		return nil, fail(ExitError, "pool %s: bad status %q", pool, strings.TrimSpace(string(out)))
+	if !ok || err != nil || s.usedData > s.totalData {
+		return nil, fail(ExitError, "pool %s: bad status %q", pool, strings.TrimSpace(line))
 	}
 	return s, nil
 }
