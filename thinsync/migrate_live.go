@@ -179,11 +179,11 @@ func (t *tool) migrateLive(o *MigrateOpts) error {
 		kind := "full"
 		if base >= 0 {
 			kind = fmt.Sprintf("delta from snapshot %d", base)
-			t.cleanup("message", o.From, "0", fmt.Sprintf("delete %d", base))
-			t.cleanup("message", o.To, "0", fmt.Sprintf("delete %d", base))
 		}
 		e := sst.End
 		fmt.Fprintf(w, "thinsync: round %d (snapshot %d, %s): %d bytes of data, %d zero\n", round, snap, kind, e.DataBytes, e.ZeroBytes)
+		// The next round's snapshot id is this round's base: a resumed
+		// round deletes it first if a cut came before the deletes below.
 		next := map[string]string{"phase": livePrecopy, "round": fmt.Sprint(round + 1), "base": fmt.Sprint(snap),
 			"snap": fmt.Sprint(l.other(int64(snap)))}
 		if e.DataBytes <= o.FinalBelow || round >= o.Rounds {
@@ -191,6 +191,10 @@ func (t *tool) migrateLive(o *MigrateOpts) error {
 		}
 		if err := l.save(next); err != nil {
 			return err
+		}
+		if base >= 0 {
+			t.cleanup("message", o.From, "0", fmt.Sprintf("delete %d", base))
+			t.cleanup("message", o.To, "0", fmt.Sprintf("delete %d", base))
 		}
 		if o.StopAfterRound > 0 && round >= o.StopAfterRound {
 			return errStopped
@@ -284,6 +288,7 @@ func (l *liveRun) final(sp *spool) (err error) {
 	snap := uint64(l.num("snap"))
 	if o.Resume { // left by an interrupted final round, if any
 		l.forget(o.From, snap)
+		l.forget(o.To, snap) // the previous round's base, if its delete was cut
 		l.forget(o.To, l.id2)
 		if err := l.releaseOrphan(); err != nil {
 			return err

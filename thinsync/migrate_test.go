@@ -113,3 +113,44 @@ func TestMigrateRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateLiveResume: a live migration stopped after pre-copy round N
+// (as if killed: the test hook), with writes to the device before it is
+// resumed, ends with the device served by the target and reading what it
+// read on the source; the scratch snapshots are gone from both pools.
+func TestMigrateLiveResume(t *testing.T) {
+	for _, stop := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint(stop), func(t *testing.T) {
+			m := machine(t, script.Disk{Name: "state", Size: 1 << 20})
+			run(t, m, `dmsetup create thin --table "0 8192 thin /dev/mapper/pool 0"`,
+				"seq 1 1000000 | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none",
+				"yes w | head -c 131072 > /tmp/w")
+			const mig = "thinsync migrate --live thin --from pool:0 --to pool2:5 --rounds 3 --final-below 0 --state $DISK_state " +
+				`--between-rounds "dd if=/tmp/w of=/dev/mapper/thin bs=64K seek={round}0 oflag=direct"`
+			r, _ := m.Run(fmt.Sprintf("%s --stop-after-round %d", mig, stop))
+			if r.Status != 137 {
+				t.Fatalf("exit %d: %s%s", r.Status, r.Stdout, r.Stderr)
+			}
+			run(t, m, "yes x | head -c 65536 | dd of=/dev/mapper/thin bs=64K seek=33 oflag=direct status=none")
+			if r, _ := m.Run(mig); r.Status != 10 {
+				t.Errorf("a new migration over an unfinished state: exit %d, want 10", r.Status)
+			}
+			out := run(t, m, mig+" --resume")
+			want := md5of(t, m, "/dev/mapper/thin")
+			run(t, m, `dmsetup create s --readonly --table "0 8192 thin /dev/mapper/pool 0"`)
+			if got := md5of(t, m, "/dev/mapper/s"); got != want {
+				t.Errorf("the device reads %s, the source thin %s", want, got)
+			}
+			if table := run(t, m, "dmsetup table thin"); !strings.HasSuffix(strings.TrimSpace(table), " 5") {
+				t.Errorf("table %q is not pool2's thin 5\n%s", table, out)
+			}
+			for _, pool := range []string{"pool", "pool2"} {
+				for _, id := range []int{1, 2} {
+					if r, _ := m.Run(fmt.Sprintf(`dmsetup message %s 0 "create_thin %d"`, pool, id)); r.Status != 0 {
+						t.Errorf("snapshot %d left on %s", id, pool)
+					}
+				}
+			}
+		})
+	}
+}
