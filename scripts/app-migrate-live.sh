@@ -1,8 +1,9 @@
 # thinsync migrate --live: thin 0 stays in use (a linear device "user" on top of it holds it open
-# and writes through it) while pre-copy rounds of snapshot plus delta copy it to pool2; writes go on between the rounds (the test hook
-# --between-rounds stands for the device's users). After 3 rounds the final round runs under
-# dmsetup suspend: the last snapshot and delta, a flush, a load of the same dm device with a thin
-# table on pool2, and a resume. Same device, same minor, same open file: now served by pool2.
+# and writes through it) while pre-copy rounds of snapshot plus delta copy it to pool2; writes go
+# on between the rounds (the test hook --between-rounds stands for the device's users). After 3
+# rounds the final round runs under dmsetup suspend: the last snapshot and delta, a flush, a load of
+# the same dm device with a thin table on pool2, and a resume. Same device, same minor, same opener:
+# now served by pool2, which uses as many data blocks as the source did.
 # disk: meta 4M
 # disk: data 64M
 # disk: meta2 4M
