@@ -66,7 +66,7 @@ func liveBuild(t *testing.T, dir string) string {
 	defer m.Halt()
 	run(t, m, livePools...)
 	run(t, m, `dmsetup message pool 0 "create_thin 0"`, liveOnSource,
-		"seq 1 1000000 | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none",
+		"yes base | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none",
 		"yes w | head -c 131072 > /tmp/w")
 	r, _ := m.Run("thinsync migrate --live thin --from pool:0 --to pool2:0 --rounds 2 --final-below 0 --state $DISK_state " +
 		"--snap-ids 1,2 --stop-after-round 2 --between-rounds \"dd if=/tmp/w of=/dev/mapper/thin bs=64K seek={round}0 oflag=direct\"")

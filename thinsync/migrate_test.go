@@ -29,7 +29,7 @@ func familyMachine(t testing.TB, sblock, tblock, tsectors int) *script.Machine {
 	lines := []string{fmt.Sprintf(`dmsetup create pool --table "0 131072 thin-pool $DISK_meta $DISK_data %d 0"`, sblock),
 		fmt.Sprintf(`dmsetup create pool2 --table "0 %d thin-pool $DISK_meta2 $DISK_data2 %d 0"`, tsectors, tblock),
 		`dmsetup message pool 0 "create_thin 0"`, `dmsetup create thin --table "0 16384 thin /dev/mapper/pool 0"`,
-		"seq 1 1000000 | head -c 4194304 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none"}
+		"yes base | head -c 4194304 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none"}
 	lines = append(lines, snap(1)...)
 	lines = append(lines, "yes b | head -c 196608 | dd of=/dev/mapper/thin bs=64K seek=3 oflag=direct status=none",
 		"yes c | head -c 4096 | dd of=/dev/mapper/thin bs=4K seek=333 oflag=direct status=none")
@@ -123,7 +123,7 @@ func TestMigrateLiveResume(t *testing.T) {
 		t.Run(fmt.Sprint(stop), func(t *testing.T) {
 			m := machine(t, script.Disk{Name: "state", Size: 1 << 20})
 			run(t, m, `dmsetup create thin --table "0 8192 thin /dev/mapper/pool 0"`,
-				"seq 1 1000000 | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none",
+				"yes base | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none",
 				"yes w | head -c 131072 > /tmp/w")
 			const mig = "thinsync migrate --live thin --from pool:0 --to pool2:5 --rounds 3 --final-below 0 --state $DISK_state " +
 				`--between-rounds "dd if=/tmp/w of=/dev/mapper/thin bs=64K seek={round}0 oflag=direct"`
