@@ -154,3 +154,21 @@ func TestMigrateLiveResume(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateSpool: the streams can go through a file instead of memory,
+// uncompressed; the result is the same.
+func TestMigrateSpool(t *testing.T) {
+	m := familyMachine(t, 128, 128, 131072)
+	run(t, m, "thinsync migrate --from pool:1,2,3,0 --to pool2:1,2,3,0 --size 16384 --spool /tmp/spool --compress none")
+	if src, dst := mappedBlocks(t, m, "pool"), mappedBlocks(t, m, "pool2"); src != dst {
+		t.Errorf("source %d blocks, target %d", src, dst)
+	}
+	run(t, m, `dmsetup create s --readonly --table "0 16384 thin /dev/mapper/pool 0"`,
+		`dmsetup create r --readonly --table "0 16384 thin /dev/mapper/pool2 0"`)
+	if a, b := md5of(t, m, "/dev/mapper/s"), md5of(t, m, "/dev/mapper/r"); a != b {
+		t.Errorf("target md5 %s, source %s", b, a)
+	}
+	if out := run(t, m, "thinsync inspect /tmp/spool"); !strings.Contains(out, "kind=incremental") || !strings.Contains(out, "codec=none") {
+		t.Errorf("the spool does not hold the last incremental:\n%s", out)
+	}
+}
