@@ -67,13 +67,15 @@ type repState struct {
 	next, nextSize    uint64 // the cycle in progress and its volume bytes
 	full              bool   // the cycle in progress is a full stream
 	drop              string // deletions still to do: POOL:ID ...
+	manifests         string // the last --manifests: dropped thins' go too
 	prev              *State
 }
 
 func (s *repState) kv() map[string]string {
 	kv := map[string]string{"phase": s.phase, "pool": s.pool, "id": fmt.Sprint(s.id), "to": s.to,
 		"snap_first": fmt.Sprint(s.snap), "to_first": fmt.Sprint(s.toFirst), "cycle": fmt.Sprint(s.cycle),
-		"root": s.root, "size": fmt.Sprint(s.size), "first": fmt.Sprint(s.first), "drop": s.drop}
+		"root": s.root, "size": fmt.Sprint(s.size), "first": fmt.Sprint(s.first), "drop": s.drop,
+		"manifests": s.manifests}
 	if s.phase != "published" {
 		kv["next"], kv["next_size"], kv["full"] = fmt.Sprint(s.next), fmt.Sprint(s.nextSize), strconv.FormatBool(s.full)
 	}
@@ -84,7 +86,7 @@ func parseRepState(st *State) *repState {
 	n := st.num
 	return &repState{pool: st.get("pool"), to: st.get("to"), id: n("id"), snap: n("snap_first"), toFirst: n("to_first"),
 		cycle: n("cycle"), root: st.get("root"), size: n("size"), first: n("first"), phase: st.get("phase"),
-		next: n("next"), nextSize: n("next_size"), full: st.get("full") == "true", drop: st.get("drop"), prev: st}
+		next: n("next"), nextSize: n("next_size"), full: st.get("full") == "true", drop: st.get("drop"), manifests: st.get("manifests"), prev: st}
 }
 
 // loadRepState reads replicate's slots; nil when there is none.
@@ -139,7 +141,7 @@ func (o *ReplicateOpts) target() string {
 	if o.ToPool != "" {
 		return "pool:" + o.ToPool
 	}
-	return "stream:" + o.Out
+	return "stream" // the receiver's business: any -o
 }
 
 // Replicate runs Count cycles (after finishing an interrupted one).
@@ -184,6 +186,9 @@ func (t *tool) Replicate(o *ReplicateOpts) error {
 	} else if st.pool != o.Pool || st.id != o.ID || st.to != o.target() || st.snap != o.SnapFirst || st.toFirst != o.ToFirst {
 		return fail(ExitState, "state %s replicates pool %s thin %d (snapshots from %d) to %s (from %d), not this", o.State,
 			st.pool, st.id, st.snap, strings.TrimPrefix(strings.TrimPrefix(st.to, "pool:"), "stream:"), st.toFirst)
+	}
+	if o.Manifests != "" {
+		r.st.manifests = o.Manifests
 	}
 	if o.Xfer == "" {
 		o.Xfer = fmt.Sprintf("/tmp/thinsync-replicate-%s-%d.stream", o.Pool, o.ID)
@@ -384,9 +389,9 @@ func (r *replication) dropAll() error {
 			left = append(left, d)
 			continue
 		}
-		if r.o.Manifests != "" {
+		if r.st.manifests != "" {
 			n, _ := strconv.ParseUint(id, 10, 64)
-			r.t.sys.Remove(manifestPath(r.o.Manifests, pool, n))
+			r.t.sys.Remove(manifestPath(r.st.manifests, pool, n))
 		}
 	}
 	r.st.drop = strings.Join(left, " ")
@@ -408,6 +413,9 @@ func (r *replication) rollback(err error) error {
 	t, o, st := r.t, r.o, r.st
 	if derr := t.deleteThin(o.Pool, fmt.Sprint(r.snapID(st.next))); derr != nil {
 		fmt.Fprintf(t.sys.Stderr(), "thinsync: cleanup: %v\n", derr)
+	}
+	if o.Manifests != "" {
+		t.sys.Remove(manifestPath(o.Manifests, o.Pool, r.snapID(st.next))) // the id is used again
 	}
 	if o.ToPool != "" && !t.sys.IsDevice(o.Xfer) {
 		t.sys.Remove(o.Xfer)
