@@ -191,3 +191,23 @@ func BenchmarkReplicateCycle1GiB(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu)/1e6/float64(n), "cpu-ms/cycle")
 }
+
+// TestReplicateUntilKilled: --count 0 replicates until killed; a kill
+// in the sleep between cycles (timeout's SIGTERM, exit 143, 150 virtual
+// seconds in: during the wait after the third cycle) leaves the last
+// cycle published, and the next run goes on from it.
+func TestReplicateUntilKilled(t *testing.T) {
+	m := machine(t, script.Disk{Name: "state", Size: 1 << 20})
+	run(t, m, `dmsetup create vol --table "0 8192 thin /dev/mapper/pool 0"`,
+		"seq 1 300000 | head -c 1048576 | dd of=/dev/mapper/vol bs=64K oflag=direct status=none")
+	r, _ := m.Run("timeout 150 " + repCmd + " --count 0 --every 60")
+	if r.Status != 143 || strings.Count(string(r.Stdout), "thinsync: cycle ") != 3 {
+		t.Fatalf("timeout: exit %d\n%s%s", r.Status, r.Stdout, r.Stderr)
+	}
+	if out := run(t, m, repCmd); !strings.Contains(out, "cycle 4: snapshot 1004 -> thin 2004 of pool2 (incremental from 2003)") {
+		t.Fatalf("after the kill: %s", out)
+	}
+	if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1004" {
+		t.Errorf("source keeps %s, want 0 1004", got)
+	}
+}
