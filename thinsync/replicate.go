@@ -129,7 +129,6 @@ type replication struct {
 	t       *tool
 	o       *ReplicateOpts
 	st      *repState
-	granule uint64
 	started time.Time // the last cycle's start (--every)
 }
 
@@ -180,7 +179,7 @@ func (t *tool) Replicate(o *ReplicateOpts) error {
 	if err != nil {
 		return err
 	}
-	r := &replication{t: t, o: o, st: st, granule: p.blockSize * 512}
+	r := &replication{t: t, o: o, st: st}
 	if st == nil {
 		r.st = &repState{pool: o.Pool, id: o.ID, to: o.target(), snap: o.SnapFirst, toFirst: o.ToFirst, first: 1, phase: "published"}
 	} else if st.pool != o.Pool || st.id != o.ID || st.to != o.target() || st.snap != o.SnapFirst || st.toFirst != o.ToFirst {
