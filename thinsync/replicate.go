@@ -98,17 +98,22 @@ func (t *tool) loadRepState(name string) (*repState, error) {
 	defer f.Close()
 	b := make([]byte, 2*slotSize)
 	n, _ := f.ReadAt(b, repStateOff)
+	return newestRepState(b[:n]), nil
+}
+
+// newestRepState decodes the newest valid of the two slots in b.
+func newestRepState(b []byte) *repState {
 	var best *State
-	for i := 0; i < 2 && n >= (i+1)*slotSize; i++ {
+	for i := 0; i < 2 && len(b) >= (i+1)*slotSize; i++ {
 		if s := decodeSlot(b[i*slotSize : (i+1)*slotSize]); s != nil && (best == nil || s.Seq > best.Seq) {
 			s.slot = i
 			best = s
 		}
 	}
 	if best == nil {
-		return nil, nil
+		return nil
 	}
-	return parseRepState(best), nil
+	return parseRepState(best)
 }
 
 // save writes the state into the slot after the previous one and syncs it.
