@@ -156,6 +156,9 @@ func (t *tool) Replicate(o *ReplicateOpts) error {
 	if (o.ToPool == "") == (o.Out == "") {
 		return fail(ExitUsage, "replicate: give --to-pool or -o")
 	}
+	if o.ToPool == o.Pool {
+		return fail(ExitUsage, "replicate: --to-pool must be another pool (a snapshot is a replica within one)")
+	}
 	if o.Out != "" && o.Count != 1 && !strings.Contains(o.Out, "%d") {
 		return fail(ExitUsage, "replicate: several cycles into one -o: put %%d (the cycle) in its name")
 	}
