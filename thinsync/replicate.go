@@ -53,6 +53,10 @@ type ReplicateOpts struct {
 	Manifests        string
 	Reset            bool   // the next cycle is a full stream
 	StopAfter        uint64 // test hook: the first receive stops after N records
+	// StopAt (a test hook) exits as if killed once the first cycle's step
+	// PHASE (snapshot, sending, receiving) is done, before the state says
+	// so: the worst moment for the next run.
+	StopAt string
 }
 
 // repState is the replicate state's key=value text.
@@ -263,6 +267,9 @@ func (r *replication) cycle() error {
 		}
 		return fail(ExitBusy, "cycle %d: %v", c, err)
 	}
+	if r.stopAt("snapshot") {
+		return errStopped
+	}
 	st.phase = "sending"
 	if err := r.save(); err != nil {
 		return err
@@ -279,6 +286,9 @@ func (r *replication) cycle() error {
 		Codec: o.Codec, Checkpoint: o.Checkpoint, Out: out, Manifests: o.Manifests})
 	if err != nil {
 		return r.rollback(err)
+	}
+	if r.stopAt("sending") {
+		return errStopped
 	}
 	kind := "full"
 	if base >= 0 {
@@ -339,6 +349,9 @@ func (r *replication) receive(resume bool) error {
 			}
 		}
 		return r.rollback(err)
+	}
+	if r.stopAt("receiving") {
+		return errStopped
 	}
 	if !t.sys.IsDevice(o.Xfer) {
 		t.sys.Remove(o.Xfer)
@@ -414,6 +427,15 @@ func (t *tool) deleteThin(pool, id string) error {
 	return err
 }
 
+// stopAt reports (once) whether the test hook stops the run after phase.
+func (r *replication) stopAt(phase string) bool {
+	if r.o.StopAt != phase {
+		return false
+	}
+	r.o.StopAt = ""
+	return true
+}
+
 // rollback undoes the cycle in progress (its snapshot is deleted; a
 // partial replica was deleted by recv) and returns err.
 func (r *replication) rollback(err error) error {
@@ -466,7 +488,7 @@ func (r *replication) recover() (bool, error) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "thinsync: cycle %d was cut while %s: rolled back\n", c, st.phase)
+	fmt.Fprintf(w, "thinsync: cycle %d was cut in its %s phase: rolled back\n", c, st.phase)
 	return false, r.rollback(nil)
 }
 
@@ -515,6 +537,7 @@ func (t *tool) cmdReplicate(args []string) error {
 	fs.StringVar(&o.Manifests, "manifests", "", "")
 	fs.BoolVar(&o.Reset, "reset", false, "")
 	fs.Uint64Var(&o.StopAfter, "stop-after-records", 0, "") // test hook
+	fs.StringVar(&o.StopAt, "stop-at", "", "")              // test hook
 	if err := parse(fs, args); err != nil {
 		return err
 	}

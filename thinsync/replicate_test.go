@@ -211,3 +211,46 @@ func TestReplicateUntilKilled(t *testing.T) {
 		t.Errorf("source keeps %s, want 0 1004", got)
 	}
 }
+
+// TestReplicateCutPhases: a run killed right after a cycle's step is done
+// but before the state records it (the test hook --stop-at), then a power
+// cut. The next run rolls back a cycle cut after its snapshot or its send
+// (deleting the snapshot, then running the cycle again from a new one),
+// and publishes one cut after its receive. Either way the replica reads
+// the source's md5 and the source keeps only the new base.
+func TestReplicateCutPhases(t *testing.T) {
+	for _, tc := range []struct{ phase, want string }{
+		{"snapshot", "cycle 2 was cut in its snapshot phase: rolled back"},
+		{"sending", "cycle 2 was cut in its sending phase: rolled back"},
+		{"receiving", "cycle 2 was cut after its receive"},
+	} {
+		t.Run(tc.phase, func(t *testing.T) {
+			m := machine(t, script.Disk{Name: "state", Size: 1 << 20}, script.Disk{Name: "xfer", Size: 8 << 20})
+			cmd := repCmd + " --xfer $DISK_xfer"
+			run(t, m, `dmsetup create vol --table "0 8192 thin /dev/mapper/pool 0"`,
+				"seq 1 300000 | head -c 1048576 | dd of=/dev/mapper/vol bs=64K oflag=direct status=none", cmd,
+				"yes two | head -c 524288 | dd of=/dev/mapper/vol bs=64K seek=8 oflag=direct status=none")
+			if r, _ := m.Run(cmd + " --stop-at " + tc.phase); r.Status != 137 {
+				t.Fatalf("cut: %d %s", r.Status, r.Stderr)
+			}
+			if err := m.Reboot(); err != nil {
+				t.Fatal(err)
+			}
+			out := run(t, m, `dmsetup create pool --table "0 131072 thin-pool $DISK_meta $DISK_data 128 0"`,
+				`dmsetup create pool2 --table "0 131072 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
+				`dmsetup create vol --table "0 8192 thin /dev/mapper/pool 0"`, cmd)
+			if !strings.Contains(out, tc.want) || strings.Count(out, "cycle 2") != 2 {
+				t.Fatalf("no %q:\n%s", tc.want, out)
+			}
+			if got, want := replicaMD5(t, m, 2002), md5of(t, m, "/dev/mapper/vol"); got != want {
+				t.Errorf("replica md5 %s, source %s", got, want)
+			}
+			if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1002" {
+				t.Errorf("source keeps %s, want 0 1002", got)
+			}
+			if got := strings.Join(thins(t, m, "pool2", "$DISK_meta2"), " "); got != "2001 2002" {
+				t.Errorf("target keeps %s, want 2001 2002", got)
+			}
+		})
+	}
+}
