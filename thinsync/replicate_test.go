@@ -70,26 +70,34 @@ func TestReplicate100Cycles(t *testing.T) {
 	}
 }
 
-// TestReplicateInterrupted: a cycle's receive cut by the test hook, then a
-// power cut. With the stream staged on a disk the next run resumes the
-// receive; staged in /tmp (gone after the reboot) it rolls the cycle back
-// and runs it again. Either way the replica reads the source's md5.
+// TestReplicateInterrupted: a run killed in a cycle (the test hooks exit
+// with no cleanup), then a power cut. A receive cut with the stream staged
+// on a disk is resumed after its last checkpoint; staged in /tmp (gone
+// after the reboot) it is rolled back and run again. A cycle cut after
+// its snapshot or its send (before the state says so) is rolled back
+// (its snapshot deleted) and run again from a new snapshot; one cut after
+// its receive is published. Always the replica reads the source's md5,
+// the source keeps only the new base and the target both replicas.
 func TestReplicateInterrupted(t *testing.T) {
 	for _, tc := range []struct {
-		name, xfer, want string
+		name, args, want, published string
 	}{
-		{"disk", " --xfer $DISK_xfer", "resumed (2 skipped)"},
-		{"tmp", "", "cycle 2 rolled back"},
+		{"receive/disk", " --xfer $DISK_xfer --stop-after-records 3", "resumed (2 skipped)", "snapshot 1002 -> thin 2002"},
+		{"receive/tmp", " --stop-after-records 3", "cycle 2 rolled back", "snapshot 1002 -> thin 2002"},
+		{"snapshot", " --xfer $DISK_xfer --stop-at snapshot", "cycle 2 was cut in its snapshot phase: rolled back", "snapshot 1002 -> thin 2002"},
+		{"sending", " --xfer $DISK_xfer --stop-at sending", "cycle 2 was cut in its sending phase: rolled back", "snapshot 1002 -> thin 2002"},
+		{"receiving", " --xfer $DISK_xfer --stop-at receiving", "cycle 2 was cut after its receive", "thin 2002 of pool2 was received"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := machine(t, script.Disk{Name: "state", Size: 1 << 20}, script.Disk{Name: "xfer", Size: 8 << 20})
-			cmd := repCmd + tc.xfer + " --checkpoint 131072"
+			args, _, _ := strings.Cut(tc.args, " --stop-")
+			cmd := repCmd + args + " --checkpoint 131072"
 			run(t, m, `dmsetup create vol --table "0 8192 thin /dev/mapper/pool 0"`,
 				"seq 1 300000 | head -c 1048576 | dd of=/dev/mapper/vol bs=64K oflag=direct status=none", cmd,
 				"yes two | head -c 524288 | dd of=/dev/mapper/vol bs=64K seek=8 oflag=direct status=none")
 			want := md5of(t, m, "/dev/mapper/vol")
-			if r, _ := m.Run(cmd + " --stop-after-records 3"); r.Status != 137 {
-				t.Fatalf("cut cycle: %d %s", r.Status, r.Stderr)
+			if r, _ := m.Run(repCmd + tc.args + " --checkpoint 131072"); r.Status != 137 {
+				t.Fatalf("cut: %d %s", r.Status, r.Stderr)
 			}
 			if err := m.Reboot(); err != nil {
 				t.Fatal(err)
@@ -97,11 +105,17 @@ func TestReplicateInterrupted(t *testing.T) {
 			out := run(t, m, `dmsetup create pool --table "0 131072 thin-pool $DISK_meta $DISK_data 128 0"`,
 				`dmsetup create pool2 --table "0 131072 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
 				`dmsetup create vol --table "0 8192 thin /dev/mapper/pool 0"`, cmd)
-			if !strings.Contains(out, tc.want) || !strings.Contains(out, "cycle 2: snapshot 1002 -> thin 2002") {
+			if !strings.Contains(out, tc.want) || !strings.Contains(out, "cycle 2: "+tc.published) {
 				t.Fatalf("no %q:\n%s", tc.want, out)
 			}
 			if got := replicaMD5(t, m, 2002); got != want {
 				t.Errorf("replica md5 %s, source %s", got, want)
+			}
+			if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1002" {
+				t.Errorf("source keeps %s, want 0 1002", got)
+			}
+			if got := strings.Join(thins(t, m, "pool2", "$DISK_meta2"), " "); got != "2001 2002" {
+				t.Errorf("target keeps %s, want 2001 2002", got)
 			}
 		})
 	}
@@ -209,48 +223,5 @@ func TestReplicateUntilKilled(t *testing.T) {
 	}
 	if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1004" {
 		t.Errorf("source keeps %s, want 0 1004", got)
-	}
-}
-
-// TestReplicateCutPhases: a run killed right after a cycle's step is done
-// but before the state records it (the test hook --stop-at), then a power
-// cut. The next run rolls back a cycle cut after its snapshot or its send
-// (deleting the snapshot, then running the cycle again from a new one),
-// and publishes one cut after its receive. Either way the replica reads
-// the source's md5 and the source keeps only the new base.
-func TestReplicateCutPhases(t *testing.T) {
-	for _, tc := range []struct{ phase, want string }{
-		{"snapshot", "cycle 2 was cut in its snapshot phase: rolled back"},
-		{"sending", "cycle 2 was cut in its sending phase: rolled back"},
-		{"receiving", "cycle 2 was cut after its receive"},
-	} {
-		t.Run(tc.phase, func(t *testing.T) {
-			m := machine(t, script.Disk{Name: "state", Size: 1 << 20}, script.Disk{Name: "xfer", Size: 8 << 20})
-			cmd := repCmd + " --xfer $DISK_xfer"
-			run(t, m, `dmsetup create vol --table "0 8192 thin /dev/mapper/pool 0"`,
-				"seq 1 300000 | head -c 1048576 | dd of=/dev/mapper/vol bs=64K oflag=direct status=none", cmd,
-				"yes two | head -c 524288 | dd of=/dev/mapper/vol bs=64K seek=8 oflag=direct status=none")
-			if r, _ := m.Run(cmd + " --stop-at " + tc.phase); r.Status != 137 {
-				t.Fatalf("cut: %d %s", r.Status, r.Stderr)
-			}
-			if err := m.Reboot(); err != nil {
-				t.Fatal(err)
-			}
-			out := run(t, m, `dmsetup create pool --table "0 131072 thin-pool $DISK_meta $DISK_data 128 0"`,
-				`dmsetup create pool2 --table "0 131072 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
-				`dmsetup create vol --table "0 8192 thin /dev/mapper/pool 0"`, cmd)
-			if !strings.Contains(out, tc.want) || strings.Count(out, "cycle 2") != 2 {
-				t.Fatalf("no %q:\n%s", tc.want, out)
-			}
-			if got, want := replicaMD5(t, m, 2002), md5of(t, m, "/dev/mapper/vol"); got != want {
-				t.Errorf("replica md5 %s, source %s", got, want)
-			}
-			if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1002" {
-				t.Errorf("source keeps %s, want 0 1002", got)
-			}
-			if got := strings.Join(thins(t, m, "pool2", "$DISK_meta2"), " "); got != "2001 2002" {
-				t.Errorf("target keeps %s, want 2001 2002", got)
-			}
-		})
 	}
 }
