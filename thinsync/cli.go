@@ -24,8 +24,6 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
   restore --archive DIR --volume NAME [--seq N] --pool POOL --id NEWID
   consolidate --archive DIR --volume NAME [--seq N] [-o FILE|DEV|-]
   prune   --archive DIR --volume NAME --keep K
-  migrate --from POOL:ID[,ID...] --to POOL:ID[,ID...] (--size SIZE[,SIZE...] | --live DEV [--rounds N]
-          [--final-below SIZE] [--snap-ids A,B] [--state FILE|DEV [--resume]]) [--manifests DIR] [--spool FILE|DEV]
   inspect [-v] FILE|DEV|-
   verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
 `
@@ -54,6 +52,8 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdTrack(args[1:])
 	case "migrate":
 		err = t.cmdMigrate(args[1:])
+	case "replicate":
+		err = t.cmdReplicate(args[1:])
 	case "help", "--help", "-h":
 		io.WriteString(sys.Stdout(), usage)
 		return ExitOK
