@@ -10,22 +10,24 @@ import (
 	"time"
 )
 
-// usage is printed by `thinsync` without arguments. The golden
-// app-msnap-hygiene holds it verbatim: recv --to/--undo, send --origin,
-// track and verify --archive are documented in docs/thinsync.md and get
-// their lines here when that golden is recorded again.
+// usage is printed by `thinsync` without arguments, by `thinsync help` and
+// after an unknown command. Goldens show at most its first line (it grows
+// as commands are added); docs/thinsync.md has the same synopsis.
 const usage = `usage: thinsync COMMAND [OPTIONS]
   send    --pool POOL --id ID [--base ID] (--size SIZE | --dev NAME) [--base-size SIZE]
           [--meta DEV] [--compress none|zstd[:fastest|default|better]] [--checkpoint BYTES]
-          [--manifests DIR] [-o FILE|DEV|-] [--progress]
+          [--manifests DIR] [--origin DEV] [-o FILE|DEV|-] [--progress]
   recv    --pool POOL --id NEWID [--base ID] [-i FILE|DEV|-] [--state FILE|DEV]
           [--manifests DIR] [--resume | --abort] [--verify root|none]
+  recv    --to FILE|DEV --undo FILE|DEV [-i FILE|DEV|-] [--resume | --abort] [--verify root|none]
+  track   --pool POOL --id ID --dev NAME --snap-id NEWSNAP --state FILE|DEV [--reset]
   backup  --pool POOL --id ID --dev NAME --snap-id NEWSNAP --archive DIR --volume NAME [--compress C]
   restore --archive DIR --volume NAME [--seq N] --pool POOL --id NEWID
   consolidate --archive DIR --volume NAME [--seq N] [-o FILE|DEV|-]
   prune   --archive DIR --volume NAME --keep K
   inspect [-v] FILE|DEV|-
-  verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
+  verify  (--dev DEV --size SIZE --granule BYTES [--root HEX] | --stream FILE|DEV|-
+          | --archive DIR --volume NAME [--seq N])
 `
 
 // Main runs thinsync with args (without the program name) and returns its
