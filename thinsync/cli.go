@@ -17,6 +17,7 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
   send    --pool POOL --id ID [--base ID] (--size SIZE | --dev NAME) [--base-size SIZE]
           [--meta DEV] [--compress none|zstd[:fastest|default|better]] [--checkpoint BYTES]
           [--manifests DIR] [--origin DEV] [-o FILE|DEV|-] [--progress]
+  send    --pool POOL --id SNAP --track STATE --manifests DIR [--size SIZE] [--compress C] [-o ...]
   recv    --pool POOL --id NEWID [--base ID] [-i FILE|DEV|-] [--state FILE|DEV]
           [--manifests DIR] [--resume | --abort] [--verify root|none]
   recv    --to FILE|DEV --undo FILE|DEV [-i FILE|DEV|-] [--resume | --abort] [--verify root|none]
@@ -120,6 +121,7 @@ func (t *tool) cmdSend(args []string) error {
 	fs.BoolVar(&o.Progress, "progress", false, "")
 	fs.StringVar(&o.Manifests, "manifests", "", "")
 	fs.StringVar(&o.Origin, "origin", "", "")
+	fs.StringVar(&o.Track, "track", "", "")
 	fs.Float64Var(&pause, "pause-held", 0, "") // test hook: hold the snapshot this long
 	if err := parse(fs, args); err != nil {
 		return err
@@ -146,6 +148,9 @@ func (t *tool) cmdSend(args []string) error {
 	kind := "full"
 	if o.Base >= 0 {
 		kind = fmt.Sprintf("incremental from %d", o.Base)
+	}
+	if st.Tracked {
+		kind += ", by the changed-block map"
 	}
 	fmt.Fprintf(t.sys.Stderr(), "thinsync: sent thin %d (%s): %d bytes; %d DATA records (%d bytes, %d stored), %d ZERO (%d bytes); read %d changed bytes + %d for roots; root %s\n",
 		o.ID, kind, st.Size, e.DataRecords, e.DataBytes, e.StoredBytes, e.ZeroRecords, e.ZeroBytes, st.ReadBytes, st.RootBytes, Hex(st.Root)[:16])
@@ -434,6 +439,7 @@ func (t *tool) cmdTrack(args []string) error {
 	fs.Int64Var(&id, "id", -1, "")
 	fs.Int64Var(&snap, "snap-id", -1, "")
 	fs.BoolVar(&o.Reset, "reset", false, "")
+	fs.StringVar(&o.Stop, "stop-after", "", "") // test hook: intent, snap, map, state, delete
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -446,11 +452,19 @@ func (t *tool) cmdTrack(args []string) error {
 		return err
 	}
 	w := t.sys.Stdout()
-	if st.First {
-		fmt.Fprintf(w, "thinsync: tracking thin %d from snapshot %d (%d-byte granules)\n", o.ID, st.Base, st.Granule)
-		return nil
+	again := ""
+	if st.Retaken {
+		again = " (taken again: a crashed run's)"
 	}
-	fmt.Fprintf(w, "thinsync: tracking thin %d: base snapshot %d (deleted %d); delta %d granules, %d new; changed in %d runs: %d granules (%d bytes): %s\n",
-		o.ID, st.Base, st.Old, st.DeltaGranules, st.New, st.RunsSinceStart, st.Changed, st.Changed*st.Granule, formatRuns(st.ChangedRanges))
+	switch {
+	case st.First:
+		fmt.Fprintf(w, "thinsync: tracking thin %d from snapshot %d%s (%d-byte granules)\n", o.ID, st.Base, again, st.Granule)
+	case st.Finished:
+		fmt.Fprintf(w, "thinsync: tracking thin %d: snapshot %d is already the base; changed in %d runs: %d granules (%d bytes): %s\n",
+			o.ID, st.Base, st.RunsSinceStart, st.Changed, st.Changed*st.Granule, formatRuns(st.ChangedRanges))
+	default:
+		fmt.Fprintf(w, "thinsync: tracking thin %d: base snapshot %d%s (deleted %d); delta %d granules, %d new; changed in %d runs: %d granules (%d bytes): %s\n",
+			o.ID, st.Base, again, st.Old, st.DeltaGranules, st.New, st.RunsSinceStart, st.Changed, st.Changed*st.Granule, formatRuns(st.ChangedRanges))
+	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // Receive state: two 4 KiB slots at offsets 0 and 4096 of a file or block
@@ -94,6 +96,16 @@ func (t *tool) loadState(name string) (*State, error) {
 		}
 	}
 	return best, nil
+}
+
+// loadStateIfAny is loadState for a state that may not exist yet.
+func (t *tool) loadStateIfAny(name string) (*State, error) {
+	if f, err := t.sys.Open(name, ORead); err != nil && linuxerr.ToErrno(err) == linuxerr.ENOENT {
+		return nil, nil
+	} else if err == nil {
+		f.Close()
+	}
+	return t.loadState(name)
 }
 
 // saveState writes s into the slot after prev's and syncs it.
