@@ -121,25 +121,6 @@ func (t *tool) resave(name string, cur *State, changes map[string]*string) (*Sta
 	return s, t.saveState(name, cur, s)
 }
 
-func strp(s string) *string { return &s }
-
-// loadTracking reads a tracking state of pool's thin id (exit 10 for
-// anything else) and its bitmap.
-func (t *tool) loadTracking(name, pool string, id uint64) (*State, []byte, error) {
-	s, err := t.loadState(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	if s == nil || s.get("phase") != "tracking" {
-		return nil, nil, fail(ExitState, "state %s does not track anything", name)
-	}
-	if s.get("pool") != pool || s.num("id") != id {
-		return nil, nil, fail(ExitState, "state %s tracks pool %s thin %s", name, s.get("pool"), s.get("id"))
-	}
-	b, err := t.loadTrackMap(name, s)
-	return s, b, err
-}
-
 // Track runs one round of tracking.
 func (t *tool) Track(o *TrackOpts) (*TrackStats, error) {
 	p, err := t.pool(o.Pool)
