@@ -150,15 +150,11 @@ func (t *tool) Backup(o *BackupOpts) (*chainEntry, *SendStats, error) {
 
 // streamSum checks a whole stream and returns its END SHA-256 in hex.
 func (t *tool) streamSum(name string) (string, error) {
-	r, closeIn, err := t.openIn(name)
+	dec, closeIn, err := t.openStream(name)
 	if err != nil {
 		return "", err
 	}
 	defer closeIn()
-	dec, err := NewDecoder(r)
-	if err != nil {
-		return "", streamFail(err)
-	}
 	for {
 		if _, err := dec.Next(); err == io.EOF {
 			break
