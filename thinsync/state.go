@@ -36,6 +36,7 @@ func (s *State) num(k string) uint64 {
 	return n
 }
 
+// encode renders the slot; nil when its text does not fit.
 func (s *State) encode() []byte {
 	keys := make([]string, 0, len(s.KV))
 	for k := range s.KV {
@@ -45,6 +46,9 @@ func (s *State) encode() []byte {
 	var text bytes.Buffer
 	for _, k := range keys {
 		fmt.Fprintf(&text, "%s=%s\n", k, s.KV[k])
+	}
+	if text.Len() > slotSize-24 {
+		return nil
 	}
 	b := alignedBuf(slotSize)
 	copy(b, stateMagic)
@@ -114,7 +118,11 @@ func (t *tool) saveState(name string, prev, s *State) error {
 	if prev != nil {
 		s.Seq, s.slot = prev.Seq+1, 1-prev.slot
 	}
-	return t.writeSynced(name, s.encode(), int64(s.slot*slotSize))
+	b := s.encode()
+	if b == nil {
+		return fail(ExitState, "state %s: the state does not fit in a slot", name)
+	}
+	return t.writeSynced(name, b, int64(s.slot*slotSize))
 }
 
 // writeSynced writes b at off of a state file (created if need be) or
