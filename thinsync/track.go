@@ -172,19 +172,17 @@ func (t *tool) Track(o *TrackOpts) (*TrackStats, error) {
 		return st, nil
 	}
 	snap := fmt.Sprint(o.Snap)
-	switch next := ""; {
-	case ours && prev.get("next") != "":
-		next = prev.get("next")
-		// A run crashed after its intent: the snapshot it may have taken is
-		// stale (NEWSNAP: taken again) or left over (another id).
-		n, _ := strconv.ParseUint(next, 10, 64)
-		gone := t.deleteThin(o.Pool, n) == nil
-		st.Retaken = gone && next == snap
-		if next == snap {
-			break
+	intent := true
+	if next := ""; ours {
+		if next = prev.get("next"); next != "" {
+			// A run crashed after its intent: the snapshot it may have taken
+			// is stale (NEWSNAP: taken again) or left over (another id).
+			n, _ := strconv.ParseUint(next, 10, 64)
+			gone := t.deleteThin(o.Pool, n) == nil
+			st.Retaken, intent = gone && next == snap, next != snap
 		}
-		fallthrough
-	default:
+	}
+	if intent {
 		if ours {
 			prev, err = t.resave(o.State, prev, map[string]*string{"next": &snap})
 		} else {
