@@ -26,6 +26,8 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
   prune   --archive DIR --volume NAME --keep K
   inspect [-v] FILE|DEV|-
   verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
+  merge-origin --pool POOL --id ID --snap-id SNAP (--dev NAME | --size SIZE --origin DEV)
+          --undo FILE|DEV [--reset] [--truncate] [--abort]
 `
 
 // Main runs thinsync with args (without the program name) and returns its
@@ -50,6 +52,8 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdVerify(args[1:])
 	case "track":
 		err = t.cmdTrack(args[1:])
+	case "merge-origin":
+		err = t.cmdMergeOrigin(args[1:])
 	case "help", "--help", "-h":
 		io.WriteString(sys.Stdout(), usage)
 		return ExitOK

@@ -1,0 +1,535 @@
+package thinsync
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dmsim/dmsim/linuxerr"
+)
+
+// merge-origin copies what a thin with an external origin changed back
+// onto that origin. The thin's view is what it reads: a mapped block reads
+// the pool, an unmapped one reads the origin (zeros past its end,
+// thin_map()). The blocks a frozen snapshot of the thin maps are copied
+// onto the origin, clipped at the origin's end; nothing else differs, so
+// nothing else is written. In particular a block the thin discarded
+// (unmapped again) reads the origin as it is now, so it is left alone: a
+// merge never changes what the thin reads, in any round.
+//
+// The undo file holds the state slots of state.go (phase merging, merged,
+// resetting, reset or aborted; the session's generation) and, from byte
+// 8192, the journal of inplace.go: before an origin block is written for
+// the first time in a session (the rounds until --reset), its old data is
+// appended and synced. A rerun after a crash at any point recomputes the
+// same copy (the snapshot's data is in the pool, committed) and skips the
+// blocks that already hold it; --abort writes the journal back.
+
+// Exit codes of merge-origin (docs/thinsync.md).
+const (
+	ExitOriginShared = 13 // another table uses the origin
+	ExitBeyondOrigin = 14 // mapped non-zero data beyond the origin's end
+)
+
+// MergeOpts are merge-origin's options.
+type MergeOpts struct {
+	Pool     string
+	ID, Snap uint64
+	Dev      string // the thin's active device (size, origin, freeze)
+	Sectors  uint64 // the thin's size when Dev is not given
+	Origin   string
+	Undo     string
+	Reset    bool // delete the thin and create it empty over the origin
+	Truncate bool // drop mapped data beyond the origin's end
+	Abort    bool // write the journal back
+}
+
+// MergeStats is what a merge did.
+type MergeStats struct {
+	Mapped    uint64 // blocks the frozen snapshot maps inside the thin
+	Beyond    uint64 // of them, blocks wholly or partly past the origin's end
+	Written   uint64 // blocks written onto the origin
+	Bytes     uint64
+	Unchanged uint64 // blocks the origin already held
+	Resumed   bool   // a session was going on (a crash, or rounds)
+	ResetFrom uint64 // --reset: the mapped blocks the deleted thin had
+	Reset     bool
+	Merged    bool // a round ran (not only the rest of a reset)
+}
+
+// sysName is the /sys/block name of a device path.
+func (t *tool) sysName(dev string) (string, error) {
+	if name, ok := strings.CutPrefix(dev, "/dev/mapper/"); ok {
+		names, err := t.sys.ReadDir("/sys/block")
+		if err != nil {
+			return "", err
+		}
+		for _, n := range names {
+			if t.sysRead(path.Join("/sys/block", n, "dm/name")) == name {
+				return n, nil
+			}
+		}
+		return "", fail(ExitError, "no device-mapper device %s", name)
+	}
+	return path.Base(dev), nil
+}
+
+// sysRead reads a small sysfs file, trimmed ("" when it cannot).
+func (t *tool) sysRead(name string) string {
+	f, err := t.sys.Open(name, ORead)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var buf [256]byte
+	n, _ := f.Read(buf[:])
+	return strings.TrimSpace(string(buf[:n]))
+}
+
+// originUsers lists the dm devices whose tables hold the origin open
+// (/sys/block/ORIGIN/holders, bd_link_disk_holder()) other than
+// activations of thin ID of the pool over that origin.
+func (t *tool) originUsers(pool string, id uint64, origin string) (others, own []string, err error) {
+	on, err := t.sysName(origin)
+	if err != nil {
+		return nil, nil, err
+	}
+	odev := t.sysRead(path.Join("/sys/block", on, "dev"))
+	if odev == "" {
+		return nil, nil, fail(ExitError, "origin %s: not a block device", origin)
+	}
+	pn, err := t.sysName("/dev/mapper/" + pool)
+	if err != nil {
+		return nil, nil, err
+	}
+	pdev := t.sysRead(path.Join("/sys/block", pn, "dev"))
+	holders, err := t.sys.ReadDir(path.Join("/sys/block", on, "holders"))
+	if err != nil {
+		return nil, nil, fail(ExitError, "origin %s: %s", origin, errText(err))
+	}
+	for _, h := range holders {
+		name := t.sysRead(path.Join("/sys/block", h, "dm/name"))
+		if name == "" {
+			others = append(others, h)
+			continue
+		}
+		out, err := t.dmsetup("table", name)
+		if err != nil {
+			return nil, nil, err
+		}
+		mine := true
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 6 || f[2] != "thin" || f[3] != pdev || f[4] != strconv.FormatUint(id, 10) || f[5] != odev {
+				mine = false
+			}
+		}
+		if mine {
+			own = append(own, name)
+		} else {
+			others = append(others, name)
+		}
+	}
+	sort.Strings(others)
+	sort.Strings(own)
+	return others, own, nil
+}
+
+// sessionActive reports whether an undo state is a merge under way.
+func sessionActive(s *State) bool {
+	if s == nil {
+		return false
+	}
+	switch s.get("phase") {
+	case "merging", "merged", "resetting":
+		return true
+	}
+	return false
+}
+
+// MergeOrigin runs one merge round (and --reset, or --abort).
+func (t *tool) MergeOrigin(o *MergeOpts) (st *MergeStats, err error) {
+	p, err := t.pool(o.Pool)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := t.devPath(p.metaDev)
+	if err != nil {
+		return nil, err
+	}
+	sectors, origin := o.Sectors, o.Origin
+	if o.Dev != "" {
+		if sectors, err = t.tableSectors(o.Dev); err != nil {
+			return nil, err
+		}
+		if origin == "" {
+			if origin, err = t.tableOrigin(o.Dev); err != nil {
+				return nil, err
+			}
+			if origin == "" {
+				return nil, fail(ExitUsage, "merge-origin: %s has no external origin", o.Dev)
+			}
+		}
+	}
+	if origin != "" {
+		if origin, err = t.devPath(origin); err != nil {
+			return nil, err
+		}
+	}
+	if o.Snap == o.ID {
+		return nil, fail(ExitUsage, "merge-origin: --snap-id must differ from --id")
+	}
+	if origin == "" || sectors == 0 {
+		return nil, fail(ExitUsage, "merge-origin: give --dev, or --size and --origin (thinsync help)")
+	}
+	prev, err := t.loadState(o.Undo)
+	if err != nil && !o.Abort {
+		prev, err = nil, nil // a new undo file
+	}
+	if err != nil {
+		return nil, err
+	}
+	active := sessionActive(prev)
+	if active && (prev.get("pool") != o.Pool || prev.num("id") != o.ID || prev.get("origin") != origin) {
+		return nil, fail(ExitState, "%s holds a merge of thin %s of %s into %s: --abort or finish it first",
+			o.Undo, prev.get("id"), prev.get("pool"), prev.get("origin"))
+	}
+	phase := ""
+	if active {
+		phase = prev.get("phase")
+	}
+	switch {
+	case o.Abort && (!active || phase == "resetting"):
+		return nil, fail(ExitState, "nothing to abort in %s", o.Undo)
+	case phase == "resetting" && !o.Reset:
+		return nil, fail(ExitState, "%s holds an unfinished reset of thin %d: rerun with --reset", o.Undo, o.ID)
+	}
+	save := func(kv map[string]string) error {
+		kv["pool"], kv["id"], kv["origin"] = o.Pool, fmt.Sprint(o.ID), origin
+		s := &State{KV: kv}
+		err := t.saveState(o.Undo, prev, s)
+		prev = s
+		return err
+	}
+
+	// Nothing else may use the origin: its users would see it change.
+	others, own, err := t.originUsers(o.Pool, o.ID, origin)
+	if err != nil {
+		return nil, err
+	}
+	if len(others) > 0 {
+		return nil, fail(ExitOriginShared, "origin %s is also used by %s: refusing to change it under them", origin, strings.Join(others, ", "))
+	}
+	if o.Reset && len(own) > 0 {
+		return nil, fail(ExitBusy, "thin %d is active as %s: --reset needs it inactive", o.ID, strings.Join(own, ", "))
+	}
+	// Without a table holding it, O_EXCL refuses a mounted or open origin
+	// and keeps it ours until we are done.
+	flag := ORdWr | ODirect
+	if len(own) == 0 {
+		flag |= OExcl
+	}
+	of, err := t.sys.Open(origin, flag)
+	if err != nil {
+		if linuxerr.ToErrno(err) == linuxerr.EBUSY {
+			return nil, fail(ExitBusy, "%s is open or mounted: %s", origin, errText(err))
+		}
+		return nil, fail(ExitError, "%s", errText(err))
+	}
+	defer of.Close()
+	osz, err := of.Size()
+	if err != nil {
+		return nil, fail(ExitError, "%s: %s", origin, errText(err))
+	}
+	originSize := uint64(osz)
+	bs := p.blockSize * 512
+	gen := uint32(1)
+	if prev != nil {
+		gen = uint32(prev.Seq + 1)
+	}
+	if active {
+		gen = uint32(prev.num("gen"))
+	}
+	st = &MergeStats{Resumed: active}
+
+	if o.Abort {
+		u, err := t.openUndo(o.Undo, false)
+		if err != nil {
+			return nil, err
+		}
+		defer u.Close()
+		if err := t.rollback(of, origin, u, gen, bs); err != nil {
+			return nil, err
+		}
+		if err := t.dropSnap(o.Pool, meta, o.Snap, prev); err != nil {
+			return nil, err
+		}
+		return st, save(map[string]string{"phase": "aborted"})
+	}
+
+	if phase != "resetting" {
+		if err := t.mergeRound(o, st, of, origin, originSize, sectors, bs, meta, gen, active, prev, save); err != nil {
+			return nil, err
+		}
+		st.Merged = true
+		if !o.Reset {
+			return st, nil
+		}
+		if err := save(map[string]string{"phase": "resetting", "gen": fmt.Sprint(gen)}); err != nil {
+			return nil, err
+		}
+	}
+	// --reset: the origin holds the thin's view now; the thin is deleted and
+	// created empty over it, which reads the same (pool_message(): delete,
+	// create_thin, each its own transaction).
+	dump, _, err := t.metadata(o.Pool, meta, o.ID, -1, 0)
+	if err != nil {
+		return nil, err
+	}
+	if d := dump.Devs[o.ID]; d != nil {
+		for _, r := range d.Mapped {
+			st.ResetFrom += r.Length
+		}
+		if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.ID)); err != nil {
+			return nil, fail(ExitBusy, "delete thin %d: %v", o.ID, err)
+		}
+	}
+	if err := t.poolMessage(o.Pool, fmt.Sprintf("create_thin %d", o.ID)); err != nil {
+		return nil, err
+	}
+	st.Reset = true
+	return st, save(map[string]string{"phase": "reset"})
+}
+
+// dropSnap deletes the freeze snapshot a session's state says it made,
+// when it still exists.
+func (t *tool) dropSnap(pool, meta string, snap uint64, s *State) error {
+	if s == nil || s.get("snap") != fmt.Sprint(snap) {
+		return nil
+	}
+	dump, _, err := t.metadata(pool, meta, snap, -1, 0)
+	if err != nil {
+		return err
+	}
+	if dump.Devs[snap] == nil {
+		return nil
+	}
+	return t.poolMessage(pool, fmt.Sprintf("delete %d", snap))
+}
+
+// mergeRound freezes the thin into snapshot Snap, copies Snap's mapped
+// blocks onto the origin (journaling each block's old data the first time
+// the session writes it), flushes, reads back and compares, and deletes
+// the snapshot.
+func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, of File, origin string, originSize, sectors, bs uint64,
+	meta string, gen uint32, active bool, prev *State, save func(map[string]string) error) error {
+	size := sectors * 512
+	// A snapshot our state names is a frozen copy of an earlier run: it goes.
+	dump, _, err := t.metadata(o.Pool, meta, o.ID, -1, 0)
+	if err != nil {
+		return err
+	}
+	if dump.Devs[o.ID] == nil {
+		return fail(ExitError, "pool %s: no thin device %d", o.Pool, o.ID)
+	}
+	if dump.Devs[o.Snap] != nil {
+		if !active || prev.get("snap") != fmt.Sprint(o.Snap) {
+			return fail(ExitBusy, "pool %s: thin id %d is taken", o.Pool, o.Snap)
+		}
+		if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.Snap)); err != nil {
+			return err
+		}
+	}
+	u, err := t.openUndo(o.Undo, !active)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	journaled := map[uint64]bool{}
+	logEnd := uint64(undoLog)
+	if active {
+		var es []undoEntry
+		es, logEnd = scanUndo(u, gen, bs)
+		for _, e := range es {
+			journaled[e.off] = true
+		}
+	}
+	// The state names the snapshot before it exists: a rerun deletes it.
+	if err := save(map[string]string{"phase": "merging", "gen": fmt.Sprint(gen), "snap": fmt.Sprint(o.Snap)}); err != nil {
+		return err
+	}
+	if o.Dev != "" {
+		err = t.snapshotLive(o.Pool, o.Dev, o.ID, o.Snap) // suspend, create_snap, resume
+	} else {
+		err = t.poolMessage(o.Pool, fmt.Sprintf("create_snap %d %d", o.Snap, o.ID))
+	}
+	if err != nil {
+		return err
+	}
+	if dump, _, err = t.metadata(o.Pool, meta, o.Snap, -1, 0); err != nil {
+		return err
+	}
+	snap := dump.Devs[o.Snap]
+	if snap == nil {
+		return fail(ExitError, "pool %s: the snapshot %d is not in the metadata", o.Pool, o.Snap)
+	}
+	// The snapshot's mapped blocks read the pool: it is activated without
+	// the origin, so that it does not hold the origin.
+	src, err := t.activate(fmt.Sprintf("thinsync-%s-%d-merge", o.Pool, o.Snap), o.Pool, o.Snap, sectors, true)
+	if err != nil {
+		return err
+	}
+	defer func() { t.deactivate(src) }()
+	in, err := t.sys.Open(src.dev, ORead|ODirect)
+	if err != nil {
+		return fail(ExitError, "%s", errText(err))
+	}
+	defer func() {
+		if in != nil {
+			in.Close()
+		}
+	}()
+	limit := min(size, originSize)
+	var blocks []uint64
+	for _, r := range snap.Mapped {
+		for b := r.Begin; b < r.Begin+r.Length && b*bs < size; b++ {
+			blocks = append(blocks, b)
+		}
+	}
+	st.Mapped = uint64(len(blocks))
+	buf := alignedBuf(int(bs))
+	old := alignedBuf(int(bs))
+	read := func(f File, name string, p []byte, off uint64) error {
+		if t.sys.Killed() {
+			return errKilled
+		}
+		if _, err := f.ReadAt(p, int64(off)); err != nil {
+			return fail(ExitError, "read %s at %d: %s", name, off, errText(err))
+		}
+		return nil
+	}
+	// Past the origin's end the thin's data has nowhere to go: refused
+	// unless it is zeros or --truncate, before anything is written.
+	for _, b := range blocks {
+		off, end := b*bs, min((b+1)*bs, size)
+		if end <= limit {
+			continue
+		}
+		st.Beyond++
+		from := max(off, limit)
+		if err := read(in, src.dev, buf[:end-from], from); err != nil {
+			return err
+		}
+		if !isZero(buf[:end-from]) && !o.Truncate {
+			return fail(ExitBeyondOrigin, "thin %d has data past the end of origin %s (%d bytes) in block %d: --truncate drops it",
+				o.ID, origin, originSize, b)
+		}
+	}
+	for _, b := range blocks {
+		off := b * bs
+		if off >= limit {
+			continue
+		}
+		n := min(off+bs, limit) - off
+		if err := read(in, src.dev, buf[:n], off); err != nil {
+			return err
+		}
+		if err := read(of, origin, old[:n], off); err != nil {
+			return err
+		}
+		if string(buf[:n]) == string(old[:n]) {
+			st.Unchanged++
+			continue
+		}
+		if !journaled[off] {
+			if _, err := u.WriteAt(encodeUndo(gen, off, old[:n]), int64(logEnd)); err != nil {
+				return fail(ExitState, "undo %s: %s", o.Undo, errText(err))
+			}
+			if err := u.Sync(); err != nil {
+				return fail(ExitState, "undo %s: %s", o.Undo, errText(err))
+			}
+			logEnd += undoHdr + n
+			journaled[off] = true
+		}
+		if _, err := of.WriteAt(buf[:n], int64(off)); err != nil {
+			return ioFail("write", origin, off, err)
+		}
+		st.Written++
+		st.Bytes += n
+	}
+	if err := of.Sync(); err != nil {
+		return ioFail("flush", origin, 0, err)
+	}
+	// Read back: every mapped block inside the origin holds the snapshot's data.
+	for _, b := range blocks {
+		off := b * bs
+		if off >= limit {
+			continue
+		}
+		n := min(off+bs, limit) - off
+		if err := read(in, src.dev, buf[:n], off); err != nil {
+			return err
+		}
+		if err := read(of, origin, old[:n], off); err != nil {
+			return err
+		}
+		if string(buf[:n]) != string(old[:n]) {
+			return fail(ExitVerify, "origin %s does not hold block %d of thin %d after the flush", origin, b, o.ID)
+		}
+	}
+	in.Close()
+	in = nil
+	t.deactivate(src)
+	src = nil
+	if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.Snap)); err != nil {
+		return err
+	}
+	return save(map[string]string{"phase": "merged", "gen": fmt.Sprint(gen)})
+}
+
+func (t *tool) cmdMergeOrigin(args []string) error {
+	fs := t.flags("merge-origin")
+	o := &MergeOpts{}
+	var id, snap int64
+	var size string
+	fs.StringVar(&o.Pool, "pool", "", "")
+	fs.Int64Var(&id, "id", -1, "")
+	fs.Int64Var(&snap, "snap-id", -1, "")
+	fs.StringVar(&o.Dev, "dev", "", "")
+	fs.StringVar(&size, "size", "", "")
+	fs.StringVar(&o.Origin, "origin", "", "")
+	fs.StringVar(&o.Undo, "undo", "", "")
+	fs.BoolVar(&o.Reset, "reset", false, "")
+	fs.BoolVar(&o.Truncate, "truncate", false, "")
+	fs.BoolVar(&o.Abort, "abort", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.Pool == "" || id < 0 || snap < 0 || o.Undo == "" || fs.NArg() != 0 || (o.Abort && o.Reset) {
+		return fail(ExitUsage, "merge-origin: --pool, --id, --snap-id and --undo are required (thinsync help)")
+	}
+	var err error
+	if o.Sectors, err = sectorsFlag(size); err != nil {
+		return err
+	}
+	o.ID, o.Snap = uint64(id), uint64(snap)
+	st, err := t.MergeOrigin(o)
+	if err != nil {
+		return err
+	}
+	w := t.sys.Stdout()
+	if o.Abort {
+		fmt.Fprintf(w, "thinsync: rolled the origin back from %s\n", o.Undo)
+		return nil
+	}
+	if st.Merged {
+		fmt.Fprintf(w, "thinsync: merged thin %d: %d mapped blocks (%d past the origin's end), wrote %d (%d bytes), %d already there; verified\n",
+			o.ID, st.Mapped, st.Beyond, st.Written, st.Bytes, st.Unchanged)
+	}
+	if st.Reset {
+		fmt.Fprintf(w, "thinsync: reset thin %d: deleted with %d mapped blocks, created empty over the origin\n", o.ID, st.ResetFrom)
+	}
+	return nil
+}
