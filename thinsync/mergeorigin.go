@@ -206,12 +206,37 @@ func (t *tool) MergeOrigin(o *MergeOpts) (st *MergeStats, err error) {
 	case phase == "resetting" && !o.Reset:
 		return nil, fail(ExitState, "%s holds an unfinished reset of thin %d: rerun with --reset", o.Undo, o.ID)
 	}
-	save := func(kv map[string]string) error {
-		kv["pool"], kv["id"], kv["origin"] = o.Pool, fmt.Sprint(o.ID), origin
-		s := &State{KV: kv}
-		err := t.saveState(o.Undo, prev, s)
-		prev = s
-		return err
+	ms := &mergeState{t: t, name: o.Undo, prev: prev, pool: o.Pool, id: o.ID, origin: origin, meta: meta}
+	save := ms.save
+	// A run killed while it held the pool's metadata snapshot left it held.
+	// The state says how far the reserve got: msnap=2 once the
+	// reserve_metadata_snap message returned (committed: it is released),
+	// msnap=1 before. A crash inside that message can leave a held root
+	// whose reference counts were never committed (__reserve_metadata_snap()
+	// sets held_root in the superblock buffer, which the commit's first
+	// flush writes with the old space-map roots): releasing it would free
+	// blocks still in use. That hold is left alone, and the merge runs
+	// without the metadata, comparing every block of the thin's view.
+	if held, err := t.heldRoot(o.Pool); err != nil {
+		return nil, err
+	} else if held != "-" && prev != nil {
+		switch prev.get("msnap") {
+		case "2":
+			// __release_metadata_snap() clears the held root before it
+			// reads the held copy: when the crash lost the copy's block
+			// (EILSEQ), the release fails but the hold is gone all the same.
+			err := t.poolMessage(o.Pool, "release_metadata_snap")
+			if held, herr := t.heldRoot(o.Pool); herr != nil {
+				return nil, herr
+			} else if held != "-" {
+				return nil, err
+			}
+			fmt.Fprintf(t.sys.Stderr(), "thinsync: released the metadata snapshot a killed merge left held\n")
+		case "1":
+			ms.blind = true
+			fmt.Fprintf(t.sys.Stderr(), "thinsync: pool %s holds a metadata snapshot a crash left inside reserve_metadata_snap: "+
+				"leaving it (check the pool with thin_check before releasing it); comparing every block instead\n", o.Pool)
+		}
 	}
 
 	// Nothing else may use the origin: its users would see it change.
@@ -228,7 +253,7 @@ func (t *tool) MergeOrigin(o *MergeOpts) (st *MergeStats, err error) {
 	// Without a table holding it, O_EXCL refuses a mounted or open origin
 	// and keeps it ours until we are done.
 	flag := ORdWr | ODirect
-	if len(own) == 0 {
+	if len(own) == 0 && !ms.blind { // blind, the snapshot's activation holds the origin
 		flag |= OExcl
 	}
 	of, err := t.sys.Open(origin, flag)
@@ -263,14 +288,14 @@ func (t *tool) MergeOrigin(o *MergeOpts) (st *MergeStats, err error) {
 		if err := t.rollback(of, origin, u, gen, bs); err != nil {
 			return nil, err
 		}
-		if err := t.dropSnap(o.Pool, meta, o.Snap, prev); err != nil {
+		if err := ms.dropSnap(o.Snap); err != nil {
 			return nil, err
 		}
 		return st, save(map[string]string{"phase": "aborted"})
 	}
 
 	if phase != "resetting" {
-		if err := t.mergeRound(o, st, of, origin, originSize, sectors, bs, meta, gen, active, prev, save); err != nil {
+		if err := t.mergeRound(o, st, ms, of, originSize, sectors, bs, gen, active); err != nil {
 			return nil, err
 		}
 		st.Merged = true
@@ -284,16 +309,20 @@ func (t *tool) MergeOrigin(o *MergeOpts) (st *MergeStats, err error) {
 	// --reset: the origin holds the thin's view now; the thin is deleted and
 	// created empty over it, which reads the same (pool_message(): delete,
 	// create_thin, each its own transaction).
-	dump, _, err := t.metadata(o.Pool, meta, o.ID, -1, 0)
-	if err != nil {
-		return nil, err
-	}
-	if d := dump.Devs[o.ID]; d != nil {
-		for _, r := range d.Mapped {
-			st.ResetFrom += r.Length
+	if ms.blind {
+		ms.tryMessage(fmt.Sprintf("delete %d", o.ID))
+	} else {
+		dump, err := ms.dump()
+		if err != nil {
+			return nil, err
 		}
-		if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.ID)); err != nil {
-			return nil, fail(ExitBusy, "delete thin %d: %v", o.ID, err)
+		if d := dump.Devs[o.ID]; d != nil {
+			for _, r := range d.Mapped {
+				st.ResetFrom += r.Length
+			}
+			if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.ID)); err != nil {
+				return nil, fail(ExitBusy, "delete thin %d: %v", o.ID, err)
+			}
 		}
 	}
 	if err := t.poolMessage(o.Pool, fmt.Sprintf("create_thin %d", o.ID)); err != nil {
@@ -303,43 +332,132 @@ func (t *tool) MergeOrigin(o *MergeOpts) (st *MergeStats, err error) {
 	return st, save(map[string]string{"phase": "reset"})
 }
 
-// dropSnap deletes the freeze snapshot a session's state says it made,
-// when it still exists.
-func (t *tool) dropSnap(pool, meta string, snap uint64, s *State) error {
-	if s == nil || s.get("snap") != fmt.Sprint(snap) {
+// mergeState is the undo file's state during a merge.
+type mergeState struct {
+	t                  *tool
+	name               string
+	prev               *State
+	pool, origin, meta string
+	id                 uint64
+	// blind: a crash left the pool's metadata snapshot held in a state
+	// that is not safe to release; no metadata is read.
+	blind bool
+}
+
+// save writes the state kv (with the pool, thin and origin) into the
+// next slot.
+func (m *mergeState) save(kv map[string]string) error {
+	kv["pool"], kv["id"], kv["origin"] = m.pool, fmt.Sprint(m.id), m.origin
+	if m.blind {
+		kv["msnap"] = "1" // reruns stay blind while the hold is there
+	}
+	s := &State{KV: kv}
+	err := m.t.saveState(m.name, m.prev, s)
+	m.prev = s
+	return err
+}
+
+// dump is thin_dump -m of the pool under a metadata snapshot it takes
+// and releases (as send's metadata()); the state says msnap=1 before the
+// reserve and msnap=2 once it returned, so that a rerun after a crash
+// knows whether a hold it finds is safe to release.
+func (m *mergeState) dump() (*Dump, error) {
+	t := m.t
+	mark := func(v string) error {
+		kv := map[string]string{}
+		if m.prev != nil {
+			for k, v := range m.prev.KV {
+				kv[k] = v
+			}
+		}
+		delete(kv, "msnap")
+		if v != "" {
+			kv["msnap"] = v
+		}
+		return m.save(kv)
+	}
+	held, err := t.heldRoot(m.pool)
+	if err != nil {
+		return nil, err
+	}
+	if held != "-" {
+		return nil, fail(ExitHeld, "pool %s: a metadata snapshot is already held, not by thinsync: leaving it", m.pool)
+	}
+	if err := mark("1"); err != nil {
+		return nil, err
+	}
+	if err := t.poolMessage(m.pool, "reserve_metadata_snap"); err != nil {
+		return nil, fail(ExitHeld, "pool %s: cannot reserve the metadata snapshot: %v", m.pool, err)
+	}
+	if err := mark("2"); err != nil {
+		t.cleanup("message", m.pool, "0", "release_metadata_snap")
+		return nil, err
+	}
+	out, err := t.exec(false, "thin_dump", "-m", m.meta)
+	t.cleanup("message", m.pool, "0", "release_metadata_snap")
+	if err != nil {
+		return nil, err
+	}
+	d, err := ParseDump(out)
+	if err != nil {
+		return nil, err
+	}
+	return d, mark("")
+}
+
+// tryMessage sends a pool message whose failure is expected when its
+// device does not exist (a blind rerun cannot look).
+func (m *mergeState) tryMessage(msg string) {
+	m.t.exec(true, "dmsetup", "message", m.pool, "0", msg)
+}
+
+// dropSnap deletes the freeze snapshot the state says a run made, when it
+// still exists.
+func (m *mergeState) dropSnap(snap uint64) error {
+	if m.prev == nil || m.prev.get("snap") != fmt.Sprint(snap) {
 		return nil
 	}
-	dump, _, err := t.metadata(pool, meta, snap, -1, 0)
+	if m.blind {
+		m.tryMessage(fmt.Sprintf("delete %d", snap))
+		return nil
+	}
+	dump, err := m.dump()
 	if err != nil {
 		return err
 	}
 	if dump.Devs[snap] == nil {
 		return nil
 	}
-	return t.poolMessage(pool, fmt.Sprintf("delete %d", snap))
+	return m.t.poolMessage(m.pool, fmt.Sprintf("delete %d", snap))
 }
 
 // mergeRound freezes the thin into snapshot Snap, copies Snap's mapped
 // blocks onto the origin (journaling each block's old data the first time
 // the session writes it), flushes, reads back and compares, and deletes
 // the snapshot.
-func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, of File, origin string, originSize, sectors, bs uint64,
-	meta string, gen uint32, active bool, prev *State, save func(map[string]string) error) error {
-	size := sectors * 512
+func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, ms *mergeState, of File, originSize, sectors, bs uint64, gen uint32, active bool) error {
+	size, origin, save := sectors*512, ms.origin, ms.save
 	// A snapshot our state names is a frozen copy of an earlier run: it goes.
-	dump, _, err := t.metadata(o.Pool, meta, o.ID, -1, 0)
-	if err != nil {
-		return err
-	}
-	if dump.Devs[o.ID] == nil {
-		return fail(ExitError, "pool %s: no thin device %d", o.Pool, o.ID)
-	}
-	if dump.Devs[o.Snap] != nil {
-		if !active || prev.get("snap") != fmt.Sprint(o.Snap) {
-			return fail(ExitBusy, "pool %s: thin id %d is taken", o.Pool, o.Snap)
+	ours := active && ms.prev.get("snap") == fmt.Sprint(o.Snap)
+	if ms.blind {
+		if ours {
+			ms.tryMessage(fmt.Sprintf("delete %d", o.Snap))
 		}
-		if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.Snap)); err != nil {
+	} else {
+		dump, err := ms.dump()
+		if err != nil {
 			return err
+		}
+		if dump.Devs[o.ID] == nil {
+			return fail(ExitError, "pool %s: no thin device %d", o.Pool, o.ID)
+		}
+		if dump.Devs[o.Snap] != nil {
+			if !ours {
+				return fail(ExitBusy, "pool %s: thin id %d is taken", o.Pool, o.Snap)
+			}
+			if err := t.poolMessage(o.Pool, fmt.Sprintf("delete %d", o.Snap)); err != nil {
+				return err
+			}
 		}
 	}
 	u, err := t.openUndo(o.Undo, !active)
@@ -368,16 +486,27 @@ func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, of File, origin string, 
 	if err != nil {
 		return err
 	}
-	if dump, _, err = t.metadata(o.Pool, meta, o.Snap, -1, 0); err != nil {
-		return err
-	}
-	snap := dump.Devs[o.Snap]
-	if snap == nil {
-		return fail(ExitError, "pool %s: the snapshot %d is not in the metadata", o.Pool, o.Snap)
-	}
 	// The snapshot's mapped blocks read the pool: it is activated without
-	// the origin, so that it does not hold the origin.
-	src, err := t.activate(fmt.Sprintf("thinsync-%s-%d-merge", o.Pool, o.Snap), o.Pool, o.Snap, sectors, true)
+	// the origin, so that it does not hold the origin. Blind, every block
+	// of its view is compared: it is activated with the origin, whose
+	// blocks its unmapped blocks read, so they compare equal.
+	var mapped []Run
+	var withOrigin string
+	if ms.blind {
+		mapped = []Run{{0, (size + bs - 1) / bs}}
+		withOrigin = origin
+	} else {
+		dump, err := ms.dump()
+		if err != nil {
+			return err
+		}
+		snap := dump.Devs[o.Snap]
+		if snap == nil {
+			return fail(ExitError, "pool %s: the snapshot %d is not in the metadata", o.Pool, o.Snap)
+		}
+		mapped = snap.Mapped
+	}
+	src, err := t.activate(fmt.Sprintf("thinsync-%s-%d-merge", o.Pool, o.Snap), o.Pool, o.Snap, sectors, true, withOrigin)
 	if err != nil {
 		return err
 	}
@@ -393,7 +522,7 @@ func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, of File, origin string, 
 	}()
 	limit := min(size, originSize)
 	var blocks []uint64
-	for _, r := range snap.Mapped {
+	for _, r := range mapped {
 		for b := r.Begin; b < r.Begin+r.Length && b*bs < size; b++ {
 			blocks = append(blocks, b)
 		}
@@ -427,19 +556,31 @@ func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, of File, origin string, 
 				o.ID, origin, originSize, b)
 		}
 	}
-	for _, b := range blocks {
-		off := b * bs
+	// both reads block b's part inside the origin from the snapshot and
+	// the origin; n is 0 for a block wholly past the origin's end.
+	both := func(b uint64) (off, n uint64, same bool, err error) {
+		off = b * bs
 		if off >= limit {
-			continue
+			return off, 0, true, nil
 		}
-		n := min(off+bs, limit) - off
+		n = min(off+bs, limit) - off
 		if err := read(in, src.dev, buf[:n], off); err != nil {
-			return err
+			return off, n, false, err
 		}
 		if err := read(of, origin, old[:n], off); err != nil {
+			return off, n, false, err
+		}
+		return off, n, string(buf[:n]) == string(old[:n]), nil
+	}
+	for _, b := range blocks {
+		off, n, same, err := both(b)
+		if err != nil {
 			return err
 		}
-		if string(buf[:n]) == string(old[:n]) {
+		if n == 0 {
+			continue
+		}
+		if same {
 			st.Unchanged++
 			continue
 		}
@@ -464,18 +605,9 @@ func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, of File, origin string, 
 	}
 	// Read back: every mapped block inside the origin holds the snapshot's data.
 	for _, b := range blocks {
-		off := b * bs
-		if off >= limit {
-			continue
-		}
-		n := min(off+bs, limit) - off
-		if err := read(in, src.dev, buf[:n], off); err != nil {
+		if _, _, same, err := both(b); err != nil {
 			return err
-		}
-		if err := read(of, origin, old[:n], off); err != nil {
-			return err
-		}
-		if string(buf[:n]) != string(old[:n]) {
+		} else if !same {
 			return fail(ExitVerify, "origin %s does not hold block %d of thin %d after the flush", origin, b, o.ID)
 		}
 	}
