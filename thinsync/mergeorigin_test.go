@@ -376,3 +376,58 @@ func TestMergeOriginCrashSweep(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeOriginGeometry: a thin equal to, smaller than and bigger than
+// its origin, and origins with a fractional tail block (dmtest's
+// external_origin_tests geometries). After a merge with --truncate the
+// origin reads what the thin reads up to the smaller of the two sizes, and
+// the origin past the thin's end is untouched.
+func TestMergeOriginGeometry(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		thin, origin int // sectors
+	}{
+		{"equal", 4096, 4096},
+		{"smaller", 2048, 4096},
+		{"smaller-partial", 2100, 4096},
+		{"bigger", 6144, 4096},
+		{"fractional", 6144, 4040},
+		{"fractional-smaller", 3900, 4040},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mergeMachine(t, t.TempDir())
+			defer m.Close()
+			run(t, m, "seq 1 600000 | head -c 4194304 | dd of=$DISK_data bs=64K oflag=direct status=none", // junk under the pool
+				"seq 1 400000 | head -c 2097152 | dd of=$DISK_origin bs=64K oflag=direct status=none",
+				fmt.Sprintf(`dmsetup create o --table "0 %d linear $DISK_origin 0"`, tc.origin),
+				mergePool, `dmsetup message pool 0 "create_thin 0"`,
+				fmt.Sprintf(`dmsetup create thin --table "0 %d thin /dev/mapper/pool 0 /dev/mapper/o"`, tc.thin))
+			// Writes at the start, in the middle, across the origin's end and at the thin's end.
+			for _, sec := range []int{0, 1000, tc.origin - 4, tc.thin - 8} {
+				if sec < 0 || sec+8 > tc.thin {
+					continue
+				}
+				run(t, m, fmt.Sprintf("yes w%d | head -c 4096 | dd of=/dev/mapper/thin bs=512 seek=%d oflag=direct status=none", sec, sec))
+			}
+			n := min(tc.thin, tc.origin) * 512
+			view := strings.Fields(run(t, m, fmt.Sprintf("head -c %d /dev/mapper/thin | md5sum", n)))[0]
+			whole := md5of(t, m, "/dev/mapper/thin")
+			rest := ""
+			if tc.origin > tc.thin {
+				rest = run(t, m, fmt.Sprintf("dd if=/dev/mapper/o bs=512 skip=%d status=none | md5sum", tc.thin))
+			}
+			run(t, m, "thinsync merge-origin --pool pool --id 0 --snap-id 1 --dev thin --origin /dev/mapper/o --undo $DISK_undo --truncate")
+			if got := strings.Fields(run(t, m, fmt.Sprintf("head -c %d /dev/mapper/o | md5sum", n)))[0]; got != view {
+				t.Errorf("the origin reads %s, the thin %s", got, view)
+			}
+			if got := md5of(t, m, "/dev/mapper/thin"); got != whole {
+				t.Errorf("the merge changed what the thin reads")
+			}
+			if rest != "" {
+				if got := run(t, m, fmt.Sprintf("dd if=/dev/mapper/o bs=512 skip=%d status=none | md5sum", tc.thin)); got != rest {
+					t.Errorf("the origin changed past the thin's end")
+				}
+			}
+		})
+	}
+}
