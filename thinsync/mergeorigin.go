@@ -44,6 +44,9 @@ type MergeOpts struct {
 	Reset    bool // delete the thin and create it empty over the origin
 	Truncate bool // drop mapped data beyond the origin's end
 	Abort    bool // write the journal back
+	// StopAfter is a test hook: the run stops after that many origin
+	// writes with no cleanup (exit 137), as if the machine had died.
+	StopAfter uint64
 }
 
 // MergeStats is what a merge did.
@@ -510,7 +513,12 @@ func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, ms *mergeState, of File,
 	if err != nil {
 		return err
 	}
-	defer func() { t.deactivate(src) }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			t.deactivate(src)
+		}
+	}()
 	in, err := t.sys.Open(src.dev, ORead|ODirect)
 	if err != nil {
 		return fail(ExitError, "%s", errText(err))
@@ -599,6 +607,10 @@ func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, ms *mergeState, of File,
 		}
 		st.Written++
 		st.Bytes += n
+		if o.StopAfter > 0 && st.Written >= o.StopAfter {
+			stopped = true
+			return errStopped
+		}
 	}
 	if err := of.Sync(); err != nil {
 		return ioFail("flush", origin, 0, err)
@@ -636,6 +648,7 @@ func (t *tool) cmdMergeOrigin(args []string) error {
 	fs.BoolVar(&o.Reset, "reset", false, "")
 	fs.BoolVar(&o.Truncate, "truncate", false, "")
 	fs.BoolVar(&o.Abort, "abort", false, "")
+	fs.Uint64Var(&o.StopAfter, "stop-after-writes", 0, "") // test hook
 	if err := parse(fs, args); err != nil {
 		return err
 	}
