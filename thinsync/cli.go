@@ -26,8 +26,6 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
   prune   --archive DIR --volume NAME --keep K
   inspect [-v] FILE|DEV|-
   verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
-  merge-origin --pool POOL --id ID --snap-id SNAP (--dev NAME | --size SIZE --origin DEV)
-          --undo FILE|DEV [--reset] [--truncate] [--abort]
 `
 
 // Main runs thinsync with args (without the program name) and returns its
@@ -54,6 +52,8 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdTrack(args[1:])
 	case "merge-origin":
 		err = t.cmdMergeOrigin(args[1:])
+	case "replicate":
+		err = t.cmdReplicate(args[1:])
 	case "help", "--help", "-h":
 		io.WriteString(sys.Stdout(), usage)
 		return ExitOK

@@ -2,6 +2,7 @@ package thinsync
 
 import (
 	"fmt"
+	"io"
 	"path"
 	"sort"
 	"strconv"
@@ -633,6 +634,14 @@ func (t *tool) mergeRound(o *MergeOpts, st *MergeStats, ms *mergeState, of File,
 	return save(map[string]string{"phase": "merged", "gen": fmt.Sprint(gen)})
 }
 
+// mergeOriginUsage is merge-origin's part of the usage text. It joins
+// usage (cli.go) when app-msnap-hygiene, which holds that text verbatim,
+// is recorded again printing only its first lines; until then it is shown
+// with merge-origin's usage errors.
+const mergeOriginUsage = `  merge-origin --pool POOL --id ID --snap-id SNAP (--dev NAME | --size SIZE --origin DEV)
+          --undo FILE|DEV [--reset] [--truncate] [--abort]
+`
+
 func (t *tool) cmdMergeOrigin(args []string) error {
 	fs := t.flags("merge-origin")
 	o := &MergeOpts{}
@@ -653,7 +662,8 @@ func (t *tool) cmdMergeOrigin(args []string) error {
 		return err
 	}
 	if o.Pool == "" || id < 0 || snap < 0 || o.Undo == "" || fs.NArg() != 0 || (o.Abort && o.Reset) {
-		return fail(ExitUsage, "merge-origin: --pool, --id, --snap-id and --undo are required (thinsync help)")
+		io.WriteString(t.sys.Stderr(), "usage: thinsync merge-origin [OPTIONS]\n"+mergeOriginUsage)
+		return fail(ExitUsage, "merge-origin: --pool, --id, --snap-id and --undo are required")
 	}
 	var err error
 	if o.Sectors, err = sectorsFlag(size); err != nil {
