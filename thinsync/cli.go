@@ -29,7 +29,7 @@ const usage = `usage: thinsync COMMAND [OPTIONS]
   replicate --pool POOL --id ID --dev NAME --snap-ids FIRST --state FILE|DEV
           (--to-pool POOL --to-ids FIRST [--keep K] | -o FILE|DEV) [--xfer FILE|DEV]
           [--every SECONDS] [--count N] [--compress C] [--checkpoint BYTES] [--manifests DIR] [--reset]
-  inspect [-v] FILE|DEV|-
+` + mergeOriginUsage + `  inspect [-v] FILE|DEV|-
   verify  (--dev DEV --size SIZE --granule BYTES [--root HEX] | --stream FILE|DEV|-
           | --archive DIR --volume NAME [--seq N])
 `
@@ -56,6 +56,8 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdVerify(args[1:])
 	case "track":
 		err = t.cmdTrack(args[1:])
+	case "merge-origin":
+		err = t.cmdMergeOrigin(args[1:])
 	case "replicate":
 		err = t.cmdReplicate(args[1:])
 	case "help", "--help", "-h":
