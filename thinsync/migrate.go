@@ -332,6 +332,11 @@ func uintList(s string) ([]uint64, error) {
 	return ids, nil
 }
 
+const migrateUsage = `  migrate --from POOL:ID[,ID...] --to POOL:ID[,ID...] (--size SIZE[,SIZE...] | --live DEV [--rounds N]
+          [--final-below SIZE] [--snap-ids A,B] [--state FILE|DEV [--resume]]) [--compress C]
+          [--manifests DIR] [--spool FILE|DEV]
+`
+
 func (t *tool) cmdMigrate(args []string) error {
 	fs := t.flags("migrate")
 	var from, to, size, snaps, codec, finalBelow string
