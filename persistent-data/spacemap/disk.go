@@ -10,7 +10,7 @@ import (
 type Disk struct {
 	ll, old   ll
 	begin     uint64
-	allocated uint64 // nr_allocated_this_transaction (wrapping arithmetic)
+	allocated uint64       // nr_allocated_this_transaction (wrapping arithmetic)
 	fast      *restoreFast // RestoreInc's
 	fastOff   bool         // RestoreInc found the space map unfit
 }
