@@ -52,15 +52,17 @@ type Restorer struct {
 	// and IncBlocks, cheaper (general: tests compare them).
 	cur     btree.Cursor
 	general bool
+	val     [8]byte
 }
 
-// NewRestorer formats dev (capped at the metadata space map's limit).
-// Errors wrap ENOSPC when the device is too small.
-func NewRestorer(dev block.Device) (*Restorer, error) {
+// NewRestorer formats dev (capped at the metadata space map's limit),
+// with the block manager's options opts (block.Coalesce). Errors wrap
+// ENOSPC when the device is too small.
+func NewRestorer(dev block.Device, opts ...block.Option) (*Restorer, error) {
 	// thin_restore writes along the right edge of each btree: a small
 	// cache holds its working set (and keeps the RSS low). A Restorer is
 	// used by one goroutine: its block manager takes no locks.
-	r := &Restorer{bm: block.NewManager(dev, block.WithCacheBytes(restoreCacheBytes), block.Unshared())}
+	r := &Restorer{bm: block.NewManager(dev, append([]block.Option{block.WithCacheBytes(restoreCacheBytes), block.Unshared()}, opts...)...)}
 	var err error
 	if r.tm, r.metaSM, err = spacemap.CreateMetadata(r.bm, SuperblockLocation, spacemap.ToolsLayout); err != nil {
 		return nil, err
@@ -110,10 +112,10 @@ func (r *Restorer) Map(vblock, dataBlock uint64, time uint32) error {
 	if !r.inDevice {
 		return linuxerr.EINVAL
 	}
-	var v [8]byte
-	le.PutUint64(v[:], PackBlockTime(dataBlock, time&(1<<24-1)))
+	v := r.val[:] // a local array would escape to the heap
+	le.PutUint64(v, PackBlockTime(dataBlock, time&(1<<24-1)))
 	if r.general {
-		nr, inserted, err := btree.Insert(&r.sub, r.devRoot, []uint64{vblock}, v[:])
+		nr, inserted, err := btree.Insert(&r.sub, r.devRoot, []uint64{vblock}, v)
 		if err != nil {
 			return err
 		}
@@ -123,7 +125,7 @@ func (r *Restorer) Map(vblock, dataBlock uint64, time uint32) error {
 		}
 		return r.dataSM.IncBlocks(dataBlock, dataBlock+1)
 	}
-	nr, inserted, err := r.cur.Insert(r.devRoot, vblock, v[:])
+	nr, inserted, err := r.cur.Insert(r.devRoot, vblock, v)
 	if err != nil {
 		return err
 	}
