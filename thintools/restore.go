@@ -252,6 +252,9 @@ func restoreXML(in io.Reader, ov *restoreOverrides, r *thinmeta.Restorer) error 
 		if ev.fast {
 			// a mapping read on the scanner's fast path: the numbers the
 			// attributes hold
+			if hdr == nil {
+				return toolError("missing superblock")
+			}
 			ob, db, n, tm := ev.nums[0], ev.nums[1], ev.nums[2], uint32(ev.nums[3])
 			for i := uint64(0); i < n; i++ {
 				if err := mapping(ob+i, db+i, tm); err != nil {

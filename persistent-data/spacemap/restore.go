@@ -66,13 +66,8 @@ func (d *Disk) RestoreInc(b uint64) error {
 	var err error
 	switch BitmapLookup(data, bit) {
 	case 0:
-		BitmapSet(data, bit, 1)
+		l.allocBit(data, &f.ie, bit)
 		d.allocated++
-		l.nrAllocated++
-		f.ie.NrFree--
-		if uint64(f.ie.NoneFreeBefore) == bit {
-			f.ie.NoneFreeBefore = uint32(bit + 1)
-		}
 	case 1:
 		BitmapSet(data, bit, 2)
 	case 2:
