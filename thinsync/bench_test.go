@@ -8,23 +8,31 @@ import (
 	"github.com/dmsim/dmsim/script"
 )
 
+// benchPools is a machine with two pools of 1.2 GiB of data (64 KiB
+// blocks), pool and pool2, and thin 0 of 1 GiB active as "thin"; it is
+// closed with the benchmark. extra disks follow the four.
+func benchPools(b *testing.B, extra ...script.Disk) *script.Machine {
+	m, err := script.NewMachine(script.Config{CommandTime: -1, Disks: append([]script.Disk{
+		{Name: "meta", Size: 16 << 20}, {Name: "data", Size: 1200 << 20},
+		{Name: "meta2", Size: 16 << 20}, {Name: "data2", Size: 1200 << 20}}, extra...)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	run(b, m, `dmsetup create pool --table "0 2457600 thin-pool $DISK_meta $DISK_data 128 0"`,
+		`dmsetup create pool2 --table "0 2457600 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
+		`dmsetup message pool 0 "create_thin 0"`,
+		`dmsetup create thin --table "0 2097152 thin /dev/mapper/pool 0"`)
+	return m
+}
+
 // benchIncremental: a 1 GiB thin with 10 % of its blocks changed (1638 of
 // 16384 blocks of 64 KiB, incompressible), sent into a receive through a
 // pipe, with the manifests of the base on both sides. b.SetBytes is the
 // changed data, so MB/s is the rate of changed data.
 func benchIncremental(b *testing.B, codec string) {
-	m, err := script.NewMachine(script.Config{CommandTime: -1, Disks: []script.Disk{
-		{Name: "meta", Size: 16 << 20}, {Name: "data", Size: 1200 << 20},
-		{Name: "meta2", Size: 16 << 20}, {Name: "data2", Size: 1200 << 20}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	run(b, m, `dmsetup create pool --table "0 2457600 thin-pool $DISK_meta $DISK_data 128 0"`,
-		`dmsetup create pool2 --table "0 2457600 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
-		`dmsetup message pool 0 "create_thin 0"`,
-		`dmsetup create thin --table "0 2097152 thin /dev/mapper/pool 0"`,
-		"yes base | head -c 134217728 | dd of=/dev/mapper/thin bs=1M oflag=direct status=none",
+	m := benchPools(b)
+	run(b, m, "yes base | head -c 134217728 | dd of=/dev/mapper/thin bs=1M oflag=direct status=none",
 		"dmsetup suspend thin", `dmsetup message pool 0 "create_snap 1 0"`, "dmsetup resume thin",
 		"thinsync send --pool pool --id 1 --size 2097152 --manifests /tmp | thinsync recv --pool pool2 --id 1 --manifests /tmp")
 	const changed = 1638

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -239,11 +240,176 @@ func (c *cutDisk) Punch(off, n int64) error {
 func (c *cutDisk) Truncate(int64) error { return nil }
 func (c *cutDisk) Close() error         { return nil }
 
+// loadHistories reads the built images of disks from dir, each the base
+// of a history with no records yet.
+func loadHistories(t *testing.T, dir string, disks []sweepDisk) []*diskHistory {
+	hist := make([]*diskHistory, len(disks))
+	for i, d := range disks {
+		b, err := os.ReadFile(filepath.Join(dir, d.name+".img"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist[i] = newHistory(b, nil)
+	}
+	return hist
+}
+
+// scratchDir is where the crash machines keep their overlays: /dev/shm
+// when there is one.
+func scratchDir() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return ""
+}
+
+// cutMachine is a machine booted on a crash state, with where it is for
+// the messages of its commands.
+type cutMachine struct {
+	*script.Machine
+	where string
+	state map[string]string // thinsync's state at the cut
+}
+
+// bootOnCut reads the thinsync state on disk d (size bytes) of cut c,
+// then boots on the cut (boot's cache off). nrec is the run's record
+// count, for the messages.
+func bootOnCut(c sweepCut, nrec int, hist []*diskHistory, d int, size int64,
+	boot func(keep []int, cache bool) (*script.Machine, error)) (*cutMachine, error) {
+	img := make([]byte, size)
+	newCutDisk(hist[d], c.keep[d]).ReadAt(img, 0)
+	st := thinsync.ParseState(img)
+	cm := &cutMachine{where: fmt.Sprintf("cut after %d of %d events (keep %v, state %v)", c.k, nrec, c.keep, st), state: st}
+	m, err := boot(c.keep, false)
+	if err != nil {
+		return nil, err
+	}
+	cm.Machine = m
+	return cm, nil
+}
+
+// sh runs line and returns its standard output; a failure says where.
+func (cm *cutMachine) sh(line string) (string, error) {
+	r, err := cm.Run(line)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %v: %s", cm.where, line, err, r.Stderr)
+	}
+	return string(r.Stdout), nil
+}
+
+// md5 is md5sum's digest of dev.
+func (cm *cutMachine) md5(dev string) (string, error) {
+	out, err := cm.sh("md5sum " + dev)
+	if f := strings.Fields(out); err == nil && len(f) > 0 {
+		return f[0], nil
+	}
+	return "", err
+}
+
+// sweepLog is a logged run's writes, discards and flushes: per disk, and
+// the disk of each record in the order they were issued.
+type sweepLog struct {
+	perDisk [][]dmsim.BioRecord
+	order   []int
+}
+
+// logOf collects the bio logs of m's first n disks (m is halted).
+func logOf(m *script.Machine, n int) sweepLog {
+	l := sweepLog{perDisk: make([][]dmsim.BioRecord, n)}
+	var all []event
+	for i := 0; i < n; i++ {
+		for _, r := range m.Kernel.Disks()[i].BioLog() {
+			if r.Op != dmsim.OpRead {
+				all = append(all, event{i, r})
+				l.perDisk[i] = append(l.perDisk[i], r)
+			}
+		}
+	}
+	m.Halt()
+	sort.Slice(all, func(a, b int) bool { return all[a].rec.Seq < all[b].rec.Seq })
+	for _, e := range all {
+		l.order = append(l.order, e.disk)
+	}
+	return l
+}
+
 // sweepCut is one distinct crash state: how many records of each logged
 // disk survive.
 type sweepCut struct {
 	k    int // events before the cut
-	keep [3]int
+	keep []int
+}
+
+// cuts lists the distinct crash states of the run: after every event (by
+// default; DMSIM_SWEEP=N takes every Nth, plus the last), each disk
+// keeping only what was durable, or every record it was sent.
+func (l sweepLog) cuts() []sweepCut {
+	stride := 1
+	if n, err := strconv.Atoi(os.Getenv("DMSIM_SWEEP")); err == nil && n > 1 {
+		stride = n
+	}
+	seen := map[string]bool{}
+	var cuts []sweepCut
+	n := make([]int, len(l.perDisk))
+	for k := 0; k <= len(l.order); k++ {
+		if k > 0 {
+			n[l.order[k-1]]++
+		}
+		if k%stride != 0 && k != len(l.order) {
+			continue
+		}
+		for _, keepAll := range []bool{false, true} {
+			keep := make([]int, len(n))
+			for d := range keep {
+				keep[d] = n[d]
+				if !keepAll {
+					keep[d] = durable(l.perDisk[d][:n[d]])
+				}
+			}
+			if key := fmt.Sprint(keep); !seen[key] {
+				seen[key] = true
+				cuts = append(cuts, sweepCut{k, keep})
+			}
+		}
+	}
+	return cuts
+}
+
+// runCuts checks the cuts, one machine per core, and stops at the first
+// failure; it returns how many cuts ended in each phase check reported.
+func runCuts(t *testing.T, cuts []sweepCut, check func(sweepCut) (string, error)) map[string]int {
+	var (
+		mu     sync.Mutex
+		phases = map[string]int{}
+		errs   []error
+		next   atomic.Int64
+		wg     sync.WaitGroup
+	)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(cuts) {
+					return
+				}
+				phase, err := check(cuts[i])
+				mu.Lock()
+				phases[phase]++
+				if err != nil {
+					errs = append(errs, err)
+					next.Store(int64(len(cuts))) // stop at the first failure
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+	return phases
 }
 
 func TestCrashSweep(t *testing.T) {
@@ -252,19 +418,9 @@ func TestCrashSweep(t *testing.T) {
 	}
 	dir := t.TempDir()
 	baseImg, srcImg := sweepBuild(t, dir)
-	hist := make([]*diskHistory, len(sweepDisks))
-	for i, d := range sweepDisks {
-		b, err := os.ReadFile(filepath.Join(dir, d.name+".img"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hist[i] = newHistory(b, nil)
-	}
-	scratch := ""
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		scratch = "/dev/shm"
-	}
-	bootCut := func(keep [3]int, cache bool) (*script.Machine, error) {
+	hist := loadHistories(t, dir, sweepDisks)
+	scratch := scratchDir()
+	bootCut := func(keep []int, cache bool) (*script.Machine, error) {
 		var specs []dmsim.DiskSpec
 		for i, d := range sweepDisks {
 			n := 0
@@ -278,80 +434,27 @@ func TestCrashSweep(t *testing.T) {
 	}
 
 	// The logged receive, on the built images.
-	mb, err := bootCut([3]int{}, true)
+	mb, err := bootCut(make([]int, 3), true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(t, mb, sweepPool, sweepRecv)
-	var events []int // the disk of each record, in order
-	perDisk := make([][]dmsim.BioRecord, 3)
-	var all []event
+	log := logOf(mb, 3)
 	for i := 0; i < 3; i++ {
-		for _, r := range mb.Kernel.Disks()[i].BioLog() {
-			if r.Op != dmsim.OpRead {
-				all = append(all, event{i, r})
-				perDisk[i] = append(perDisk[i], r)
-			}
-		}
+		hist[i] = newHistory(hist[i].base, log.perDisk[i])
 	}
-	mb.Halt()
-	sort.Slice(all, func(a, b int) bool { return all[a].rec.Seq < all[b].rec.Seq })
-	for _, e := range all {
-		events = append(events, e.disk)
-	}
-	for i := 0; i < 3; i++ {
-		hist[i] = newHistory(hist[i].base, perDisk[i])
-	}
-	t.Logf("%d writes, discards and flushes on the receiver's disks", len(events))
+	t.Logf("%d writes, discards and flushes on the receiver's disks", len(log.order))
 
-	// Every cut by default; DMSIM_SWEEP=N checks every Nth (plus the last).
-	stride := 1
-	if n, err := strconv.Atoi(os.Getenv("DMSIM_SWEEP")); err == nil && n > 1 {
-		stride = n
-	}
-	seen := map[[3]int]bool{}
-	var cuts []sweepCut
-	var n [3]int
-	for k := 0; k <= len(events); k++ {
-		if k > 0 {
-			n[events[k-1]]++
-		}
-		if k%stride != 0 && k != len(events) {
-			continue
-		}
-		for _, keepAll := range []bool{false, true} {
-			var keep [3]int
-			for d := 0; d < 3; d++ {
-				keep[d] = n[d]
-				if !keepAll {
-					keep[d] = durable(perDisk[d][:n[d]])
-				}
-			}
-			if !seen[keep] {
-				seen[keep] = true
-				cuts = append(cuts, sweepCut{k, keep})
-			}
-		}
-	}
+	cuts := log.cuts()
 
 	// checkCut boots a machine on a crash state and finishes the receive.
 	checkCut := func(c sweepCut) (phase string, err error) {
-		stateImg := make([]byte, sweepDisks[2].size)
-		newCutDisk(hist[2], c.keep[2]).ReadAt(stateImg, 0)
-		st := thinsync.ParseState(stateImg)
-		where := fmt.Sprintf("cut after %d of %d events (keep %v, state %v)", c.k, len(events), c.keep, st)
-		m, err := bootCut(c.keep, false)
+		m, err := bootOnCut(c, len(log.order), hist, 2, sweepDisks[2].size, bootCut)
 		if err != nil {
 			return "", err
 		}
 		defer m.Halt()
-		sh := func(line string) (string, error) {
-			r, err := m.Run(line)
-			if err != nil {
-				return "", fmt.Errorf("%s: %s: %v", where, line, err)
-			}
-			return string(r.Stdout), nil
-		}
+		sh, where, st := m.sh, m.where, m.state
 		same := func(dev string, want []byte) (bool, error) {
 			c := &cmpWriter{want: want}
 			var errb bytes.Buffer
@@ -394,38 +497,7 @@ func TestCrashSweep(t *testing.T) {
 		return phase, nil
 	}
 
-	// The cuts in parallel, one machine per core.
-	var (
-		mu     sync.Mutex
-		phases = map[string]int{}
-		errs   []error
-		next   atomic.Int64
-		wg     sync.WaitGroup
-	)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(cuts) {
-					return
-				}
-				phase, err := checkCut(cuts[i])
-				mu.Lock()
-				phases[phase]++
-				if err != nil {
-					errs = append(errs, err)
-					next.Store(int64(len(cuts))) // stop at the first failure
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		t.Error(err)
-	}
+	phases := runCuts(t, cuts, checkCut)
 	t.Logf("%d distinct crash states: %d fresh receives, %d resumes, %d already published; all at the source's image",
 		len(cuts), phases[""], phases["receiving"], phases["published"])
 	if phases[""] == 0 || phases["receiving"] == 0 || phases["published"] == 0 {

@@ -5,7 +5,12 @@
 // the SHA-256 of the stream and the image root), image roots and
 // manifests (root.go, manifest.go), the parsers of thin_dump -m and
 // thin_delta -m output (xml.go), send (send.go), recv with its resume
-// state (recv.go, state.go), and the command line (cli.go).
+// state (recv.go, state.go), in-place receive with an undo log
+// (inplace.go), incremental backup (archive.go, track.go), and on top of
+// them the seed's other uses: migration of a device family between pools,
+// live or not (migrate.go, migrate_live.go), merging a thin back into its
+// external origin (mergeorigin.go) and asynchronous replication
+// (replicate.go); the command line is cli.go.
 //
 // The package is written against Sys (sys.go), what it needs from the
 // machine: running dmsetup, thin_dump and thin_delta, opening files and

@@ -2,14 +2,7 @@ package thinsync_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/dmsim/dmsim/dmsim"
@@ -148,12 +141,6 @@ func TestMergeOriginRefusals(t *testing.T) {
 	_ = origMD5
 }
 
-// mergeCut is one crash state: how many records of each disk survive.
-type mergeCut struct {
-	k    int
-	keep [4]int
-}
-
 // TestMergeOriginCrashSweep cuts round 2 of a live merge, and a merge with
 // --reset of the inactive thin, after every write, discard and flush of
 // the four disks (the pool's, the origin, the undo disk), with the
@@ -171,18 +158,8 @@ func TestMergeOriginCrashSweep(t *testing.T) {
 	m := mergeMachine(t, dir)
 	origMD5, viewMD5 := mergeBuild(t, m)
 	m.Halt()
-	base := make([][]byte, len(mergeDisks))
-	for i, d := range mergeDisks {
-		b, err := os.ReadFile(filepath.Join(dir, d.name+".img"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		base[i] = b
-	}
-	scratch := ""
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		scratch = "/dev/shm"
-	}
+	built := loadHistories(t, dir, mergeDisks)
+	scratch := scratchDir()
 	for _, tc := range []struct {
 		name  string
 		setup []string // before the merge, on every boot
@@ -195,88 +172,33 @@ func TestMergeOriginCrashSweep(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hist := make([]*diskHistory, len(mergeDisks))
 			for i := range mergeDisks {
-				hist[i] = newHistory(base[i], nil)
+				hist[i] = newHistory(built[i].base, nil)
 			}
-			boot := func(keep [4]int, cache bool) (*script.Machine, error) {
+			boot := func(keep []int, cache bool) (*script.Machine, error) {
 				var specs []dmsim.DiskSpec
 				for i, d := range mergeDisks {
 					specs = append(specs, dmsim.DiskSpec{Image: newCutDisk(hist[i], keep[i]), Size: d.size, VolatileCache: cache, BioLog: cache})
 				}
 				return script.BootIn(scratch, specs, mergeEnv)
 			}
-			mb, err := boot([4]int{}, true)
+			mb, err := boot(make([]int, len(mergeDisks)), true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			run(t, mb, append(tc.setup, tc.cmd)...)
-			var all []event
-			perDisk := make([][]dmsim.BioRecord, len(mergeDisks))
+			log := logOf(mb, len(mergeDisks))
 			for i := range mergeDisks {
-				for _, r := range mb.Kernel.Disks()[i].BioLog() {
-					if r.Op != dmsim.OpRead {
-						all = append(all, event{i, r})
-						perDisk[i] = append(perDisk[i], r)
-					}
-				}
+				hist[i] = newHistory(built[i].base, log.perDisk[i])
 			}
-			mb.Halt()
-			sort.Slice(all, func(a, b int) bool { return all[a].rec.Seq < all[b].rec.Seq })
-			for i := range mergeDisks {
-				hist[i] = newHistory(base[i], perDisk[i])
-			}
-			t.Logf("%d writes, discards and flushes", len(all))
-			stride := 1
-			if n, err := strconv.Atoi(os.Getenv("DMSIM_SWEEP")); err == nil && n > 1 {
-				stride = n
-			}
-			seen := map[[4]int]bool{}
-			var cuts []mergeCut
-			var n [4]int
-			for k := 0; k <= len(all); k++ {
-				if k > 0 {
-					n[all[k-1].disk]++
-				}
-				if k%stride != 0 && k != len(all) {
-					continue
-				}
-				for _, keepAll := range []bool{false, true} {
-					var keep [4]int
-					for d := range keep {
-						keep[d] = n[d]
-						if !keepAll {
-							keep[d] = durable(perDisk[d][:n[d]])
-						}
-					}
-					if !seen[keep] {
-						seen[keep] = true
-						cuts = append(cuts, mergeCut{k, keep})
-					}
-				}
-			}
-			check := func(c mergeCut) (string, error) {
-				undo := make([]byte, 8192)
-				newCutDisk(hist[3], c.keep[3]).ReadAt(undo, 0)
-				st := thinsync.ParseState(undo)
-				where := fmt.Sprintf("cut after %d of %d events (keep %v, state %v)", c.k, len(all), c.keep, st)
-				m, err := boot(c.keep, false)
+			t.Logf("%d writes, discards and flushes", len(log.order))
+			cuts := log.cuts()
+			check := func(c sweepCut) (string, error) {
+				m, err := bootOnCut(c, len(log.order), hist, 3, 8192, boot)
 				if err != nil {
 					return "", err
 				}
 				defer m.Halt()
-				sh := func(line string) (string, error) {
-					r, err := m.Run(line)
-					if err != nil {
-						return "", fmt.Errorf("%s: %s: %v: %s", where, line, err, r.Stderr)
-					}
-					return string(r.Stdout), nil
-				}
-				md5 := func(dev string) (string, error) {
-					out, err := sh("md5sum " + dev)
-					if f := strings.Fields(out); err == nil && len(f) > 0 {
-						return f[0], nil
-					}
-					return "", err
-				}
+				sh, md5, where, st := m.sh, m.md5, m.where, m.state
 				for _, l := range tc.setup {
 					if _, err := sh(l); err != nil {
 						return "", err
@@ -332,38 +254,8 @@ func TestMergeOriginCrashSweep(t *testing.T) {
 				}
 				return st["phase"], nil
 			}
-			var (
-				mu     sync.Mutex
-				phases = map[string]int{}
-				errs   []error
-				next   atomic.Int64
-				wg     sync.WaitGroup
-			)
-			for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := int(next.Add(1)) - 1
-						if i >= len(cuts) {
-							return
-						}
-						phase, err := check(cuts[i])
-						mu.Lock()
-						phases[phase]++
-						if err != nil {
-							errs = append(errs, err)
-							next.Store(int64(len(cuts)))
-						}
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
-			for _, err := range errs {
-				t.Error(err)
-			}
-			if len(errs) == 0 {
+			phases := runCuts(t, cuts, check)
+			if !t.Failed() {
 				t.Logf("%d distinct crash states, by the undo file's phase at the cut (blind: a hold left inside reserve_metadata_snap): %v; all converged", len(cuts), phases)
 			}
 			want := []string{"merging", "merged"}

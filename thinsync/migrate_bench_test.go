@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/dmsim/dmsim/script"
 )
 
 // BenchmarkMigrate1GiB8Snapshots: a 1 GiB thin, written whole, with 8
@@ -16,18 +14,8 @@ import (
 // 8 × 10 MiB), so MB/s is the rate of data moved. Run it once:
 // go test -run XXX -bench Migrate -benchtime 1x ./thinsync
 func BenchmarkMigrate1GiB8Snapshots(b *testing.B) {
-	m, err := script.NewMachine(script.Config{CommandTime: -1, Disks: []script.Disk{
-		{Name: "meta", Size: 16 << 20}, {Name: "data", Size: 1200 << 20},
-		{Name: "meta2", Size: 16 << 20}, {Name: "data2", Size: 1200 << 20}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	run(b, m, `dmsetup create pool --table "0 2457600 thin-pool $DISK_meta $DISK_data 128 0"`,
-		`dmsetup create pool2 --table "0 2457600 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
-		`dmsetup message pool 0 "create_thin 0"`,
-		`dmsetup create thin --table "0 2097152 thin /dev/mapper/pool 0"`,
-		"yes base | head -c 1073741824 | dd of=/dev/mapper/thin bs=1M oflag=direct status=none")
+	m := benchPools(b)
+	run(b, m, "yes base | head -c 1073741824 | dd of=/dev/mapper/thin bs=1M oflag=direct status=none")
 	var from []string
 	for s := 1; s <= 8; s++ {
 		run(b, m, "dmsetup suspend thin", fmt.Sprintf(`dmsetup message pool 0 "create_snap %d 0"`, s), "dmsetup resume thin",

@@ -2,14 +2,7 @@ package thinsync_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/dmsim/dmsim/dmsim"
@@ -87,18 +80,8 @@ func TestMigrateLiveCrashSweep(t *testing.T) {
 	dir := t.TempDir()
 	srcMD5 := liveBuild(t, dir)
 	nd := len(liveDisks)
-	hist := make([]*diskHistory, nd)
-	for i, d := range liveDisks {
-		b, err := os.ReadFile(filepath.Join(dir, d.name+".img"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hist[i] = newHistory(b, nil)
-	}
-	scratch := ""
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		scratch = "/dev/shm"
-	}
+	hist := loadHistories(t, dir, liveDisks)
+	scratch := scratchDir()
 	boot := func(keep []int, cache bool) (*script.Machine, error) {
 		var specs []dmsim.DiskSpec
 		for i, d := range liveDisks {
@@ -122,80 +105,20 @@ func TestMigrateLiveCrashSweep(t *testing.T) {
 	if !strings.Contains(out, "final round") || !strings.Contains(out, "is served by pool2 thin 0") {
 		t.Fatalf("the logged final round said:\n%s", out)
 	}
-	perDisk := make([][]dmsim.BioRecord, nd)
-	var all []event
+	log := logOf(mb, nd)
 	for i := 0; i < nd; i++ {
-		for _, r := range mb.Kernel.Disks()[i].BioLog() {
-			if r.Op != dmsim.OpRead {
-				all = append(all, event{i, r})
-				perDisk[i] = append(perDisk[i], r)
-			}
-		}
+		hist[i] = newHistory(hist[i].base, log.perDisk[i])
 	}
-	mb.Halt()
-	sort.Slice(all, func(a, b int) bool { return all[a].rec.Seq < all[b].rec.Seq })
-	for i := 0; i < nd; i++ {
-		hist[i] = newHistory(hist[i].base, perDisk[i])
-	}
-	t.Logf("%d writes, discards and flushes on the five disks", len(all))
+	t.Logf("%d writes, discards and flushes on the five disks", len(log.order))
+	cuts := log.cuts()
 
-	stride := 1
-	if n, err := strconv.Atoi(os.Getenv("DMSIM_SWEEP")); err == nil && n > 1 {
-		stride = n
-	}
-	type cut struct {
-		k    int
-		keep []int
-	}
-	seen := map[string]bool{}
-	var cuts []cut
-	n := make([]int, nd)
-	for k := 0; k <= len(all); k++ {
-		if k > 0 {
-			n[all[k-1].disk]++
-		}
-		if k%stride != 0 && k != len(all) {
-			continue
-		}
-		for _, keepAll := range []bool{false, true} {
-			keep := make([]int, nd)
-			for d := range keep {
-				keep[d] = n[d]
-				if !keepAll {
-					keep[d] = durable(perDisk[d][:n[d]])
-				}
-			}
-			if key := fmt.Sprint(keep); !seen[key] {
-				seen[key] = true
-				cuts = append(cuts, cut{k, keep})
-			}
-		}
-	}
-
-	checkCut := func(c cut) (phase string, err error) {
-		stateImg := make([]byte, liveDisks[nd-1].size)
-		newCutDisk(hist[nd-1], c.keep[nd-1]).ReadAt(stateImg, 0)
-		st := thinsync.ParseState(stateImg)
-		where := fmt.Sprintf("cut after %d of %d events (keep %v, state %v)", c.k, len(all), c.keep, st)
-		m, err := boot(c.keep, false)
+	checkCut := func(c sweepCut) (phase string, err error) {
+		m, err := bootOnCut(c, len(log.order), hist, nd-1, liveDisks[nd-1].size, boot)
 		if err != nil {
 			return "", err
 		}
 		defer m.Halt()
-		sh := func(line string) (string, error) {
-			r, err := m.Run(line)
-			if err != nil {
-				return "", fmt.Errorf("%s: %s: %v", where, line, err)
-			}
-			return string(r.Stdout), nil
-		}
-		md5 := func(dev string) (string, error) {
-			out, err := sh("md5sum " + dev)
-			if f := strings.Fields(out); err == nil && len(f) > 0 {
-				return f[0], nil
-			}
-			return "", err
-		}
+		sh, md5, where, st := m.sh, m.md5, m.where, m.state
 		for _, l := range livePools {
 			if _, err := sh(l); err != nil {
 				return "", err
@@ -242,37 +165,7 @@ func TestMigrateLiveCrashSweep(t *testing.T) {
 		return phase, nil
 	}
 
-	var (
-		mu     sync.Mutex
-		phases = map[string]int{}
-		errs   []error
-		next   atomic.Int64
-		wg     sync.WaitGroup
-	)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(cuts) {
-					return
-				}
-				phase, err := checkCut(cuts[i])
-				mu.Lock()
-				phases[phase]++
-				if err != nil {
-					errs = append(errs, err)
-					next.Store(int64(len(cuts)))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		t.Error(err)
-	}
+	phases := runCuts(t, cuts, checkCut)
 	t.Logf("%d distinct crash states: %d in the final round, %d switched, %d done; all converge to the source's md5 on pool2",
 		len(cuts), phases["final"], phases["switched"], phases["done"])
 	if phases["final"] == 0 || phases["switched"] == 0 || phases["done"] == 0 {

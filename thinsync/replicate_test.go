@@ -168,26 +168,16 @@ func TestReplicateRefusals(t *testing.T) {
 // of its blocks changed (164 of 16384 blocks of 64 KiB, incompressible),
 // with manifests on both sides. b.SetBytes is the changed data.
 func BenchmarkReplicateCycle1GiB(b *testing.B) {
-	m, err := script.NewMachine(script.Config{CommandTime: -1, Disks: []script.Disk{
-		{Name: "meta", Size: 16 << 20}, {Name: "data", Size: 1200 << 20},
-		{Name: "meta2", Size: 16 << 20}, {Name: "data2", Size: 1200 << 20}, {Name: "state", Size: 1 << 20}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	cmd := "thinsync replicate --pool pool --id 0 --dev vol --snap-ids 1 --to-pool pool2 --state $DISK_state --keep 2 --manifests /tmp"
-	run(b, m, `dmsetup create pool --table "0 2457600 thin-pool $DISK_meta $DISK_data 128 0"`,
-		`dmsetup create pool2 --table "0 2457600 thin-pool $DISK_meta2 $DISK_data2 128 0"`,
-		`dmsetup message pool 0 "create_thin 0"`,
-		`dmsetup create vol --table "0 2097152 thin /dev/mapper/pool 0"`,
-		"yes base | head -c 134217728 | dd of=/dev/mapper/vol bs=1M oflag=direct status=none", cmd)
+	m := benchPools(b, script.Disk{Name: "state", Size: 1 << 20})
+	cmd := "thinsync replicate --pool pool --id 0 --dev thin --snap-ids 1 --to-pool pool2 --state $DISK_state --keep 2 --manifests /tmp"
+	run(b, m, "yes base | head -c 134217728 | dd of=/dev/mapper/thin bs=1M oflag=direct status=none", cmd)
 	const changed = 164
 	b.SetBytes(changed * 65536)
 	var cpu int64
 	n := 0
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		run(b, m, fmt.Sprintf("for i in $(seq 0 %d); do head -c 65536 /dev/urandom | dd of=/dev/mapper/vol bs=64K seek=$((i*100+%d)) oflag=direct status=none; done",
+		run(b, m, fmt.Sprintf("for i in $(seq 0 %d); do head -c 65536 /dev/urandom | dd of=/dev/mapper/thin bs=64K seek=$((i*100+%d)) oflag=direct status=none; done",
 			changed-1, i%100))
 		b.StartTimer()
 		cpu0 := cpuTime()
