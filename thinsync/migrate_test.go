@@ -1,10 +1,13 @@
 package thinsync_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/script"
 )
 
@@ -170,5 +173,46 @@ func TestMigrateSpool(t *testing.T) {
 	}
 	if out := run(t, m, "thinsync inspect /tmp/spool"); !strings.Contains(out, "kind=incremental") || !strings.Contains(out, "codec=none") {
 		t.Errorf("the spool does not hold the last incremental:\n%s", out)
+	}
+}
+
+// TestMigrateLiveOpenDevice: a process that holds the device open across a
+// live migration keeps its handle: the same device (its dev_t) now maps to
+// pool2, a write through the old handle lands on pool2's thin and not on
+// the source, and a read through it sees the source's data.
+func TestMigrateLiveOpenDevice(t *testing.T) {
+	m := machine(t)
+	run(t, m, `dmsetup create thin --table "0 8192 thin /dev/mapper/pool 0"`,
+		"yes base | head -c 2097152 | dd of=/dev/mapper/thin bs=64K oflag=direct status=none")
+	before := run(t, m, "dmsetup info -c --noheadings -o major,minor thin")
+	bdev, release, err := m.Kernel.OpenBdev("/dev/mapper/thin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	run(t, m, "thinsync migrate --live thin --from pool:0 --to pool2:5 --rounds 2 --final-below 0")
+	if after := run(t, m, "dmsetup info -c --noheadings -o major,minor,open thin"); !strings.HasPrefix(after, strings.TrimSpace(before)+":1") {
+		t.Errorf("after the swap: %q, before %q (and open once)", after, before)
+	}
+	got := make([]byte, 4096)
+	if err := dmsim.SubmitWait(context.Background(), m.Kernel.Clock, dmsim.NewBio(dmsim.OpRead, bdev, 8, got, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:10], []byte("ase\nbase\nb")) { // byte 4096 of the "yes base" stream
+		t.Errorf("read through the held handle: %q", got[:10])
+	}
+	data := bytes.Repeat([]byte("held"), 1024)
+	if err := dmsim.SubmitWait(context.Background(), m.Kernel.Clock, dmsim.NewBio(dmsim.OpWrite, bdev, 64, data, nil)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, m, `dmsetup create t5 --readonly --table "0 8192 thin /dev/mapper/pool2 5"`,
+		`dmsetup create t0 --readonly --table "0 8192 thin /dev/mapper/pool 0"`)
+	for _, c := range []struct {
+		dev  string
+		want string
+	}{{"t5", "held"}, {"t0", "e\nba"}} { // t0: byte 32768 of the "yes base" stream
+		if out := run(t, m, "dd if=/dev/mapper/"+c.dev+" bs=512 skip=64 count=1 status=none | head -c 4"); out != c.want {
+			t.Errorf("%s at sector 64 reads %q, want %q", c.dev, out, c.want)
+		}
 	}
 }
