@@ -21,19 +21,19 @@ type metaState struct {
 	Err        string // unreadable as a pool's metadata
 	TransID    uint64
 	NeedsCheck bool
-	Main       uint64             // hash of the transaction
-	Held       uint64             // hash of the held metadata snapshot (0: none)
-	Mapped     []uint64           // the distinct mapped data blocks, ascending
+	Main       uint64   // hash of the transaction
+	Held       uint64   // hash of the held metadata snapshot (0: none)
+	Mapped     []uint64 // the distinct mapped data blocks, ascending
 	// used is the data blocks the space map must count: those mapped by
 	// the transaction or by the metadata snapshot (a shadowed leaf the
 	// snapshot shares keeps its data blocks referenced: data_block_inc()).
-	used int
-	Thins      []uint64           // the thin ids
-	BlockSize  uint32             // data block size in sectors
-	virt       map[[2]uint64]bool // {thin id, virtual block} of every mapping
-	refs       map[uint64]uint32  // data block -> the mappings of it
-	heldSet    bool               // held_root is not 0
-	mainErr    bool               // Err is about the transaction, not the snapshot
+	used      int
+	Thins     []uint64           // the thin ids
+	BlockSize uint32             // data block size in sectors
+	virt      map[[2]uint64]bool // {thin id, virtual block} of every mapping
+	refs      map[uint64]uint32  // data block -> the mappings of it
+	heldSet   bool               // held_root is not 0
+	mainErr   bool               // Err is about the transaction, not the snapshot
 }
 
 func (m *metaState) String() string {
@@ -165,7 +165,7 @@ type commit struct {
 	// (an application's `dd` wiping the superblock promises nothing until
 	// a flush), ^0 if none did.
 	Promised uint64
-	M   *metaState
+	M        *metaState
 	// since maps each mapped data block to the first commit of the run of
 	// commits, ending with this one, that all map it.
 	since map[uint64]int
