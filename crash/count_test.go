@@ -15,7 +15,7 @@ func TestCount(t *testing.T) {
 	for _, m := range []dmsim.CrashMode{dmsim.CrashPrefix, dmsim.CrashSubset, dmsim.CrashTorn} {
 		var tot Result
 		for _, s := range goldenScripts(t) {
-			r, err := Sweep(context.Background(), s, Options{Mode: m, NoReboot: true, Sample: 1 << 30, MaxPrefix: *maxPrefix})
+			r, err := Sweep(context.Background(), s, Options{Mode: m, CountOnly: true, MaxPrefix: *maxPrefix})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,29 +57,45 @@ func goldenScripts(t testing.TB) []*scenario.Script {
 }
 
 // sweepAll sweeps every golden scenario in every mode and returns the
-// report and the totals per mode.
+// report and the totals per mode. Scenarios run GOMAXPROCS at a time
+// (each runs its workload alone, then checks its states on every CPU);
+// the report keeps the scenarios' order.
 func sweepAll(t *testing.T, sample int) (string, map[dmsim.CrashMode]*Result) {
-	var rep strings.Builder
-	totals := map[dmsim.CrashMode]*Result{}
+	modes := []dmsim.CrashMode{dmsim.CrashPrefix, dmsim.CrashSubset, dmsim.CrashTorn}
 	mp := *maxPrefix
 	if mp == 0 && sample == 0 {
 		mp = -1 // the full sweep takes every prefix of every epoch
 	}
-	for _, s := range goldenScripts(t) {
-		for _, m := range []dmsim.CrashMode{dmsim.CrashPrefix, dmsim.CrashSubset, dmsim.CrashTorn} {
-			smp := sample
-			if m != dmsim.CrashSubset {
-				smp = 0 // prefixes and superblock tears are few: check them all
-			}
-			r, err := Sweep(context.Background(), s, Options{Mode: m, NoReboot: !*reboot, Sample: smp, MaxPrefix: mp})
-			if err != nil {
-				t.Fatalf("%s: %v", s.Name, err)
-			}
+	scripts := goldenScripts(t)
+	results := make([][]*Result, len(scripts))
+	errs := make([]error, len(scripts))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, s := range scripts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// Prefixes and superblock tears are few: all are checked;
+			// subset states are sampled.
+			results[i], errs[i] = SweepModes(context.Background(), s, modes,
+				Options{NoReboot: !*reboot, Sample: sample, MaxPrefix: mp})
+		}()
+	}
+	wg.Wait()
+	var rep strings.Builder
+	totals := map[dmsim.CrashMode]*Result{}
+	for i, s := range scripts {
+		if errs[i] != nil {
+			t.Fatalf("%s: %v", s.Name, errs[i])
+		}
+		for _, r := range results[i] {
 			rep.WriteString(r.String())
-			tot := totals[m]
+			tot := totals[r.Mode]
 			if tot == nil {
-				tot = &Result{Mode: m}
-				totals[m] = tot
+				tot = &Result{Mode: r.Mode}
+				totals[r.Mode] = tot
 			}
 			tot.Points += r.Points
 			tot.States += r.States
@@ -87,7 +105,7 @@ func sweepAll(t *testing.T, sample int) (string, map[dmsim.CrashMode]*Result) {
 			tot.Windows += r.Windows
 		}
 	}
-	for _, m := range []dmsim.CrashMode{dmsim.CrashPrefix, dmsim.CrashSubset, dmsim.CrashTorn} {
+	for _, m := range modes {
 		if tot := totals[m]; tot != nil {
 			fmt.Fprintf(&rep, "total %s: points %d  states %d  unique %d  checked %d  fail %d  6.1-window %d\n",
 				m, tot.Points, tot.States, tot.Unique, tot.Checked, tot.Failed, tot.Windows)
