@@ -258,21 +258,12 @@ func (b *bootTrace) sweepMode(ctx context.Context, o Options, jobs int, res *Res
 // other disks as they were durable at the crash's instant, and the
 // content fingerprint of all of them. points counts the crash points.
 func (b *bootTrace) enumerate(o Options, only int, yield func(st *dmsim.CrashState, disk int, v *crashView, fp uint64) bool, points *int) {
-	type durKey struct{ disk, n int }
-	durable := map[durKey]*dmsim.CrashImage{}
-	durableAt := func(e int, at uint64) *dmsim.CrashImage {
-		log := b.Disks[e].Log
-		n := sort.Search(len(log), func(i int) bool { return log[i].Seq >= at })
-		k := durKey{e, n}
-		if img, ok := durable[k]; ok {
-			return img
+	if b.durable == nil {
+		for _, d := range b.Disks {
+			b.durable = append(b.durable, dmsim.DurableImages(d.Base, d.Sectors, d.Log))
 		}
-		for st := range dmsim.CrashStates(b.Disks[e].Base, b.Disks[e].Sectors, log[:n], dmsim.CrashOptions{Mode: dmsim.CrashPrefix}) {
-			durable[k] = st.Image()
-			break
-		}
-		return durable[k]
 	}
+	durableAt := func(e int, at uint64) *dmsim.CrashImage { return b.durable[e](at) }
 	var tearOnly func(uint64) bool
 	if o.Mode == dmsim.CrashTorn {
 		sb := b.superblockWrites()
