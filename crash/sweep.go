@@ -96,6 +96,7 @@ type job struct {
 	index int
 	b     *bootTrace
 	view  *crashView
+	q     int // the quiesce before the crash
 	point scenario.CrashPoint
 	key   verdictKey
 	res   *violation
@@ -184,6 +185,7 @@ func (b *bootTrace) sweepMode(ctx context.Context, o Options, jobs int, res *Res
 			defer wg.Done()
 			for j := range ch {
 				j.res = j.b.check(j.view, !o.NoReboot)
+				j.view = nil // the images go with it
 			}
 		}()
 	}
@@ -210,10 +212,10 @@ func (b *bootTrace) sweepMode(ctx context.Context, o Options, jobs int, res *Res
 			return true
 		}
 		seen[key] = true
-		j := &job{index: i, b: b, view: v, point: pointOf(b, disk, st), key: key}
+		j := &job{index: i, b: b, view: v, q: v.q, point: pointOf(b, disk, st), key: key}
 		if prev, ok := verdicts[key]; ok {
 			res.Checked++
-			j.res = prev
+			j.res, j.view = prev, nil
 			checked = append(checked, j)
 			return true
 		}
@@ -224,7 +226,7 @@ func (b *bootTrace) sweepMode(ctx context.Context, o Options, jobs int, res *Res
 		res.Checked++
 		checked = append(checked, j)
 		if o.StopAtFirst {
-			j.res = b.check(v, !o.NoReboot)
+			j.res, j.view = b.check(v, !o.NoReboot), nil
 			if j.res != nil && !isWindow(j.res) {
 				stop = true
 				return false
@@ -249,7 +251,7 @@ func (b *bootTrace) sweepMode(ctx context.Context, o Options, jobs int, res *Res
 	for _, j := range failed {
 		res.Failed++
 		res.Failures = append(res.Failures, Failure{Index: j.index, Boot: b.Boot, Point: j.point,
-			Invariant: j.res.Invariant, Msg: j.res.Msg, Item: b.Quiesces[j.view.q].Item})
+			Invariant: j.res.Invariant, Msg: j.res.Msg, Item: b.Quiesces[j.q].Item})
 	}
 	return stop
 }
