@@ -50,6 +50,8 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdVerify(args[1:])
 	case "track":
 		err = t.cmdTrack(args[1:])
+	case "replicate":
+		err = t.cmdReplicate(args[1:])
 	case "help", "--help", "-h":
 		io.WriteString(sys.Stdout(), usage)
 		return ExitOK
