@@ -512,6 +512,7 @@ func (b *bootTrace) reopen(v *crashView, tables []devTable, pools []poolRef, sta
 		thinIDs[p.table.Dev.String()] = ids
 	}
 	made := map[string]bool{}
+	oomsPools := map[string]bool{}
 	// A new boot hands out minors from 0: the devices get other numbers
 	// than in the run, which later tables' device arguments follow.
 	renum := map[string]string{}
@@ -538,12 +539,24 @@ func (b *bootTrace) reopen(v *crashView, tables []devTable, pools []poolRef, sta
 		}
 		cmd := fmt.Sprintf("dmsetup create %s <<'EOF'\n%s\nEOF", t.Name, strings.Join(lines, "\n"))
 		r := m.RunLine(context.Background(), cmd)
+		if isPool[t.Name] != nil && strings.Contains(kmsg(r.Kmsg), "No free metadata blocks") {
+			// check_for_metadata_space(): the crash left the metadata
+			// full, so the pool opens out of metadata space (status ro).
+			oomsPools[t.Name] = true
+		}
 		if r.Status == 0 {
 			made[t.Dev.String()] = true
 			renum[t.Dev.String()] = dmsim.DevT{Major: t.Dev.Major, Minor: uint32(len(renum))}.String()
 			continue
 		}
 		if p := isPool[t.Name]; p != nil && b.ready(p, made) {
+			if strings.Contains(kmsg(r.Kmsg), "too small: expected") {
+				// The stack's metadata device is smaller than the
+				// metadata the crash left says (the run shrank it, and
+				// the pool refused it there too): pool_preresume()
+				// refuses it, as 6.1 would.
+				continue
+			}
 			if ms := states[t.Name]; ms.Formatted && uint64(ms.BlockSize) != p.blockSize {
 				// The crash kept metadata of an earlier pool on the
 				// device (an application's wipe of its superblock was
@@ -570,11 +583,14 @@ func (b *bootTrace) reopen(v *crashView, tables []devTable, pools []poolRef, sta
 			return &violation{I1Reopen, fmt.Sprintf("pool %s: status: %q%s", p.table.Name, r.Stdout, kmsg(r.Kmsg))}
 		}
 		mode := f[7]
+		if strings.Contains(kmsg(r.Kmsg), "No free metadata blocks") {
+			oomsPools[p.table.Name] = true // the status's commit found it full
+		}
 		switch {
 		case ms.NeedsCheck && mode != "ro":
 			return &violation{I1Reopen, fmt.Sprintf("pool %s needs_check reopens %s", p.table.Name, mode)}
-		case !ms.NeedsCheck && mode != "rw" && mode != "out_of_data_space":
-			return &violation{I1Reopen, fmt.Sprintf("pool %s reopens %s", p.table.Name, mode)}
+		case !ms.NeedsCheck && mode != "rw" && mode != "out_of_data_space" && !(mode == "ro" && oomsPools[p.table.Name]):
+			return &violation{I1Reopen, fmt.Sprintf("pool %s reopens %s%s", p.table.Name, mode, kmsg(r.Kmsg))}
 		}
 		used, _, _ := strings.Cut(f[5], "/")
 		if ms.Formatted && used != strconv.Itoa(ms.used) {
