@@ -285,6 +285,16 @@ func (d *durableImage) current(s uint64) uint64 {
 	return d.baseHash(s)
 }
 
+// clone is a copy of d to make more writes durable in (d is shared with
+// the states already yielded).
+func (d *durableImage) clone() *durableImage {
+	m := make(sectorMap, len(d.m))
+	for k, v := range d.m {
+		m[k] = v
+	}
+	return &durableImage{base: d.base, sectors: d.sectors, m: m, fp: d.fp, memo: d.memo}
+}
+
 // applyRecord makes a record's sectors [lo, hi) durable, keeping fp.
 func (d *durableImage) applyRecord(r *BioRecord, lo, hi uint64) {
 	for i := lo; i < hi; i++ {
@@ -391,12 +401,7 @@ func CrashStates(base io.ReaderAt, sectors uint64, log []BioRecord, opt CrashOpt
 			}
 			if len(epoch) > 0 {
 				if shared {
-					m := make(sectorMap, len(d.m))
-					for k, v := range d.m {
-						m[k] = v
-					}
-					d = &durableImage{base: base, sectors: sectors, m: m, fp: d.fp, memo: d.memo}
-					shared = false
+					d, shared = d.clone(), false
 				}
 				for _, r := range epoch {
 					d.applyRecord(r, 0, r.Sectors)
@@ -541,11 +546,7 @@ func DurableImages(base io.ReaderAt, sectors uint64, log []BioRecord) func(at ui
 	var epoch []*BioRecord
 	flush := func(seq uint64) {
 		if len(epoch) > 0 {
-			m := make(sectorMap, len(d.m))
-			for k, v := range d.m {
-				m[k] = v
-			}
-			d = &durableImage{base: base, sectors: sectors, m: m, fp: d.fp, memo: memo}
+			d = d.clone()
 			for _, r := range epoch {
 				d.applyRecord(r, 0, r.Sectors)
 			}
