@@ -31,7 +31,8 @@ dmsetup status pool
 thinsync send --pool nopool --id 1 --size 4096 -o /tmp/s
 thinsync send --pool pool --id 1 -o /tmp/s
 thinsync send --pool pool --id 1 --size 4096 --compress lz4 -o /tmp/s
-thinsync frobnicate
+# An unknown command: the message and the usage's first line (the usage grows with the commands).
+thinsync frobnicate 2>/tmp/usage; echo "exit $?"; head -2 /tmp/usage
 thinsync send --pool pool --id 1 --size 4096 -o /tmp/s
 md5sum /tmp/s
 dmsetup status pool

@@ -46,15 +46,23 @@ type Restorer struct {
 	dev      uint64
 	devRoot  uint64
 	devInfo  DeviceDetails
+
+	// cur inserts the current device's mappings, the data space map's
+	// RestoreInc counts their data blocks: the same bytes as btree.Insert
+	// and IncBlocks, cheaper (general: tests compare them).
+	cur     btree.Cursor
+	general bool
+	val     [8]byte
 }
 
-// NewRestorer formats dev (capped at the metadata space map's limit).
-// Errors wrap ENOSPC when the device is too small.
-func NewRestorer(dev block.Device) (*Restorer, error) {
+// NewRestorer formats dev (capped at the metadata space map's limit),
+// with the block manager's options opts (block.Coalesce). Errors wrap
+// ENOSPC when the device is too small.
+func NewRestorer(dev block.Device, opts ...block.Option) (*Restorer, error) {
 	// thin_restore writes along the right edge of each btree: a small
 	// cache holds its working set (and keeps the RSS low). A Restorer is
 	// used by one goroutine: its block manager takes no locks.
-	r := &Restorer{bm: block.NewManager(dev, block.WithCacheBytes(restoreCacheBytes), block.Unshared())}
+	r := &Restorer{bm: block.NewManager(dev, append([]block.Option{block.WithCacheBytes(restoreCacheBytes), block.Unshared()}, opts...)...)}
 	var err error
 	if r.tm, r.metaSM, err = spacemap.CreateMetadata(r.bm, SuperblockLocation, spacemap.ToolsLayout); err != nil {
 		return nil, err
@@ -65,6 +73,7 @@ func NewRestorer(dev block.Device) (*Restorer, error) {
 	r.details = btree.Info{TM: r.tm, Levels: 1, VT: btree.ValueType{Size: DetailsSize}, SplitOnly: true}
 	r.top = btree.Info{TM: r.tm, Levels: 1, VT: btree.ValueType{Size: 8}, SplitOnly: true}
 	r.sub = r.top
+	r.cur.Info = &r.sub
 	for _, t := range []struct {
 		info *btree.Info
 		root *uint64
@@ -103,7 +112,20 @@ func (r *Restorer) Map(vblock, dataBlock uint64, time uint32) error {
 	if !r.inDevice {
 		return linuxerr.EINVAL
 	}
-	nr, inserted, err := btree.Insert(&r.sub, r.devRoot, []uint64{vblock}, le64(PackBlockTime(dataBlock, time&(1<<24-1))))
+	v := r.val[:] // a local array would escape to the heap
+	le.PutUint64(v, PackBlockTime(dataBlock, time&(1<<24-1)))
+	if r.general {
+		nr, inserted, err := btree.Insert(&r.sub, r.devRoot, []uint64{vblock}, v)
+		if err != nil {
+			return err
+		}
+		r.devRoot = nr
+		if inserted {
+			r.devInfo.MappedBlocks++
+		}
+		return r.dataSM.IncBlocks(dataBlock, dataBlock+1)
+	}
+	nr, inserted, err := r.cur.Insert(r.devRoot, vblock, v)
 	if err != nil {
 		return err
 	}
@@ -111,7 +133,7 @@ func (r *Restorer) Map(vblock, dataBlock uint64, time uint32) error {
 	if inserted {
 		r.devInfo.MappedBlocks++
 	}
-	return r.dataSM.IncBlocks(dataBlock, dataBlock+1)
+	return r.dataSM.RestoreInc(dataBlock)
 }
 
 // EndDevice adds the current device's details and subtree.
@@ -120,6 +142,7 @@ func (r *Restorer) EndDevice() error {
 		return nil
 	}
 	r.inDevice = false
+	r.cur.Release()
 	key := []uint64{r.dev}
 	var v [DetailsSize]byte
 	r.devInfo.Encode(v[:])
@@ -137,7 +160,14 @@ func (r *Restorer) EndDevice() error {
 
 // Close writes what is cached (after a failure: the superblock is not
 // written, as when thin_restore gives up).
-func (r *Restorer) Close() error { return r.bm.Close() }
+func (r *Restorer) Close() error {
+	r.cur.Release()
+	err := r.dataSM.RestoreDone()
+	if err2 := r.bm.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
 
 // Commit writes the superblock: the commit point.
 func (r *Restorer) Commit() error {
@@ -146,6 +176,10 @@ func (r *Restorer) Commit() error {
 	// unused leaf ends up free in the bitmap but counted in nr_allocated
 	// and the index entry ("one too high", docs/metadata-format.md §3). A leaf
 	// still in use simply loses one reference.
+	r.cur.Release()
+	if err := r.dataSM.RestoreDone(); err != nil {
+		return err
+	}
 	c, err := r.tm.Ref(r.empty)
 	if err != nil {
 		return err

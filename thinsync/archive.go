@@ -43,6 +43,16 @@ func (t *tool) readChain(dir, vol string) ([]chainEntry, error) {
 	if err != nil {
 		return nil, fail(ExitError, "chain: %s", errText(err))
 	}
+	out, err := parseChain(b)
+	if err != nil {
+		return nil, fail(ExitError, "chain %s: %v", vol, err)
+	}
+	return out, nil
+}
+
+// parseChain parses a chain file: consecutive seqs, a full stream first
+// and only first.
+func parseChain(b []byte) ([]chainEntry, error) {
 	var out []chainEntry
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if line == "" {
@@ -58,8 +68,8 @@ func (t *tool) readChain(dir, vol string) ([]chainEntry, error) {
 			e.Kind, e.Root, e.Sum = f[1], f[4], f[5]
 		}
 		if len(f) != 6 || err1 != nil || err2 != nil || err3 != nil || len(out) > 0 && e.Seq != out[len(out)-1].Seq+1 ||
-			(len(out) == 0) != (e.Kind == "full") {
-			return nil, fail(ExitError, "chain %s: bad line %q", vol, line)
+			(len(out) == 0) != (e.Kind == "full") || e.Kind != "full" && e.Kind != "incremental" {
+			return nil, fmt.Errorf("bad line %q", line)
 		}
 		out = append(out, e)
 	}
@@ -150,15 +160,11 @@ func (t *tool) Backup(o *BackupOpts) (*chainEntry, *SendStats, error) {
 
 // streamSum checks a whole stream and returns its END SHA-256 in hex.
 func (t *tool) streamSum(name string) (string, error) {
-	r, closeIn, err := t.openIn(name)
+	dec, closeIn, err := t.openStream(name)
 	if err != nil {
 		return "", err
 	}
 	defer closeIn()
-	dec, err := NewDecoder(r)
-	if err != nil {
-		return "", streamFail(err)
-	}
 	for {
 		if _, err := dec.Next(); err == io.EOF {
 			break

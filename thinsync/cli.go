@@ -10,22 +10,28 @@ import (
 	"time"
 )
 
-// usage is printed by `thinsync` without arguments. The golden
-// app-msnap-hygiene holds it verbatim: recv --to/--undo, send --origin,
-// track and verify --archive are documented in docs/thinsync.md and get
-// their lines here when that golden is recorded again.
+// usage is printed by `thinsync` without arguments, by `thinsync help` and
+// after an unknown command. Goldens show at most its first line (it grows
+// as commands are added); docs/thinsync.md has the same synopsis.
 const usage = `usage: thinsync COMMAND [OPTIONS]
   send    --pool POOL --id ID [--base ID] (--size SIZE | --dev NAME) [--base-size SIZE]
           [--meta DEV] [--compress none|zstd[:fastest|default|better]] [--checkpoint BYTES]
-          [--manifests DIR] [-o FILE|DEV|-] [--progress]
+          [--manifests DIR] [--origin DEV] [-o FILE|DEV|-] [--progress]
+  send    --pool POOL --id SNAP --track STATE --manifests DIR [--size SIZE] [--compress C] [-o ...]
   recv    --pool POOL --id NEWID [--base ID] [-i FILE|DEV|-] [--state FILE|DEV]
           [--manifests DIR] [--resume | --abort] [--verify root|none]
+  recv    --to FILE|DEV --undo FILE|DEV [-i FILE|DEV|-] [--resume | --abort] [--verify root|none]
+  track   --pool POOL --id ID --dev NAME --snap-id NEWSNAP --state FILE|DEV [--reset]
   backup  --pool POOL --id ID --dev NAME --snap-id NEWSNAP --archive DIR --volume NAME [--compress C]
   restore --archive DIR --volume NAME [--seq N] --pool POOL --id NEWID
   consolidate --archive DIR --volume NAME [--seq N] [-o FILE|DEV|-]
   prune   --archive DIR --volume NAME --keep K
-  inspect [-v] FILE|DEV|-
-  verify  (--dev DEV --size SIZE --granule BYTES --root HEX | --stream FILE|DEV|-)
+  replicate --pool POOL --id ID --dev NAME --snap-ids FIRST --state FILE|DEV
+          (--to-pool POOL --to-ids FIRST [--keep K] | -o FILE|DEV) [--xfer FILE|DEV]
+          [--every SECONDS] [--count N] [--compress C] [--checkpoint BYTES] [--manifests DIR] [--reset]
+` + mergeOriginUsage + migrateUsage + `  inspect [-v] FILE|DEV|-
+  verify  (--dev DEV --size SIZE --granule BYTES [--root HEX] | --stream FILE|DEV|-
+          | --archive DIR --volume NAME [--seq N])
 `
 
 // Main runs thinsync with args (without the program name) and returns its
@@ -50,6 +56,10 @@ func Main(sys Sys, args []string) int {
 		err = t.cmdVerify(args[1:])
 	case "track":
 		err = t.cmdTrack(args[1:])
+	case "migrate":
+		err = t.cmdMigrate(args[1:])
+	case "merge-origin":
+		err = t.cmdMergeOrigin(args[1:])
 	case "replicate":
 		err = t.cmdReplicate(args[1:])
 	case "help", "--help", "-h":
@@ -120,6 +130,7 @@ func (t *tool) cmdSend(args []string) error {
 	fs.BoolVar(&o.Progress, "progress", false, "")
 	fs.StringVar(&o.Manifests, "manifests", "", "")
 	fs.StringVar(&o.Origin, "origin", "", "")
+	fs.StringVar(&o.Track, "track", "", "")
 	fs.Float64Var(&pause, "pause-held", 0, "") // test hook: hold the snapshot this long
 	if err := parse(fs, args); err != nil {
 		return err
@@ -146,6 +157,9 @@ func (t *tool) cmdSend(args []string) error {
 	kind := "full"
 	if o.Base >= 0 {
 		kind = fmt.Sprintf("incremental from %d", o.Base)
+	}
+	if st.Tracked {
+		kind += ", by the changed-block map"
 	}
 	fmt.Fprintf(t.sys.Stderr(), "thinsync: sent thin %d (%s): %d bytes; %d DATA records (%d bytes, %d stored), %d ZERO (%d bytes); read %d changed bytes + %d for roots; root %s\n",
 		o.ID, kind, st.Size, e.DataRecords, e.DataBytes, e.StoredBytes, e.ZeroRecords, e.ZeroBytes, st.ReadBytes, st.RootBytes, Hex(st.Root)[:16])
@@ -434,6 +448,7 @@ func (t *tool) cmdTrack(args []string) error {
 	fs.Int64Var(&id, "id", -1, "")
 	fs.Int64Var(&snap, "snap-id", -1, "")
 	fs.BoolVar(&o.Reset, "reset", false, "")
+	fs.StringVar(&o.Stop, "stop-after", "", "") // test hook: intent, snap, map, state, delete
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -446,11 +461,19 @@ func (t *tool) cmdTrack(args []string) error {
 		return err
 	}
 	w := t.sys.Stdout()
-	if st.First {
-		fmt.Fprintf(w, "thinsync: tracking thin %d from snapshot %d (%d-byte granules)\n", o.ID, st.Base, st.Granule)
-		return nil
+	again := ""
+	if st.Retaken {
+		again = " (taken again: a crashed run's)"
 	}
-	fmt.Fprintf(w, "thinsync: tracking thin %d: base snapshot %d (deleted %d); delta %d granules, %d new; changed in %d runs: %d granules (%d bytes): %s\n",
-		o.ID, st.Base, st.Old, st.DeltaGranules, st.New, st.RunsSinceStart, st.Changed, st.Changed*st.Granule, formatRuns(st.ChangedRanges))
+	switch {
+	case st.First:
+		fmt.Fprintf(w, "thinsync: tracking thin %d from snapshot %d%s (%d-byte granules)\n", o.ID, st.Base, again, st.Granule)
+	case st.Finished:
+		fmt.Fprintf(w, "thinsync: tracking thin %d: snapshot %d is already the base; changed in %d runs: %d granules (%d bytes): %s\n",
+			o.ID, st.Base, st.RunsSinceStart, st.Changed, st.Changed*st.Granule, formatRuns(st.ChangedRanges))
+	default:
+		fmt.Fprintf(w, "thinsync: tracking thin %d: base snapshot %d%s (deleted %d); delta %d granules, %d new; changed in %d runs: %d granules (%d bytes): %s\n",
+			o.ID, st.Base, again, st.Old, st.DeltaGranules, st.New, st.RunsSinceStart, st.Changed, st.Changed*st.Granule, formatRuns(st.ChangedRanges))
+	}
 	return nil
 }

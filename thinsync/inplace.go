@@ -3,9 +3,9 @@ package thinsync
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 
 	"github.com/dmsim/dmsim/linuxerr"
 )
@@ -93,20 +93,35 @@ func (t *tool) rollback(f File, to string, u File, gen uint32, granule uint64) e
 // readManifest hashes the first size bytes of an open file or device.
 func (t *tool) readManifest(f File, name string, size, granule uint64) (*Manifest, error) {
 	m := NewManifest(size, granule)
-	hp := newHashPipe(m, int(granule)) // hashes beside the reads
+	if err := t.hashGranules(f, name, m, nil); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// hashGranules reads granules idx (every granule when nil) of an open file
+// or device into m, hashing beside the reads.
+func (t *tool) hashGranules(f File, name string, m *Manifest, idx []uint64) error {
+	hp := newHashPipe(m, int(m.Granule))
 	defer hp.Wait()
-	for g := uint64(0); g < m.Granules(); g++ {
+	if idx == nil {
+		idx = make([]uint64, m.Granules())
+		for i := range idx {
+			idx[i] = uint64(i)
+		}
+	}
+	for _, g := range idx {
 		if t.sys.Killed() {
-			return nil, errKilled
+			return errKilled
 		}
 		off, n := m.Span(g)
 		buf := hp.Buf()
 		if _, err := f.ReadAt(buf[:n], int64(off)); err != nil {
-			return nil, fail(ExitError, "read %s at %d: %s", name, off, errText(err))
+			return fail(ExitError, "read %s at %d: %s", name, off, errText(err))
 		}
 		hp.Set(g, buf, buf[:n])
 	}
-	return m, nil
+	return nil
 }
 
 // openTarget opens the in-place target exclusively (EBUSY when it is
@@ -186,15 +201,11 @@ func (t *tool) RecvInPlace(o *RecvOpts) (st *RecvStats, err error) {
 		return &RecvStats{}, save(map[string]string{"phase": "aborted", "to": o.To, "stream": prev.get("stream")})
 	}
 
-	r, closeIn, err := t.openIn(o.In)
+	dec, closeIn, err := t.openStream(o.In)
 	if err != nil {
 		return nil, err
 	}
 	defer closeIn()
-	dec, err := NewDecoder(r)
-	if err != nil {
-		return nil, streamFail(err)
-	}
 	b := dec.Begin
 	id := hex.EncodeToString(dec.ID[:])
 	granule := b.Granule
@@ -283,56 +294,32 @@ func (t *tool) RecvInPlace(o *RecvOpts) (st *RecvStats, err error) {
 		}
 		return nil
 	}
-	for {
-		if t.sys.Killed() {
-			keep = true
-			return nil, errKilled
-		}
-		rec, err := dec.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, streamFail(err)
-		}
-		if rec.Pos < resumeAt {
-			if rec.Type == RecData || rec.Type == RecZero {
-				st.Skipped++
-			}
-			continue
-		}
-		switch rec.Type {
-		case RecData:
+	err = t.applyRecords(st, &recordLoop{dec: dec, resumeAt: resumeAt, stopAfter: o.StopAfter,
+		data: func(rec *Record) error {
 			copy(buf, rec.Data)
-			if err := put(rec.Offset, buf[:rec.Length]); err != nil {
-				return nil, err
-			}
-			st.Written += rec.Length
-		case RecZero:
-			for x, end := rec.Offset, rec.Offset+rec.Length; x < end; {
+			return put(rec.Offset, buf[:rec.Length])
+		},
+		zero: func(off, n uint64) error {
+			for x, end := off, off+n; x < end; {
 				k := min(granule-x%granule, end-x)
 				if err := put(x, zero[:k]); err != nil {
-					return nil, err
+					return err
 				}
 				st.Zeroed += k
 				x += k
 			}
-		case RecCheckpoint:
+			return nil
+		},
+		checkpoint: func(pos int64) error {
 			if err := f.Sync(); err != nil {
-				return nil, writeErr("flush", 0, err)
+				return writeErr("flush", 0, err)
 			}
-			if err := state(rec.Pos); err != nil {
-				return nil, err
-			}
-			continue
-		default:
-			continue
-		}
-		st.Records++
-		if o.StopAfter > 0 && st.Records >= o.StopAfter {
-			keep = true
-			return nil, errStopped
-		}
+			return state(pos)
+		},
+	})
+	if err != nil {
+		keep = errors.Is(err, errStopped) || errors.Is(err, errKilled)
+		return nil, err
 	}
 	if err := f.Sync(); err != nil {
 		return nil, writeErr("flush", 0, err)

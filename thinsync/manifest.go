@@ -81,7 +81,7 @@ func manifestPath(dir, pool string, id uint64) string {
 }
 
 // loadManifest reads DIR/POOL-ID.manifest; nil when there is none or it
-// does not fit (size, granule).
+// does not fit (size unless 0, granule).
 func (t *tool) loadManifest(dir, pool string, id, size, granule uint64) *Manifest {
 	if dir == "" {
 		return nil
@@ -96,7 +96,7 @@ func (t *tool) loadManifest(dir, pool string, id, size, granule uint64) *Manifes
 		return nil
 	}
 	m, err := ParseManifest(z)
-	if err != nil || m.Size != size || m.Granule != granule {
+	if err != nil || size != 0 && m.Size != size || m.Granule != granule {
 		return nil
 	}
 	return m

@@ -32,6 +32,8 @@ type RecvOpts struct {
 	// StopAfter (a test hook) exits after that many DATA/ZERO records,
 	// without any cleanup, as if the process had been killed.
 	StopAfter uint64
+	// R, when set, is the stream instead of In (in-process use).
+	R io.Reader
 }
 
 // RecvStats is what recv did.
@@ -51,6 +53,21 @@ func (t *tool) openIn(name string) (io.Reader, func(), error) {
 		return nil, nil, fail(ExitError, "%s", errText(err))
 	}
 	return bufio.NewReaderSize(f, 1<<20), func() { f.Close() }, nil
+}
+
+// openStream opens a stream (a file, a device or "-") and reads its BEGIN
+// record.
+func (t *tool) openStream(name string) (*Decoder, func(), error) {
+	r, closeIn, err := t.openIn(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec, err := NewDecoder(r)
+	if err != nil {
+		closeIn()
+		return nil, nil, streamFail(err)
+	}
+	return dec, closeIn, nil
 }
 
 func streamFail(err error) error {
@@ -101,15 +118,19 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		return nil, fail(ExitState, "nothing to resume for pool %s thin %d", o.Pool, o.ID)
 	}
 
-	r, closeIn, err := t.openIn(o.In)
+	var dec *Decoder
+	closeIn := func() {}
+	if o.R != nil {
+		if dec, err = NewDecoder(o.R); err != nil {
+			err = streamFail(err)
+		}
+	} else {
+		dec, closeIn, err = t.openStream(o.In)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer closeIn()
-	dec, err := NewDecoder(r)
-	if err != nil {
-		return nil, streamFail(err)
-	}
 	b := dec.Begin
 	id := hex.EncodeToString(dec.ID[:])
 	switch {
@@ -129,7 +150,6 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	resumeAt := int64(-1)
 	if o.Resume {
 		resumeAt = int64(prev.num("pos"))
-		dec.SkipBefore = resumeAt
 	} else {
 		// The base must be the image the stream was made against.
 		if bm != nil {
@@ -246,56 +266,33 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 		}
 		return nil
 	}
-	for {
-		if t.sys.Killed() {
-			keep = o.State != ""
-			return nil, errKilled
-		}
-		rec, err := dec.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, streamFail(err)
-		}
-		if rec.Type == RecData || rec.Type == RecZero {
+	err = t.applyRecords(st, &recordLoop{dec: dec, resumeAt: resumeAt, stopAfter: o.StopAfter, skipAll: true,
+		seen: func(rec *Record) {
 			for g := rec.Offset / granule; g*granule < rec.Offset+rec.Length; g++ {
 				touched[g] = true
 			}
-		}
-		if rec.Pos < resumeAt {
-			st.Skipped++
-			continue
-		}
-		switch rec.Type {
-		case RecData:
+		},
+		data: func(rec *Record) error {
 			// The decoder's buffers are aligned for O_DIRECT: no copy.
 			if _, err := f.WriteAt(rec.Data, int64(rec.Offset)); err != nil {
-				return nil, writeErr("write", rec.Offset, err)
+				return writeErr("write", rec.Offset, err)
 			}
-			st.Written += rec.Length
-		case RecZero:
-			if err := zeroRange(rec.Offset, rec.Length); err != nil {
-				return nil, err
+			return nil
+		},
+		zero: zeroRange,
+		checkpoint: func(pos int64) error {
+			if o.State == "" {
+				return nil
 			}
-		case RecCheckpoint:
-			if o.State != "" {
-				if err := f.Sync(); err != nil {
-					return nil, writeErr("flush", 0, err)
-				}
-				if err := state(rec.Pos); err != nil {
-					return nil, err
-				}
+			if err := f.Sync(); err != nil {
+				return writeErr("flush", 0, err)
 			}
-			continue
-		default:
-			continue
-		}
-		st.Records++
-		if o.StopAfter > 0 && st.Records >= o.StopAfter {
-			keep = true
-			return nil, errStopped
-		}
+			return state(pos)
+		},
+	})
+	if err != nil {
+		keep = errors.Is(err, errStopped) || errors.Is(err, errKilled) && o.State != ""
+		return nil, err
 	}
 	// END is checked: flush, so the pool commits (a REQ_PREFLUSH), then
 	// verify the image against END's root.
@@ -333,6 +330,68 @@ func (t *tool) Recv(o *RecvOpts) (st *RecvStats, err error) {
 	return st, nil
 }
 
+// recordLoop is what a receive does with a stream's records (applyRecords).
+type recordLoop struct {
+	dec       *Decoder
+	resumeAt  int64  // records before this stream position were applied before a crash
+	stopAfter uint64 // the test hook: errStopped after that many DATA/ZERO records
+	// skipAll counts every record before resumeAt as skipped (a receive
+	// into a pool), else only DATA and ZERO records (in place).
+	skipAll bool
+	seen    func(rec *Record) // every DATA and ZERO record, skipped or not (may be nil)
+	data    func(rec *Record) error
+	zero    func(off, n uint64) error
+	// checkpoint persists the position of a CHECKPOINT record.
+	checkpoint func(pos int64) error
+}
+
+// applyRecords reads and checks the stream up to END and applies its
+// records from l.resumeAt on. A termination signal ends it with errKilled.
+func (t *tool) applyRecords(st *RecvStats, l *recordLoop) error {
+	l.dec.SkipBefore = l.resumeAt // written before the crash: not decompressed
+	for {
+		if t.sys.Killed() {
+			return errKilled
+		}
+		rec, err := l.dec.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return streamFail(err)
+		}
+		isRange := rec.Type == RecData || rec.Type == RecZero
+		if isRange && l.seen != nil {
+			l.seen(rec)
+		}
+		if rec.Pos < l.resumeAt {
+			if isRange || l.skipAll {
+				st.Skipped++
+			}
+			continue
+		}
+		switch rec.Type {
+		case RecData:
+			err = l.data(rec)
+			st.Written += rec.Length
+		case RecZero:
+			err = l.zero(rec.Offset, rec.Length)
+		case RecCheckpoint:
+			err = l.checkpoint(rec.Pos)
+		}
+		if err != nil {
+			return err
+		}
+		if !isRange {
+			continue
+		}
+		st.Records++
+		if l.stopAfter > 0 && st.Records >= l.stopAfter {
+			return errStopped
+		}
+	}
+}
+
 // ioFail is a failed write or flush of a receive's target: exit 9 when
 // the pool ran out of space (ENOSPC), else 1.
 func ioFail(op, dev string, off uint64, err error) error {
@@ -364,18 +423,8 @@ func (t *tool) verifyRoot(dev string, b *Begin, bm *Manifest, touched granuleSet
 		idx = append(idx, g)
 	}
 	sort.Slice(idx, func(i, j int) bool { return idx[i] < idx[j] })
-	hp := newHashPipe(m, int(b.Granule))
-	defer hp.Wait()
-	for _, g := range idx {
-		if t.sys.Killed() {
-			return nil, errKilled
-		}
-		off, n := m.Span(g)
-		buf := hp.Buf()
-		if _, err := f.ReadAt(buf[:n], int64(off)); err != nil {
-			return nil, fail(ExitError, "read %s at %d: %s", dev, off, errText(err))
-		}
-		hp.Set(g, buf, buf[:n])
+	if err := t.hashGranules(f, dev, m, idx); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

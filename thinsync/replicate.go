@@ -404,7 +404,7 @@ func (r *replication) dropAll() error {
 	var left []string
 	for _, d := range strings.Fields(r.st.drop) {
 		pool, id, _ := strings.Cut(d, ":")
-		if err := r.t.deleteThin(pool, id); err != nil {
+		if err := r.t.deleteThinIfThere(pool, id); err != nil {
 			fmt.Fprintf(r.t.sys.Stderr(), "thinsync: thin %s of %s is kept for now: %v\n", id, pool, err)
 			left = append(left, d)
 			continue
@@ -418,13 +418,17 @@ func (r *replication) dropAll() error {
 	return r.save()
 }
 
-// deleteThin deletes a thin; one that is not there (ENODATA) is fine.
-func (t *tool) deleteThin(pool, id string) error {
-	_, err := t.exec(true, "dmsetup", "message", pool, "0", "delete "+id)
-	if err != nil && strings.Contains(err.Error(), "No data available") {
-		return nil
+// deleteThinIfThere is deleteThin where a thin that is not there
+// (ENODATA) is fine.
+func (t *tool) deleteThinIfThere(pool, id string) error {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return fmt.Errorf("thin id %q: %w", id, err)
 	}
-	return err
+	if err := t.deleteThin(pool, n); err != nil && !strings.Contains(err.Error(), "No data available") {
+		return err
+	}
+	return nil
 }
 
 // stopAt reports (once) whether the test hook stops the run after phase.
@@ -440,7 +444,7 @@ func (r *replication) stopAt(phase string) bool {
 // partial replica was deleted by recv) and returns err.
 func (r *replication) rollback(err error) error {
 	t, o, st := r.t, r.o, r.st
-	if derr := t.deleteThin(o.Pool, fmt.Sprint(r.snapID(st.next))); derr != nil {
+	if derr := t.deleteThinIfThere(o.Pool, fmt.Sprint(r.snapID(st.next))); derr != nil {
 		fmt.Fprintf(t.sys.Stderr(), "thinsync: cleanup: %v\n", derr)
 	}
 	if o.Manifests != "" {

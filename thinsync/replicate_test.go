@@ -11,14 +11,6 @@ import (
 
 const repCmd = "thinsync replicate --pool pool --id 0 --dev vol --snap-ids 1001 --to-pool pool2 --to-ids 2001 --state $DISK_state --keep 3"
 
-// thins lists the thin ids of a pool (thin_ls under a metadata snapshot).
-func thins(t testing.TB, m *script.Machine, pool, meta string) []string {
-	t.Helper()
-	out := run(t, m, fmt.Sprintf(`dmsetup message %s 0 "reserve_metadata_snap"`, pool), "thin_ls -m --no-headers -o DEV "+meta,
-		fmt.Sprintf(`dmsetup message %s 0 "release_metadata_snap"`, pool))
-	return strings.Fields(out)
-}
-
 // replicaMD5 is the md5 of thin id of pool2, activated read-only.
 func replicaMD5(t testing.TB, m *script.Machine, id int) string {
 	t.Helper()
@@ -59,10 +51,10 @@ func TestReplicate100Cycles(t *testing.T) {
 			t.Fatalf("cycle %d: replica md5 %s, source %s", last, got, want)
 		}
 	}
-	if got := strings.Join(thins(t, m, "pool2", "$DISK_meta2"), " "); got != "2098 2099 2100" {
+	if got := fmt.Sprint(thins(t, m, "pool2")); got != "[2098 2099 2100]" {
 		t.Errorf("target keeps %s, want 2098 2099 2100", got)
 	}
-	if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1100" {
+	if got := fmt.Sprint(thins(t, m, "pool")); got != "[0 1100]" {
 		t.Errorf("source keeps %s, want 0 1100", got)
 	}
 	if got := strings.Join(strings.Fields(run(t, m, "echo /tmp/*.manifest")), " "); got != "/tmp/pool-1100.manifest /tmp/pool2-2098.manifest /tmp/pool2-2099.manifest /tmp/pool2-2100.manifest" {
@@ -111,10 +103,10 @@ func TestReplicateInterrupted(t *testing.T) {
 			if got := replicaMD5(t, m, 2002); got != want {
 				t.Errorf("replica md5 %s, source %s", got, want)
 			}
-			if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1002" {
+			if got := fmt.Sprint(thins(t, m, "pool")); got != "[0 1002]" {
 				t.Errorf("source keeps %s, want 0 1002", got)
 			}
-			if got := strings.Join(thins(t, m, "pool2", "$DISK_meta2"), " "); got != "2001 2002" {
+			if got := fmt.Sprint(thins(t, m, "pool2")); got != "[2001 2002]" {
 				t.Errorf("target keeps %s, want 2001 2002", got)
 			}
 		})
@@ -134,7 +126,7 @@ func TestReplicateRefusals(t *testing.T) {
 	if r.Status != 15 || !strings.Contains(string(r.Stderr), "is not the stream's base") {
 		t.Fatalf("diverged replica: %d %s", r.Status, r.Stderr)
 	}
-	if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1001" {
+	if got := fmt.Sprint(thins(t, m, "pool")); got != "[0 1001]" {
 		t.Errorf("after the refusal the source keeps %s, want 0 1001", got)
 	}
 	out := run(t, m, repCmd+" --reset")
@@ -167,7 +159,7 @@ func TestReplicateRefusals(t *testing.T) {
 		}
 		run(t, m2, "dmsetup remove rr")
 	}
-	if got := strings.Join(thins(t, m2, "pool", "$DISK_meta"), " "); got != "0 3" {
+	if got := fmt.Sprint(thins(t, m2, "pool")); got != "[0 3]" {
 		t.Errorf("stream source keeps %s, want 0 3", got)
 	}
 }
@@ -221,7 +213,7 @@ func TestReplicateUntilKilled(t *testing.T) {
 	if out := run(t, m, repCmd); !strings.Contains(out, "cycle 4: snapshot 1004 -> thin 2004 of pool2 (incremental from 2003)") {
 		t.Fatalf("after the kill: %s", out)
 	}
-	if got := strings.Join(thins(t, m, "pool", "$DISK_meta"), " "); got != "0 1004" {
+	if got := fmt.Sprint(thins(t, m, "pool")); got != "[0 1004]" {
 		t.Errorf("source keeps %s, want 0 1004", got)
 	}
 }

@@ -2,8 +2,10 @@ package thinsync
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 )
 
@@ -29,6 +31,22 @@ type SendOpts struct {
 	// its unmapped ranges read the origin's data, not zeros. Taken from
 	// Dev's table when Dev is given.
 	Origin string
+	// Granule is the stream's granule in bytes (0: the pool block size):
+	// a migration to a pool of another block size sends the target's. A
+	// granule is mapped or changed when any pool block it overlaps is.
+	Granule uint64
+	// SkipSame leaves out of an incremental the changed granules whose
+	// content is the base's (a granule smaller than the pool block: a
+	// changed block's unchanged parts stay shared on the target).
+	SkipSame bool
+	// W, when set, receives the stream instead of Out (in-process use).
+	W io.Writer
+	// Track is a state of `track` whose base snapshot is ID: the stream is
+	// an incremental from the state's "from" snapshot (deleted since) made
+	// of the granules its changed-block map marks, with the base's root
+	// from its manifest in Manifests; the map then empties and ID becomes
+	// "from".
+	Track string
 }
 
 // SendStats is what send did, for the summary line and tests.
@@ -39,6 +57,7 @@ type SendStats struct {
 	Root      [32]byte
 	BaseRoot  [32]byte
 	Size      uint64
+	Tracked   bool // the changed granules came from a track map
 }
 
 // granuleSet is a set of granule indexes.
@@ -51,6 +70,22 @@ func (s granuleSet) addRuns(runs []Run, limit uint64) {
 		end := min(r.Begin+min(r.Length, limit), limit)
 		for b := r.Begin; b < end; b++ {
 			s[b] = true
+		}
+	}
+}
+
+// addBlockRuns adds the granules (of granule bytes) that runs of pool
+// blocks (of block bytes) overlap, below limit granules.
+func (s granuleSet) addBlockRuns(runs []Run, block, granule, limit uint64) {
+	if block == granule {
+		s.addRuns(runs, limit)
+		return
+	}
+	for _, r := range runs {
+		lo := r.Begin * block / granule
+		hi := min(((r.Begin+r.Length)*block+granule-1)/granule, limit)
+		for g := lo; g < hi; g++ {
+			s[g] = true
 		}
 	}
 }
@@ -97,6 +132,16 @@ func (t *tool) metadata(pool, meta string, id uint64, base int64, pause time.Dur
 	return dump, delta, nil
 }
 
+// sameAsBase reports whether granule g's data is the base's (by the
+// base manifest's hash; no hash: all zeros).
+func sameAsBase(bm *Manifest, g uint64, data []byte) bool {
+	h, ok := bm.Hashes[g]
+	if !ok {
+		return isZero(data)
+	}
+	return h == sha256.Sum256(data)
+}
+
 // openOut opens send's output: stdout, a block device (written in place)
 // or a file (truncated).
 func (t *tool) openOut(name string) (io.Writer, func() error, error) {
@@ -141,10 +186,7 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 		}
 	}
 	sectors := o.Sectors
-	if sectors == 0 {
-		if o.Dev == "" {
-			return nil, fail(ExitUsage, "send: give --size or --dev")
-		}
+	if sectors == 0 && o.Dev != "" {
 		if sectors, err = t.tableSectors(o.Dev); err != nil {
 			return nil, err
 		}
@@ -155,11 +197,33 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 			return nil, err
 		}
 	}
+	block := p.blockSize * 512
+	granule := block
+	if o.Granule != 0 {
+		if o.Granule%512 != 0 || o.Granule > MaxPayload || o.Track != "" {
+			return nil, fail(ExitUsage, "send: bad granule %d", o.Granule)
+		}
+		granule = o.Granule
+	}
+	var track *State
+	var trackMap []byte
+	var bm *Manifest
+	if o.Track != "" {
+		if track, trackMap, bm, err = t.sendTrack(o, granule); err != nil {
+			return nil, err
+		}
+		if o.Sectors == 0 {
+			sectors = track.num("size") / 512 // the snapshot's, taken by track
+		}
+		o.BaseSector = bm.Size / 512
+	}
+	if sectors == 0 {
+		return nil, fail(ExitUsage, "send: give --size or --dev")
+	}
 	baseSectors := o.BaseSector
 	if baseSectors == 0 {
 		baseSectors = sectors
 	}
-	granule := p.blockSize * 512
 	// Keep the source open (activated) while we read it, so that it cannot
 	// be deleted under us (the metadata snapshot pins metadata, not data).
 	src, err := t.activate(fmt.Sprintf("thinsync-%s-%d-src", o.Pool, o.ID), o.Pool, o.ID, sectors, true, origin)
@@ -167,8 +231,7 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 		return nil, err
 	}
 	defer t.deactivate(src)
-	var bm *Manifest
-	if o.Base >= 0 {
+	if o.Base >= 0 && bm == nil {
 		bm = t.loadManifest(o.Manifests, o.Pool, uint64(o.Base), baseSectors*512, granule)
 	}
 	var basea *activation
@@ -181,7 +244,11 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	if t.sys.Killed() {
 		return nil, errKilled
 	}
-	dump, delta, err := t.metadata(o.Pool, meta, o.ID, o.Base, o.PauseHeld)
+	deltaBase := o.Base
+	if track != nil {
+		deltaBase = -1 // the map is the delta; the base snapshot is gone
+	}
+	dump, delta, err := t.metadata(o.Pool, meta, o.ID, deltaBase, o.PauseHeld)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +260,7 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 		return nil, fail(ExitError, "pool %s: no thin device %d", o.Pool, o.ID)
 	}
 	var bdev *DumpDev
-	if o.Base >= 0 {
+	if delta != nil {
 		if bdev = dump.Devs[uint64(o.Base)]; bdev == nil {
 			return nil, fail(ExitError, "pool %s: no thin device %d", o.Pool, o.Base)
 		}
@@ -204,14 +271,17 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	baseMan := NewManifest(baseSize, granule)
 	mapped := granuleSet{}
 	limit := max(newMan.Granules(), baseMan.Granules())
-	mapped.addRuns(dev.Mapped, limit)
+	mapped.addBlockRuns(dev.Mapped, block, granule, limit)
 	changed := granuleSet{}
 	baseMapped := granuleSet{}
 	if delta != nil {
 		for _, tag := range []string{"different", "left_only", "right_only"} {
-			changed.addRuns(delta.Ranges[tag], limit)
+			changed.addBlockRuns(delta.Ranges[tag], block, granule, limit)
 		}
-		baseMapped.addRuns(bdev.Mapped, limit)
+		baseMapped.addBlockRuns(bdev.Mapped, block, granule, limit)
+	}
+	if track != nil {
+		changed.addRuns(bitmapRuns(trackMap, min(track.num("granules"), limit)), limit)
 	}
 	if origin != "" {
 		// thin_map(): an unmapped block of a thin with an external origin
@@ -251,14 +321,15 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	// An incremental needs the base's root before BEGIN: unchanged granules
 	// hash the same in both images ("same" in thin_delta means the same
 	// data block), changed ones are read from the base.
+	incremental := o.Base >= 0
 	isChanged := func(g uint64) bool {
-		if delta == nil {
+		if !incremental {
 			return true
 		}
 		end := (g + 1) * granule
 		return changed[g] || end > size || end > baseSize
 	}
-	if delta != nil && bm != nil {
+	if incremental && bm != nil {
 		// Unchanged granules hash as in the base's manifest.
 		baseMan = bm
 		for g := uint64(0); g < newMan.Granules(); g++ {
@@ -267,7 +338,7 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 			}
 		}
 	}
-	if delta != nil {
+	if incremental {
 		b.Kind, b.BaseSize = "incremental", baseSize
 		for g := uint64(0); g < baseMan.Granules() && bm == nil; g++ {
 			off, n := baseMan.Span(g)
@@ -294,6 +365,9 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	}
 
 	w, closeOut, err := t.openOut(o.Out)
+	if o.W != nil {
+		w, closeOut, err = o.W, func() error { return nil }, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +410,11 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 			}
 			data = hbuf[:n]
 			st.ReadBytes += n
+			same := o.SkipSame && delta != nil && (g+1)*granule <= min(size, baseSize) && sameAsBase(baseMan, g, data)
 			hp.Set(g, hbuf, data)
+			if same {
+				continue
+			}
 		}
 		if data == nil || isZero(data) {
 			if zeroLen > 0 && zeroOff+zeroLen == off {
@@ -369,5 +447,51 @@ func (t *tool) Send(o *SendOpts) (st *SendStats, err error) {
 	if err := closeOut(); err != nil {
 		return nil, err
 	}
-	return st, t.saveManifest(o.Manifests, o.Pool, o.ID, newMan)
+	if err := t.saveManifest(o.Manifests, o.Pool, o.ID, newMan); err != nil {
+		return nil, err
+	}
+	if track != nil {
+		// The stream holds every change up to ID: the map starts again
+		// from there.
+		st.Tracked = true
+		kv := maps.Clone(track.KV)
+		kv["from"] = fmt.Sprint(o.ID)
+		if _, err := t.saveTrack(o.Track, track, kv, make([]byte, len(trackMap))); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// sendTrack loads send --track's state, its map and the manifest of the
+// snapshot the map counts from.
+func (t *tool) sendTrack(o *SendOpts, granule uint64) (*State, []byte, *Manifest, error) {
+	if o.Base >= 0 || o.Manifests == "" {
+		return nil, nil, nil, fail(ExitUsage, "send: --track takes --manifests and no --base (the state names the base)")
+	}
+	s, err := t.loadState(o.Track)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if s == nil || s.get("phase") != "tracking" || s.get("pool") != o.Pool {
+		return nil, nil, nil, fail(ExitState, "state %s does not track a thin of pool %s", o.Track, o.Pool)
+	}
+	if s.num("base") != o.ID || s.get("next") != "" || s.get("old") != "" {
+		return nil, nil, nil, fail(ExitState, "state %s: thin %s is tracked up to snapshot %s, not %d (or a track run did not finish: run it again)",
+			o.Track, s.get("id"), s.get("base"), o.ID)
+	}
+	if s.num("granule") != granule {
+		return nil, nil, nil, fail(ExitGeometry, "state %s counts %s-byte granules, the pool's are %d", o.Track, s.get("granule"), granule)
+	}
+	bitmap, err := t.loadTrackMap(o.Track, s)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	from := s.num("from")
+	bm := t.loadManifest(o.Manifests, o.Pool, from, 0, granule)
+	if bm == nil {
+		return nil, nil, nil, fail(ExitWrongBase, "send: no manifest of snapshot %d (the map counts from it) in %s: send a full stream and track --reset", from, o.Manifests)
+	}
+	o.Base = int64(from)
+	return s, bitmap, bm, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dmsim/dmsim/linuxerr"
 )
 
 // Receive state: two 4 KiB slots at offsets 0 and 4096 of a file or block
@@ -34,6 +36,7 @@ func (s *State) num(k string) uint64 {
 	return n
 }
 
+// encode renders the slot; nil when its text does not fit.
 func (s *State) encode() []byte {
 	keys := make([]string, 0, len(s.KV))
 	for k := range s.KV {
@@ -43,6 +46,9 @@ func (s *State) encode() []byte {
 	var text bytes.Buffer
 	for _, k := range keys {
 		fmt.Fprintf(&text, "%s=%s\n", k, s.KV[k])
+	}
+	if text.Len() > slotSize-24 {
+		return nil
 	}
 	b := alignedBuf(slotSize)
 	copy(b, stateMagic)
@@ -96,13 +102,27 @@ func (t *tool) loadState(name string) (*State, error) {
 	return best, nil
 }
 
+// loadStateIfAny is loadState for a state that may not exist yet.
+func (t *tool) loadStateIfAny(name string) (*State, error) {
+	if f, err := t.sys.Open(name, ORead); err != nil && linuxerr.ToErrno(err) == linuxerr.ENOENT {
+		return nil, nil
+	} else if err == nil {
+		f.Close()
+	}
+	return t.loadState(name)
+}
+
 // saveState writes s into the slot after prev's and syncs it.
 func (t *tool) saveState(name string, prev, s *State) error {
 	s.Seq, s.slot = 1, 0
 	if prev != nil {
 		s.Seq, s.slot = prev.Seq+1, 1-prev.slot
 	}
-	return t.writeSynced(name, s.encode(), int64(s.slot*slotSize))
+	b := s.encode()
+	if b == nil {
+		return fail(ExitState, "state %s: the state does not fit in a slot", name)
+	}
+	return t.writeSynced(name, b, int64(s.slot*slotSize))
 }
 
 // writeSynced writes b at off of a state file (created if need be) or

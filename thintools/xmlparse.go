@@ -13,6 +13,12 @@ type xmlEvent struct {
 	name  string
 	attrs xmlAttrs
 	line  int
+	// fast marks a <single_mapping/> or <range_mapping/> read on the
+	// scanner's fast path (fastMapping): no attrs, its numbers in nums
+	// (origin, data, length (1 for a single mapping), time), and no end
+	// event follows it.
+	fast bool
+	nums [4]uint64
 }
 
 // xmlAttrs is a tag's attributes in document order (a tag has a handful:
@@ -76,6 +82,8 @@ type xmlScanner struct {
 	pend  []xmlEvent
 	attrs xmlAttrs // reused by every start tag
 	buf   []byte   // scratch for names and values
+	// slow turns the fast path for mappings off (tests compare the two).
+	slow bool
 }
 
 func newXMLScanner(r io.Reader) *xmlScanner {
@@ -135,8 +143,7 @@ func (s *xmlScanner) next() (xmlEvent, error) {
 		return ev, nil
 	}
 	for {
-		c, ok := s.read()
-		if !ok {
+		if s.ri == s.rn && !s.fill() {
 			if len(s.stack) > 0 {
 				return xmlEvent{}, s.errf("no element found")
 			}
@@ -145,7 +152,13 @@ func (s *xmlScanner) next() (xmlEvent, error) {
 			}
 			return xmlEvent{}, io.EOF
 		}
+		c := s.rb[s.ri]
 		if c != '<' {
+			s.ri++
+			if c == '\n' {
+				s.line++
+				continue
+			}
 			if isSpace(c) {
 				continue
 			}
@@ -157,7 +170,111 @@ func (s *xmlScanner) next() (xmlEvent, error) {
 			}
 			continue // character data inside an element is ignored
 		}
+		if len(s.stack) > 0 && !s.slow {
+			if ev, ok := s.fastMapping(); ok {
+				return ev, nil
+			}
+		}
+		s.ri++
 		return s.tag()
+	}
+}
+
+// fastMapMax is the longest mapping tag fastMapping takes: a
+// <range_mapping/> with 19-digit numbers.
+const fastMapMax = 160
+
+// The mapping tags as thin_dump writes them, up to their first number.
+const (
+	singlePrefix = `<single_mapping origin_block="`
+	rangePrefix  = `<range_mapping origin_begin="`
+)
+
+// fastMapping reads a mapping tag at the read position (a '<' inside an
+// element) when it is exactly in thin_dump's form: its attributes in
+// thin_dump's order, one space apart, decimal numbers of at most 19
+// digits (a time of at most 32 bits), self-closed. It parses the numbers
+// in place; anything else (false) is left to the general scanner, which
+// reads the same tag into the same values.
+func (s *xmlScanner) fastMapping() (xmlEvent, bool) {
+	if s.rn-s.ri < fastMapMax {
+		s.ensure(fastMapMax)
+	}
+	b := s.rb[s.ri:s.rn]
+	ev := xmlEvent{start: true, line: s.line, fast: true}
+	var seps []string
+	var p int
+	switch {
+	case hasPrefix(b, singlePrefix):
+		ev.name, seps, p = "single_mapping", singleSeps, len(singlePrefix)
+		ev.nums[2] = 1
+	case hasPrefix(b, rangePrefix):
+		ev.name, seps, p = "range_mapping", rangeSeps, len(rangePrefix)
+	default:
+		return xmlEvent{}, false
+	}
+	for i, sep := range seps {
+		v, n := parseDigits(b[p:])
+		if n == 0 || !hasPrefix(b[p+n:], sep) {
+			return xmlEvent{}, false
+		}
+		p += n + len(sep)
+		switch {
+		case i == len(seps)-1:
+			if v > 0xffffffff {
+				return xmlEvent{}, false
+			}
+			ev.nums[3] = v
+		case i == 2:
+			ev.nums[2] = v // range_mapping's length
+		default:
+			ev.nums[i] = v
+		}
+	}
+	s.ri += p
+	return ev, true
+}
+
+// The text after each number of a mapping tag in thin_dump's form.
+var (
+	singleSeps = []string{`" data_block="`, `" time="`, `"/>`}
+	rangeSeps  = []string{`" data_begin="`, `" length="`, `" time="`, `"/>`}
+)
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+// parseDigits reads up to 19 decimal digits (no overflow) at the start of
+// b: their value and how many; 0 digits when there are none or more.
+func parseDigits(b []byte) (uint64, int) {
+	var v uint64
+	n := 0
+	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
+		if n == 19 {
+			return 0, 0
+		}
+		v = v*10 + uint64(b[n]-'0')
+		n++
+	}
+	return v, n
+}
+
+// ensure reads until n bytes are buffered after the read position, or the
+// input ends. The byte before the read position stays (for unread).
+func (s *xmlScanner) ensure(n int) {
+	if s.eof {
+		return
+	}
+	if keep := max(s.ri-1, 0); keep > 0 {
+		copy(s.rb, s.rb[keep:s.rn])
+		s.ri -= keep
+		s.rn -= keep
+	}
+	for s.rn-s.ri < n && !s.eof {
+		m, err := s.src.Read(s.rb[s.rn:])
+		if err != nil {
+			s.eof = true
+		}
+		s.rn += m
 	}
 }
 

@@ -207,3 +207,68 @@ func TestValidatorLog(t *testing.T) {
 		})
 	}
 }
+
+// countingDevice counts the writes reaching a MemDevice.
+type countingDevice struct {
+	*MemDevice
+	writes, most int // writes, the largest in blocks
+}
+
+func (d *countingDevice) WriteAt(p []byte, off int64) (int, error) {
+	d.writes++
+	d.most = max(d.most, len(p)/Size)
+	return d.MemDevice.WriteAt(p, off)
+}
+
+// TestCoalesce: with Coalesce, evictions and flushes write runs of
+// consecutive dirty blocks in one write each (never more than n blocks),
+// leaving the same bytes on the device as block by block.
+func TestCoalesce(t *testing.T) {
+	v := &Std{Label: "t", Xor: 7}
+	for _, c := range []struct {
+		name      string
+		n         int
+		order     func(i int) uint64 // the block written i-th
+		wantFewer bool
+	}{
+		{"sequential", 8, func(i int) uint64 { return uint64(i) }, true},
+		{"strided", 8, func(i int) uint64 { return uint64(i * 2 % 199) }, false},
+		{"rewrites", 4, func(i int) uint64 { return uint64(i % 37) }, true},
+		{"off", 0, func(i int) uint64 { return uint64(i) }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var imgs [2][]byte
+			var writes [2]int
+			for k, opts := range [][]Option{{WithCacheBytes(16 * Size)}, {WithCacheBytes(16 * Size), Coalesce(c.n)}} {
+				dev := &countingDevice{MemDevice: NewMemDevice(300 * Size)}
+				m := NewManager(dev, opts...)
+				seen := map[uint64]bool{}
+				for i := 0; i < 300; i++ {
+					lock := m.WriteLock
+					if loc := c.order(i); !seen[loc] {
+						seen[loc], lock = true, m.WriteLockZero
+					}
+					b, err := lock(c.order(i), v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b.Data()[100+i%50]++
+					m.Unlock(b)
+				}
+				if err := m.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				imgs[k], writes[k] = dev.Bytes(), dev.writes
+				if k == 1 && dev.most > max(c.n, 1) {
+					t.Fatalf("a write of %d blocks, limit %d", dev.most, c.n)
+				}
+			}
+			if !slices.Equal(imgs[0], imgs[1]) {
+				t.Fatal("coalesced writes leave other bytes")
+			}
+			if fewer := writes[1] < writes[0]; fewer != c.wantFewer {
+				t.Fatalf("%d writes coalesced, %d block by block", writes[1], writes[0])
+			}
+		})
+	}
+}

@@ -540,6 +540,17 @@ func (l *ll) overflowLeaf(b uint64, ic *incContext) (int, error) {
 	return i, nil
 }
 
+// allocBit counts free entry bit of a bitmap (data) once: sm_ll_inc()'s
+// step from 0 to 1.
+func (l *ll) allocBit(data []byte, ie *IndexEntry, bit uint64) {
+	BitmapSet(data, bit, 1)
+	l.nrAllocated++
+	ie.NrFree--
+	if uint64(ie.NoneFreeBefore) == bit {
+		ie.NoneFreeBefore = uint32(bit + 1)
+	}
+}
+
 // incRange is sm_ll_inc(): it returns the change in allocated blocks.
 func (l *ll) incRange(b, e uint64) (int64, error) {
 	var allocs int64
@@ -565,13 +576,8 @@ func (l *ll) incRange(b, e uint64) (int64, error) {
 			d := ic.bitmap.Data()
 			switch old := BitmapLookup(d, bit); old {
 			case 0:
-				BitmapSet(d, bit, 1)
+				l.allocBit(d, &ic.ie, bit)
 				allocs++
-				l.nrAllocated++
-				ic.ie.NrFree--
-				if uint64(ic.ie.NoneFreeBefore) == bit {
-					ic.ie.NoneFreeBefore = uint32(bit + 1)
-				}
 			case 1:
 				BitmapSet(d, bit, 2)
 			case 2:

@@ -10,7 +10,9 @@ import (
 type Disk struct {
 	ll, old   ll
 	begin     uint64
-	allocated uint64 // nr_allocated_this_transaction (wrapping arithmetic)
+	allocated uint64       // nr_allocated_this_transaction (wrapping arithmetic)
+	fast      *restoreFast // RestoreInc's
+	fastOff   bool         // RestoreInc found the space map unfit
 }
 
 // CreateDisk is dm_sm_disk_create().
@@ -39,7 +41,12 @@ func OpenDisk(tm *transaction.Manager, root Root) (*Disk, error) {
 }
 
 // Extend is sm_disk_extend().
-func (d *Disk) Extend(extra uint64) error { return d.ll.extend(extra) }
+func (d *Disk) Extend(extra uint64) error {
+	if err := d.leaveFast(); err != nil {
+		return err
+	}
+	return d.ll.extend(extra)
+}
 
 // NrBlocks is sm_disk_get_nr_blocks(): the size at the last commit.
 func (d *Disk) NrBlocks() uint64 { return d.old.nrBlocks }
@@ -48,16 +55,27 @@ func (d *Disk) NrBlocks() uint64 { return d.old.nrBlocks }
 func (d *Disk) NrFree() uint64 { return d.old.nrBlocks - d.old.nrAllocated - d.allocated }
 
 // GetCount is sm_disk_get_count().
-func (d *Disk) GetCount(b uint64) (uint32, error) { return d.ll.lookup(b) }
+func (d *Disk) GetCount(b uint64) (uint32, error) {
+	if err := d.leaveFast(); err != nil {
+		return 0, err
+	}
+	return d.ll.lookup(b)
+}
 
 // CountIsMoreThanOne is sm_disk_count_is_more_than_one().
 func (d *Disk) CountIsMoreThanOne(b uint64) (bool, error) {
+	if err := d.leaveFast(); err != nil {
+		return false, err
+	}
 	c, err := d.ll.lookup(b)
 	return c > 1, err
 }
 
 // SetCount is sm_disk_set_count().
 func (d *Disk) SetCount(b uint64, count uint32) error {
+	if err := d.leaveFast(); err != nil {
+		return err
+	}
 	n, err := d.ll.insert(b, count)
 	if err == nil {
 		d.allocated += uint64(n)
@@ -67,6 +85,9 @@ func (d *Disk) SetCount(b uint64, count uint32) error {
 
 // IncBlocks is sm_disk_inc_blocks().
 func (d *Disk) IncBlocks(b, e uint64) error {
+	if err := d.leaveFast(); err != nil {
+		return err
+	}
 	n, err := d.ll.incRange(b, e)
 	if err == nil {
 		d.allocated += uint64(n)
@@ -76,6 +97,9 @@ func (d *Disk) IncBlocks(b, e uint64) error {
 
 // DecBlocks is sm_disk_dec_blocks().
 func (d *Disk) DecBlocks(b, e uint64) error {
+	if err := d.leaveFast(); err != nil {
+		return err
+	}
 	n, err := d.ll.decRange(b, e)
 	if err == nil {
 		d.allocated += uint64(n)
@@ -86,6 +110,9 @@ func (d *Disk) DecBlocks(b, e uint64) error {
 // NewBlock is sm_disk_new_block(): the first block at or after the cursor
 // that is free now and at the last commit; the cursor is never reset.
 func (d *Disk) NewBlock() (uint64, error) {
+	if err := d.leaveFast(); err != nil {
+		return 0, err
+	}
 	b, err := findCommonFree(&d.old, &d.ll, d.begin, d.ll.nrBlocks)
 	if err == linuxerr.ENOSPC {
 		b, err = findCommonFree(&d.old, &d.ll, 0, d.begin)
@@ -103,6 +130,9 @@ func (d *Disk) NewBlock() (uint64, error) {
 
 // Commit is sm_disk_commit().
 func (d *Disk) Commit() error {
+	if err := d.leaveFast(); err != nil {
+		return err
+	}
 	if err := d.ll.commit(); err != nil {
 		return err
 	}

@@ -133,6 +133,13 @@ func (tm *Manager) ShadowBlock(orig uint64, v block.Validator) (blk *block.Block
 	return blk, more, nil
 }
 
+// IsShadow is is_shadow(): b was allocated or shadowed in this
+// transaction (ShadowBlock writes it in place unless it is shared).
+func (tm *Manager) IsShadow(b uint64) bool {
+	_, ok := tm.shadows[b]
+	return ok
+}
+
 // NonBlockingClone is dm_tm_create_non_blocking_clone(): a manager for
 // lookups that must not wait for I/O (thin_bio_map()'s). Its read locks
 // take only blocks already in the cache and fail with EWOULDBLOCK
