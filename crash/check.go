@@ -184,7 +184,7 @@ func (b *bootTrace) checkPool(v *crashView, p poolRef, ms *metaState, problem st
 		if heldWindow(h, lo, hi, ms) {
 			return &violation{KernelWindow, problem}
 		}
-		if b.passdownWindow(v, p, problem) {
+		if b.passdownWindow(v, p, h, lo, hi, ms, problem) {
 			return &violation{PassdownWindow, problem}
 		}
 		return &violation{I2Check, problem}
@@ -220,20 +220,32 @@ func (b *bootTrace) checkPool(v *crashView, p poolRef, ms *metaState, problem st
 // PassdownWindow is the other crash state 6.1 leaves inconsistent:
 // process_prepared_discard_passdown_pt1() unmaps a discarded range and
 // takes an extra reference on its data blocks (dm_pool_inc_data_range())
-// until the discard passed down to the data device completes, when pt2
-// drops it; a commit in between records the extra reference, and a crash
-// before the next one leaves those blocks counted once more than they are
-// mapped: leaked space, which thin_check reports. The sweep counts such a
-// state (a data block counted one more time than mapped, which a discard
-// of the data device covered before the crash) apart from failures.
+// until the passdown completes and pt2 drops it. pt1 runs inside
+// process_deferred_bios() (break_up_discard_bio() calls
+// process_prepared_discard directly when no I/O is in flight), and pt2
+// always in a later worker pass (passdown_endio() queues it and wakes the
+// worker, even when the discard of a block still shared issues nothing),
+// so the commit at the end of pt1's pass (the 1 s timer,
+// need_commit_due_to_time(), or a flush of another bio) records the extra
+// reference: a crash before the next commit leaves those blocks counted
+// once more than they are mapped, leaked space that thin_check reports.
+// The sweep counts such a state apart from failures: a data block counted
+// once more than it is mapped, in a state that is a commit of the run
+// whose transaction unmapped the block (the commit before maps it more
+// times), or that a discard passed down to the data device covered.
 const PassdownWindow = "6.1 window: a passdown discard's extra reference committed"
 
 // passdownWindow: problem is a data block counted once more than it is
-// mapped, and a discard passed down to the data device covered it.
-func (b *bootTrace) passdownWindow(v *crashView, p poolRef, problem string) bool {
+// mapped, which a discard unmapped (PassdownWindow).
+func (b *bootTrace) passdownWindow(v *crashView, p poolRef, h *poolHistory, lo, hi int, ms *metaState, problem string) bool {
 	var blk, want, got uint64
 	if n, _ := fmt.Sscanf(problem, "data reference counts differ for block %d, expected %d, but got %d", &blk, &want, &got); n != 3 || got != want+1 {
 		return false
+	}
+	for i := max(hi, lo); i >= max(lo, 1); i-- {
+		if h.Commits[i].M.equal(ms) && h.Commits[i-1].M.refs[blk] > ms.refs[blk] {
+			return true
+		}
 	}
 	bs := p.blockSize
 	d, s, ok := diskSector(p.data, blk*bs)
@@ -500,6 +512,7 @@ func (b *bootTrace) reopen(v *crashView, tables []devTable, pools []poolRef, sta
 		thinIDs[p.table.Dev.String()] = ids
 	}
 	made := map[string]bool{}
+	oomsPools := map[string]bool{}
 	// A new boot hands out minors from 0: the devices get other numbers
 	// than in the run, which later tables' device arguments follow.
 	renum := map[string]string{}
@@ -526,12 +539,31 @@ func (b *bootTrace) reopen(v *crashView, tables []devTable, pools []poolRef, sta
 		}
 		cmd := fmt.Sprintf("dmsetup create %s <<'EOF'\n%s\nEOF", t.Name, strings.Join(lines, "\n"))
 		r := m.RunLine(context.Background(), cmd)
+		if isPool[t.Name] != nil && strings.Contains(kmsg(r.Kmsg), "No free metadata blocks") {
+			// check_for_metadata_space(): the crash left the metadata
+			// full, so the pool opens out of metadata space (status ro).
+			oomsPools[t.Name] = true
+		}
 		if r.Status == 0 {
 			made[t.Dev.String()] = true
 			renum[t.Dev.String()] = dmsim.DevT{Major: t.Dev.Major, Minor: uint32(len(renum))}.String()
 			continue
 		}
 		if p := isPool[t.Name]; p != nil && b.ready(p, made) {
+			if strings.Contains(kmsg(r.Kmsg), "too small: expected") {
+				// The stack's metadata device is smaller than the
+				// metadata the crash left says (the run shrank it, and
+				// the pool refused it there too): pool_preresume()
+				// refuses it, as 6.1 would.
+				continue
+			}
+			if ms := states[t.Name]; ms.Formatted && uint64(ms.BlockSize) != p.blockSize {
+				// The crash kept metadata of an earlier pool on the
+				// device (an application's wipe of its superblock was
+				// not flushed): pool_ctr() refuses the table's block
+				// size, as 6.1 would.
+				continue
+			}
 			return &violation{I1Reopen, fmt.Sprintf("pool %s does not reopen: %s%s", t.Name,
 				strings.TrimSpace(string(r.Stderr)), kmsg(r.Kmsg))}
 		}
@@ -551,15 +583,18 @@ func (b *bootTrace) reopen(v *crashView, tables []devTable, pools []poolRef, sta
 			return &violation{I1Reopen, fmt.Sprintf("pool %s: status: %q%s", p.table.Name, r.Stdout, kmsg(r.Kmsg))}
 		}
 		mode := f[7]
+		if strings.Contains(kmsg(r.Kmsg), "No free metadata blocks") {
+			oomsPools[p.table.Name] = true // the status's commit found it full
+		}
 		switch {
 		case ms.NeedsCheck && mode != "ro":
 			return &violation{I1Reopen, fmt.Sprintf("pool %s needs_check reopens %s", p.table.Name, mode)}
-		case !ms.NeedsCheck && mode != "rw" && mode != "out_of_data_space":
-			return &violation{I1Reopen, fmt.Sprintf("pool %s reopens %s", p.table.Name, mode)}
+		case !ms.NeedsCheck && mode != "rw" && mode != "out_of_data_space" && !(mode == "ro" && oomsPools[p.table.Name]):
+			return &violation{I1Reopen, fmt.Sprintf("pool %s reopens %s%s", p.table.Name, mode, kmsg(r.Kmsg))}
 		}
 		used, _, _ := strings.Cut(f[5], "/")
-		if ms.Formatted && used != strconv.Itoa(len(ms.Mapped)) {
-			return &violation{I7Space, fmt.Sprintf("pool %s: %s data blocks used, %d mapped", p.table.Name, used, len(ms.Mapped))}
+		if ms.Formatted && used != strconv.Itoa(ms.used) {
+			return &violation{I7Space, fmt.Sprintf("pool %s: %s data blocks used, %d mapped", p.table.Name, used, ms.used)}
 		}
 		if ms.Formatted && f[3] != strconv.FormatUint(ms.TransID, 10) {
 			return &violation{I4TransID, fmt.Sprintf("pool %s reopens at transaction %s, the metadata holds %d", p.table.Name, f[3], ms.TransID)}

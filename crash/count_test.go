@@ -12,17 +12,20 @@ func TestCount(t *testing.T) {
 	if !*countOnly {
 		t.Skip("-crash.count")
 	}
-	for _, m := range []dmsim.CrashMode{dmsim.CrashPrefix, dmsim.CrashSubset, dmsim.CrashTorn} {
-		var tot Result
-		for _, s := range goldenScripts(t) {
-			r, err := Sweep(context.Background(), s, Options{Mode: m, NoReboot: true, Sample: 1 << 30, MaxPrefix: *maxPrefix})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tot.Points += r.Points
-			tot.States += r.States
-			tot.Unique += r.Unique
+	modes := []dmsim.CrashMode{dmsim.CrashPrefix, dmsim.CrashSubset, dmsim.CrashTorn}
+	tot := make([]Result, len(modes))
+	for _, s := range goldenScripts(t) {
+		rs, err := SweepModes(context.Background(), s, modes, Options{CountOnly: true, MaxPrefix: *maxPrefix})
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("%s: points %d states %d unique %d", m, tot.Points, tot.States, tot.Unique)
+		for i, r := range rs {
+			tot[i].Points += r.Points
+			tot[i].States += r.States
+			tot[i].Unique += r.Unique
+		}
+	}
+	for i, m := range modes {
+		t.Logf("%s: points %d states %d unique %d", m, tot[i].Points, tot[i].States, tot[i].Unique)
 	}
 }

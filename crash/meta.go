@@ -21,14 +21,19 @@ type metaState struct {
 	Err        string // unreadable as a pool's metadata
 	TransID    uint64
 	NeedsCheck bool
-	Main       uint64             // hash of the transaction
-	Held       uint64             // hash of the held metadata snapshot (0: none)
-	Mapped     []uint64           // the distinct mapped data blocks, ascending
-	Thins      []uint64           // the thin ids
-	BlockSize  uint32             // data block size in sectors
-	virt       map[[2]uint64]bool // {thin id, virtual block} of every mapping
-	heldSet    bool               // held_root is not 0
-	mainErr    bool               // Err is about the transaction, not the snapshot
+	Main       uint64   // hash of the transaction
+	Held       uint64   // hash of the held metadata snapshot (0: none)
+	Mapped     []uint64 // the distinct mapped data blocks, ascending
+	// used is the data blocks the space map must count: those mapped by
+	// the transaction or by the metadata snapshot (a shadowed leaf the
+	// snapshot shares keeps its data blocks referenced: data_block_inc()).
+	used      int
+	Thins     []uint64           // the thin ids
+	BlockSize uint32             // data block size in sectors
+	virt      map[[2]uint64]bool // {thin id, virtual block} of every mapping
+	refs      map[uint64]uint32  // data block -> the mappings of it
+	heldSet   bool               // held_root is not 0
+	mainErr   bool               // Err is about the transaction, not the snapshot
 }
 
 func (m *metaState) String() string {
@@ -67,23 +72,30 @@ func readMeta(dev thinmeta.ReadDevice) *metaState {
 	ms.TransID = sb.TransID
 	ms.NeedsCheck = sb.Flags&thinmeta.NeedsCheckFlag != 0
 	ms.BlockSize = sb.DataBlockSize
-	mapped := map[uint64]bool{}
+	ms.refs = map[uint64]uint32{}
 	ms.virt = map[[2]uint64]bool{}
-	ms.Main, err = hashTransaction(im, &sb, mapped, &ms.Thins, ms.virt)
+	ms.Main, err = hashTransaction(im, &sb, ms.refs, &ms.Thins, ms.virt)
 	if err != nil {
 		ms.Err, ms.mainErr = err.Error(), true
 		return ms
 	}
 	ms.heldSet = sb.HeldRoot != 0
-	for b := range mapped {
+	for b := range ms.refs {
 		ms.Mapped = append(ms.Mapped, b)
 	}
 	slices.Sort(ms.Mapped)
+	ms.used = len(ms.Mapped)
 	if sb.HeldRoot != 0 {
 		snap, err := im.Superblock(sb.HeldRoot)
 		if err == nil {
 			var thins []uint64
-			ms.Held, err = hashTransaction(im, &snap, map[uint64]bool{}, &thins, nil)
+			held := map[uint64]uint32{}
+			ms.Held, err = hashTransaction(im, &snap, held, &thins, nil)
+			for b := range held {
+				if ms.refs[b] == 0 {
+					ms.used++
+				}
+			}
 		}
 		if err != nil {
 			ms.Err = "metadata snapshot: " + err.Error()
@@ -94,7 +106,7 @@ func readMeta(dev thinmeta.ReadDevice) *metaState {
 
 // hashTransaction hashes a superblock's transaction: trans_id, time, the
 // data space's size, the details and the mappings.
-func hashTransaction(im *thinmeta.Image, sb *thinmeta.Superblock, mapped map[uint64]bool, thins *[]uint64, virt map[[2]uint64]bool) (uint64, error) {
+func hashTransaction(im *thinmeta.Image, sb *thinmeta.Superblock, mapped map[uint64]uint32, thins *[]uint64, virt map[[2]uint64]bool) (uint64, error) {
 	h := fnv.New64a()
 	var buf [8]byte
 	put := func(v uint64) {
@@ -128,7 +140,7 @@ func hashTransaction(im *thinmeta.Image, sb *thinmeta.Superblock, mapped map[uin
 			put(k)
 			h.Write(v)
 			b, _ := thinmeta.UnpackBlockTime(binary.LittleEndian.Uint64(v))
-			mapped[b] = true
+			mapped[b]++
 			if virt != nil {
 				virt[[2]uint64{r[0], k}] = true
 			}
@@ -146,7 +158,14 @@ func hashTransaction(im *thinmeta.Image, sb *thinmeta.Superblock, mapped map[uin
 // the image at boot.
 type commit struct {
 	Seq uint64 // the superblock write (0: the boot)
-	M   *metaState
+	// Promised is the instant from which a crash may not lose the
+	// commit: its superblock write for a pool's commit (the command that
+	// made it returns after the flush that covers it: I4), the flush that
+	// covered it for a write of the metadata device with no pool on it
+	// (an application's `dd` wiping the superblock promises nothing until
+	// a flush), ^0 if none did.
+	Promised uint64
+	M        *metaState
 	// since maps each mapped data block to the first commit of the run of
 	// commits, ending with this one, that all map it.
 	since map[uint64]int
@@ -158,11 +177,11 @@ type poolHistory struct {
 }
 
 // window is the commits a crash at instant at may leave, given that
-// every record up to quiesced had completed: from the one live at the
-// quiesce to the last whose superblock write came before the crash.
+// every record up to quiesced had completed: from the last one promised
+// at the quiesce to the last whose superblock write came before the crash.
 func (h *poolHistory) window(quiesced, at uint64) (lo, hi int) {
 	for i, c := range h.Commits {
-		if c.Seq <= quiesced {
+		if c.Promised <= quiesced {
 			lo = i
 		}
 		if c.Seq < at {
@@ -198,7 +217,16 @@ func (b *bootTrace) history(segs []segment, size uint64) *poolHistory {
 	readers[disk] = live
 	dev := &devReader{segs: segs, disks: readers, size: int64(size) * dmsim.SectorSize}
 	add := func(seq uint64) {
-		c := commit{Seq: seq, M: readMeta(dev), since: map[uint64]int{}}
+		c := commit{Seq: seq, Promised: seq, M: readMeta(dev), since: map[uint64]int{}}
+		if seq > 0 && !b.poolLiveAround(seq, segs, size) {
+			c.Promised = ^uint64(0)
+			for _, r := range b.Disks[disk].Log {
+				if r.Seq > seq && (r.Op == dmsim.OpFlush || r.Flags&dmsim.ReqPreflush != 0) {
+					c.Promised = r.Seq
+					break
+				}
+			}
+		}
 		i := len(h.Commits)
 		for _, blk := range c.M.Mapped {
 			c.since[blk] = i
@@ -222,4 +250,24 @@ func (b *bootTrace) history(segs []segment, size uint64) *poolHistory {
 		}
 	}
 	return h
+}
+
+// poolLiveAround: a pool with its metadata on segs was live when the
+// command that made the write at seq began or when it ended (the write is
+// the pool's, not an application's).
+func (b *bootTrace) poolLiveAround(seq uint64, segs []segment, size uint64) bool {
+	k := 0 // the quiesce before the command
+	for i, q := range b.Quiesces {
+		if q.Seq < seq {
+			k = i
+		}
+	}
+	for _, q := range b.Quiesces[k:min(k+2, len(b.Quiesces))] {
+		for _, p := range b.pools(q.Tables) {
+			if p.metaSize == size && slices.Equal(p.meta, segs) {
+				return true
+			}
+		}
+	}
+	return false
 }

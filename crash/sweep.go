@@ -32,9 +32,12 @@ type Options struct {
 	NoReboot bool
 	// StopAtFirst ends the sweep at the first failing state.
 	StopAtFirst bool
-	// Sample, if above 1, checks only one unique state in Sample (by
-	// unique index); the others are enumerated and counted.
+	// Sample, if above 1, checks only one state in Sample of subset
+	// mode's (by unique index; prefix and torn states are few: all are
+	// checked); the others are enumerated and counted.
 	Sample int
+	// CountOnly enumerates and counts the states, checks none.
+	CountOnly bool
 }
 
 // DefaultMaxPrefix bounds the prefixes the sweep takes of one epoch: the
@@ -93,17 +96,39 @@ type job struct {
 	index int
 	b     *bootTrace
 	view  *crashView
+	q     int // the quiesce before the crash
 	point scenario.CrashPoint
+	key   verdictKey
 	res   *violation
 }
 
 // Sweep enumerates the crash states of a script's boots and checks each
 // unique one.
 func Sweep(ctx context.Context, s *scenario.Script, o Options) (*Result, error) {
+	rs, err := SweepModes(ctx, s, []dmsim.CrashMode{o.Mode}, o)
+	if err != nil {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// verdictKey is what a state's verdict depends on: the content of every
+// disk, the quiesce before the crash (the commit window, the device
+// stack) and the FUA writes acknowledged before it.
+type verdictKey [3]uint64
+
+// SweepModes is Sweep in each of modes (o.Mode is ignored) over one run of
+// the script: a state of one mode whose verdict key an earlier mode
+// checked takes that verdict without a second check (a prefix is also a
+// subset, and torn mode repeats the prefixes).
+func SweepModes(ctx context.Context, s *scenario.Script, modes []dmsim.CrashMode, o Options) ([]*Result, error) {
 	if s.CrashItem() != nil {
 		return nil, fmt.Errorf("%s: a script with a `# crash:` directive is a reproducer: run it with `dmsim run`", s.Name)
 	}
-	res := &Result{Script: s.Name, Mode: o.Mode}
+	var res []*Result
+	for _, m := range modes {
+		res = append(res, &Result{Script: s.Name, Mode: m})
+	}
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
@@ -112,7 +137,7 @@ func Sweep(ctx context.Context, s *scenario.Script, o Options) (*Result, error) 
 		jobs = 1
 	}
 	trace := fnv.New64a()
-	index := 0
+	index := make([]int, len(modes))
 	stop := false
 	err := workload(ctx, s, func(b *bootTrace, _ *scenario.Item) error {
 		if stop {
@@ -121,107 +146,126 @@ func Sweep(ctx context.Context, s *scenario.Script, o Options) (*Result, error) 
 		var buf [8]byte
 		binary.LittleEndian.PutUint64(buf[:], b.Hash)
 		trace.Write(buf[:])
-		var failed []*job
-		var mu sync.Mutex
-		ch := make(chan *job)
-		var wg sync.WaitGroup
-		for range jobs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := range ch {
-					j.res = j.b.check(j.view, !o.NoReboot)
-					if j.res != nil && (j.res.Invariant == KernelWindow || j.res.Invariant == PassdownWindow) {
-						mu.Lock()
-						res.Windows++
-						mu.Unlock()
-					} else if j.res != nil {
-						mu.Lock()
-						failed = append(failed, j)
-						mu.Unlock()
-					}
-				}
-			}()
-		}
-		seen := map[[3]uint64]bool{}
-		unique := map[uint64]bool{}
-		b.enumerate(o, -1, func(st *dmsim.CrashState, disk int, v *crashView, fp uint64) bool {
-			i := index
-			index++
-			res.States++
-			if !unique[fp] {
-				unique[fp] = true
-				res.Unique++
+		verdicts := map[verdictKey]*violation{}
+		for mi, m := range modes {
+			mo := o
+			mo.Mode = m
+			stop = b.sweepMode(ctx, mo, jobs, res[mi], &index[mi], verdicts)
+			if stop || ctx.Err() != nil {
+				break
 			}
-			// The verdict depends on the content, on the quiesce (the
-			// commit window, the device stack) and on the acknowledged
-			// FUA writes before the crash.
-			acks := 0
-			for _, q := range b.Quiesces {
-				if q.FUA != nil && q.FUA.Seq < v.at {
-					acks++
-				}
-			}
-			key := [3]uint64{fp, uint64(v.q), uint64(acks)}
-			if seen[key] {
-				return true
-			}
-			seen[key] = true
-			if o.Sample > 1 && len(seen)%o.Sample != 1 {
-				return true
-			}
-			res.Checked++
-			j := &job{index: i, b: b, view: v, point: pointOf(b, disk, st)}
-			if o.StopAtFirst {
-				j.res = b.check(v, !o.NoReboot)
-				if j.res != nil && (j.res.Invariant == KernelWindow || j.res.Invariant == PassdownWindow) {
-					res.Windows++
-				} else if j.res != nil {
-					failed = append(failed, j)
-					stop = true
-					return false
-				}
-				return true
-			}
-			ch <- j
-			return ctx.Err() == nil
-		}, &res.Points)
-		close(ch)
-		wg.Wait()
-		sort.Slice(failed, func(x, y int) bool { return failed[x].index < failed[y].index })
-		for _, j := range failed {
-			res.Failed++
-			res.Failures = append(res.Failures, Failure{Index: j.index, Boot: b.Boot, Point: j.point,
-				Invariant: j.res.Invariant, Msg: j.res.Msg, Item: b.Quiesces[j.view.q].Item})
 		}
 		return ctx.Err()
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Trace = trace.Sum64()
+	for _, r := range res {
+		r.Trace = trace.Sum64()
+	}
 	return res, nil
+}
+
+// isWindow: the violation is one of 6.1's own windows, not a failure.
+func isWindow(v *violation) bool {
+	return v != nil && (v.Invariant == KernelWindow || v.Invariant == PassdownWindow)
+}
+
+// sweepMode enumerates the boot's states in one mode and checks them
+// (verdicts: those known from an earlier mode, by key; the new ones are
+// added). It reports whether the sweep stops (StopAtFirst).
+func (b *bootTrace) sweepMode(ctx context.Context, o Options, jobs int, res *Result, index *int, verdicts map[verdictKey]*violation) bool {
+	var failed []*job
+	ch := make(chan *job)
+	var wg sync.WaitGroup
+	var checked []*job
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				j.res = j.b.check(j.view, !o.NoReboot)
+				j.view = nil // the images go with it
+			}
+		}()
+	}
+	seen := map[verdictKey]bool{}
+	unique := map[uint64]bool{}
+	stop := false
+	fresh := 0 // keys no earlier mode checked
+	b.enumerate(o, -1, func(st *dmsim.CrashState, disk int, v *crashView, fp uint64) bool {
+		i := *index
+		*index++
+		res.States++
+		if !unique[fp] {
+			unique[fp] = true
+			res.Unique++
+		}
+		acks := 0
+		for _, q := range b.Quiesces {
+			if q.FUA != nil && q.FUA.Seq < v.at {
+				acks++
+			}
+		}
+		key := verdictKey{fp, uint64(v.q), uint64(acks)}
+		if seen[key] {
+			return true
+		}
+		seen[key] = true
+		j := &job{index: i, b: b, view: v, q: v.q, point: pointOf(b, disk, st), key: key}
+		if prev, ok := verdicts[key]; ok {
+			res.Checked++
+			j.res, j.view = prev, nil
+			checked = append(checked, j)
+			return true
+		}
+		fresh++
+		if o.CountOnly || (o.Mode == dmsim.CrashSubset && o.Sample > 1 && fresh%o.Sample != 1) {
+			return true
+		}
+		res.Checked++
+		checked = append(checked, j)
+		if o.StopAtFirst {
+			j.res, j.view = b.check(v, !o.NoReboot), nil
+			if j.res != nil && !isWindow(j.res) {
+				stop = true
+				return false
+			}
+			return true
+		}
+		ch <- j
+		return ctx.Err() == nil
+	}, &res.Points)
+	close(ch)
+	wg.Wait()
+	for _, j := range checked {
+		verdicts[j.key] = j.res
+		switch {
+		case isWindow(j.res):
+			res.Windows++
+		case j.res != nil:
+			failed = append(failed, j)
+		}
+	}
+	sort.Slice(failed, func(x, y int) bool { return failed[x].index < failed[y].index })
+	for _, j := range failed {
+		res.Failed++
+		res.Failures = append(res.Failures, Failure{Index: j.index, Boot: b.Boot, Point: j.point,
+			Invariant: j.res.Invariant, Msg: j.res.Msg, Item: b.Quiesces[j.q].Item})
+	}
+	return stop
 }
 
 // enumerate yields every crash state of the boot, disk by disk, with the
 // other disks as they were durable at the crash's instant, and the
 // content fingerprint of all of them. points counts the crash points.
 func (b *bootTrace) enumerate(o Options, only int, yield func(st *dmsim.CrashState, disk int, v *crashView, fp uint64) bool, points *int) {
-	type durKey struct{ disk, n int }
-	durable := map[durKey]*dmsim.CrashImage{}
-	durableAt := func(e int, at uint64) *dmsim.CrashImage {
-		log := b.Disks[e].Log
-		n := sort.Search(len(log), func(i int) bool { return log[i].Seq >= at })
-		k := durKey{e, n}
-		if img, ok := durable[k]; ok {
-			return img
+	if b.durable == nil {
+		for _, d := range b.Disks {
+			b.durable = append(b.durable, dmsim.DurableImages(d.Base, d.Sectors, d.Log))
 		}
-		for st := range dmsim.CrashStates(b.Disks[e].Base, b.Disks[e].Sectors, log[:n], dmsim.CrashOptions{Mode: dmsim.CrashPrefix}) {
-			durable[k] = st.Image()
-			break
-		}
-		return durable[k]
 	}
+	durableAt := func(e int, at uint64) *dmsim.CrashImage { return b.durable[e](at) }
 	var tearOnly func(uint64) bool
 	if o.Mode == dmsim.CrashTorn {
 		sb := b.superblockWrites()

@@ -9,6 +9,7 @@ import (
 	"github.com/dmsim/dmsim/dmsim"
 	"github.com/dmsim/dmsim/scenario"
 	_ "github.com/dmsim/dmsim/targets/all"
+	_ "github.com/dmsim/dmsim/thinsync/simcmd" // the app-* scenarios run thinsync
 )
 
 func parseFile(t *testing.T, path string) *scenario.Script {

@@ -64,6 +64,9 @@ type bootTrace struct {
 	// hash of the report).
 	Hash uint64
 
+	// durable is, per disk, its durable image at an instant (enumerate).
+	durable []func(at uint64) *dmsim.CrashImage
+
 	histories poolCache // per metadata location: the commits (meta.go)
 	histMu    sync.Mutex
 	hist      map[int]map[uint64][]written // per disk: sectorHistory

@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"io"
 	"iter"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -284,6 +285,16 @@ func (d *durableImage) current(s uint64) uint64 {
 	return d.baseHash(s)
 }
 
+// clone is a copy of d to make more writes durable in (d is shared with
+// the states already yielded).
+func (d *durableImage) clone() *durableImage {
+	m := make(sectorMap, len(d.m))
+	for k, v := range d.m {
+		m[k] = v
+	}
+	return &durableImage{base: d.base, sectors: d.sectors, m: m, fp: d.fp, memo: d.memo}
+}
+
 // applyRecord makes a record's sectors [lo, hi) durable, keeping fp.
 func (d *durableImage) applyRecord(r *BioRecord, lo, hi uint64) {
 	for i := lo; i < hi; i++ {
@@ -390,12 +401,7 @@ func CrashStates(base io.ReaderAt, sectors uint64, log []BioRecord, opt CrashOpt
 			}
 			if len(epoch) > 0 {
 				if shared {
-					m := make(sectorMap, len(d.m))
-					for k, v := range d.m {
-						m[k] = v
-					}
-					d = &durableImage{base: base, sectors: sectors, m: m, fp: d.fp, memo: d.memo}
-					shared = false
+					d, shared = d.clone(), false
 				}
 				for _, r := range epoch {
 					d.applyRecord(r, 0, r.Sectors)
@@ -518,4 +524,58 @@ func enumerateEpoch(d *durableImage, epoch []*BioRecord, point int, at uint64, o
 		return prefixes()
 	}
 	return true
+}
+
+// DurableImages returns, for a disk's bio log, the durable image a crash at
+// instant at leaves when it drops every write no flush (or FUA) covered
+// before at: what a disk keeps while another disk's crash states are
+// enumerated. The images are built in one pass over the log, copy-on-write
+// at each flush, and share one sector-hash memo, so each costs what its
+// flush epoch wrote.
+// A FUA write is a write and a flush, as CrashStates takes it without
+// NativeFUA.
+func DurableImages(base io.ReaderAt, sectors uint64, log []BioRecord) func(at uint64) *CrashImage {
+	type durableAfter struct {
+		seq uint64 // the flush (or FUA write, PREFLUSH write) completed
+		img *CrashImage
+	}
+	memo := &sectorMemo{base: map[uint64]uint64{}, data: map[*byte]uint64{}}
+	d := &durableImage{base: base, sectors: sectors, m: sectorMap{}, memo: memo}
+	first := &CrashImage{d: d}
+	var points []durableAfter
+	var epoch []*BioRecord
+	flush := func(seq uint64) {
+		if len(epoch) > 0 {
+			d = d.clone()
+			for _, r := range epoch {
+				d.applyRecord(r, 0, r.Sectors)
+			}
+			epoch = epoch[:0]
+		}
+		points = append(points, durableAfter{seq, &CrashImage{d: d}})
+	}
+	for i := range log {
+		r := &log[i]
+		switch r.Op {
+		case OpRead:
+			continue
+		case OpFlush:
+			flush(r.Seq)
+			continue
+		}
+		if r.Flags&ReqPreflush != 0 {
+			flush(r.Seq)
+		}
+		epoch = append(epoch, r)
+		if r.Op == OpWrite && r.Flags&ReqFUA != 0 {
+			flush(r.Seq)
+		}
+	}
+	return func(at uint64) *CrashImage {
+		n := sort.Search(len(points), func(i int) bool { return points[i].seq >= at })
+		if n == 0 {
+			return first
+		}
+		return points[n-1].img
+	}
 }

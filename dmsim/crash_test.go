@@ -221,3 +221,54 @@ func TestDiskFUAEmulated(t *testing.T) {
 		t.Errorf("reads %q", got)
 	}
 }
+
+// TestDurableImages: the durable image a crash at each instant leaves when
+// it drops every write no flush covered, per instant of the log (the
+// records with Seq below it completed), and its fingerprint is the
+// content's.
+func TestDurableImages(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps string
+		want  []string // the image at each instant: before record 1, 2, ..., after the last
+	}{
+		{name: "flush", steps: "W0:a W1:b F W2:c", want: []string{"....", "....", "....", "ab..", "ab.."}},
+		{name: "FUA is a write and a flush", steps: "W0:a U1:b W2:c", want: []string{"....", "....", "ab..", "ab.."}},
+		{name: "PREFLUSH covers the epoch before", steps: "W0:a P1:b F", want: []string{"....", "....", "a...", "ab.."}},
+		{name: "discard", steps: "W0:ab F D0+1 F", want: []string{"....", "....", "ab..", "ab..", ".b.."}},
+		{name: "no flush", steps: "W0:a W1:b", want: []string{"....", "....", "...."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "d.img")
+			if err := os.WriteFile(path, make([]byte, crashSectors*dmsim.SectorSize), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m := BootConfig(t, dmsim.Config{Disks: []dmsim.DiskSpec{{Path: path, Size: crashSectors * dmsim.SectorSize,
+				VolatileCache: true, BioLog: true}}})
+			runSteps(t, m, tc.steps)
+			disk := m.Disk("/dev/vda")
+			var log []dmsim.BioRecord
+			for _, r := range disk.BioLog() {
+				if r.Op != dmsim.OpRead {
+					log = append(log, r)
+				}
+			}
+			at := dmsim.DurableImages(nil, crashSectors, log)
+			fps := map[string]uint64{}
+			for i, want := range tc.want {
+				inst := ^uint64(0) // after the last record
+				if i < len(log) {
+					inst = log[i].Seq
+				}
+				img := at(inst)
+				if got := render(img.Bytes()); got != want {
+					t.Errorf("before record %d (%s): %q, want %q\nlog %s", i, tc.steps, got, want, dmsim.FormatBioLog(log, true))
+				}
+				if fp, ok := fps[want]; ok && fp != img.Fingerprint() {
+					t.Errorf("image %q: two fingerprints", want)
+				}
+				fps[want] = img.Fingerprint()
+			}
+		})
+	}
+}

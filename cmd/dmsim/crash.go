@@ -59,13 +59,16 @@ func crashCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "dmsim crash: %v\n", err)
 			return 1
 		}
-		for _, m := range modes {
+		// One run of the script for every mode: a verdict one mode found
+		// serves the others' states of the same content.
+		rs, err := crash.SweepModes(ctx, s, modes, crash.Options{MaxSubset: *maxSubset, Jobs: *jobs, NoReboot: *noReboot})
+		if err != nil {
+			fmt.Fprintf(stderr, "dmsim crash: %v\n", err)
+			return 1
+		}
+		for i, m := range modes {
+			r := rs[i]
 			o := crash.Options{Mode: m, MaxSubset: *maxSubset, Jobs: *jobs, NoReboot: *noReboot}
-			r, err := crash.Sweep(ctx, s, o)
-			if err != nil {
-				fmt.Fprintf(stderr, "dmsim crash: %v\n", err)
-				return 1
-			}
 			fmt.Fprint(stdout, r)
 			states += r.Checked
 			failed += r.Failed

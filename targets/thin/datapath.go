@@ -47,7 +47,11 @@ func bioIncRemaining(bio *dmsim.Bio) {
 
 // endBio is bio_endio() on a thin bio: it completes once every chained
 // part has completed, with the first error.
-func endBio(bio *dmsim.Bio, err error) {
+func endBio(bio *dmsim.Bio, err error) { endBioHeld(bio, err, true) }
+
+// endBioHeld is endBio; hold false ends the bio at once even inside a
+// worker pass (test-only mutations: see completeOverwriteBio).
+func endBioHeld(bio *dmsim.Bio, err error, hold bool) {
 	h := hookOf(bio)
 	if h == nil {
 		bio.Endio(err)
@@ -64,7 +68,7 @@ func endBio(bio *dmsim.Bio, err error) {
 	h.errMu.Lock()
 	err = h.err
 	h.errMu.Unlock()
-	if h.tc != nil && h.tc.pool.holdEnd(bio, err) {
+	if hold && h.tc != nil && h.tc.pool.holdEnd(bio, err) {
 		return
 	}
 	bio.Endio(err)
@@ -258,8 +262,15 @@ func (p *pool) processPreparedMappingFn(m *newMapping) {
 
 // completeOverwriteBio is complete_overwrite_bio().
 func (tc *thinC) completeOverwriteBio(bio *dmsim.Bio) {
-	if !tc.bioTriggersCommit(bio) || crashmut.On(crashmut.FUAOverwriteEarly) {
+	if !tc.bioTriggersCommit(bio) {
 		endBio(bio, nil)
+		return
+	}
+	if crashmut.On(crashmut.FUAOverwriteEarly) {
+		// The mutation (4ae280b4ee34's bug): the bio completes now, ahead
+		// of the commit this worker pass makes; the pass's held ends
+		// (doWorker) would otherwise hide it behind that commit.
+		endBioHeld(bio, nil, false)
 		return
 	}
 	if tc.td.AbortedChanges() {
