@@ -116,7 +116,7 @@ func sweepAll(t *testing.T, sample int) (string, map[dmsim.CrashMode]*Result) {
 // TestCrashGoldens sweeps the crash states of every golden scenario in
 // prefix, subset and torn modes (torn: every superblock write) and wants
 // no failure. Every state is enumerated and counted; by default every
-// prefix and torn state is checked and one unique subset state in 16 (a
+// prefix and torn state is checked and one unique subset state in 15 (a
 // fixed sample), with -crash.full every one, and every prefix of every
 // epoch (no DefaultMaxPrefix bound). The report must be the same
 // bytes twice (-crash.twice).
@@ -124,7 +124,7 @@ func TestCrashGoldens(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sweeps every golden scenario")
 	}
-	sample := 16
+	sample := 15
 	if *full {
 		sample = 0
 	}
@@ -141,7 +141,8 @@ func TestCrashGoldens(t *testing.T) {
 			t.Errorf("%s mode: %d failing states", m, tot.Failed)
 		}
 	}
-	if *full && *only == "" {
+	if *only == "" {
+		// issue 10's floors at the suite's size of December 2026
 		if n := totals[dmsim.CrashSubset].Unique; n < 27000 {
 			t.Errorf("subset mode: %d unique states, want 27,000 or more", n)
 		}
