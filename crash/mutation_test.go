@@ -44,7 +44,7 @@ func init() {
 			}
 			ev := p.Kernel.Clock.NewEvent()
 			bio := dmsim.NewBio(dmsim.OpWrite, bdev, off/dmsim.SectorSize, data, func(_ *dmsim.Bio, e error) {
-				ackSeq = lastBio(p.Kernel)
+				ackSeq = lastSeq(p.Kernel)
 				ev.Fire(e)
 			})
 			bio.Flags = dmsim.ReqFUA
@@ -59,17 +59,6 @@ func init() {
 		fmt.Fprintf(p.Stdout, "fua-write: acknowledged after bio %d\n", ackSeq)
 		return 0
 	}})
-}
-
-// lastBio is the Seq of the newest bio record of any disk.
-func lastBio(k *dmsim.Kernel) uint64 {
-	var seq uint64
-	for _, d := range k.Disks() {
-		if l := d.BioLog(); len(l) > 0 {
-			seq = max(seq, l[len(l)-1].Seq)
-		}
-	}
-	return seq
 }
 
 // TestMutations: each test-only mutation (package crashmut) makes the sweep

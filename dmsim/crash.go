@@ -377,6 +377,34 @@ func (c *CrashImage) Bytes() []byte {
 	return p
 }
 
+// forEpochs walks a bio log in order: write adds each write or discard to
+// the open flush epoch, and flush(seq) ends the epoch at a flush, before a
+// REQ_PREFLUSH bio and (unless nativeFUA) after a FUA write, which is a
+// write and a flush. A false from flush stops the walk, and forEpochs
+// returns false.
+func forEpochs(log []BioRecord, nativeFUA bool, write func(*BioRecord), flush func(seq uint64) bool) bool {
+	for i := range log {
+		r := &log[i]
+		switch r.Op {
+		case OpRead:
+			continue
+		case OpFlush:
+			if !flush(r.Seq) {
+				return false
+			}
+			continue
+		}
+		if r.Flags&ReqPreflush != 0 && !flush(r.Seq) {
+			return false
+		}
+		write(r)
+		if r.Op == OpWrite && r.Flags&ReqFUA != 0 && !nativeFUA && !flush(r.Seq) {
+			return false
+		}
+	}
+	return true
+}
+
 // CrashStates yields the durable images a crash may leave, given the bio
 // log of a disk of sectors sectors whose content when the log started is
 // base (nil: zeros). Order is canonical: points ascending, then prefixes by
@@ -411,28 +439,8 @@ func CrashStates(base io.ReaderAt, sectors uint64, log []BioRecord, opt CrashOpt
 			point++
 			return true
 		}
-		for i := range log {
-			r := &log[i]
-			switch r.Op {
-			case OpRead:
-				continue
-			case OpFlush:
-				if !flush(r.Seq) {
-					return
-				}
-				continue
-			}
-			if r.Flags&ReqPreflush != 0 {
-				if !flush(r.Seq) {
-					return
-				}
-			}
-			epoch = append(epoch, r)
-			if r.Op == OpWrite && r.Flags&ReqFUA != 0 && !opt.NativeFUA {
-				if !flush(r.Seq) {
-					return
-				}
-			}
+		if !forEpochs(log, opt.NativeFUA, func(r *BioRecord) { epoch = append(epoch, r) }, flush) {
+			return
 		}
 		// The crash after the last record.
 		enumerateEpoch(d, epoch, point, ^uint64(0), opt, &shared, yield)
@@ -544,7 +552,7 @@ func DurableImages(base io.ReaderAt, sectors uint64, log []BioRecord) func(at ui
 	first := &CrashImage{d: d}
 	var points []durableAfter
 	var epoch []*BioRecord
-	flush := func(seq uint64) {
+	flush := func(seq uint64) bool {
 		if len(epoch) > 0 {
 			d = d.clone()
 			for _, r := range epoch {
@@ -553,24 +561,9 @@ func DurableImages(base io.ReaderAt, sectors uint64, log []BioRecord) func(at ui
 			epoch = epoch[:0]
 		}
 		points = append(points, durableAfter{seq, &CrashImage{d: d}})
+		return true
 	}
-	for i := range log {
-		r := &log[i]
-		switch r.Op {
-		case OpRead:
-			continue
-		case OpFlush:
-			flush(r.Seq)
-			continue
-		}
-		if r.Flags&ReqPreflush != 0 {
-			flush(r.Seq)
-		}
-		epoch = append(epoch, r)
-		if r.Op == OpWrite && r.Flags&ReqFUA != 0 {
-			flush(r.Seq)
-		}
-	}
+	forEpochs(log, false, func(r *BioRecord) { epoch = append(epoch, r) }, flush)
 	return func(at uint64) *CrashImage {
 		n := sort.Search(len(points), func(i int) bool { return points[i].seq >= at })
 		if n == 0 {
