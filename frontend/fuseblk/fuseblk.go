@@ -69,6 +69,14 @@ func Mount(dir string) (*FS, error) {
 			Name:       "dmsim",
 			// Reads and writes as large as the kernel will send.
 			MaxWrite: 1 << 20,
+			// FUSE_ASYNC_DIO: the loop device's direct I/O (an async
+			// kiocb) does not wait for one request before it sends the
+			// next: the two requests a 1 MiB I/O becomes (the loop
+			// queue's 128 segments) are served at once. Each still
+			// completes only once the device has it.
+			ExtraCapabilities: fuse.CAP_ASYNC_DIO,
+			// Requests in flight at once (the loop queue holds 128).
+			MaxBackground: 64,
 			// As root, mount(2) directly; fusermount3 otherwise.
 			DirectMount: true,
 			// Read results are Go memory, not files: nothing to splice.
