@@ -84,6 +84,9 @@ type Bio struct {
 	// tio is the dm_target_io this bio is the clone of, when the core
 	// made it for a target (its completion goes to tioEndio).
 	tio *dmTIO
+	// plug is the plug of the mapped device's submission this bio is a
+	// clone of (processOne).
+	plug *plug
 }
 
 // NewBio returns a bio whose completion calls end (which may be nil).

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dmsim/dmsim/linuxerr"
 )
 
@@ -289,6 +291,170 @@ func (d *Disk) doShared(bio *Bio) (bool, error) {
 	}
 	if _, err := d.f.WriteAt(bio.Data, off); err != nil {
 		return true, linuxerr.EIO
+	}
+	return true, nil
+}
+
+// canMerge reports whether bio may wait to be merged with its neighbours
+// (plug): a plain read, or a write when writes go through to the
+// image, with no fault injection or bio log to see it alone.
+func (d *Disk) canMerge(bio *Bio) bool {
+	return (bio.Op == OpRead || bio.Op == OpWrite && !d.volatile) && bio.Flags == 0 && d.faults == nil && d.log == nil
+}
+
+// plug is a mapped device's submission's current->bio_list and blk_plug
+// in one: the clones its targets remapped, submitted once every piece is
+// mapped (pending: those bound for mapped devices, whose own remapped
+// clones join the same plug), and the disk-bound ones merged where they
+// follow on (blk_attempt_plug_merge(), up to max_sectors) and submitted
+// last, at blk_finish_plug(). Once finished, a plug takes nothing: a clone
+// that a target deferred to its worker is submitted there, on its own.
+type plug struct {
+	mu      sync.Mutex
+	closed  bool
+	pending []*Bio
+	disk    []*Bio
+}
+
+// open reports whether p takes bios.
+func (p *plug) open() bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.closed
+}
+
+// hold keeps a remapped clone for later, or reports false: it is then
+// submitted at once.
+func (p *plug) hold(c *Bio) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	switch d := c.Dev.(type) {
+	case *Disk:
+		if !d.canMerge(c) {
+			return false
+		}
+		p.disk = append(p.disk, c)
+	case *mdDisk:
+		p.pending = append(p.pending, c)
+	default:
+		return false
+	}
+	return true
+}
+
+// finish submits what p holds, in order, and closes it.
+func (p *plug) finish() {
+	for {
+		p.mu.Lock()
+		if len(p.pending) == 0 {
+			disk := p.disk
+			p.disk, p.closed = nil, true
+			p.mu.Unlock()
+			submitPlugged(disk)
+			return
+		}
+		b := p.pending[0]
+		p.pending = p.pending[1:]
+		p.mu.Unlock()
+		b.Dev.Submit(b)
+	}
+}
+
+// submitPlugged runs the disk-bound clones of a plug: each run of bios to
+// one disk, of one op, each starting where the last ends, goes to the
+// image as one request.
+func submitPlugged(bios []*Bio) {
+	for i := 0; i < len(bios); {
+		first := bios[i]
+		n, j := first.Sectors, i+1
+		for ; j < len(bios); j++ {
+			b, prev := bios[j], bios[j-1]
+			if b.Dev != first.Dev || b.Op != first.Op || b.Sector != prev.Sector+prev.Sectors || n+b.Sectors > virtioMaxSectors {
+				break
+			}
+			n += b.Sectors
+		}
+		first.Dev.(*Disk).submitRun(bios[i:j])
+		i = j
+	}
+}
+
+// submitRun runs contiguous bios of one op as one request; each bio still
+// gets the block layer's checks and its own completion.
+func (d *Disk) submitRun(run []*Bio) {
+	if len(run) == 1 {
+		d.Submit(run[0])
+		return
+	}
+	lim := d.Limits()
+	live := make([]*Bio, 0, len(run))
+	for _, b := range run {
+		if d.k.submitChecks(d, lim, b) {
+			live = append(live, b)
+		}
+	}
+	done, err := d.doRun(live)
+	for _, b := range live {
+		if !done {
+			err = d.do(b)
+		}
+		b.Endio(err)
+	}
+}
+
+// doRun reads or writes the bios' data with one preadv or pwritev under
+// the shared lock (doShared's conditions), and reports false when it
+// cannot.
+func (d *Disk) doRun(bios []*Bio) (bool, error) {
+	if len(bios) < 2 {
+		return false, nil
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	img, file := d.f.(fileImage)
+	if !file || len(d.cache) > 0 {
+		return false, nil
+	}
+	iov := make([][]byte, len(bios))
+	total := 0
+	for i, b := range bios {
+		iov[i] = b.Data
+		total += len(b.Data)
+	}
+	off := int64(bios[0].Sector) * SectorSize
+	var n int
+	var err error
+	if bios[0].Op == OpRead {
+		n, err = unix.Preadv(int(img.Fd()), iov, off)
+	} else {
+		n, err = unix.Pwritev(int(img.Fd()), iov, off)
+	}
+	if err != nil {
+		n = 0
+	}
+	// The rest of a short transfer (the image's end, for a read) bio by
+	// bio, as doShared does.
+	for _, b := range bios {
+		l := len(b.Data)
+		done := min(max(n, 0), l)
+		n -= l
+		if done == l {
+			continue
+		}
+		at := int64(b.Sector)*SectorSize + int64(done)
+		if b.Op == OpRead {
+			if err := readFull(d.f, b.Data[done:], at); err != nil {
+				return true, linuxerr.EIO
+			}
+		} else if _, err := d.f.WriteAt(b.Data[done:], at); err != nil {
+			return true, linuxerr.EIO
+		}
 	}
 	return true, nil
 }

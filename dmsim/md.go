@@ -561,7 +561,7 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
 			for i := uint(0); i < ti.NumFlushBios; i++ {
 				c := io.allocTIO(ti)
 				c.Op, c.Flags, c.Dev = OpFlush, ReqPreflush, md.bdev
-				io.mapClone(ti, c, i)
+				io.mapClone(ti, c, i, nil)
 			}
 		}
 		io.dec(nil)
@@ -570,6 +570,14 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
 	var err error
 	sector, count := bio.Sector, bio.Sectors
 	var off uint64
+	// The clones the targets remap are submitted once all are mapped, as
+	// the kernel's go through current->bio_list after dm_submit_bio()
+	// returns, and a disk merges neighbours (plug). A bio a mapped device
+	// above remapped here shares that device's plug.
+	p, own := bio.plug, false
+	if !p.open() {
+		p, own = &plug{}, true
+	}
 	for count > 0 {
 		ti := t.FindTarget(sector)
 		if ti == nil {
@@ -587,7 +595,7 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
 			for i := uint(0); i < ti.NumDiscardBios; i++ {
 				c := io.allocTIO(ti)
 				bio.cloneInto(c, off, n)
-				io.mapClone(ti, c, i)
+				io.mapClone(ti, c, i, nil)
 			}
 			sector, count, off = sector+n, count-n, off+n
 			continue
@@ -595,8 +603,12 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
 		n := min(count, md.maxIOLen(ti, sector, left, lim))
 		c := io.allocTIO(ti)
 		bio.cloneInto(c, off, n)
-		io.mapClone(ti, c, 0)
+		c.plug = p
+		io.mapClone(ti, c, 0, p)
 		sector, count, off = sector+n, count-n, off+n
+	}
+	if own {
+		p.finish()
 	}
 	io.dec(err)
 }
@@ -618,7 +630,8 @@ func (md *MappedDevice) maxIOLen(ti *DMTarget, sector, left uint64, lim QueueLim
 
 // mapClone is __map_bio(): hand a clone to the target and act on its
 // answer.
-func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint) {
+// A remapped clone may wait in p, when not nil (plug.hold).
+func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint, p *plug) {
 	c.TargetBioNr = nr
 	c.Private = nil
 	c.SetEndio(tioEndio)
@@ -626,6 +639,9 @@ func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint) {
 	switch ti.Impl.Map(c) {
 	case MapSubmitted:
 	case MapRemapped:
+		if p != nil && p.hold(c) {
+			break
+		}
 		c.Dev.Submit(c)
 	case MapKill:
 		io.dec(linuxerr.EIO)
