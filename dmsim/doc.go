@@ -107,7 +107,8 @@
 // Leaves, taken under any of the above and holding nothing else:
 // Table.eventMu (the event callback runs after it is dropped), Kernel.mu
 // (a ModuleState's init runs under it), Disk.mu (completion runs after it
-// is dropped), registryMu (the modules every kernel can load), and
+// is dropped), a submission's plug.mu (bios are submitted after it is
+// dropped), registryMu (the modules every kernel can load), and
 // innermost KernelLog.mu and the sim.Clock's own lock (MappedDevice.mu is
 // held while an event is fired or made).
 //
