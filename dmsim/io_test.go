@@ -415,16 +415,7 @@ func plainBoot(t *testing.T, sizes ...int64) *Env {
 	for i, s := range sizes {
 		cfg.Disks = append(cfg.Disks, dmsim.DiskSpec{Path: filepath.Join(t.TempDir(), fmt.Sprintf("d%d.img", i)), Size: s})
 	}
-	k, err := dmsim.NewKernel(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Clock.Enter()
-	t.Cleanup(func() {
-		k.Clock.Exit()
-		k.Halt()
-	})
-	return &Env{T: t, K: k, API: k.Ioctl()}
+	return Start(t, cfg)
 }
 
 // TestPluggedClonesMerge: the clones a bio's targets remap wait until every

@@ -49,6 +49,13 @@ func BootConfig(t testing.TB, cfg dmsim.Config, sizes ...int64) *Env {
 			cfg.Disks[i].Faults = dmsim.NewFaults(int64(i))
 		}
 	}
+	return Start(t, cfg)
+}
+
+// Start boots a kernel from cfg as it is (disks without a fault injector
+// have none) and makes the test an actor until its end.
+func Start(t testing.TB, cfg dmsim.Config) *Env {
+	t.Helper()
 	k, err := dmsim.NewKernel(cfg)
 	if err != nil {
 		t.Fatal(err)
