@@ -23,6 +23,16 @@ import (
 // such devices and warns about writes to a read-only device
 // (bio_check_ro(), which in 6.1 only warns).
 func (k *Kernel) submitChecks(dev BlockDevice, lim QueueLimits, bio *Bio) bool {
+	var size uint64
+	if bio.Op == OpRead || bio.Op == OpWrite || bio.Op == OpDiscard {
+		size = dev.Size()
+	}
+	return k.submitChecksSized(dev, lim, size, bio)
+}
+
+// submitChecksSized is submitChecks with the device's size (in sectors)
+// known.
+func (k *Kernel) submitChecksSized(dev BlockDevice, lim QueueLimits, size uint64, bio *Bio) bool {
 	if k.isHalted() {
 		bio.Endio(linuxerr.EIO)
 		return false
@@ -33,7 +43,7 @@ func (k *Kernel) submitChecks(dev BlockDevice, lim QueueLimits, bio *Bio) bool {
 		}
 	}
 	if bio.Op == OpRead || bio.Op == OpWrite || bio.Op == OpDiscard {
-		max := dev.Size()
+		max := size
 		n := bio.Sectors
 		if n != 0 && max != 0 && (n > max || bio.Sector > max-n) {
 			bio.Endio(linuxerr.EIO)
