@@ -57,7 +57,7 @@ type MappedDevice struct {
 	readers int // live-table users (md->io_barrier SRCU readers)
 	pending int // in-flight original bios (md->pending_io)
 
-	deferred []*Bio // md->deferred
+	deferred []*Bio  // md->deferred
 	freeIOs  []*dmIO // dm_ios of completed bios, for reuse (md->bs)
 
 	eventEv      *sim.Event // md->eventq
