@@ -352,19 +352,48 @@ func (d *mdDisk) MappedDevice() *MappedDevice { return d.md }
 // through the live table, waited for in virtual time.
 func (d *mdDisk) Flush() error { return flushBdev(d.md.k.Clock, d) }
 
-// Submit is submit_bio() to the mapped device.
+// Submit is submit_bio() to the mapped device: the generic checks
+// (submitChecks), then dm_submit_bio(), which maps the bio through the live
+// table, or queues it while I/O is blocked for a suspend (or no table is
+// bound). The common case takes the device's lock once to start the bio
+// (the checks' snapshot of the queue, the live-table read section, the
+// bio in flight and its dm_io) and once to leave the read section.
 func (d *mdDisk) Submit(bio *Bio) {
 	md := d.md
-	md.mu.Lock()
-	lim, size := md.limits, md.size
-	md.mu.Unlock()
-	if !md.k.submitChecksSized(d, lim, size, bio) {
+	if md.k.isHalted() {
+		bio.Endio(linuxerr.EIO)
 		return
 	}
-	md.submitBio(bio)
+	md.mu.Lock()
+	lim, size := md.limits, md.size
+	t := md.live
+	if md.blockIO || t == nil {
+		md.mu.Unlock()
+		if ok, err := md.k.checkBio(d, lim, size, bio); !ok {
+			bio.Endio(err)
+			return
+		}
+		md.submitBio(bio)
+		return
+	}
+	md.readers++
+	md.pending++
+	io := md.allocIOLocked(bio)
+	md.mu.Unlock()
+	if ok, err := md.k.checkBio(d, lim, size, bio); !ok {
+		// The bio never reached dm_submit_bio(): undo its start before it
+		// completes.
+		md.mu.Lock()
+		md.freeIOLocked(io)
+		md.endIOLocked()
+		md.mu.Unlock()
+		md.putLiveTable()
+		bio.Endio(err)
+		return
+	}
+	md.splitAndProcess(t, bio, lim, io)
+	md.putLiveTable()
 }
-
-// ---- the I/O path (dm.c) ----
 
 // submitBio is dm_submit_bio(): map the bio through the live table, or
 // queue it while I/O is blocked for a suspend (or no table is bound).
