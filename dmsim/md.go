@@ -706,7 +706,10 @@ func (md *MappedDevice) maxIOLen(ti *DMTarget, sector, left uint64, lim QueueLim
 // answer.
 func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint) {
 	c.TargetBioNr = nr
-	c.Private = c.tio.pbd
+	c.Private = nil
+	if t := c.tio; t.pbdTI == ti {
+		c.Private = t.pbd
+	}
 	c.SetEndio(tioEndio)
 	io.inc()
 	switch ti.Impl.Map(c) {
@@ -972,6 +975,7 @@ func (md *MappedDevice) bindLocked(t *Table, lim QueueLimits) *Table {
 	old := md.live
 	md.live = t
 	md.immut = t.immutable
+	md.freeIOs = nil // their per-bio data is the old table's targets'
 	md.mu.Unlock()
 	if old != nil {
 		md.syncTable()
