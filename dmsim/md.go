@@ -352,6 +352,8 @@ func (d *mdDisk) MappedDevice() *MappedDevice { return d.md }
 // through the live table, waited for in virtual time.
 func (d *mdDisk) Flush() error { return flushBdev(d.md.k.Clock, d) }
 
+// ---- the I/O path (dm.c) ----
+
 // Submit is submit_bio() to the mapped device: the generic checks
 // (submitChecks), then dm_submit_bio(), which maps the bio through the live
 // table, or queues it while I/O is blocked for a suspend (or no table is
