@@ -314,6 +314,8 @@ type plug struct {
 	closed  bool
 	pending []*Bio
 	disk    []*Bio
+	// The first few of each, without an allocation.
+	pendingBuf, diskBuf [4]*Bio
 }
 
 // open reports whether p takes bios.
@@ -339,8 +341,14 @@ func (p *plug) hold(c *Bio) bool {
 		if !d.canMerge(c) {
 			return false
 		}
+		if p.disk == nil {
+			p.disk = p.diskBuf[:0]
+		}
 		p.disk = append(p.disk, c)
 	case *mdDisk:
+		if p.pending == nil {
+			p.pending = p.pendingBuf[:0]
+		}
 		p.pending = append(p.pending, c)
 	default:
 		return false
@@ -354,7 +362,7 @@ func (p *plug) finish() {
 		p.mu.Lock()
 		if len(p.pending) == 0 {
 			disk := p.disk
-			p.disk, p.closed = nil, true
+			p.disk, p.pending, p.closed = nil, nil, true
 			p.mu.Unlock()
 			submitPlugged(disk)
 			return

@@ -483,6 +483,10 @@ type dmIO struct {
 	// needs nothing else; later clones get their own.
 	first     dmTIO
 	firstUsed bool
+	// plug holds the clones remapped while the bio is mapped (processOne):
+	// it is the dm_io's, so it is reused with it; no clone that refers to
+	// it is alive once the dm_io is freed.
+	plug plug
 }
 
 // dmTIO is struct dm_target_io: one clone sent to one target.
@@ -664,7 +668,7 @@ func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits, io *dmIO
 	// above remapped here shares that device's plug.
 	p, own := bio.plug, false
 	if !p.open() {
-		p, own = &plug{}, true
+		p, own = &io.plug, true
 	}
 	for count > 0 {
 		ti := t.FindTarget(sector)
