@@ -122,6 +122,7 @@ type Manager struct {
 	nrLRU     int
 	readOnly  bool
 	free      [][]byte
+	arena     *arena                      // OffHeap: where new buffers come from
 	log       func(level int, msg string) // nil: failures are not logged
 	// coalesce > 1: an eviction writes up to coalesce dirty blocks in
 	// one write (Coalesce); run and runBuf are its scratch.
@@ -130,6 +131,8 @@ type Manager struct {
 	runBuf   []byte
 	// Stats.
 	Reads, Writes uint64
+	// WriteCalls counts the device writes: a coalesced run is one.
+	WriteCalls uint64
 }
 
 // Option configures a Manager.
@@ -248,11 +251,26 @@ func (m *Manager) lruPush(b *Block) {
 	m.nrLRU++
 }
 
+// lruPushFront puts b at the old end of the list: evicted first.
+func (m *Manager) lruPushFront(b *Block) {
+	b.next = m.lru.next
+	b.prev = &m.lru
+	m.lru.next.prev = b
+	m.lru.next = b
+	b.inLRU = true
+	m.nrLRU++
+}
+
 func (m *Manager) buf() []byte {
 	if n := len(m.free); n > 0 {
 		b := m.free[n-1]
 		m.free = m.free[:n-1]
 		return b
+	}
+	if m.arena != nil {
+		if b := m.arena.alloc(); b != nil {
+			return b
+		}
 	}
 	return make([]byte, Size)
 }
@@ -283,6 +301,7 @@ func (m *Manager) writeBack(b *Block) error {
 	if b.validator != nil {
 		b.validator.PrepareForWrite(b.data, b.loc)
 	}
+	m.WriteCalls++
 	if _, err := m.dev.WriteAt(b.data, int64(b.loc)*Size); err != nil {
 		return fmt.Errorf("metadata block %d write failed: %w", b.loc, linuxerr.ToErrno(err))
 	}
@@ -321,6 +340,7 @@ func (m *Manager) writeBlocks(run []*Block) error {
 		}
 		copy(buf[i*Size:], x.data)
 	}
+	m.WriteCalls++
 	if _, err := m.dev.WriteAt(buf, int64(b.loc)*Size); err != nil {
 		return fmt.Errorf("metadata blocks %d-%d write failed: %w", b.loc, b.loc+uint64(len(run))-1, linuxerr.ToErrno(err))
 	}
@@ -486,6 +506,24 @@ func (m *Manager) Unlock(b *Block) {
 	}
 	if !b.writer && b.readers == 0 {
 		m.lruPush(b)
+		m.evict()
+	}
+}
+
+// UnlockCold releases a read lock on a block the caller is done with for
+// the rest of the transaction (the original of a shadow): once unlocked it
+// is the first to go when the cache is full, leaving the room to the blocks
+// that are still in use. The block stays cached until then.
+func (m *Manager) UnlockCold(b *Block) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b.writer {
+		b.writer = false
+	} else if b.readers > 0 {
+		b.readers--
+	}
+	if !b.writer && b.readers == 0 {
+		m.lruPushFront(b)
 		m.evict()
 	}
 }
