@@ -242,21 +242,16 @@ func (m *Manager) lruRemove(b *Block) {
 	}
 }
 
-func (m *Manager) lruPush(b *Block) {
-	b.prev = m.lru.prev
-	b.next = &m.lru
-	m.lru.prev.next = b
-	m.lru.prev = b
-	b.inLRU = true
-	m.nrLRU++
-}
+// lruPush puts b at the new end of the list: evicted last.
+func (m *Manager) lruPush(b *Block) { m.lruInsertAfter(b, m.lru.prev) }
 
 // lruPushFront puts b at the old end of the list: evicted first.
-func (m *Manager) lruPushFront(b *Block) {
-	b.next = m.lru.next
-	b.prev = &m.lru
-	m.lru.next.prev = b
-	m.lru.next = b
+func (m *Manager) lruPushFront(b *Block) { m.lruInsertAfter(b, &m.lru) }
+
+func (m *Manager) lruInsertAfter(b, at *Block) {
+	b.prev, b.next = at, at.next
+	at.next.prev = b
+	at.next = b
 	b.inLRU = true
 	m.nrLRU++
 }
@@ -496,7 +491,11 @@ func (m *Manager) WriteLockZero(loc uint64, v Validator) (*Block, error) {
 }
 
 // Unlock releases a read or write lock.
-func (m *Manager) Unlock(b *Block) {
+func (m *Manager) Unlock(b *Block) { m.unlock(b, false) }
+
+// unlock releases a lock; the last one puts the block on the LRU list, at
+// the end evicted first when cold.
+func (m *Manager) unlock(b *Block, cold bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if b.writer {
@@ -505,7 +504,11 @@ func (m *Manager) Unlock(b *Block) {
 		b.readers--
 	}
 	if !b.writer && b.readers == 0 {
-		m.lruPush(b)
+		if cold {
+			m.lruPushFront(b)
+		} else {
+			m.lruPush(b)
+		}
 		m.evict()
 	}
 }
@@ -514,19 +517,7 @@ func (m *Manager) Unlock(b *Block) {
 // the rest of the transaction (the original of a shadow): once unlocked it
 // is the first to go when the cache is full, leaving the room to the blocks
 // that are still in use. The block stays cached until then.
-func (m *Manager) UnlockCold(b *Block) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if b.writer {
-		b.writer = false
-	} else if b.readers > 0 {
-		b.readers--
-	}
-	if !b.writer && b.readers == 0 {
-		m.lruPushFront(b)
-		m.evict()
-	}
-}
+func (m *Manager) UnlockCold(b *Block) { m.unlock(b, true) }
 
 // Flush is dm_bm_flush(): write every dirty unlocked block, then flush the
 // device.
