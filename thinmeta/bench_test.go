@@ -17,6 +17,10 @@ import (
 
 // benchPool makes a pool on a sparse temporary image file of metaBytes.
 func benchPool(b *testing.B, metaBytes int64, nrData uint64) (*PoolMetadata, *block.FileDevice) {
+	return benchPoolOpts(b, metaBytes, nrData, Options{})
+}
+
+func benchPoolOpts(b *testing.B, metaBytes int64, nrData uint64, opts Options) (*PoolMetadata, *block.FileDevice) {
 	p := filepath.Join(b.TempDir(), "meta.img")
 	f, err := os.Create(p)
 	if err != nil {
@@ -26,7 +30,7 @@ func benchPool(b *testing.B, metaBytes int64, nrData uint64) (*PoolMetadata, *bl
 		b.Fatal(err)
 	}
 	dev := &block.FileDevice{F: f}
-	pmd, err := Open(dev, 128, true, Options{})
+	pmd, err := Open(dev, 128, true, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -152,9 +156,19 @@ func BenchmarkPoolScale(b *testing.B) {
 		}
 		n = v
 	}
+	// DMSIM_BENCH_CACHE_MIB shrinks the block cache: 10M mappings with a
+	// tenth of the default cache miss it as 100M mappings do with all of it
+	var cache int64
+	if s := os.Getenv("DMSIM_BENCH_CACHE_MIB"); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cache = int64(v * (1 << 20))
+	}
 	for i := 0; i < b.N; i++ {
 		// 10M mappings take 235 MiB of metadata: room for 32 bytes each
-		pmd, dev := benchPool(b, max(1<<30+256<<20, int64(n)*32), n+n/10)
+		pmd, dev := benchPoolOpts(b, max(1<<30+256<<20, int64(n)*32), n+n/10, Options{CacheBytes: cache})
 		pmd.CreateThin(0)
 		td, _ := pmd.OpenThinDevice(0)
 		t0, cpu0 := time.Now(), cpuSeconds()
@@ -177,6 +191,8 @@ func BenchmarkPoolScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		build, buildCPU := time.Since(t0), cpuSeconds()-cpu0
+		reads, writes := pmd.bm.Reads, pmd.bm.Writes
+		b.ReportMetric(float64(pmd.bm.WriteCalls)/float64(n), "write-calls/insert")
 		used, _ := pmd.UsedMetadataBlocks()
 		td.Close()
 		if err := pmd.Close(); err != nil {
@@ -192,6 +208,9 @@ func BenchmarkPoolScale(b *testing.B) {
 		// CPU time per insert: the steadier figure on a shared machine,
 		// and the one to compare between sizes
 		b.ReportMetric(buildCPU/float64(n)*1e6, "cpu-us/insert")
+		// block reads and writes of the build: cache misses and write-backs
+		b.ReportMetric(float64(reads)/float64(n), "reads/insert")
+		b.ReportMetric(float64(writes)/float64(n), "writes/insert")
 		b.ReportMetric(check.Seconds(), "check-s")
 		b.ReportMetric(float64(used)*4096/(1<<20), "metadata-MiB")
 		b.ReportMetric(peakRSS(), "peak-RSS-MiB")

@@ -27,7 +27,8 @@ type Logger func(level int, msg string)
 type Options struct {
 	// Log receives kernel log lines; nil discards them.
 	Log Logger
-	// CacheBytes bounds the block cache (default 64 MiB).
+	// CacheBytes bounds the block cache (default: poolCacheBytes, from
+	// 64 MiB to 160 MiB by the size of the metadata device).
 	CacheBytes int64
 	// ReadOnlyDevice is bdev_read_only(): compat_ro features are then
 	// not checked and the block manager starts read-only.

@@ -140,3 +140,21 @@ func TestNeedsCheckReadOnlyAbortResize(t *testing.T) {
 		t.Fatalf("bad magic: %v %q", err, logs)
 	}
 }
+
+// TestPoolCacheBytes: a pool's default block cache grows with its metadata
+// device, between 64 MiB and maxPoolCacheBytes.
+func TestPoolCacheBytes(t *testing.T) {
+	for _, c := range []struct {
+		dev, want int64
+	}{
+		{4 << 20, 64 << 20},
+		{1 << 30, 64 << 20},
+		{5 << 30 / 4, 80 << 20},
+		{3200 << 20, 160 << 20},
+		{16 << 30, 160 << 20},
+	} {
+		if got := poolCacheBytes(c.dev); got != c.want {
+			t.Errorf("metadata device of %d bytes: cache %d, want %d", c.dev, got, c.want)
+		}
+	}
+}

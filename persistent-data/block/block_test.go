@@ -272,3 +272,90 @@ func TestCoalesce(t *testing.T) {
 		})
 	}
 }
+
+// TestUnlockCold: a block released with UnlockCold is the first to leave a
+// full cache; one released with Unlock stays while older ones go.
+func TestUnlockCold(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		cold      bool
+		wantDrops bool // block 0 is evicted by the next new block
+	}{
+		{"unlock", false, false},
+		{"cold", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dev := NewMemDevice(64 * Size)
+			m := NewManager(dev, WithCacheBytes(16*Size))
+			// Blocks 1..15 fill the cache, oldest first; block 0 is
+			// read last.
+			for i := uint64(1); i < 16; i++ {
+				b, err := m.ReadLock(i, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Unlock(b)
+			}
+			b, err := m.ReadLock(0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.cold {
+				m.UnlockCold(b)
+			} else {
+				m.Unlock(b)
+			}
+			reads := m.Reads
+			nb, err := m.ReadLock(20, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Unlock(nb)
+			if m.Cached() != 16 {
+				t.Fatalf("%d blocks cached, want 16", m.Cached())
+			}
+			again, err := m.ReadLock(0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Unlock(again)
+			if dropped := m.Reads-reads == 2; dropped != c.wantDrops {
+				t.Fatalf("block 0 re-read: %v, want %v", dropped, c.wantDrops)
+			}
+		})
+	}
+}
+
+// TestOffHeap: blocks in off-heap buffers hold what is written to them
+// through eviction, re-reads and flushes, as heap buffers do.
+func TestOffHeap(t *testing.T) {
+	v := &Std{Label: "t", Xor: 9}
+	var imgs [][]byte
+	for _, opts := range [][]Option{{WithCacheBytes(16 * Size)}, {WithCacheBytes(16 * Size), OffHeap()}} {
+		dev := NewMemDevice(600 * Size)
+		m := NewManager(dev, opts...)
+		for i := 0; i < 2000; i++ {
+			loc := uint64(i * 7 % 599)
+			lock := m.WriteLock
+			if i < 599 {
+				lock = m.WriteLockZero
+			}
+			b, err := lock(loc, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			binary.LittleEndian.PutUint64(b.Data()[16+8*(i%400):], uint64(i))
+			m.Unlock(b)
+		}
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, dev.Bytes())
+		if m.Locked() != 0 {
+			t.Fatalf("%d blocks still locked", m.Locked())
+		}
+	}
+	if !slices.Equal(imgs[0], imgs[1]) {
+		t.Fatal("off-heap buffers leave other bytes")
+	}
+}

@@ -122,6 +122,7 @@ type Manager struct {
 	nrLRU     int
 	readOnly  bool
 	free      [][]byte
+	arena     *arena                      // OffHeap: where new buffers come from
 	log       func(level int, msg string) // nil: failures are not logged
 	// coalesce > 1: an eviction writes up to coalesce dirty blocks in
 	// one write (Coalesce); run and runBuf are its scratch.
@@ -130,6 +131,8 @@ type Manager struct {
 	runBuf   []byte
 	// Stats.
 	Reads, Writes uint64
+	// WriteCalls counts the device writes: a coalesced run is one.
+	WriteCalls uint64
 }
 
 // Option configures a Manager.
@@ -239,11 +242,16 @@ func (m *Manager) lruRemove(b *Block) {
 	}
 }
 
-func (m *Manager) lruPush(b *Block) {
-	b.prev = m.lru.prev
-	b.next = &m.lru
-	m.lru.prev.next = b
-	m.lru.prev = b
+// lruPush puts b at the new end of the list: evicted last.
+func (m *Manager) lruPush(b *Block) { m.lruInsertAfter(b, m.lru.prev) }
+
+// lruPushFront puts b at the old end of the list: evicted first.
+func (m *Manager) lruPushFront(b *Block) { m.lruInsertAfter(b, &m.lru) }
+
+func (m *Manager) lruInsertAfter(b, at *Block) {
+	b.prev, b.next = at, at.next
+	at.next.prev = b
+	at.next = b
 	b.inLRU = true
 	m.nrLRU++
 }
@@ -253,6 +261,11 @@ func (m *Manager) buf() []byte {
 		b := m.free[n-1]
 		m.free = m.free[:n-1]
 		return b
+	}
+	if m.arena != nil {
+		if b := m.arena.alloc(); b != nil {
+			return b
+		}
 	}
 	return make([]byte, Size)
 }
@@ -283,6 +296,7 @@ func (m *Manager) writeBack(b *Block) error {
 	if b.validator != nil {
 		b.validator.PrepareForWrite(b.data, b.loc)
 	}
+	m.WriteCalls++
 	if _, err := m.dev.WriteAt(b.data, int64(b.loc)*Size); err != nil {
 		return fmt.Errorf("metadata block %d write failed: %w", b.loc, linuxerr.ToErrno(err))
 	}
@@ -321,6 +335,7 @@ func (m *Manager) writeBlocks(run []*Block) error {
 		}
 		copy(buf[i*Size:], x.data)
 	}
+	m.WriteCalls++
 	if _, err := m.dev.WriteAt(buf, int64(b.loc)*Size); err != nil {
 		return fmt.Errorf("metadata blocks %d-%d write failed: %w", b.loc, b.loc+uint64(len(run))-1, linuxerr.ToErrno(err))
 	}
@@ -476,7 +491,11 @@ func (m *Manager) WriteLockZero(loc uint64, v Validator) (*Block, error) {
 }
 
 // Unlock releases a read or write lock.
-func (m *Manager) Unlock(b *Block) {
+func (m *Manager) Unlock(b *Block) { m.unlock(b, false) }
+
+// unlock releases a lock; the last one puts the block on the LRU list, at
+// the end evicted first when cold.
+func (m *Manager) unlock(b *Block, cold bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if b.writer {
@@ -485,10 +504,20 @@ func (m *Manager) Unlock(b *Block) {
 		b.readers--
 	}
 	if !b.writer && b.readers == 0 {
-		m.lruPush(b)
+		if cold {
+			m.lruPushFront(b)
+		} else {
+			m.lruPush(b)
+		}
 		m.evict()
 	}
 }
+
+// UnlockCold releases a read lock on a block the caller is done with for
+// the rest of the transaction (the original of a shadow): once unlocked it
+// is the first to go when the cache is full, leaving the room to the blocks
+// that are still in use. The block stays cached until then.
+func (m *Manager) UnlockCold(b *Block) { m.unlock(b, true) }
 
 // Flush is dm_bm_flush(): write every dirty unlocked block, then flush the
 // device.

@@ -109,7 +109,9 @@ func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) 
 		return nil, err
 	}
 	copy(res.Data(), ob.Data())
-	tm.bm.Unlock(ob)
+	// The original is not looked at again in this transaction: the tree
+	// now points to the copy. It leaves the cache first.
+	tm.bm.UnlockCold(ob)
 	return res, nil
 }
 
