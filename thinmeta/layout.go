@@ -120,7 +120,7 @@ func (im *Image) Layout() ([]string, error) {
 		if roles[b] != "" {
 			continue
 		}
-		p, err := im.raw(uint64(b), false)
+		p, _, err := im.raw(uint64(b), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +170,7 @@ func DiffImages(a, b *Image) ([]BlockDiff, error) {
 		if i >= im.NrBlocks {
 			return zero, "past the end", nil
 		}
-		p, err := im.raw(i, false)
+		p, _, err := im.raw(i, nil)
 		return p, l[i], err
 	}
 	var out []BlockDiff
@@ -195,7 +195,7 @@ func DiffImages(a, b *Image) ([]BlockDiff, error) {
 // 8-byte values), a bitmap's number of blocks in use, an index block's
 // entries.
 func (im *Image) DescribeBlock(b uint64) (string, error) {
-	p, err := im.raw(b, false)
+	p, _, err := im.raw(b, nil)
 	if err != nil {
 		return "", err
 	}
