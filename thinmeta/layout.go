@@ -96,6 +96,9 @@ func (im *Image) Layout() ([]string, error) {
 		}
 		var seen BlockSet // a damaged index tree may loop
 		s, err := im.ReadSpaceMap(r, metadata, func(b uint64) bool {
+			if b >= im.NrBlocks {
+				return true // its read fails (a set that large would not fit)
+			}
 			if seen.Has(b) {
 				return false
 			}
