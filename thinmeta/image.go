@@ -80,6 +80,7 @@ type Image struct {
 	chunks    map[uint64][]byte
 	spare     [][]byte // buffers of evicted chunks
 	lru       []uint64
+	maxChunks int      // how many chunks the cache holds
 	validated BlockSet // nodes whose checksum was verified
 	leaves    BlockSet // of those, the ones that are not internal nodes
 
@@ -95,18 +96,22 @@ type Image struct {
 
 const (
 	chunkBlocks = 64
-	maxChunks   = 8
+	maxChunks   = 32
+	// forkChunks is a Fork's cache: a fork walks trees laid out mostly
+	// in order, and its buffers are fresh memory (a page fault per page).
+	forkChunks = 8
 )
 
 // NewImage opens dev for reading; nothing is read yet.
 func NewImage(dev ReadDevice) *Image {
-	return &Image{dev: dev, NrBlocks: uint64(dev.Size()) / block.Size, chunks: map[uint64][]byte{}}
+	return &Image{dev: dev, NrBlocks: uint64(dev.Size()) / block.Size, chunks: map[uint64][]byte{}, maxChunks: maxChunks}
 }
 
 // Fork is a view of the same device for another goroutine: its own cache,
 // the blocks validated so far. The device must allow concurrent reads.
 func (im *Image) Fork() *Image {
 	f := NewImage(im.dev)
+	f.maxChunks = forkChunks
 	// sized for the whole device: a fork walks much of it
 	words := max(int(f.NrBlocks/64+1), len(im.validated), len(im.leaves))
 	f.validated = append(make(BlockSet, 0, words), im.validated...)
@@ -118,14 +123,17 @@ func (im *Image) Fork() *Image {
 func (im *Image) Join(f *Image) {
 	im.validated.union(f.validated)
 	im.leaves.union(f.leaves)
-	// its chunk buffers, touched already, serve the reads that follow
+	// its chunk buffers, touched already, serve the reads that follow,
+	// with its cache size: what follows a parallel walk (thin_check's
+	// recount) reads in order too
+	im.maxChunks = min(im.maxChunks, f.maxChunks)
 	for _, c := range f.chunks {
-		if len(im.spare) < maxChunks {
+		if len(im.spare) < im.maxChunks {
 			im.spare = append(im.spare, c)
 		}
 	}
 	for _, c := range f.spare {
-		if len(im.spare) < maxChunks {
+		if len(im.spare) < im.maxChunks {
 			im.spare = append(im.spare, c)
 		}
 	}
@@ -163,7 +171,7 @@ func (im *Image) raw(b uint64, buf []byte) (p []byte, shared bool, err error) {
 	}
 	if !ok {
 		n := min(uint64(chunkBlocks), im.NrBlocks-c*chunkBlocks)
-		if len(im.lru) >= maxChunks {
+		if len(im.lru) >= im.maxChunks {
 			im.evict()
 		}
 		if k := len(im.spare); k > 0 && uint64(cap(im.spare[k-1])) >= n*block.Size {
@@ -186,7 +194,7 @@ func (im *Image) raw(b uint64, buf []byte) (p []byte, shared bool, err error) {
 }
 
 // evict drops the least recently read chunk that no visit holds (none
-// when all are held: the cache then grows past maxChunks). Its buffer is
+// when all are held: the cache then grows past its size). Its buffer is
 // kept for the next chunk: reusing it spares the page faults and the
 // clearing of a fresh one (most of a walk's cost).
 func (im *Image) evict() {

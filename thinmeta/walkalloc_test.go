@@ -8,8 +8,8 @@ import (
 
 // TestWalkAllocs: the reader's walks allocate nothing per block (fresh
 // memory costs a page fault per page, more than the read), on a device
-// tree of hundreds of leaves spread over more chunks than the Image
-// caches.
+// tree of hundreds of leaves spread over more chunks than a Fork (thin_check's
+// walkers) caches.
 func TestWalkAllocs(t *testing.T) {
 	const n = 100_000
 	ops := []restoreOp{{begin: true, dev: 3}}
@@ -48,18 +48,19 @@ func TestWalkAllocs(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if leaves < 200 || chunks <= maxChunks {
+	f := im.Fork()
+	if leaves < 200 || chunks <= f.maxChunks {
 		t.Fatalf("the tree has %d leaves in %d chunks: too small to tell", leaves, chunks)
 	}
 	for _, tc := range []struct {
 		name string
 		walk func() error
 	}{
-		{"ReadTree", func() error { return im.ReadTree(root, 8, nil, nil) }},
+		{"ReadTree", func() error { return f.ReadTree(root, 8, nil, nil) }},
 		{"WalkTree", func() error {
-			return im.WalkTree(root, func(v *NodeVisit) (bool, error) { return true, v.Err })
+			return f.WalkTree(root, func(v *NodeVisit) (bool, error) { return true, v.Err })
 		}},
-		{"RecountMetadata", func() error { _, err := im.RecountMetadata(&sb, nil); return err }},
+		{"RecountMetadata", func() error { _, err := f.RecountMetadata(&sb, nil); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
