@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -268,8 +269,23 @@ func (l *liveImage) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// traceHash hashes every record of every disk of a boot.
+// traceHash hashes the write history of every disk of a boot: each
+// write, flush and discard with its place in the order of all of them
+// across the disks. Reads are left out, their sequence numbers too: a
+// crash state depends on the writes only, and the tools' reads may take
+// other shapes in other processes (the same script gave two traces under
+// `dmsim crash` and the test binary, which differed only in two 256 KiB
+// reads of thin_delta's).
 func traceHash(b *bootTrace) uint64 {
+	var seqs []uint64
+	for _, d := range b.Disks {
+		for _, r := range d.Log {
+			if r.Op != dmsim.OpRead {
+				seqs = append(seqs, r.Seq)
+			}
+		}
+	}
+	slices.Sort(seqs)
 	h := fnv.New64a()
 	var buf [8]byte
 	put := func(v uint64) {
@@ -282,7 +298,8 @@ func traceHash(b *bootTrace) uint64 {
 			if r.Op == dmsim.OpRead {
 				continue
 			}
-			put(r.Seq)
+			rank, _ := slices.BinarySearch(seqs, r.Seq)
+			put(uint64(rank))
 			put(uint64(r.Op))
 			put(uint64(r.Flags))
 			put(r.Sector)

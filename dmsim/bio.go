@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/dmsim/dmsim/sim"
 )
@@ -84,7 +85,19 @@ type Bio struct {
 	// tio is the dm_target_io this bio is the clone of, when the core
 	// made it for a target (its completion goes to tioEndio).
 	tio *dmTIO
+
+	// SubmitWait's handshake with the completion: wait says whether the
+	// bio completed before its submitter began to wait (waitDone) or the
+	// submitter waits on waitEv (waitWaiting).
+	wait   atomic.Uint32
+	waitEv *sim.Event
 }
+
+// Bio.wait's states after 0 (submitted, not completed, no waiter).
+const (
+	waitDone uint32 = 1 + iota
+	waitWaiting
+)
 
 // NewBio returns a bio whose completion calls end (which may be nil).
 func NewBio(op Op, dev BlockDevice, sector uint64, data []byte, end func(*Bio, error)) *Bio {
@@ -144,13 +157,32 @@ func (b *Bio) cloneInto(c *Bio, offset, sectors uint64) {
 
 // SubmitWait submits bio to its device and waits (as a clock actor holding a
 // token) until it completes, returning its status. It replaces the bio's
-// completion callback.
+// completion callback. A bio that completed within Submit (the usual case
+// of synchronous devices) needs no event.
 func SubmitWait(ctx context.Context, c *sim.Clock, bio *Bio) error {
-	ev := c.NewEvent()
-	bio.end = func(_ *Bio, err error) { ev.Fire(err) }
+	bio.wait.Store(0)
+	bio.waitEv = nil
+	bio.end = submitWaitEndio
 	bio.Dev.Submit(bio)
+	if bio.wait.Load() == waitDone {
+		return bio.err
+	}
+	ev := c.NewEvent()
+	bio.waitEv = ev
+	if !bio.wait.CompareAndSwap(0, waitWaiting) {
+		return bio.err // completed meanwhile
+	}
 	if err := ev.Wait(ctx); err != nil {
 		return err
 	}
 	return bio.err
+}
+
+// submitWaitEndio is SubmitWait's completion: the submitter sees it in
+// Bio.wait unless it already waits on the event.
+func submitWaitEndio(b *Bio, err error) {
+	if b.wait.CompareAndSwap(0, waitDone) {
+		return
+	}
+	b.waitEv.Fire(err)
 }

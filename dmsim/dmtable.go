@@ -285,6 +285,7 @@ func (t *Table) addTarget(typeName string, start, length uint64, params string) 
 		return bad()
 	}
 	ti.Impl = impl
+	ti.endIO, _ = impl.(EndIOer)
 	t.targets = append(t.targets, ti)
 	if ti.NumDiscardBios == 0 && ti.DiscardsSupported {
 		k.Log.DMWarn("table", "%s: %s: ignoring discards_supported because num_discard_bios is zero.", name, typeName)

@@ -151,4 +151,11 @@
 // MaxIOLen set sees no bio crossing a multiple of it. To do I/O of its own
 // a target builds a bio (NewBio) for a DMDev's Bdev and calls Submit, or
 // SubmitWait to wait for it in virtual time.
+//
+// A clone belongs to the core: once it is completed (its end_io hook has
+// run and it was not taken back) the core reuses it, with its dm_io, for a
+// later bio of the device, so neither the target nor the device below
+// may touch it after completing it. A target that sets ti.PerBioData
+// (per_io_data_size) finds the value it made in each clone's Private;
+// the value is reused with the clone, so Map initialises it.
 package dmsim

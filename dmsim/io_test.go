@@ -402,3 +402,76 @@ func TestStripedAndLinearData(t *testing.T) {
 		t.Fatal()
 	}
 }
+
+// count is how many of events are e.
+func count(events []string, e string) int {
+	n := 0
+	for _, x := range events {
+		if x == e {
+			n++
+		}
+	}
+	return n
+}
+
+// Per-bio data (ti->per_io_data_size): each clone sent to a target that
+// asks for it carries its own, made once and reused with the device's
+// dm_ios; a target that does not ask gets none, even from a dm_io that
+// last served one that did; clones in flight together never share it.
+func TestPerBioData(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		table    []dmsim.TargetSpec
+		sectors  []uint64 // the bios, one after another
+		held     int      // then this many bios at once to sector 0, held
+		wantNew  int      // "pbd new" in p1's events
+		wantMaps int      // p1's maps
+	}{
+		{"one target, sequential", []dmsim.TargetSpec{Spec(0, 64, "probe", "name=p1 pbd=1")},
+			[]uint64{0, 8, 16, 24, 32, 40, 48, 56, 0, 8}, 0, 1, 10},
+		{"two targets, alternating", []dmsim.TargetSpec{Spec(0, 8, "probe", "name=p1 pbd=1"), Spec(8, 8, "probe", "name=p2")},
+			[]uint64{0, 8, 0, 8, 0, 8, 0, 8}, 0, 1, 4},
+		{"a bio split over both", []dmsim.TargetSpec{Spec(0, 8, "probe", "name=p1 pbd=1"), Spec(8, 8, "probe", "name=p2")},
+			[]uint64{6, 6, 6}, 0, 1, 3},
+		{"in flight together", []dmsim.TargetSpec{Spec(0, 64, "probe", "name=p1 pbd=1 hold=1")},
+			nil, 5, 5, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := probeBoot(t)
+			m.MustCreate("d", tc.table...)
+			dev := m.Bdev("/dev/dm-0")
+			for _, s := range tc.sectors {
+				if err := m.IO(dmsim.OpRead, dev, s, make([]byte, 4*512)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var dones []*sim.Event
+			for i := 0; i < tc.held; i++ {
+				dones = append(dones, m.Go(func() { _ = m.IO(dmsim.OpRead, dev, 0, make([]byte, 512)) }))
+			}
+			m.Settle()
+			if n := rec("p1").nheld(); n != tc.held {
+				t.Fatalf("%d bios held, want %d", n, tc.held)
+			}
+			rec("p1").release(nil)
+			for _, d := range dones {
+				m.Wait(d)
+			}
+			p1, p2 := rec("p1").take(), rec("p2").take()
+			if got := len(maps(p1)); got != tc.wantMaps {
+				t.Fatalf("p1 mapped %d bios, want %d: %v", got, tc.wantMaps, p1)
+			}
+			if got := count(p1, "pbd new"); got != tc.wantNew {
+				t.Fatalf("p1 made per-bio data %d times, want %d: %v", got, tc.wantNew, p1)
+			}
+			for _, bad := range []string{"pbd missing", "pbd shared"} {
+				if count(p1, bad) != 0 {
+					t.Fatalf("p1: %s: %v", bad, p1)
+				}
+			}
+			if count(p2, "private set") != 0 {
+				t.Fatalf("p2 got per-bio data: %v", p2)
+			}
+		})
+	}
+}

@@ -93,7 +93,8 @@ type Kernel struct {
 	devNext   uint64              // the last devSeq given
 	blkMajors map[uint32]string   // /proc/devices "Block devices:"
 	misc      map[uint32]string   // /proc/misc
-	halted    bool
+
+	halted atomic.Bool // Halt was called
 
 	// Modules (module.go); all guarded by modMu, as are the loaded
 	// modules' parameter values.
@@ -178,20 +179,14 @@ func (k *Kernel) DMMajor() uint32 { return k.dm.major }
 func (k *Kernel) Disks() []*Disk { return append([]*Disk(nil), k.virtio...) }
 
 // isHalted reports whether Halt was called.
-func (k *Kernel) isHalted() bool {
-	k.devMu.Lock()
-	defer k.devMu.Unlock()
-	return k.halted
-}
+func (k *Kernel) isHalted() bool { return k.halted.Load() }
 
 // Halt powers the machine off with no teardown: timers and queued work are
 // dropped, waiters are woken with sim.ErrHalted, disk images are closed with
 // whatever reached them (a disk's volatile cache is lost). Nothing is
 // committed; I/O submitted afterwards fails with EIO.
 func (k *Kernel) Halt() {
-	k.devMu.Lock()
-	k.halted = true
-	k.devMu.Unlock()
+	k.halted.Store(true)
 	k.Clock.Halt()
 	for _, d := range k.virtio {
 		d.close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dmsim/dmsim/linuxerr"
 	"github.com/dmsim/dmsim/sim"
@@ -56,7 +57,8 @@ type MappedDevice struct {
 	readers int // live-table users (md->io_barrier SRCU readers)
 	pending int // in-flight original bios (md->pending_io)
 
-	deferred []*Bio // md->deferred
+	deferred []*Bio  // md->deferred
+	freeIOs  []*dmIO // dm_ios of completed bios, for reuse (md->bs)
 
 	eventEv      *sim.Event // md->eventq
 	readersEv    *sim.Event
@@ -350,15 +352,50 @@ func (d *mdDisk) MappedDevice() *MappedDevice { return d.md }
 // through the live table, waited for in virtual time.
 func (d *mdDisk) Flush() error { return flushBdev(d.md.k.Clock, d) }
 
-// Submit is submit_bio() to the mapped device.
+// ---- the I/O path (dm.c) ----
+
+// Submit is submit_bio() to the mapped device: the generic checks
+// (submitChecks), then dm_submit_bio(), which maps the bio through the live
+// table, or queues it while I/O is blocked for a suspend (or no table is
+// bound). The common case takes the device's lock once to start the bio
+// (the checks' snapshot of the queue, the live-table read section, the
+// bio in flight and its dm_io) and once to leave the read section.
 func (d *mdDisk) Submit(bio *Bio) {
-	if !d.md.k.submitChecks(d, d.Limits(), bio) {
+	md := d.md
+	if md.k.isHalted() {
+		bio.Endio(linuxerr.EIO)
 		return
 	}
-	d.md.submitBio(bio)
+	md.mu.Lock()
+	lim, size := md.limits, md.size
+	t := md.live
+	if md.blockIO || t == nil {
+		md.mu.Unlock()
+		if ok, err := md.k.checkBio(d, lim, size, bio); !ok {
+			bio.Endio(err)
+			return
+		}
+		md.submitBio(bio)
+		return
+	}
+	md.readers++
+	md.pending++
+	io := md.allocIOLocked(bio)
+	md.mu.Unlock()
+	if ok, err := md.k.checkBio(d, lim, size, bio); !ok {
+		// The bio never reached dm_submit_bio(): undo its start before it
+		// completes.
+		md.mu.Lock()
+		md.freeIOLocked(io)
+		md.endIOLocked()
+		md.mu.Unlock()
+		md.putLiveTable()
+		bio.Endio(err)
+		return
+	}
+	md.splitAndProcess(t, bio, lim, io)
+	md.putLiveTable()
 }
-
-// ---- the I/O path (dm.c) ----
 
 // submitBio is dm_submit_bio(): map the bio through the live table, or
 // queue it while I/O is blocked for a suspend (or no table is bound).
@@ -367,15 +404,23 @@ func (md *MappedDevice) submitBio(bio *Bio) {
 	md.readers++
 	t := md.live
 	blocked := md.blockIO || t == nil
+	var io *dmIO
+	var lim QueueLimits
 	if blocked {
 		// queue_io(); md->wq resubmits it once I/O is unblocked. (With no
 		// table bound and I/O not blocked the kernel requeues it in a busy
 		// loop; here it just waits for a table.)
 		md.deferred = append(md.deferred, bio)
+	} else {
+		// dm_split_and_process_bio() starts: the bio is in flight, with
+		// its dm_io (alloc_io()).
+		md.pending++
+		lim = md.limits
+		io = md.allocIOLocked(bio)
 	}
 	md.mu.Unlock()
 	if !blocked {
-		md.splitAndProcess(t, bio)
+		md.splitAndProcess(t, bio, lim, io)
 	}
 	md.putLiveTable()
 }
@@ -417,7 +462,9 @@ func (md *MappedDevice) queueFlush() {
 }
 
 // dmIO is struct dm_io: one original bio being processed, with the
-// clones sent to targets.
+// clones sent to targets. A device keeps the dm_ios of completed bios for
+// reuse (its bioset's mempool), each with its first clone and that
+// clone's per-bio data.
 type dmIO struct {
 	md   *MappedDevice
 	orig *Bio
@@ -425,13 +472,15 @@ type dmIO struct {
 	// Set before the first clone is submitted, read by the last completion.
 	flushed bool
 
+	// count is io_count: the references the clones and the submitter
+	// hold; the one that drops it to zero completes the bio.
+	count  atomic.Int32
 	mu     sync.Mutex
-	count  int   // guarded by mu
-	status error // guarded by mu
+	status error // written under mu; read by the last reference
 
 	// first is the first clone's dm_target_io, allocated with the dm_io
 	// as alloc_io() does, so the common bio that one target maps whole
-	// costs one allocation; later clones get their own.
+	// needs nothing else; later clones get their own.
 	first     dmTIO
 	firstUsed bool
 }
@@ -441,9 +490,47 @@ type dmTIO struct {
 	io    *dmIO
 	ti    *DMTarget
 	clone Bio
+	// pbd is the clone's per-bio data (dm_per_bio_data()), made by pbdTI's
+	// PerBioData and kept while the dm_io is reused for the same target.
+	pbd   any
+	pbdTI *DMTarget
 }
 
-// allocTIO is alloc_tio(): a clone for ti, zero but for its tio link.
+// maxFreeIOs bounds the dm_ios a device keeps for reuse.
+const maxFreeIOs = 16
+
+// allocIOLocked is alloc_io(): a dm_io for bio holding the submitter's
+// reference, reused from the device's free list when it can be;
+// md.mu held.
+func (md *MappedDevice) allocIOLocked(bio *Bio) *dmIO {
+	var io *dmIO
+	if n := len(md.freeIOs); n > 0 {
+		io = md.freeIOs[n-1]
+		md.freeIOs[n-1] = nil
+		md.freeIOs = md.freeIOs[:n-1]
+		pbd, pbdTI := io.first.pbd, io.first.pbdTI
+		*io = dmIO{}
+		io.first.pbd, io.first.pbdTI = pbd, pbdTI
+	} else {
+		io = &dmIO{}
+	}
+	io.md, io.orig = md, bio
+	io.count.Store(1)
+	return io
+}
+
+// freeIOLocked is free_io(): io's bio has completed and nothing refers to
+// io or its clones any more; md.mu held.
+func (md *MappedDevice) freeIOLocked(io *dmIO) {
+	if len(md.freeIOs) < maxFreeIOs {
+		io.orig, io.status = nil, nil
+		io.first.clone = Bio{}
+		md.freeIOs = append(md.freeIOs, io)
+	}
+}
+
+// allocTIO is alloc_tio(): a clone for ti, zero but for its tio link and
+// the target's per-bio data.
 func (io *dmIO) allocTIO(ti *DMTarget) *Bio {
 	t := &io.first
 	if io.firstUsed {
@@ -452,6 +539,9 @@ func (io *dmIO) allocTIO(ti *DMTarget) *Bio {
 	io.firstUsed = true
 	t.io, t.ti = io, ti
 	t.clone.tio = t
+	if ti.PerBioData != nil && t.pbdTI != ti {
+		t.pbd, t.pbdTI = ti.PerBioData(), ti
+	}
 	return &t.clone
 }
 
@@ -461,35 +551,31 @@ func tioEndio(c *Bio, err error) {
 	t.io.cloneEndio(t.ti, c, err)
 }
 
-func (io *dmIO) inc() {
-	io.mu.Lock()
-	io.count++
-	io.mu.Unlock()
-}
+func (io *dmIO) inc() { io.count.Add(1) }
 
 // dec is dm_io_dec_pending(): a requeue request outranks errors while a
 // noflush suspend is in progress; the last reference completes the bio.
 func (io *dmIO) dec(err error) {
 	md := io.md
-	io.mu.Lock()
 	if err != nil {
+		io.mu.Lock()
 		if !(io.status == ErrRequeue && md.NoflushSuspending()) {
 			io.status = err
 		}
+		io.mu.Unlock()
 	}
-	io.count--
-	done := io.count == 0
-	status := io.status
-	io.mu.Unlock()
-	if !done {
+	if io.count.Add(-1) != 0 {
 		return
 	}
-	bio := io.orig
+	// Every other reference was dropped (after its status write), so the
+	// dm_io is this goroutine's alone.
+	bio, status, flushed := io.orig, io.status, io.flushed
 	if status == ErrRequeue {
 		md.mu.Lock()
 		if md.noflushSuspending {
 			md.deferred = append([]*Bio{bio}, md.deferred...)
 			md.endIOLocked()
+			md.freeIOLocked(io)
 			md.mu.Unlock()
 			return
 		}
@@ -498,8 +584,9 @@ func (io *dmIO) dec(err error) {
 	}
 	md.mu.Lock()
 	md.endIOLocked()
+	md.freeIOLocked(io)
 	md.mu.Unlock()
-	if io.flushed && status == nil && bio.Op != OpFlush {
+	if flushed && status == nil && bio.Op != OpFlush {
 		// The preflush is done: issue the data without REQ_PREFLUSH.
 		bio.Flags &^= ReqPreflush
 		md.queueIO(bio, false)
@@ -520,13 +607,9 @@ func (md *MappedDevice) endIOLocked() {
 // target NumFlushBios times; discards are split to the device's discard
 // limits and sent NumDiscardBios times to each target they cover
 // (EOPNOTSUPP for a target with none); reads and writes are split at target
-// boundaries and at each target's MaxIOLen and mapped.
-func (md *MappedDevice) splitAndProcess(t *Table, bio *Bio) {
-	md.mu.Lock()
-	md.pending++
-	lim := md.limits
-	md.mu.Unlock()
-
+// boundaries and at each target's MaxIOLen and mapped. The bio is already
+// counted in flight, with io its dm_io.
+func (md *MappedDevice) splitAndProcess(t *Table, bio *Bio, lim QueueLimits, io *dmIO) {
 	if bio.Op == OpDiscard {
 		pieces := splitDiscard(bio.Sector, bio.Sectors, lim)
 		if len(pieces) > 1 {
@@ -535,25 +618,30 @@ func (md *MappedDevice) splitAndProcess(t *Table, bio *Bio) {
 			end := chainBio(bio, len(pieces))
 			var off uint64
 			subs := make([]*Bio, len(pieces))
-			for i, n := range pieces {
-				subs[i] = bio.Clone(off, n, end)
-				off += n
-			}
+			ios := make([]*dmIO, len(pieces))
 			md.mu.Lock()
 			md.pending--
 			md.pending += len(subs)
+			for i, n := range pieces {
+				subs[i] = bio.Clone(off, n, end)
+				off += n
+				ios[i] = io
+				if i > 0 {
+					ios[i] = md.allocIOLocked(subs[i])
+				}
+			}
+			io.orig = subs[0]
 			md.mu.Unlock()
-			for _, s := range subs {
-				md.processOne(t, s, lim)
+			for i, s := range subs {
+				md.processOne(t, s, lim, ios[i])
 			}
 			return
 		}
 	}
-	md.processOne(t, bio, lim)
+	md.processOne(t, bio, lim, io)
 }
 
-func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits) {
-	io := &dmIO{md: md, orig: bio, count: 1}
+func (md *MappedDevice) processOne(t *Table, bio *Bio, lim QueueLimits, io *dmIO) {
 	if bio.Op == OpFlush || bio.Flags&ReqPreflush != 0 {
 		// __send_empty_flush()
 		io.flushed = true
@@ -621,6 +709,9 @@ func (md *MappedDevice) maxIOLen(ti *DMTarget, sector, left uint64, lim QueueLim
 func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint) {
 	c.TargetBioNr = nr
 	c.Private = nil
+	if t := c.tio; t.pbdTI == ti {
+		c.Private = t.pbd
+	}
 	c.SetEndio(tioEndio)
 	io.inc()
 	switch ti.Impl.Map(c) {
@@ -639,7 +730,7 @@ func (io *dmIO) mapClone(ti *DMTarget, c *Bio, nr uint) {
 // cloneEndio is clone_endio(): the target's end_io hook sees the
 // completion first and may take the clone back.
 func (io *dmIO) cloneEndio(ti *DMTarget, c *Bio, err error) {
-	if e, ok := ti.Impl.(EndIOer); ok {
+	if e := ti.endIO; e != nil {
 		err2, incomplete := e.EndIO(c, err)
 		if incomplete {
 			c.reopen()
@@ -886,6 +977,7 @@ func (md *MappedDevice) bindLocked(t *Table, lim QueueLimits) *Table {
 	old := md.live
 	md.live = t
 	md.immut = t.immutable
+	md.freeIOs = nil // their per-bio data is the old table's targets'
 	md.mu.Unlock()
 	if old != nil {
 		md.syncTable()

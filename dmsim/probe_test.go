@@ -27,6 +27,10 @@ import (
 //	fail=E       the constructor fails with errno E and ti.Error "probe failure"
 //	name=S       recorder key (default the device's name)
 //	remap=1      remap to dev (with dev=) instead of completing
+//	pbd=1        per-bio data (ti.PerBioData): records "pbd new" when one
+//	             is made, "pbd missing" when a clone comes without its own,
+//	             "pbd shared" when it is another in-flight clone's; without
+//	             pbd=1, "private set" when a clone's Private is not nil
 //
 // Without remap, reads and writes complete at once (reads give 0xAB).
 type probe struct {
@@ -40,6 +44,13 @@ type probe struct {
 	remap     bool
 	preresume linuxerr.Errno
 	ioopt     uint32
+	pbd       bool
+}
+
+// probePBD is the probe's per-bio data: inFlight while a clone holds it.
+type probePBD struct {
+	owner    *probe
+	inFlight bool
 }
 
 type recorder struct {
@@ -163,6 +174,12 @@ func probeCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 			p.requeue = true
 		case "remap":
 			p.remap = true
+		case "pbd":
+			p.pbd = true
+			ti.PerBioData = func() any {
+				p.rec.add("pbd new")
+				return &probePBD{owner: p}
+			}
 		case "preresume":
 			p.preresume = linuxerr.Errno(n)
 		case "ioopt":
@@ -181,6 +198,19 @@ func probeCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 
 func (p *probe) Map(bio *dmsim.Bio) dmsim.MapResult {
 	p.rec.add("map %s %d+%d nr=%d", bio.Op, bio.Sector, bio.Size(), bio.TargetBioNr)
+	if p.pbd {
+		d, ok := bio.Private.(*probePBD)
+		switch {
+		case !ok || d.owner != p:
+			p.rec.add("pbd missing")
+		case d.inFlight:
+			p.rec.add("pbd shared")
+		default:
+			d.inFlight = true
+		}
+	} else if bio.Private != nil {
+		p.rec.add("private set")
+	}
 	switch {
 	case p.kill:
 		return dmsim.MapKill
@@ -260,5 +290,8 @@ func (p *probe) IOHints(l *dmsim.QueueLimits) {
 
 func (p *probe) EndIO(bio *dmsim.Bio, err error) (error, bool) {
 	p.rec.add("endio %s %v", bio.Op, err)
+	if d, ok := bio.Private.(*probePBD); ok && p.pbd {
+		d.inFlight = false
+	}
 	return err, false
 }

@@ -27,33 +27,47 @@ func (k *Kernel) submitChecks(dev BlockDevice, lim QueueLimits, bio *Bio) bool {
 		bio.Endio(linuxerr.EIO)
 		return false
 	}
+	var size uint64
+	if bio.Op == OpRead || bio.Op == OpWrite || bio.Op == OpDiscard {
+		size = dev.Size()
+	}
+	ok, err := k.checkBio(dev, lim, size, bio)
+	if !ok {
+		bio.Endio(err)
+	}
+	return ok
+}
+
+// checkBio is submitChecks for a device of size sectors, without the
+// completion: false means the bio goes no further and is to be completed
+// with err.
+func (k *Kernel) checkBio(dev BlockDevice, lim QueueLimits, size uint64, bio *Bio) (bool, error) {
+	if k.isHalted() {
+		return false, linuxerr.EIO
+	}
 	if bio.Op == OpWrite || bio.Op == OpDiscard {
 		if dev.ReadOnly() {
 			k.Log.Printk(KernWarning, "Trying to write to read-only block-device %s", dev.Name())
 		}
 	}
 	if bio.Op == OpRead || bio.Op == OpWrite || bio.Op == OpDiscard {
-		max := dev.Size()
 		n := bio.Sectors
-		if n != 0 && max != 0 && (n > max || bio.Sector > max-n) {
-			bio.Endio(linuxerr.EIO)
-			return false
+		if n != 0 && size != 0 && (n > size || bio.Sector > size-n) {
+			return false, linuxerr.EIO
 		}
 	}
 	if bio.Op == OpFlush || bio.Flags&(ReqPreflush|ReqFUA) != 0 {
 		if !lim.WriteCache {
 			bio.Flags &^= ReqPreflush | ReqFUA
 			if bio.Op == OpFlush {
-				bio.Endio(nil)
-				return false
+				return false, nil
 			}
 		}
 	}
 	if bio.Op == OpDiscard && !lim.DiscardSupported() {
-		bio.Endio(linuxerr.EOPNOTSUPP)
-		return false
+		return false, linuxerr.EOPNOTSUPP
 	}
-	return true
+	return true, nil
 }
 
 // splitDiscard is bio_split_discard(): the lengths a discard is cut into so

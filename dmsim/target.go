@@ -119,10 +119,17 @@ type DMTarget struct {
 	NumDiscardBios    uint   // 0: discards fail with EOPNOTSUPP
 	DiscardsSupported bool   // the device advertises discard even if the underlying devices do not
 	FlushSupported    bool
+	// PerBioData is per_io_data_size: when set, every clone the core
+	// sends the target carries in Private a value PerBioData made
+	// (dm_per_bio_data()). The core makes it with the clone and reuses it
+	// with the clone's dm_target_io, so Map must initialise it.
+	PerBioData func() any
 	// Error is ti->error: the reason a constructor failed.
 	Error string
 
 	Impl Target
+	// endIO is Impl's end_io hook, if it has one.
+	endIO EndIOer
 }
 
 // getTargetType is dm_get_target_type(): a registered type, or, failing

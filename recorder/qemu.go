@@ -51,7 +51,7 @@ func driveSpec(i, n int, d vmDisk) string {
 
 // bootVM boots the image once with the given initrd and disks and returns what the guest sent on
 // its second serial port. The console log is written to dir/console-N.log.
-func bootVM(ctx context.Context, img *Image, accel, dir string, n int, initrd []byte, disks []vmDisk, timeout time.Duration) ([]byte, error) {
+func bootVM(ctx context.Context, img *Image, accel, icount, dir string, n int, initrd []byte, disks []vmDisk, timeout time.Duration) ([]byte, error) {
 	initrdPath := filepath.Join(dir, fmt.Sprintf("initrd-%d", n))
 	base, err := os.ReadFile(img.Initramfs)
 	if err != nil {
@@ -73,6 +73,9 @@ func bootVM(ctx context.Context, img *Image, accel, dir string, n int, initrd []
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", img.Kernel, "-initrd", initrdPath, "-append", KernelCmdline,
 		"-serial", "file:" + console, "-serial", "file:" + stream,
+	}
+	if icount != "" {
+		args = append(args, "-icount", icount)
 	}
 	for i, d := range disks {
 		drive := driveSpec(i, n, d)
@@ -145,7 +148,7 @@ func DetectAccel(ctx context.Context, img *Image, cacheDir string, probeTimeout 
 	}
 	defer os.RemoveAll(dir)
 	s := &scenario.Script{Name: "probe"}
-	out, err := bootVM(ctx, img, "kvm", dir, 1, segment(s, 1, nil), nil, probeTimeout)
+	out, err := bootVM(ctx, img, "kvm", "", dir, 1, segment(s, 1, nil), nil, probeTimeout)
 	accel := "tcg"
 	if err == nil && bytes.HasSuffix(out, []byte("@@DMSIM END\n")) {
 		accel = "kvm"

@@ -31,6 +31,10 @@ type Options struct {
 	// LogWrites logs every disk's bios with qemu's blklogwrites (Result.BioLogs): the real
 	// kernel's bio stream, in the dm-log-writes format.
 	LogWrites bool
+	// Icount, if set, is qemu's -icount option (e.g. "shift=0"): the guest's clocks then follow
+	// the instructions it runs rather than the host's wall clock, so the time a command takes in
+	// the guest no longer grows with TCG's slowness (see recorder/README.md).
+	Icount string
 }
 
 // Result describes one recording.
@@ -157,7 +161,7 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 	var env []string
 	for i, cmds := range s.Commands() {
 		n := i + 1
-		stream, err := bootVM(ctx, o.Image, o.Accel, work, n, segment(s, n, cmds), disks, o.Timeout)
+		stream, err := bootVM(ctx, o.Image, o.Accel, o.Icount, work, n, segment(s, n, cmds), disks, o.Timeout)
 		res.Boots = n
 		if err != nil {
 			return fail(err)

@@ -31,9 +31,19 @@ func (td *ThinDevice) findBlockIn(info *btree.Info, block uint64) (LookupResult,
 	if err != nil {
 		return LookupResult{}, linuxerr.Of(err)
 	}
-	if err := btree.Lookup(bl, root, []uint64{block}, v[:]); err != nil {
+	if td.leaf != 0 && td.leafGen == pmd.mapGen {
+		if ok, err := btree.LookupInLeaf(bl, td.leaf, block, v[:]); ok {
+			if err != nil {
+				return LookupResult{}, linuxerr.Of(err)
+			}
+			return td.unpack(le.Uint64(v[:])), nil
+		}
+	}
+	leaf, err := btree.LookupLeaf(bl, root, block, v[:])
+	if err != nil {
 		return LookupResult{}, linuxerr.Of(err)
 	}
+	td.leaf, td.leafGen = leaf, pmd.mapGen
 	return td.unpack(le.Uint64(v[:])), nil
 }
 

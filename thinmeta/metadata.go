@@ -100,6 +100,11 @@ type ThinDevice struct {
 	root    uint64
 	rootGen uint64
 	rootOK  bool
+	// leaf is the leaf of that tree the last lookup found its block in,
+	// while pmd.mapGen is leafGen (0: none): a lookup near it reads that
+	// node alone (btree.LookupInLeaf). A cache of dmsim's, as root is.
+	leaf    uint64
+	leafGen uint64
 }
 
 func (pmd *PoolMetadata) logf(level int, format string, a ...any) {

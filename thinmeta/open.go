@@ -214,14 +214,23 @@ func (pmd *PoolMetadata) commitTransaction() error {
 	if err := pmd.dataSM.Commit(); err != nil {
 		return err
 	}
-	if err := pmd.tm.PreCommit(); err != nil {
-		return err
-	}
-	droot, mroot := pmd.smRoots()
+	// The superblock's lock is taken before the pre-commit flush, so that
+	// flush leaves a superblock dirtied earlier in the transaction (the
+	// held root that __reserve_metadata_snap() and
+	// __release_metadata_snap() set in place) to the commit's last write.
+	// The source takes the lock after dm_tm_pre_commit(), but 6.1 never
+	// writes such a superblock before the flush: its bio logs show the
+	// held root first reaching the disk in the final superblock, in one
+	// write (goldens/logs/icount: meta-place-*, dmsetup-message).
 	b, err := pmd.bm.WriteLock(SuperblockLocation, pmd.sb)
 	if err != nil {
 		return err
 	}
+	if err := pmd.tm.PreCommit(); err != nil {
+		pmd.bm.Unlock(b)
+		return err
+	}
+	droot, mroot := pmd.smRoots()
 	d := b.Data()
 	s := DecodeSuperblock(d)
 	s.Time = pmd.time
@@ -260,6 +269,9 @@ func Open(dev block.Device, dataBlockSize uint64, format bool, opts Options) (*P
 	}
 	pmd.bm = block.NewManager(dev, bmOpts...)
 	if err := pmd.openOrFormat(format); err != nil {
+		// __create_persistent_data_objects(): dm_block_manager_destroy()
+		// writes what a failed format left dirty (no flush follows).
+		pmd.bm.Close()
 		return nil, err
 	}
 	if err := pmd.beginTransaction(); err != nil {

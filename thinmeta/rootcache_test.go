@@ -7,9 +7,11 @@ import (
 )
 
 // TestCachedMappingRoot: every change that can move a device's mapping
-// tree lets the next FindBlock see it. Each case warms the cache with
-// lookups of device 1, changes the metadata, and compares every answer with
-// a plain two-level lookup from pmd.root.
+// tree lets the next FindBlock see it, through the cached root and the
+// cached leaf. Each case warms the caches with lookups of device 1,
+// changes the metadata, and compares every answer with a plain two-level
+// lookup from pmd.root, in three orders (ascending, descending, strided),
+// so that lookups land both inside and outside the last leaf.
 func TestCachedMappingRoot(t *testing.T) {
 	const nblocks = 300 // enough for the device's tree to have a second level
 	cases := []struct {
@@ -70,7 +72,17 @@ func TestCachedMappingRoot(t *testing.T) {
 			}
 			compare := func(when string) {
 				t.Helper()
+				var order []uint64
 				for b := uint64(0); b < 2*nblocks; b++ {
+					order = append(order, b)
+				}
+				for b := uint64(2 * nblocks); b > 0; b-- {
+					order = append(order, b-1)
+				}
+				for b := uint64(0); b < 2*nblocks; b++ {
+					order = append(order, b*257%(2*nblocks))
+				}
+				for _, b := range order {
 					got, gerr := td.FindBlock(b, true)
 					var v [8]byte
 					pmd.mu.Lock()

@@ -30,11 +30,19 @@ func hookOf(bio *dmsim.Bio) *endioHook {
 	return h
 }
 
-// thinHookBio is thin_hook_bio().
+// newEndioHook is the thin target's per-bio data (per_io_data_size).
+func newEndioHook() any { return new(endioHook) }
+
+// thinHookBio is thin_hook_bio(): the per-bio data the core gave the clone
+// (newEndioHook's) is initialised.
 func thinHookBio(tc *thinC, bio *dmsim.Bio) *endioHook {
-	h := &endioHook{tc: tc}
+	h, ok := bio.Private.(*endioHook)
+	if !ok {
+		h = new(endioHook)
+		bio.Private = h
+	}
+	*h = endioHook{tc: tc}
 	h.pending.Store(1)
-	bio.Private = h
 	return h
 }
 
@@ -183,7 +191,17 @@ func (tc *thinC) thinDeferCell(c *cell) {
 // cellDeferNoHolder is cell_defer_no_holder(): the waiting bios go back to
 // the worker.
 func (tc *thinC) cellDeferNoHolder(c *cell) {
-	bios := tc.pool.prison.releaseNoHolder(c)
+	tc.deferBios(tc.pool.prison.releaseNoHolder(c))
+}
+
+// cellDeferNoHolderFree is cellDeferNoHolder freeing the cell, as the
+// kernel's always does; for callers that keep no reference to it.
+func (tc *thinC) cellDeferNoHolderFree(c *cell) {
+	tc.deferBios(tc.pool.prison.releaseNoHolderFree(c))
+}
+
+// deferBios puts bios a cell held back on the deferred list.
+func (tc *thinC) deferBios(bios []*dmsim.Bio) {
 	if len(bios) == 0 {
 		return
 	}

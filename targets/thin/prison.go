@@ -26,6 +26,7 @@ type cell struct {
 	key    cellKey
 	holder *dmsim.Bio
 	bios   []*dmsim.Bio
+	list   *cellList // the cells of key's space, while detained
 }
 
 // prison is struct dm_bio_prison (v1): at most one cell per overlapping
@@ -33,7 +34,13 @@ type cell struct {
 // once.
 type prison struct {
 	mu    sync.Mutex
-	cells map[prisonSpace][]*cell
+	cells map[prisonSpace]*cellList
+	// lastSp and last are the space detain used last and its cells: a thin
+	// device's bios keep to its two spaces, so most detains skip the map.
+	lastSp prisonSpace
+	last   *cellList
+	// free holds released cells for reuse (the prison's cell mempool).
+	free []*cell
 }
 
 type prisonSpace struct {
@@ -41,7 +48,15 @@ type prisonSpace struct {
 	dev     uint64
 }
 
-func newPrison() *prison { return &prison{cells: map[prisonSpace][]*cell{}} }
+// cellList is one space's detained cells. A list, once made, stays in the
+// map with its capacity for the next detain: the map-time fast path
+// detains and releases two cells per bio.
+type cellList struct{ cells []*cell }
+
+// maxFreeCells bounds the released cells a prison keeps.
+const maxFreeCells = 64
+
+func newPrison() *prison { return &prison{cells: map[prisonSpace]*cellList{}} }
 
 // detain is dm_bio_detain(): if a cell overlapping key exists, bio (when
 // not nil) joins it and detain reports true; otherwise a new cell with bio
@@ -50,7 +65,16 @@ func (p *prison) detain(key cellKey, bio *dmsim.Bio) (*cell, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sp := prisonSpace{key.virtual, key.dev}
-	for _, c := range p.cells[sp] {
+	l := p.last
+	if l == nil || p.lastSp != sp {
+		l = p.cells[sp]
+		if l == nil {
+			l = &cellList{}
+			p.cells[sp] = l
+		}
+		p.lastSp, p.last = sp, l
+	}
+	for _, c := range l.cells {
 		if c.key.overlaps(key) {
 			if bio != nil {
 				c.bios = append(c.bios, bio)
@@ -58,25 +82,39 @@ func (p *prison) detain(key cellKey, bio *dmsim.Bio) (*cell, bool) {
 			return c, true
 		}
 	}
-	c := &cell{key: key, holder: bio}
-	p.cells[sp] = append(p.cells[sp], c)
+	var c *cell
+	if n := len(p.free); n > 0 {
+		c = p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+	} else {
+		c = &cell{}
+	}
+	c.key, c.holder, c.list = key, bio, l
+	l.cells = append(l.cells, c)
 	return c, false
 }
 
 func (p *prison) removeLocked(c *cell) {
-	sp := prisonSpace{c.key.virtual, c.key.dev}
-	cs := p.cells[sp]
+	l := c.list
+	cs := l.cells
 	for i, x := range cs {
 		if x == c {
 			cs[i] = cs[len(cs)-1]
 			cs[len(cs)-1] = nil
-			cs = cs[:len(cs)-1]
+			l.cells = cs[:len(cs)-1]
 			break
 		}
 	}
-	// An empty list stays in the map, its capacity kept for the next
-	// detain: the map-time fast path detains and releases two cells per bio.
-	p.cells[sp] = cs
+}
+
+// freeCellLocked is dm_bio_prison_free_cell(): c, released and no longer
+// referred to by anyone, may be reused; p.mu held.
+func (p *prison) freeCellLocked(c *cell) {
+	if len(p.free) < maxFreeCells {
+		*c = cell{}
+		p.free = append(p.free, c)
+	}
 }
 
 // release is dm_cell_release(): the holder (if any) then the waiting bios.
@@ -100,6 +138,17 @@ func (p *prison) releaseNoHolder(c *cell) []*dmsim.Bio {
 	p.removeLocked(c)
 	out := c.bios
 	c.bios = nil
+	return out
+}
+
+// releaseNoHolderFree is releaseNoHolder then dm_bio_prison_free_cell():
+// for a caller that holds the only reference to c.
+func (p *prison) releaseNoHolderFree(c *cell) []*dmsim.Bio {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removeLocked(c)
+	out := c.bios
+	p.freeCellLocked(c)
 	return out
 }
 

@@ -121,6 +121,7 @@ func thinCtr(ti *dmsim.DMTarget, argv []string) (dmsim.Target, error) {
 	ti.MaxIOLen = p.sectorsPerBlock
 	ti.NumFlushBios = 1
 	ti.FlushSupported = true
+	ti.PerBioData = newEndioHook // ti->per_io_data_size
 
 	p.mu.Lock()
 	if p.pf.discardEnabled {
@@ -194,8 +195,8 @@ func (tc *thinC) Map(bio *dmsim.Bio) dmsim.MapResult {
 			return dmsim.MapSubmitted
 		}
 		tc.incAllIOEntry(bio)
-		tc.cellDeferNoHolder(dataCell)
-		tc.cellDeferNoHolder(virtCell)
+		tc.cellDeferNoHolderFree(dataCell)
+		tc.cellDeferNoHolderFree(virtCell)
 		tc.remap(bio, res.Block)
 		return dmsim.MapRemapped
 	case errors.Is(err, linuxerr.ENODATA), errors.Is(err, linuxerr.EAGAIN):

@@ -44,6 +44,7 @@ func main() {
 	setup := recorder.AddSetupFlags(fs)
 	jobs := fs.Int("j", 1, "record this many scripts at once")
 	logWrites := fs.Bool("log-writes", false, "log every disk's bios with qemu's blklogwrites and keep the logs as `dir`/logs/NAME.DISK.log.zst (dir: --out)")
+	icount := fs.String("icount", "", "qemu's -icount `option` (e.g. shift=0): the guest's clocks follow its instructions, not the host's wall clock")
 	kernel := fs.String("kernel", "", "kernel version (default: the one linux-image-amd64 depends on)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: dmsim-record [flags] [SCRIPT...]\n\nRecords scenario scripts on the real kernel under qemu.\n\n")
@@ -80,7 +81,7 @@ func main() {
 
 	opts := recorder.Options{
 		OutDir: *out, KeepDir: *keep, Disks: disks, Timeout: *timeout, Accel: *accel, Image: img,
-		LogWrites: *logWrites,
+		LogWrites: *logWrites, Icount: *icount,
 	}
 	start := time.Now()
 	type job struct {
