@@ -6,6 +6,7 @@ package thinmeta
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/dmsim/dmsim/persistent-data/block"
 	"github.com/dmsim/dmsim/persistent-data/btree"
@@ -79,26 +80,42 @@ type Image struct {
 	chunks    map[uint64][]byte
 	spare     [][]byte // buffers of evicted chunks
 	lru       []uint64
+	maxChunks int      // how many chunks the cache holds
 	validated BlockSet // nodes whose checksum was verified
 	leaves    BlockSet // of those, the ones that are not internal nodes
+
+	// The walks' working memory, reused from node to node: a walk
+	// allocates nothing per block (fresh memory costs a page fault per
+	// page, more than reading the block).
+	nodeBufs [][]byte     // block-sized buffers for the internal nodes a walk holds
+	visits   []*NodeVisit // WalkTree's visits
+	// pins are the chunks of the leaves WalkTree's visits hold (a visit
+	// may walk another tree): not evicted meanwhile.
+	pins []uint64
 }
 
 const (
 	chunkBlocks = 64
 	maxChunks   = 32
+	// forkChunks is a Fork's cache: a fork walks trees laid out mostly
+	// in order, and its buffers are fresh memory (a page fault per page).
+	forkChunks = 8
 )
 
 // NewImage opens dev for reading; nothing is read yet.
 func NewImage(dev ReadDevice) *Image {
-	return &Image{dev: dev, NrBlocks: uint64(dev.Size()) / block.Size, chunks: map[uint64][]byte{}}
+	return &Image{dev: dev, NrBlocks: uint64(dev.Size()) / block.Size, chunks: map[uint64][]byte{}, maxChunks: maxChunks}
 }
 
 // Fork is a view of the same device for another goroutine: its own cache,
 // the blocks validated so far. The device must allow concurrent reads.
 func (im *Image) Fork() *Image {
 	f := NewImage(im.dev)
-	f.validated = append(BlockSet(nil), im.validated...)
-	f.leaves = append(BlockSet(nil), im.leaves...)
+	f.maxChunks = forkChunks
+	// sized for the whole device: a fork walks much of it
+	words := max(int(f.NrBlocks/64+1), len(im.validated), len(im.leaves))
+	f.validated = append(make(BlockSet, 0, words), im.validated...)
+	f.leaves = append(make(BlockSet, 0, words), im.leaves...)
 	return f
 }
 
@@ -106,6 +123,20 @@ func (im *Image) Fork() *Image {
 func (im *Image) Join(f *Image) {
 	im.validated.union(f.validated)
 	im.leaves.union(f.leaves)
+	// its chunk buffers, touched already, serve the reads that follow,
+	// with its cache size: what follows a parallel walk (thin_check's
+	// recount) reads in order too
+	im.maxChunks = min(im.maxChunks, f.maxChunks)
+	for _, c := range f.chunks {
+		if len(im.spare) < im.maxChunks {
+			im.spare = append(im.spare, c)
+		}
+	}
+	for _, c := range f.spare {
+		if len(im.spare) < im.maxChunks {
+			im.spare = append(im.spare, c)
+		}
+	}
 }
 
 // Invalidate forgets cached blocks (after the device was written).
@@ -115,77 +146,117 @@ func (im *Image) Invalidate() {
 
 // Raw reads block b without validation: a copy the caller may keep.
 func (im *Image) Raw(b uint64) ([]byte, error) {
-	return im.raw(b, true)
+	p, shared, err := im.raw(b, nil)
+	if shared {
+		p = append(make([]byte, 0, block.Size), p...)
+	}
+	return p, err
 }
 
-// raw reads block b. Unless keep, the block may share memory with the
-// cache: it stays valid only until the next chunk is read, so the caller
-// uses it before reading another block. A block whose checksum was
+// raw reads block b. When shared, the block is the cache's memory: it
+// stays valid only until the next chunk is read, so the caller uses it
+// (or copies it) before reading another block. A block whose checksum was
 // verified already (read again: an internal node in thin_check's recount
-// after its walk) is read alone, not with its chunk.
-func (im *Image) raw(b uint64, keep bool) ([]byte, error) {
+// after its walk) is read alone, not with its chunk, into buf when buf is
+// not nil.
+func (im *Image) raw(b uint64, buf []byte) (p []byte, shared bool, err error) {
 	if b >= im.NrBlocks {
-		return nil, &BlockError{Block: b, Fault: OutOfBounds, NrBlocks: im.NrBlocks}
+		return nil, false, &BlockError{Block: b, Fault: OutOfBounds, NrBlocks: im.NrBlocks}
 	}
 	c := b / chunkBlocks
 	chunk, ok := im.chunks[c]
 	if !ok && im.validated.Has(b) {
-		return im.single(b)
+		p, err := im.single(b, buf)
+		return p, false, err
 	}
 	if !ok {
 		n := min(uint64(chunkBlocks), im.NrBlocks-c*chunkBlocks)
-		if len(im.lru) >= maxChunks {
-			old := im.lru[0]
-			// reusing the buffer spares the page faults and the
-			// clearing of a fresh one (most of a walk's cost)
-			im.spare = append(im.spare, im.chunks[old])
-			delete(im.chunks, old)
-			im.lru = im.lru[1:]
+		if len(im.lru) >= im.maxChunks {
+			im.evict()
 		}
 		if k := len(im.spare); k > 0 && uint64(cap(im.spare[k-1])) >= n*block.Size {
 			chunk = im.spare[k-1][:n*block.Size]
 			im.spare = im.spare[:k-1]
 		} else {
-			chunk = make([]byte, n*block.Size)
+			chunk = make([]byte, n*block.Size, chunkBlocks*block.Size)
 		}
 		if got, err := im.dev.ReadAt(chunk, int64(c*chunkBlocks)*block.Size); got < len(chunk) && err != nil {
 			im.spare = append(im.spare, chunk)
 			// fall back to the single block (a short device)
-			return im.single(b)
+			p, err := im.single(b, buf)
+			return p, false, err
 		}
 		im.chunks[c] = chunk
 		im.lru = append(im.lru, c)
 	}
 	o := (b % chunkBlocks) * block.Size
-	p := chunk[o : o+block.Size : o+block.Size]
-	if keep {
-		p = append(make([]byte, 0, block.Size), p...)
-	}
-	return p, nil
+	return chunk[o : o+block.Size : o+block.Size], true, nil
 }
 
-// single reads block b alone into a buffer of its own.
-func (im *Image) single(b uint64) ([]byte, error) {
-	p := make([]byte, block.Size)
+// evict drops the least recently read chunk that no visit holds (none
+// when all are held: the cache then grows past its size). Its buffer is
+// kept for the next chunk: reusing it spares the page faults and the
+// clearing of a fresh one (most of a walk's cost).
+func (im *Image) evict() {
+	for i, c := range im.lru {
+		if slices.Contains(im.pins, c) {
+			continue
+		}
+		im.spare = append(im.spare, im.chunks[c])
+		delete(im.chunks, c)
+		im.lru = slices.Delete(im.lru, i, i+1)
+		return
+	}
+}
+
+// single reads block b alone, into buf (a new buffer when buf is nil).
+func (im *Image) single(b uint64, buf []byte) ([]byte, error) {
+	if buf == nil {
+		buf = make([]byte, block.Size)
+	}
+	p := buf[:block.Size:block.Size]
 	if _, err := im.dev.ReadAt(p, int64(b)*block.Size); err != nil {
 		return nil, &BlockError{Block: b, Fault: ReadFailed}
 	}
 	return p, nil
 }
 
+// keep says which blocks read are copies the caller may hold while it
+// reads others (see raw).
+type keep int
+
+const (
+	keepNone     keep = iota // none: the caller is done with it before the next read
+	keepInternal             // internal nodes (a walk descends into their children)
+	keepAll                  // every block
+)
+
 // read reads block b as a block of kind k: the checksum, then (except for
 // a superblock) the block number, as the tools check them. Every block but
 // a leaf node is one the caller may keep (see raw); keepLeaf makes a leaf
 // one too.
 func (im *Image) read(b uint64, k BlockKind, keepLeaf bool) ([]byte, error) {
-	p, err := im.raw(b, false)
+	kp := keepAll
+	if k == NodeBlock && !keepLeaf {
+		kp = keepInternal
+	}
+	return im.readInto(b, k, kp, nil)
+}
+
+// readInto is read with the blocks kp names copied into buf (a new buffer
+// when buf is nil), and the others left in the cache's memory.
+func (im *Image) readInto(b uint64, k BlockKind, kp keep, buf []byte) ([]byte, error) {
+	p, shared, err := im.raw(b, buf)
 	if err != nil {
 		return nil, err
 	}
-	if k != NodeBlock || keepLeaf || btree.Node(p).IsInternal() {
-		if im.chunks[b/chunkBlocks] != nil {
-			p = append(make([]byte, 0, block.Size), p...)
+	if shared && (kp == keepAll || kp == keepInternal && btree.Node(p).IsInternal()) {
+		if buf == nil {
+			buf = make([]byte, block.Size)
 		}
+		q := buf[:block.Size:block.Size]
+		copy(q, p)
+		p = q
 	}
 	if k != NodeBlock || !im.validated.Has(b) {
 		if want := block.Checksum(p[4:block.Size], kindXor[k]); le.Uint32(p) != want {
@@ -203,6 +274,18 @@ func (im *Image) read(b uint64, k BlockKind, keepLeaf bool) ([]byte, error) {
 	}
 	return p, nil
 }
+
+// nodeBuf lends a block-sized buffer to a walk; putNodeBuf takes it back.
+func (im *Image) nodeBuf() []byte {
+	if k := len(im.nodeBufs); k > 0 {
+		p := im.nodeBufs[k-1]
+		im.nodeBufs = im.nodeBufs[:k-1]
+		return p
+	}
+	return make([]byte, block.Size)
+}
+
+func (im *Image) putNodeBuf(p []byte) { im.nodeBufs = append(im.nodeBufs, p) }
 
 // Superblock reads a superblock (the live one at 0, or a metadata snapshot
 // copy), checking its checksum only, as the tools do; the kernel's further
@@ -249,23 +332,48 @@ type NodeVisit struct {
 // WalkTree walks one level of a btree depth first, children in key order.
 // visit sees every node reached; for a good internal node it returns
 // whether to descend into the children (which the walker only does when
-// the node is Sane). A visit error stops the walk and is returned.
+// the node is Sane). A visit error stops the walk and is returned. The
+// visit and its node are the walk's memory, reused once visit returns: a
+// visit that keeps either copies it.
 func (im *Image) WalkTree(root uint64, visit func(v *NodeVisit) (bool, error)) error {
-	return im.walk(&NodeVisit{Block: root, Root: true}, visit)
+	return im.walk(root, true, 0, 0, visit)
 }
 
-func (im *Image) walk(v *NodeVisit, visit func(*NodeVisit) (bool, error)) error {
-	v.Node, v.Err = im.Node(v.Block)
-	if v.Err != nil {
-		v.Node = nil
+func (im *Image) walk(b uint64, root bool, parentKey uint64, depth int, visit func(*NodeVisit) (bool, error)) error {
+	var v *NodeVisit
+	if k := len(im.visits); k > 0 {
+		v = im.visits[k-1]
+		im.visits = im.visits[:k-1]
+	} else {
+		v = new(NodeVisit)
+	}
+	buf := im.nodeBuf()
+	defer func() {
+		*v = NodeVisit{}
+		im.visits = append(im.visits, v)
+		im.putNodeBuf(buf)
+	}()
+	*v = NodeVisit{Block: b, Root: root, ParentKey: parentKey, Depth: depth}
+	p, err := im.readInto(b, NodeBlock, keepInternal, buf)
+	if err != nil {
+		v.Err = err
+	} else {
+		v.Node = btree.Node(p)
+	}
+	pinned := err == nil && &p[0] != &buf[0] // a leaf in the cache's memory
+	if pinned {
+		im.pins = append(im.pins, b/chunkBlocks)
 	}
 	descend, err := visit(v)
-	if err != nil || !descend || v.Node == nil || !v.Node.IsInternal() || !Sane(v.Node, 8) {
-		return err
+	if pinned {
+		im.pins = im.pins[:len(im.pins)-1]
 	}
 	n := v.Node
+	if err != nil || !descend || n == nil || !n.IsInternal() || !Sane(n, 8) {
+		return err
+	}
 	for i := 0; i < n.NrEntries(); i++ {
-		if err := im.walk(&NodeVisit{Block: n.Value64(i), ParentKey: n.Key(i), Depth: v.Depth + 1}, visit); err != nil {
+		if err := im.walk(n.Value64(i), false, n.Key(i), depth+1, visit); err != nil {
 			return err
 		}
 	}
@@ -363,7 +471,8 @@ const maxDepth = 32
 // Any damage stops it with an error. enter, when set, is told of every
 // node reached (once it is read); returning false skips the node.
 func (im *Image) ReadTree(root uint64, valueSize int, enter func(b uint64) bool, leaf func(key uint64, value []byte) error) error {
-	var last *uint64
+	var lastKey uint64
+	var last *uint64 // &lastKey once a leaf entry was seen
 	return im.WalkTree(root, func(v *NodeVisit) (bool, error) {
 		if v.Err != nil {
 			return false, v.Err
@@ -386,7 +495,7 @@ func (im *Image) ReadTree(root uint64, valueSize int, enter func(b uint64) bool,
 		}
 		for i := 0; i < n.NrEntries(); i++ {
 			k := n.Key(i)
-			last = &k
+			lastKey, last = k, &lastKey
 			if leaf != nil {
 				if err := leaf(k, n.Value(i)); err != nil {
 					return false, err
@@ -411,7 +520,13 @@ func (im *Image) countTree(root uint64, enter func(uint64) bool, leaf func(btree
 		return nil
 	}
 	// leaf reads other blocks while it holds n: a copy
-	p, err := im.read(root, NodeBlock, leaf != nil)
+	kp := keepInternal
+	if leaf != nil {
+		kp = keepAll
+	}
+	buf := im.nodeBuf()
+	defer im.putNodeBuf(buf)
+	p, err := im.readInto(root, NodeBlock, kp, buf)
 	if err != nil {
 		return err
 	}
@@ -446,18 +561,31 @@ type SpaceMap struct {
 // enter is told of every metadata block the space map uses; for a btree
 // node, returning false means it is not walked again. Read errors stop it.
 func (im *Image) ReadSpaceMap(r spacemap.Root, metadata bool, enter func(uint64) bool) (*SpaceMap, error) {
+	return im.readSpaceMap(r, metadata, enter, true)
+}
+
+// readSpaceMap is ReadSpaceMap; without counts, the bitmaps are validated
+// but not kept (the recount of the data space map's blocks): the result
+// has no counts.
+func (im *Image) readSpaceMap(r spacemap.Root, metadata bool, enter func(uint64) bool, counts bool) (*SpaceMap, error) {
 	if enter == nil {
 		enter = func(uint64) bool { return true }
 	}
 	s := &SpaceMap{Root: r, overflow: map[uint64]uint32{}}
+	kp := keepNone
+	if counts {
+		kp = keepAll
+	}
 	readBitmap := func(ie spacemap.IndexEntry) error {
-		bm, err := im.Bitmap(ie.Blocknr)
+		bm, err := im.readInto(ie.Blocknr, BitmapBlock, kp, nil)
 		if err != nil {
 			return err
 		}
 		enter(ie.Blocknr)
 		s.Entries = append(s.Entries, ie)
-		s.bitmaps = append(s.bitmaps, bm)
+		if counts {
+			s.bitmaps = append(s.bitmaps, bm)
+		}
 		return nil
 	}
 	if metadata {
@@ -490,6 +618,9 @@ func (im *Image) ReadSpaceMap(r spacemap.Root, metadata bool, enter func(uint64)
 	}
 	// The overflow values, read in a walk of their own (thin_check reads
 	// only the metadata space map's, and fails on an unreadable node).
+	if !counts && !metadata {
+		return s, nil // the walk could neither fail nor count
+	}
 	var seen BlockSet
 	err := im.WalkTree(r.RefCountRoot, func(v *NodeVisit) (bool, error) {
 		if v.Err != nil && metadata {
@@ -605,7 +736,7 @@ func (im *Image) RecountMetadata(sb *Superblock, mappingLeaf func(btree.Node)) (
 			return nil, err
 		}
 	}
-	if _, err := im.ReadSpaceMap(sb.DataSpaceMap(), false, enter); err != nil {
+	if _, err := im.readSpaceMap(sb.DataSpaceMap(), false, enter, false); err != nil {
 		return nil, err
 	}
 	meta, err := im.ReadSpaceMap(sb.MetadataSpaceMap(), true, enter)
@@ -613,8 +744,13 @@ func (im *Image) RecountMetadata(sb *Superblock, mappingLeaf func(btree.Node)) (
 		return nil, err
 	}
 	n := meta.Covered()
-	rc := &RefCounts{Expected: make([]uint32, n), Actual: make([]uint32, n)}
-	copy(rc.Expected, expected)
+	rc := &RefCounts{Expected: expected, Actual: make([]uint32, n)}
+	if n <= uint64(len(expected)) {
+		rc.Expected = expected[:n]
+	} else {
+		rc.Expected = make([]uint32, n)
+		copy(rc.Expected, expected)
+	}
 	for b := uint64(0); b < n; b++ {
 		rc.Actual[b] = meta.Count(b)
 	}

@@ -96,6 +96,9 @@ func (im *Image) Layout() ([]string, error) {
 		}
 		var seen BlockSet // a damaged index tree may loop
 		s, err := im.ReadSpaceMap(r, metadata, func(b uint64) bool {
+			if b >= im.NrBlocks {
+				return true // its read fails (a set that large would not fit)
+			}
 			if seen.Has(b) {
 				return false
 			}
@@ -120,7 +123,7 @@ func (im *Image) Layout() ([]string, error) {
 		if roles[b] != "" {
 			continue
 		}
-		p, err := im.raw(uint64(b), false)
+		p, _, err := im.raw(uint64(b), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +173,7 @@ func DiffImages(a, b *Image) ([]BlockDiff, error) {
 		if i >= im.NrBlocks {
 			return zero, "past the end", nil
 		}
-		p, err := im.raw(i, false)
+		p, _, err := im.raw(i, nil)
 		return p, l[i], err
 	}
 	var out []BlockDiff
@@ -195,7 +198,7 @@ func DiffImages(a, b *Image) ([]BlockDiff, error) {
 // 8-byte values), a bitmap's number of blocks in use, an index block's
 // entries.
 func (im *Image) DescribeBlock(b uint64) (string, error) {
-	p, err := im.raw(b, false)
+	p, _, err := im.raw(b, nil)
 	if err != nil {
 		return "", err
 	}

@@ -7,11 +7,12 @@ import (
 	"github.com/dmsim/dmsim/persistent-data/btree"
 )
 
-// TestCountTreeHeldLeaf: countTree's leaf callback holds its leaf while it
-// reads on (the recount walks every device's subtree from the top-level
-// leaf). With 40 subtrees in chunks of their own, more than the Image
-// caches, the leaf's memory must not be reused meanwhile.
-func TestCountTreeHeldLeaf(t *testing.T) {
+// TestHeldLeaf: a walk's leaf callback holds its leaf while it walks
+// other trees (the recount walks every device's subtree from the
+// top-level leaf; ReadTree's callers read a device's mappings from the
+// top-level entry). With 40 subtrees in chunks of their own, more than the
+// Image caches, the leaf's memory must not be reused meanwhile.
+func TestHeldLeaf(t *testing.T) {
 	const children = 40
 	dev := block.NewMemDevice((children + 2) * chunkBlocks * block.Size)
 	leaf := func(loc uint64, values []uint64) {
@@ -37,26 +38,53 @@ func TestCountTreeHeldLeaf(t *testing.T) {
 		leaf(k*chunkBlocks, nil)
 	}
 	leaf(1, want)
-	im := NewImage(dev)
-	var got []uint64
-	err := im.countTree(1, func(uint64) bool { return true }, func(n btree.Node) error {
-		for i := 0; i < n.NrEntries(); i++ {
-			got = append(got, n.Value64(i))
-			if err := im.countTree(n.Value64(i), func(uint64) bool { return true }, nil); err != nil {
-				return err
+	all := func(uint64) bool { return true }
+	for _, tc := range []struct {
+		name string
+		walk func(im *Image, sub func(root uint64) error) error
+	}{
+		{"countTree", func(im *Image, sub func(uint64) error) error {
+			return im.countTree(1, all, func(n btree.Node) error {
+				for i := 0; i < n.NrEntries(); i++ {
+					if err := sub(n.Value64(i)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}},
+		{"ReadTree", func(im *Image, sub func(uint64) error) error {
+			return im.ReadTree(1, 8, nil, func(_ uint64, v []byte) error { return sub(le.Uint64(v)) })
+		}},
+		{"WalkTree", func(im *Image, sub func(uint64) error) error {
+			return im.WalkTree(1, func(v *NodeVisit) (bool, error) {
+				for i := 0; v.Err == nil && i < v.Node.NrEntries(); i++ {
+					if err := sub(v.Node.Value64(i)); err != nil {
+						return false, err
+					}
+				}
+				return false, v.Err
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			im := NewImage(dev)
+			var got []uint64
+			err := tc.walk(im, func(root uint64) error {
+				got = append(got, root)
+				return im.ReadTree(root, 8, nil, nil)
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("visited %d subtrees, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("subtree %d at block %d, want %d: the held leaf changed", i, got[i], want[i])
-		}
+			if len(got) != len(want) {
+				t.Fatalf("visited %d subtrees, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("subtree %d at block %d, want %d: the held leaf changed", i, got[i], want[i])
+				}
+			}
+		})
 	}
 }

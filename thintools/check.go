@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dmsim/dmsim/internal/getopt"
 	"github.com/dmsim/dmsim/persistent-data/block"
@@ -366,12 +367,13 @@ func walkDevices(im *image, roots []devRoot) []deviceWalk {
 	}
 	forks := make([]*image, workers)
 	var wg sync.WaitGroup
+	var next atomic.Int64 // the next device to walk: a worker slowed down takes fewer
 	for g := range forks {
 		forks[g] = &image{im.Fork(), im.dev}
 		wg.Add(1)
 		go func(f *image) {
 			defer wg.Done()
-			for i := g; i < len(roots); i += workers {
+			for i := int(next.Add(1) - 1); i < len(roots); i = int(next.Add(1) - 1) {
 				walkOne(f, i)
 			}
 		}(forks[g])

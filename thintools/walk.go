@@ -48,7 +48,8 @@ type walker struct {
 	damaged     bool
 	damageBegin uint64
 	reasons     string
-	lastLeafKey *uint64
+	lastLeafKey *uint64 // &lastKey once a leaf was seen
+	lastKey     uint64
 }
 
 func newWalker(im *image, valueSize int, visit func(uint64, []byte) error, onDamage func(damage)) *walker {
@@ -119,9 +120,9 @@ func (w *walker) node(v *thinmeta.NodeVisit) (bool, error) {
 		return true, nil
 	}
 	if nr > 0 {
-		last := n.Key(nr - 1)
-		w.lastLeafKey = &last
-		w.good(n.Key(0), last+1)
+		w.lastKey = n.Key(nr - 1)
+		w.lastLeafKey = &w.lastKey
+		w.good(n.Key(0), w.lastKey+1)
 	}
 	for i := 0; i < nr && w.visit != nil; i++ {
 		if err := w.visit(n.Key(i), n.Value(i)); err != nil {
