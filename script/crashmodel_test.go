@@ -181,7 +181,7 @@ func compareDurable(t *testing.T, set bioLogSet, name string, disks []string) (s
 			fmt.Fprintf(&out, "disk %s: kernel log: %v\n", disk, err)
 			continue
 		}
-		ours := biolog.DurableImages(dmsim.SectorSize, dmsim.BioLogEntries(res.BioLogs[disk]))
+		ours := biolog.DurableImages(dmsim.SectorSize, withExitFlushes(res.BioLogs[disk], res.Reboots[disk]))
 		theirs := biolog.DurableImages(dmsim.SectorSize, kernel)
 		n += len(theirs)
 		if d := diffImages(ours, theirs); d != "" {
@@ -196,6 +196,22 @@ func compareDurable(t *testing.T, set bioLogSet, name string, disks []string) (s
 		}
 	}
 	return out.String(), n, finalDiffers
+}
+
+// withExitFlushes is a disk's records as bio log entries, with a flush
+// where each boot ended (reboots: the record counts there): the
+// recorder's qemu flushes every disk when the guest powers off, and its
+// blklogwrites logs that flush too. The guest sends none (poweroff -f -n);
+// what was written is kept either way, as dmsim keeps it at `# reboot`.
+func withExitFlushes(recs []dmsim.BioRecord, reboots []int) []biolog.Entry {
+	var out []biolog.Entry
+	last := 0
+	for _, r := range reboots {
+		out = append(out, dmsim.BioLogEntries(recs[last:r])...)
+		out = append(out, biolog.Entry{Flags: biolog.FlagFlush})
+		last = r
+	}
+	return append(out, dmsim.BioLogEntries(recs[last:])...)
 }
 
 // diffImages says where two durable-image sequences first differ.

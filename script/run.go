@@ -60,6 +60,9 @@ type ScriptResult struct {
 	// BioLogs are, by disk name, the bios each disk executed, every boot's
 	// after the previous one's (Options.BioLog).
 	BioLogs map[string][]dmsim.BioRecord
+	// Reboots are, by disk name, the length of its BioLogs at each
+	// `# reboot`: where one boot's records end.
+	Reboots map[string][]int
 }
 
 // Run runs a parsed script on a Machine booted on its disks and returns
@@ -107,6 +110,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 	}
 
 	var bioLogs map[string][]dmsim.BioRecord
+	var reboots map[string][]int
 	keepBioLogs := func() {
 		if !o.BioLog {
 			return
@@ -128,6 +132,14 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 		case scenario.Reboot:
 			fmt.Fprintln(out, it.Text)
 			keepBioLogs()
+			if o.BioLog {
+				if reboots == nil {
+					reboots = map[string][]int{}
+				}
+				for n, l := range bioLogs {
+					reboots[n] = append(reboots[n], len(l))
+				}
+			}
 			if err := m.Reboot(); err != nil {
 				return nil, err
 			}
@@ -141,7 +153,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 		}
 	}
 	keepBioLogs()
-	return &ScriptResult{Transcript: tr.String(), Images: m.Images(), BioLogs: bioLogs}, nil
+	return &ScriptResult{Transcript: tr.String(), Images: m.Images(), BioLogs: bioLogs, Reboots: reboots}, nil
 }
 
 // RunFile parses and runs a script file.
