@@ -186,8 +186,13 @@ func selfCPU() time.Duration {
 
 // cpuClock reads the CPU time of this process and of the kernel's workers
 // (kworker threads, where loop devices do their I/O), the workers'
-// /proc/PID/schedstat files opened once.
-type cpuClock struct{ workers []*os.File }
+// /proc/PID/schedstat files opened once. A worker that has exited keeps
+// the last time read from it (its file then fails to read), so the clock
+// never goes backwards.
+type cpuClock struct {
+	workers []*os.File
+	last    []time.Duration
+}
 
 func newCPUClock(b *testing.B) *cpuClock {
 	c := &cpuClock{}
@@ -201,6 +206,7 @@ func newCPUClock(b *testing.B) *cpuClock {
 			c.workers = append(c.workers, f)
 		}
 	}
+	c.last = make([]time.Duration, len(c.workers))
 	b.Cleanup(func() {
 		for _, f := range c.workers {
 			f.Close()
@@ -212,11 +218,13 @@ func newCPUClock(b *testing.B) *cpuClock {
 func (c *cpuClock) now() time.Duration {
 	t := selfCPU()
 	var buf [64]byte
-	for _, f := range c.workers {
+	for i, f := range c.workers {
 		n, _ := f.ReadAt(buf[:], 0)
 		var ns int64
-		fmt.Sscan(string(buf[:n]), &ns)
-		t += time.Duration(ns)
+		if _, err := fmt.Sscan(string(buf[:n]), &ns); err == nil && time.Duration(ns) > c.last[i] {
+			c.last[i] = time.Duration(ns)
+		}
+		t += c.last[i]
 	}
 	return t
 }
