@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -227,4 +228,19 @@ func diffImages(ours, theirs []biolog.Image) string {
 		}
 	}
 	return ""
+}
+
+// TestCompareDurableFinalImages: the check that keeps a listed scenario
+// honest sees a data disk that ends otherwise than the kernel's. The
+// fixture pairs thin-snapshot with thin-delete's kernel logs.
+func TestCompareDurableFinalImages(t *testing.T) {
+	set := bioLogSet{"testdata/biologs-swapped", IcountCommandTime}
+	diff, _, finalDiffers := compareDurable(t, set, "thin-snapshot", []string{"data", "meta"})
+	if diff == "" || !slices.Equal(finalDiffers, []string{"data"}) {
+		t.Errorf("thin-snapshot against thin-delete's logs: diff %q, final images differ on %v, want [data]", diff, finalDiffers)
+	}
+	set.dir = "../goldens/logs/icount"
+	if diff, _, finalDiffers := compareDurable(t, set, "thin-snapshot", []string{"data", "meta"}); diff != "" || finalDiffers != nil {
+		t.Errorf("thin-snapshot against its own logs: diff %q, final images differ on %v", diff, finalDiffers)
+	}
 }
