@@ -18,7 +18,14 @@ import (
 )
 
 // memDev is an in-memory Device for tests and fuzzing.
-type memDev struct{ b []byte }
+type memDev struct {
+	b []byte
+	// writes lists the offsets written, in order; syncs counts Sync calls.
+	writes []int64
+	syncs  int
+}
+
+func (m *memDev) Sync() error { m.syncs++; return nil }
 
 func (m *memDev) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 || off >= int64(len(m.b)) {
@@ -35,6 +42,7 @@ func (m *memDev) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(p)) > int64(len(m.b)) {
 		return 0, errors.New("write beyond end of device")
 	}
+	m.writes = append(m.writes, off)
 	return copy(m.b[off:], p), nil
 }
 
