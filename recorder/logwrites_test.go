@@ -7,12 +7,14 @@ import (
 	"github.com/dmsim/dmsim/biolog"
 )
 
-// TestDriveSpec: a disk with a bio log is blklogwrites over the raw image;
-// the first boot sets the log's sector size, later boots append (qemu
-// refuses log-sector-size with log-append).
+// TestDriveSpec: a disk with a bio log is blklogwrites over the image (a
+// qcow2 one through a qcow2 node); the first boot sets the log's sector
+// size, later boots append (qemu refuses log-sector-size with log-append).
 func TestDriveSpec(t *testing.T) {
 	plain := vmDisk{Name: "a", Path: "/i/a.img", Format: "raw"}
 	logged := vmDisk{Name: "a", Path: "/i/a.img", Format: "raw", Log: "/i/a.log"}
+	huge := vmDisk{Name: "a", Path: "/i/a.img", Format: "qcow2", Log: "/i/a.log"}
+	unsafe := vmDisk{Name: "a", Path: "/i/a.img", Format: "raw", Log: "/i/a.log", Cache: "unsafe"}
 	tests := []struct {
 		d    vmDisk
 		boot int
@@ -21,6 +23,8 @@ func TestDriveSpec(t *testing.T) {
 		{plain, 1, "if=none,id=d0,file=/i/a.img,format=raw,cache=writeback"},
 		{logged, 1, "if=none,id=d0,driver=blklogwrites,file.driver=file,file.filename=/i/a.img,log.driver=file,log.filename=/i/a.log,log-super-update-interval=1,cache=writeback,log-sector-size=512"},
 		{logged, 2, "if=none,id=d0,driver=blklogwrites,file.driver=file,file.filename=/i/a.img,log.driver=file,log.filename=/i/a.log,log-super-update-interval=1,cache=writeback,log-append=on"},
+		{unsafe, 1, "if=none,id=d0,driver=blklogwrites,file.driver=file,file.filename=/i/a.img,file.cache.no-flush=on,log.driver=file,log.filename=/i/a.log,log.cache.no-flush=on,log-super-update-interval=1,cache=writeback,log-sector-size=512"},
+		{huge, 1, "if=none,id=d0,driver=blklogwrites,file.driver=qcow2,file.file.driver=file,file.file.filename=/i/a.img,log.driver=file,log.filename=/i/a.log,log-super-update-interval=1,cache=writeback,log-sector-size=512"},
 	}
 	for _, tt := range tests {
 		if got := driveSpec(0, tt.boot, tt.d); got != tt.want {
