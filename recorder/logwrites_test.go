@@ -2,9 +2,13 @@ package recorder
 
 import (
 	"bytes"
+	"maps"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/dmsim/dmsim/biolog"
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // TestDriveSpec: a disk with a bio log is blklogwrites over the image (a
@@ -33,22 +37,34 @@ func TestDriveSpec(t *testing.T) {
 	}
 }
 
-// TestWriteBioLogs: the logs are kept compressed under logs/, replacing
-// the scenario's old ones, and read back as they were.
+// TestWriteBioLogs: the logs are kept compressed under logs/, with the
+// commands' start times, replacing the scenario's old ones, and read back
+// as they were.
 func TestWriteBioLogs(t *testing.T) {
 	dir := t.TempDir()
 	var log bytes.Buffer
 	log.Write(biolog.EncodeSuper(biolog.Super{Magic: biolog.Magic, Version: biolog.Version, SectorSize: 512}))
-	r := &Result{Name: "s", BioLogs: map[string][]byte{"meta": log.Bytes()}}
+	starts := map[int]time.Duration{3: 5e9, 4: 5.25e9}
+	r := &Result{Name: "s", BioLogs: map[string][]byte{"meta": log.Bytes()}, Starts: starts}
 	if err := WriteBioLogs(dir, r); err != nil {
 		t.Fatal(err)
 	}
-	r.BioLogs = map[string][]byte{"data": log.Bytes()}
+	b, err := os.ReadFile(StartsPath(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := scenario.ParseStarts(b); err != nil || !maps.Equal(got, starts) {
+		t.Errorf("starts read back: %v, %v; want %v", got, err, starts)
+	}
+	r.BioLogs, r.Starts = map[string][]byte{"data": log.Bytes()}, nil
 	if err := WriteBioLogs(dir, r); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := biolog.ReadFile(BioLogPath(dir, "s", "meta")); err == nil {
 		t.Error("old log of disk meta kept")
+	}
+	if _, err := os.Stat(StartsPath(dir, "s")); err == nil {
+		t.Error("old starts kept")
 	}
 	s, entries, err := biolog.ReadFile(BioLogPath(dir, "s", "data"))
 	if err != nil || s.NrEntries != 0 || len(entries) != 0 {

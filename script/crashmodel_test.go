@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dmsim/dmsim/biolog"
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // The kernel's bio logs (recorder --log-writes: qemu's blklogwrites on
@@ -22,6 +24,13 @@ import (
 // scenarios whose durable images are known not to match them, with the
 // reason, in the same directory's KNOWN_DIVERGENT.
 const bioLogExtension = ".log.zst"
+
+// startsExtension is the file beside a scenario's bio logs that records
+// when the recording's guest started each command (NAME.starts, recorder
+// --log-writes): dmsim replays the scenario at that pace (Options.
+// CommandStarts), so the pool's periodic commit falls between the same
+// commands as on the kernel.
+const startsExtension = ".starts"
 
 // bioLogSet is a directory of kernel bio logs and the virtual time each
 // command line costs when dmsim replays the scenarios to compare with them.
@@ -163,8 +172,15 @@ func readBioLogSet(t *testing.T, dir string) map[string][]string {
 func compareDurable(t *testing.T, set bioLogSet, name string, disks []string) (string, int, []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
+	o := Options{BioLog: true, CommandTime: set.commandTime}
+	// The recording's pace, where the recorder kept it (NAME.starts)
+	if b, err := os.ReadFile(filepath.Join(set.dir, name+startsExtension)); err == nil {
+		if o.CommandStarts, err = scenario.ParseStarts(b); err != nil {
+			return fmt.Sprintf("%s%s: %v", name, startsExtension, err), 0, nil
+		}
+	}
 	simMu.RLock()
-	res, err := RunFile(ctx, filepath.Join(scriptsDir, name+".sh"), Options{BioLog: true, CommandTime: set.commandTime})
+	res, err := RunFile(ctx, filepath.Join(scriptsDir, name+".sh"), o)
 	simMu.RUnlock()
 	if err != nil {
 		return fmt.Sprintf("run failed: %v", err), 0, nil

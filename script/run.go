@@ -49,6 +49,13 @@ type Options struct {
 	// BioLog keeps every disk's bio log across the script's boots
 	// (ScriptResult.BioLogs).
 	BioLog bool
+	// CommandStarts replays a recording's pace (scenario.ParseStarts):
+	// when each command, by its index in the script's Items, started on
+	// the recording guest's clock. A command listed there costs, instead
+	// of CommandTime, whatever brings the virtual time since its boot's
+	// first listed command up to the recording's (nothing if dmsim is
+	// already further).
+	CommandStarts map[int]time.Duration
 }
 
 // ScriptResult is a finished script run.
@@ -122,7 +129,8 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			bioLogs[n] = append(bioLogs[n], l...)
 		}
 	}
-	for _, it := range s.Items {
+	pace := paceKeeper{starts: o.CommandStarts, fixed: m.CommandTime}
+	for i, it := range s.Items {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -143,7 +151,9 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			if err := m.Reboot(); err != nil {
 				return nil, err
 			}
+			pace.reboot()
 		case scenario.Command:
+			m.CommandTime = pace.cost(i, m.Kernel.Clock.Now())
 			r := m.RunLine(ctx, it.Cmd)
 			FormatCommand(out, it, r)
 			if r.Stall != nil {
@@ -168,3 +178,30 @@ func RunFile(ctx context.Context, file string, o Options) (*ScriptResult, error)
 	}
 	return Run(ctx, s, o)
 }
+
+// paceKeeper prices command lines at a recording's pace
+// (Options.CommandStarts).
+type paceKeeper struct {
+	starts map[int]time.Duration
+	fixed  time.Duration // the cost of a line the recording has no start for
+	// started says the boot has had a paced command: it started at
+	// recorded on the recording's clock and at ours on dmsim's.
+	started        bool
+	recorded, ours time.Duration
+}
+
+// cost is what command item costs when dmsim's clock reads now.
+func (p *paceKeeper) cost(item int, now time.Duration) time.Duration {
+	at, ok := p.starts[item]
+	if !ok {
+		return p.fixed
+	}
+	if !p.started {
+		p.started, p.recorded, p.ours = true, at, now
+		return 0
+	}
+	return max(0, (at-p.recorded)-(now-p.ours))
+}
+
+// reboot starts a new boot: the recording's clock starts again too.
+func (p *paceKeeper) reboot() { p.started = false }
