@@ -32,6 +32,10 @@ const bioLogExtension = ".log.zst"
 // commands as on the kernel.
 const startsExtension = ".starts"
 
+// paceRuns is how many times a scenario with a recorded pace runs again
+// with refined CPU scales (PaceScales) after the first, paced run.
+const paceRuns = 2
+
 // bioLogSet is a directory of kernel bio logs and the virtual time each
 // command line costs when dmsim replays the scenarios to compare with them.
 type bioLogSet struct {
@@ -172,15 +176,29 @@ func readBioLogSet(t *testing.T, dir string) map[string][]string {
 func compareDurable(t *testing.T, set bioLogSet, name string, disks []string) (string, int, []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
+	src, err := os.ReadFile(filepath.Join(scriptsDir, name+".sh"))
+	if err != nil {
+		return err.Error(), 0, nil
+	}
+	s, err := scenario.Parse(name, src)
+	if err != nil {
+		return err.Error(), 0, nil
+	}
 	o := Options{BioLog: true, CommandTime: set.commandTime}
-	// The recording's pace, where the recorder kept it (NAME.starts)
+	// The recording's pace, where the recorder kept it (NAME.starts): a
+	// first run keeps it between commands, the next ones also inside them
+	// (pace.go).
 	if b, err := os.ReadFile(filepath.Join(set.dir, name+startsExtension)); err == nil {
 		if o.CommandStarts, err = scenario.ParseStarts(b); err != nil {
 			return fmt.Sprintf("%s%s: %v", name, startsExtension, err), 0, nil
 		}
 	}
 	simMu.RLock()
-	res, err := RunFile(ctx, filepath.Join(scriptsDir, name+".sh"), o)
+	res, err := Run(ctx, s, o)
+	for i := 0; err == nil && o.CommandStarts != nil && i < paceRuns; i++ {
+		o.CommandCPUScale = PaceScales(s, o.CommandStarts, res.Commands, o.CommandCPUScale)
+		res, err = Run(ctx, s, o)
+	}
 	simMu.RUnlock()
 	if err != nil {
 		return fmt.Sprintf("run failed: %v", err), 0, nil

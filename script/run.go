@@ -56,6 +56,10 @@ type Options struct {
 	// first listed command up to the recording's (nothing if dmsim is
 	// already further).
 	CommandStarts map[int]time.Duration
+	// CommandCPUScale multiplies the CPU time the commands listed there
+	// (by item index) charge (sim.Clock.SetCPUScale): PaceScales stretches
+	// each command's CPU work to the time the recording's guest took.
+	CommandCPUScale map[int]float64
 }
 
 // ScriptResult is a finished script run.
@@ -70,6 +74,15 @@ type ScriptResult struct {
 	// Reboots are, by disk name, the length of its BioLogs at each
 	// `# reboot`: where one boot's records end.
 	Reboots map[string][]int
+	// Commands are, by item index, the virtual time each command took
+	// (after its CommandTime) and the CPU time its processes paid.
+	Commands map[int]CommandStat
+}
+
+// CommandStat is the virtual time one command took.
+type CommandStat struct {
+	Elapsed time.Duration // from its start to its end, CommandTime aside
+	CPU     time.Duration // the CPU its processes charged meanwhile (sim.Clock.CPUCharged)
 }
 
 // Run runs a parsed script on a Machine booted on its disks and returns
@@ -130,6 +143,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 		}
 	}
 	pace := paceKeeper{starts: o.CommandStarts, fixed: m.CommandTime}
+	commands := map[int]CommandStat{}
 	for i, it := range s.Items {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -153,8 +167,16 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			}
 			pace.reboot()
 		case scenario.Command:
-			m.CommandTime = pace.cost(i, m.Kernel.Clock.Now())
+			clk := m.Kernel.Clock
+			m.CommandTime = pace.cost(i, clk.Now())
+			scale, ok := o.CommandCPUScale[i]
+			if !ok {
+				scale = 1
+			}
+			clk.SetCPUScale(scale)
+			t0, cpu0 := clk.Now()+max(0, m.CommandTime), clk.CPUCharged()
 			r := m.RunLine(ctx, it.Cmd)
+			commands[i] = CommandStat{Elapsed: clk.Now() - t0, CPU: clk.CPUCharged() - cpu0}
 			FormatCommand(out, it, r)
 			if r.Stall != nil {
 				r.Stall.Num = it.Line
@@ -163,7 +185,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 		}
 	}
 	keepBioLogs()
-	return &ScriptResult{Transcript: tr.String(), Images: m.Images(), BioLogs: bioLogs, Reboots: reboots}, nil
+	return &ScriptResult{Transcript: tr.String(), Images: m.Images(), BioLogs: bioLogs, Reboots: reboots, Commands: commands}, nil
 }
 
 // RunFile parses and runs a script file.
@@ -178,30 +200,3 @@ func RunFile(ctx context.Context, file string, o Options) (*ScriptResult, error)
 	}
 	return Run(ctx, s, o)
 }
-
-// paceKeeper prices command lines at a recording's pace
-// (Options.CommandStarts).
-type paceKeeper struct {
-	starts map[int]time.Duration
-	fixed  time.Duration // the cost of a line the recording has no start for
-	// started says the boot has had a paced command: it started at
-	// recorded on the recording's clock and at ours on dmsim's.
-	started        bool
-	recorded, ours time.Duration
-}
-
-// cost is what command item costs when dmsim's clock reads now.
-func (p *paceKeeper) cost(item int, now time.Duration) time.Duration {
-	at, ok := p.starts[item]
-	if !ok {
-		return p.fixed
-	}
-	if !p.started {
-		p.started, p.recorded, p.ours = true, at, now
-		return 0
-	}
-	return max(0, (at-p.recorded)-(now-p.ours))
-}
-
-// reboot starts a new boot: the recording's clock starts again too.
-func (p *paceKeeper) reboot() { p.started = false }
