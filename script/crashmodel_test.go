@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dmsim/dmsim/biolog"
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // The kernel's bio logs (recorder --log-writes: qemu's blklogwrites on
@@ -22,6 +24,17 @@ import (
 // scenarios whose durable images are known not to match them, with the
 // reason, in the same directory's KNOWN_DIVERGENT.
 const bioLogExtension = ".log.zst"
+
+// startsExtension is the file beside a scenario's bio logs that records
+// when the recording's guest started each command (NAME.starts, recorder
+// --log-writes): dmsim replays the scenario at that pace (Options.
+// CommandStarts), so the pool's periodic commit falls between the same
+// commands as on the kernel.
+const startsExtension = ".starts"
+
+// paceRuns is how many times a scenario with a recorded pace runs again
+// with refined CPU scales (PaceScales) after the first, paced run.
+const paceRuns = 2
 
 // bioLogSet is a directory of kernel bio logs and the virtual time each
 // command line costs when dmsim replays the scenarios to compare with them.
@@ -163,8 +176,29 @@ func readBioLogSet(t *testing.T, dir string) map[string][]string {
 func compareDurable(t *testing.T, set bioLogSet, name string, disks []string) (string, int, []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
+	src, err := os.ReadFile(filepath.Join(scriptsDir, name+".sh"))
+	if err != nil {
+		return err.Error(), 0, nil
+	}
+	s, err := scenario.Parse(name, src)
+	if err != nil {
+		return err.Error(), 0, nil
+	}
+	o := Options{BioLog: true, CommandTime: set.commandTime}
+	// The recording's pace, where the recorder kept it (NAME.starts): a
+	// first run keeps it between commands, the next ones also inside them
+	// (pace.go).
+	if b, err := os.ReadFile(filepath.Join(set.dir, name+startsExtension)); err == nil {
+		if o.CommandStarts, err = scenario.ParseStarts(b); err != nil {
+			return fmt.Sprintf("%s%s: %v", name, startsExtension, err), 0, nil
+		}
+	}
 	simMu.RLock()
-	res, err := RunFile(ctx, filepath.Join(scriptsDir, name+".sh"), Options{BioLog: true, CommandTime: set.commandTime})
+	res, err := Run(ctx, s, o)
+	for i := 0; err == nil && o.CommandStarts != nil && i < paceRuns; i++ {
+		o.CommandCPUScale = PaceScales(s, o.CommandStarts, res.Commands, o.CommandCPUScale)
+		res, err = Run(ctx, s, o)
+	}
 	simMu.RUnlock()
 	if err != nil {
 		return fmt.Sprintf("run failed: %v", err), 0, nil
