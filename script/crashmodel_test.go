@@ -249,16 +249,23 @@ func withExitFlushes(recs []dmsim.BioRecord, reboots []int) []biolog.Entry {
 	return append(out, dmsim.BioLogEntries(recs[last:])...)
 }
 
-// diffImages says where two durable-image sequences first differ.
+// diffImages says where dmsim's and the kernel's durable-image sequences
+// first differ.
 func diffImages(ours, theirs []biolog.Image) string {
-	for i := 0; i < max(len(ours), len(theirs)); i++ {
+	return diffImagesOf(ours, theirs, "dmsim", "kernel")
+}
+
+// diffImagesOf says where two durable-image sequences, of a and of b,
+// first differ.
+func diffImagesOf(x, y []biolog.Image, a, b string) string {
+	for i := 0; i < max(len(x), len(y)); i++ {
 		switch {
-		case i >= len(ours):
-			return fmt.Sprintf("%d durable images in dmsim, %d in the kernel; the kernel's next: %v", len(ours), len(theirs), theirs[i])
-		case i >= len(theirs):
-			return fmt.Sprintf("%d durable images in dmsim, %d in the kernel; dmsim's next: %v", len(ours), len(theirs), ours[i])
-		case ours[i].Fingerprint != theirs[i].Fingerprint:
-			return fmt.Sprintf("image %d of %d/%d differs: dmsim %v, kernel %v", i, len(ours), len(theirs), ours[i], theirs[i])
+		case i >= len(x):
+			return fmt.Sprintf("%d durable images in %s, %d in %s; %s's next: %v", len(x), a, len(y), b, b, y[i])
+		case i >= len(y):
+			return fmt.Sprintf("%d durable images in %s, %d in %s; %s's next: %v", len(x), a, len(y), b, a, x[i])
+		case x[i].Fingerprint != y[i].Fingerprint:
+			return fmt.Sprintf("image %d of %d/%d differs: %s %v, %s %v", i, len(x), len(y), a, x[i], b, y[i])
 		}
 	}
 	return ""
@@ -276,5 +283,51 @@ func TestCompareDurableFinalImages(t *testing.T) {
 	set.dir = "../goldens/logs/icount"
 	if diff, _, finalDiffers := compareDurable(t, set, "thin-snapshot", []string{"data", "meta"}); diff != "" || finalDiffers != nil {
 		t.Errorf("thin-snapshot against its own logs: diff %q, final images differ on %v", diff, finalDiffers)
+	}
+}
+
+// -biologs.again names a second recording of the -biologs scenarios
+// (another --out DIR/logs): TestKernelRecordingsAgree then says, for each
+// scenario in both, whether the kernel made the same durable images both
+// times. Where it did not, the kernel's own behaviour varies from run to
+// run (for example the order in which the data device completes the
+// pieces of a bio, which orders the pool's mapping inserts), and no replay
+// can match every recording.
+var bioLogsAgain = flag.String("biologs.again", "", "a second recording of the -biologs `dir`'s scenarios")
+
+func TestKernelRecordingsAgree(t *testing.T) {
+	if *bioLogsDir == "" || *bioLogsAgain == "" {
+		t.Skip("needs -biologs and -biologs.again")
+	}
+	first, second := readBioLogSet(t, *bioLogsDir), readBioLogSet(t, *bioLogsAgain)
+	names := make([]string, 0, len(first))
+	for n := range first {
+		if _, ok := second[n]; ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		disks := first[name]
+		sort.Strings(disks)
+		var diffs []string
+		for _, disk := range disks {
+			var images [2][]biolog.Image
+			for i, dir := range []string{*bioLogsDir, *bioLogsAgain} {
+				_, entries, err := biolog.ReadFile(filepath.Join(dir, name+"."+disk+bioLogExtension))
+				if err != nil && !errors.Is(err, biolog.ErrEmpty) {
+					t.Fatalf("%s %s: %v", name, disk, err)
+				}
+				images[i] = biolog.DurableImages(dmsim.SectorSize, entries)
+			}
+			if d := diffImagesOf(images[0], images[1], "the first", "the second"); d != "" {
+				diffs = append(diffs, fmt.Sprintf("disk %s: %s", disk, d))
+			}
+		}
+		if len(diffs) == 0 {
+			fmt.Printf("%s: the kernel's two recordings agree\n", name)
+		} else {
+			fmt.Printf("%s: the kernel's two recordings differ: %s\n", name, strings.Join(diffs, "; "))
+		}
 	}
 }
