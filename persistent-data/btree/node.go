@@ -102,6 +102,13 @@ type Info struct {
 	// rebalancing it with a sibling, as thin-provisioning-tools' btree
 	// (used by thin_restore) does. The kernel never sets it.
 	SplitOnly bool
+	// UnreadOriginals says that nothing reads the tree as it was at the
+	// last commit while a transaction runs (true of the thin mapping and
+	// details trees; not of the space maps' own trees, which the allocator
+	// reads through the last commit's roots). A node freed by its shadow
+	// then gives its cache buffer to the copy
+	// (transaction.Manager.ShadowUnreadBlock).
+	UnreadOriginals bool
 }
 
 func values64(v []byte, count int) []uint64 {
@@ -238,8 +245,16 @@ func newBlock(info *Info) (*block.Block, error) { return info.TM.NewBlock(Valida
 
 func unlock(info *Info, b *block.Block) { info.TM.Unlock(b) }
 
+// shadowNode is dm_tm_shadow_block() for a node of info's tree.
+func shadowNode(info *Info, orig uint64) (*block.Block, bool, error) {
+	if info.UnreadOriginals {
+		return info.TM.ShadowUnreadBlock(orig, Validator)
+	}
+	return info.TM.ShadowBlock(orig, Validator)
+}
+
 func bnShadow(info *Info, orig uint64, vt *ValueType) (*block.Block, error) {
-	b, inc, err := info.TM.ShadowBlock(orig, Validator)
+	b, inc, err := shadowNode(info, orig)
 	if err == nil {
 		if err = checkNode(Node(b.Data()), orig, vt.Size); err != nil {
 			unlock(info, b)

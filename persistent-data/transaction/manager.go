@@ -90,8 +90,10 @@ func (tm *Manager) NewBlock(v block.Validator) (*block.Block, error) {
 }
 
 // shadow is __shadow_block(): allocate, drop a reference on the original,
-// copy it.
-func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) {
+// copy it. keepOrig says the original may be read again in this
+// transaction (it keeps other references, or its tree's last version is
+// read); otherwise the block manager may hand its buffer to the copy.
+func (tm *Manager) shadow(orig uint64, v block.Validator, keepOrig bool) (*block.Block, error) {
 	nb, err := tm.sm.NewBlock()
 	if err != nil {
 		return nil, &AllocError{"shadow", err}
@@ -99,26 +101,26 @@ func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) 
 	if err := tm.sm.DecBlocks(orig, orig+1); err != nil {
 		return nil, err
 	}
-	ob, err := tm.bm.ReadLock(orig, v)
-	if err != nil {
-		return nil, err
-	}
-	res, err := tm.bm.WriteLockZero(nb, v)
-	if err != nil {
-		tm.bm.Unlock(ob)
-		return nil, err
-	}
-	copy(res.Data(), ob.Data())
-	// The original is not looked at again in this transaction: the tree
-	// now points to the copy. It leaves the cache first.
-	tm.bm.UnlockCold(ob)
-	return res, nil
+	return tm.bm.Shadow(orig, nb, v, !keepOrig)
 }
 
 // ShadowBlock is dm_tm_shadow_block(). incChildren reports that the original
 // was shared, so the caller must take a reference on every child of the
 // copy.
 func (tm *Manager) ShadowBlock(orig uint64, v block.Validator) (blk *block.Block, incChildren bool, err error) {
+	return tm.shadowBlock(orig, v, false)
+}
+
+// ShadowUnreadBlock is ShadowBlock for a block whose version of the last
+// transaction nothing reads while this one runs (btree.Info.UnreadOriginals):
+// when the shadow frees the original, the cache hands the original's buffer
+// to the copy instead of copying it (block.Manager.Shadow). The device ends
+// up with the same bytes.
+func (tm *Manager) ShadowUnreadBlock(orig uint64, v block.Validator) (blk *block.Block, incChildren bool, err error) {
+	return tm.shadowBlock(orig, v, true)
+}
+
+func (tm *Manager) shadowBlock(orig uint64, v block.Validator, unread bool) (blk *block.Block, incChildren bool, err error) {
 	more, err := tm.sm.CountIsMoreThanOne(orig)
 	if err != nil {
 		return nil, false, err
@@ -127,7 +129,7 @@ func (tm *Manager) ShadowBlock(orig uint64, v block.Validator) (blk *block.Block
 		blk, err = tm.bm.WriteLock(orig, v)
 		return blk, false, err
 	}
-	blk, err = tm.shadow(orig, v)
+	blk, err = tm.shadow(orig, v, !unread || more)
 	if err != nil {
 		return nil, false, err
 	}
