@@ -459,7 +459,7 @@ func TestShadow(t *testing.T) {
 			if m.Locked() != 0 {
 				t.Fatalf("%d blocks left locked", m.Locked())
 			}
-			if _, cached := m.cache[orig]; cached == c.moved {
+			if cached := m.cache.get(orig) != nil; cached == c.moved {
 				t.Fatalf("orig cached: %v, want %v", cached, !c.moved)
 			}
 			// the device sees the same: orig read when it was not cached,

@@ -119,7 +119,7 @@ type Manager struct {
 	dev       Device
 	nrBlocks  uint64
 	maxCached int
-	cache     map[uint64]*Block
+	cache     blockTable
 	lru       Block // sentinel of the list of unlocked blocks, oldest first
 	nrLRU     int
 	readOnly  bool
@@ -203,7 +203,7 @@ func ReadOnly() Option { return func(m *Manager) { m.readOnly = true } }
 
 // NewManager creates a block manager over dev (dm_block_manager_create()).
 func NewManager(dev Device, opts ...Option) *Manager {
-	m := &Manager{dev: dev, maxCached: DefaultCacheBytes / Size, cache: map[uint64]*Block{}}
+	m := &Manager{dev: dev, maxCached: DefaultCacheBytes / Size}
 	m.lru.next, m.lru.prev = &m.lru, &m.lru
 	for _, o := range opts {
 		o(m)
@@ -279,7 +279,7 @@ func (m *Manager) buf() []byte {
 // evict drops unlocked blocks, oldest first, until the cache fits; dirty
 // ones are written back first.
 func (m *Manager) evict() error {
-	for len(m.cache) > m.maxCached && m.nrLRU > 0 {
+	for m.cache.n > m.maxCached && m.nrLRU > 0 {
 		b := m.lru.next
 		if b.dirty {
 			write := m.writeBack
@@ -291,7 +291,7 @@ func (m *Manager) evict() error {
 			}
 		}
 		m.lruRemove(b)
-		delete(m.cache, b.loc)
+		m.cache.del(b.loc)
 		m.free = append(m.free, b.data)
 		b.data = nil
 	}
@@ -316,8 +316,8 @@ func (m *Manager) writeBack(b *Block) error {
 func (m *Manager) writeRun(b *Block) error {
 	run := append(m.run[:0], b)
 	for len(run) < m.coalesce {
-		nb, ok := m.cache[b.loc+uint64(len(run))]
-		if !ok || !nb.dirty || nb.writer || nb.readers > 0 {
+		nb := m.cache.get(b.loc + uint64(len(run)))
+		if nb == nil || !nb.dirty || nb.writer || nb.readers > 0 {
 			break
 		}
 		run = append(run, nb)
@@ -360,7 +360,7 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 			return nil, &CheckError{"block manager", loc, fmt.Sprintf("block %d beyond end of device (%d blocks)", loc, m.nrBlocks), linuxerr.EIO}
 		}
 	}
-	if b, ok := m.cache[loc]; ok {
+	if b := m.cache.get(loc); b != nil {
 		if zero {
 			if b.writer || b.readers > 0 {
 				return nil, fmt.Errorf("block %d is already locked: %w", loc, linuxerr.EDEADLK)
@@ -403,13 +403,13 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 				// Only buffers with read errors are dropped
 				// (dm_bufio_release()).
 				b.validator = nil
-				m.cache[loc] = b
+				m.cache.set(b)
 				m.lruPush(b)
 				return nil, err
 			}
 		}
 	}
-	m.cache[loc] = b
+	m.cache.set(b)
 	return b, nil
 }
 
@@ -451,7 +451,7 @@ func (m *Manager) ReadLock(loc uint64, v Validator) (*Block, error) {
 func (m *Manager) ReadTryLock(loc uint64, v Validator) (*Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.cache[loc]; !ok {
+	if m.cache.get(loc) == nil {
 		return nil, linuxerr.EAGAIN
 	}
 	b, err := m.get(loc, v, false)
@@ -545,7 +545,7 @@ func (m *Manager) moveBlock(orig, nb uint64, v Validator) (*Block, error) {
 	if m.readOnly || nb >= m.nrBlocks {
 		return nil, nil
 	}
-	if b, ok := m.cache[nb]; ok && (b.writer || b.readers > 0 || b.dirty) {
+	if b := m.cache.get(nb); b != nil && (b.writer || b.readers > 0 || b.dirty) {
 		return nil, nil
 	}
 	ob, err := m.get(orig, v, false)
@@ -555,16 +555,17 @@ func (m *Manager) moveBlock(orig, nb uint64, v Validator) (*Block, error) {
 	if ob.writer || ob.readers > 0 || ob.dirty || ob.validator != v {
 		return nil, nil
 	}
-	if b, ok := m.cache[nb]; ok {
+	if b := m.cache.get(nb); b != nil {
 		// a stale clean copy of nb: WriteLockZero would have reused it
 		m.lruRemove(b)
+		m.cache.del(nb)
 		m.free = append(m.free, b.data)
 		b.data = nil
 	}
 	m.lruRemove(ob)
-	delete(m.cache, orig)
+	m.cache.del(orig)
 	ob.loc = nb
-	m.cache[nb] = ob
+	m.cache.set(ob)
 	ob.writer = true
 	m.markDirty(ob)
 	return ob, m.evict()
@@ -695,7 +696,7 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	defer m.mu.Unlock()
 	sb.writer = false
 	defer func() {
-		if !sb.inLRU && sb.readers == 0 && m.cache[sb.loc] == sb {
+		if !sb.inLRU && sb.readers == 0 && m.cache.get(sb.loc) == sb {
 			m.lruPush(sb)
 		}
 		m.evict()
@@ -742,16 +743,16 @@ func (m *Manager) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writeDirty()
-	for loc, b := range m.cache {
+	m.cache.all(func(b *Block) {
 		if b.writer || b.readers > 0 {
-			continue
+			return
 		}
 		m.lruRemove(b)
-		delete(m.cache, loc)
+		m.cache.del(b.loc)
 		m.free = append(m.free, b.data)
 		b.data = nil
 		b.dirty = false // a failed write-back above: forgotten all the same
-	}
+	})
 }
 
 // Close is dm_block_manager_destroy(): dm_bufio_client_destroy() ->
@@ -770,11 +771,11 @@ func (m *Manager) Locked() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
-	for _, b := range m.cache {
+	m.cache.all(func(b *Block) {
 		if b.writer || b.readers > 0 {
 			n++
 		}
-	}
+	})
 	return n
 }
 
@@ -782,5 +783,5 @@ func (m *Manager) Locked() int {
 func (m *Manager) Cached() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.cache)
+	return m.cache.n
 }
