@@ -20,7 +20,11 @@ import (
 //
 //	@@DMSIM BOOT <n>
 //	@@DMSIM ENV <len>                         then <len> bytes of "key\tvalue\n" lines (first boot only)
-//	@@DMSIM CMD <item> <status> <olen> <elen> <klen>   then stdout, stderr and `dmesg -r -c` bytes
+//	@@DMSIM CMD <item> <status> <olen> <elen> <klen> <start>   then stdout, stderr and `dmesg -r -c` bytes
+//
+// <start> is the guest's monotonic clock (ktime_get(), in ns, from /proc/timer_list) when the
+// command started, -1 if the guest could not read it: the pace at which the guest ran the script,
+// which dmsim can replay (package script, Options.CommandStarts).
 //	@@DMSIM END
 //
 // The host refuses a stream that does not end with END (the guest shell died, or the boot timed out).
@@ -80,12 +84,25 @@ __dmsim_env() {
 	cat /dmsim/env >&9
 }
 
-# __dmsim_post STATUS: send the result of command number $__dmsim_i.
+# __dmsim_clock: the guest's monotonic clock in ns into __dmsim_t ("now at N nsecs" in
+# /proc/timer_list), -1 if it cannot be read. Shell builtins only: no process runs.
+__dmsim_clock() {
+	__dmsim_t=-1
+	while read -r __dmsim_a __dmsim_b __dmsim_c __dmsim_d; do
+		if [ "$__dmsim_a $__dmsim_b" = "now at" ]; then
+			__dmsim_t=$__dmsim_c
+			break
+		fi
+	done </proc/timer_list 2>/dev/null
+}
+
+# __dmsim_post STATUS START: send the result of command number $__dmsim_i.
 __dmsim_post() {
 	__dmsim_rc=$1
+	__dmsim_s=$2
 	dmesg -r -c >/dmsim/k 2>&1
 	set -- $(wc -c </dmsim/o) $(wc -c </dmsim/e) $(wc -c </dmsim/k)
-	printf '@@DMSIM CMD %s %s %s %s %s\n' "$__dmsim_i" "$__dmsim_rc" "$1" "$2" "$3" >&9
+	printf '@@DMSIM CMD %s %s %s %s %s %s\n' "$__dmsim_i" "$__dmsim_rc" "$1" "$2" "$3" "$__dmsim_s" >&9
 	cat /dmsim/o /dmsim/e /dmsim/k >&9
 }
 
@@ -119,8 +136,9 @@ func bootScript(s *scenario.Script, n int, cmds []int) string {
 	b.WriteString("dmesg -c >/dev/null\n")
 	for _, c := range cmds {
 		fmt.Fprintf(&b, "__dmsim_i=%d\n", c)
+		b.WriteString("__dmsim_clock\n")
 		fmt.Fprintf(&b, "eval \"$(cat /dmsim/cmd/%d)\" </dev/null >/dmsim/o 2>/dmsim/e 9>&-\n", c)
-		b.WriteString("__dmsim_post $?\n")
+		b.WriteString("__dmsim_post $? $__dmsim_t\n")
 	}
 	b.WriteString("__dmsim_end\n")
 	return b.String()

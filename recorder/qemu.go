@@ -28,20 +28,38 @@ type vmDisk struct {
 	Path    string
 	Format  string // raw, or qcow2 for disks bigger than the host file system's files (newDiskImage)
 	Discard bool
+	Cache   string // qemu's cache mode; writeback when empty
 	// Log, if set, is the file qemu's blklogwrites driver writes the disk's bio log to, in the
 	// dm-log-writes format (package biolog): every write, discard and flush the guest's kernel
-	// sends the disk, in the order qemu receives them (raw images only).
+	// sends the disk, in the order qemu receives them.
 	Log string
 }
 
 // driveSpec is the -drive option of disk i at boot n: a raw or qcow2 image, or, with a bio log,
-// blklogwrites over the raw image (after the first boot it appends to the log).
+// blklogwrites over the image (after the first boot it appends to the log).
 func driveSpec(i, n int, d vmDisk) string {
-	if d.Log == "" {
-		return fmt.Sprintf("if=none,id=d%d,file=%s,format=%s,cache=writeback", i, d.Path, d.Format)
+	cache := d.Cache
+	if cache == "" {
+		cache = "writeback"
 	}
-	s := fmt.Sprintf("if=none,id=d%d,driver=blklogwrites,file.driver=file,file.filename=%s,"+
-		"log.driver=file,log.filename=%s,log-super-update-interval=1,cache=writeback", i, d.Path, d.Log)
+	if d.Log == "" {
+		return fmt.Sprintf("if=none,id=d%d,file=%s,format=%s,cache=%s", i, d.Path, d.Format, cache)
+	}
+	// The image under the log: a raw file, or a qcow2 node over the file.
+	image := "file.driver=file,file.filename=" + d.Path
+	if d.Format == "qcow2" {
+		image = "file.driver=qcow2,file.file.driver=file,file.file.filename=" + d.Path
+	}
+	logFile := "log.driver=file,log.filename=" + d.Log
+	if cache == "unsafe" {
+		// Unsafe on the logger itself would drop the guest's flushes before it logs them:
+		// only its children skip the host's syncs.
+		cache = "writeback"
+		image += ",file.cache.no-flush=on"
+		logFile += ",log.cache.no-flush=on"
+	}
+	s := fmt.Sprintf("if=none,id=d%d,driver=blklogwrites,%s,%s,log-super-update-interval=1,cache=%s",
+		i, image, logFile, cache)
 	if n > 1 {
 		// The log keeps its sector size; qemu refuses to be told it again.
 		return s + ",log-append=on"

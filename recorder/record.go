@@ -35,6 +35,10 @@ type Options struct {
 	// the instructions it runs rather than the host's wall clock, so the time a command takes in
 	// the guest no longer grows with TCG's slowness (see recorder/README.md).
 	Icount string
+	// DiskCache is qemu's cache mode for the disks: "writeback" when empty. "unsafe" answers the
+	// guest's flushes without syncing the host's files: the guest still sends them and the bio
+	// logs still have them, but its I/O waits shrink (see recorder/README.md).
+	DiskCache string
 }
 
 // Result describes one recording.
@@ -47,6 +51,9 @@ type Result struct {
 	WorkDir    string            // kept on failure: console logs and raw streams
 	// BioLogs are, by disk name, the disks' bio logs across every boot (Options.LogWrites).
 	BioLogs map[string][]byte
+	// Starts are the guest's monotonic clock when each command started, by item index, on its
+	// boot's clock (the commands whose start the guest could read): the pace it ran at.
+	Starts map[int]time.Duration
 }
 
 // ThinDumpFile runs the host's thin_dump on a metadata image and returns the content of the
@@ -143,11 +150,8 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 		if strings.ContainsAny(p, ",") {
 			return fail(fmt.Errorf("disk image path %q contains a comma, which qemu cannot take", p))
 		}
-		vd := vmDisk{Name: d.Name, Path: p, Format: format, Discard: d.Discard}
+		vd := vmDisk{Name: d.Name, Path: p, Format: format, Discard: d.Discard, Cache: o.DiskCache}
 		if o.LogWrites {
-			if format != "raw" {
-				return fail(fmt.Errorf("--log-writes: disk %s is a %s image; blklogwrites logs raw images only", d.Name, format))
-			}
 			vd.Log = filepath.Join(work, name+"."+d.Name+".log")
 			// qemu's file driver opens the log; it does not create it.
 			if err := os.WriteFile(vd.Log, nil, 0o644); err != nil {
@@ -180,6 +184,12 @@ func Record(ctx context.Context, path string, o Options) (*Result, error) {
 				return fail(fmt.Errorf("boot %d: no result for line %d %q (did it exit the shell?)", n, it.Line, it.Text))
 			}
 			results[c] = r
+			if r.Start >= 0 {
+				if res.Starts == nil {
+					res.Starts = map[int]time.Duration{}
+				}
+				res.Starts[c] = time.Duration(r.Start)
+			}
 		}
 		if !br.Ended {
 			return fail(fmt.Errorf("boot %d: the guest shell did not reach the end of the boot", n))
@@ -289,8 +299,15 @@ func BioLogPath(goldens, name, disk string) string {
 	return filepath.Join(goldens, BioLogDir, name+"."+disk+".log.zst")
 }
 
+// StartsPath is the kept pace of a scenario's recording under a goldens directory: when each
+// command started on the guest's clock (scenario.FormatStarts), beside its bio logs.
+func StartsPath(goldens, name string) string {
+	return filepath.Join(goldens, BioLogDir, name+".starts")
+}
+
 // WriteBioLogs writes the recording's bio logs (--log-writes) as dir/logs/NAME.DISK.log.zst,
-// replacing the scenario's old ones. Without bio logs it changes nothing.
+// with the commands' start times as dir/logs/NAME.starts, replacing the scenario's old ones.
+// Without bio logs it changes nothing.
 func WriteBioLogs(dir string, r *Result) error {
 	if len(r.BioLogs) == 0 {
 		return nil
@@ -299,8 +316,13 @@ func WriteBioLogs(dir string, r *Result) error {
 		return err
 	}
 	old, _ := filepath.Glob(BioLogPath(dir, r.Name, "*"))
-	for _, p := range old {
+	for _, p := range append(old, StartsPath(dir, r.Name)) {
 		os.Remove(p)
+	}
+	if len(r.Starts) > 0 {
+		if err := fsutil.WriteAtomic(StartsPath(dir, r.Name), string(scenario.FormatStarts(r.Starts))); err != nil {
+			return err
+		}
 	}
 	for disk, b := range r.BioLogs {
 		z, err := biolog.Compress(b)

@@ -121,8 +121,8 @@ func TestStreamAndTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	stream := "@@DMSIM BOOT 1\n@@DMSIM ENV 9\nkernel\tk\n" +
-		"@@DMSIM CMD 1 0 2 0 45\na\n<4>k\n<4>hrtimer: interrupt took 389309092 ns\n" +
-		"@@DMSIM CMD 2 1 0 3 0\n\ne\n" +
+		"@@DMSIM CMD 1 0 2 0 45 1500000\na\n<4>k\n<4>hrtimer: interrupt took 389309092 ns\n" +
+		"@@DMSIM CMD 2 1 0 3 0 -1\n\ne\n" +
 		"@@DMSIM CMD 3 0 0 0 0\n" +
 		"@@DMSIM CMD 4 0 1 0 0\nx" +
 		"@@DMSIM END\n"
@@ -133,16 +133,31 @@ func TestStreamAndTranscript(t *testing.T) {
 	if !br.Ended || br.Boot != 1 {
 		t.Fatalf("ended %v boot %d", br.Ended, br.Boot)
 	}
+	for item, want := range map[int]int64{1: 1500000, 2: -1, 3: -1, 4: -1} {
+		if got := br.Results[item].Start; got != want {
+			t.Errorf("command %d: start %d, want %d", item, got, want)
+		}
+	}
 	got := Transcript(s, formatEnv(br.Env, s), br.Results)
 	want := "# env: kernel k\n# c\n$ echo a\n| a\nk <4>k\n[exit 0]\n$ false\n! \n! e\n[exit 1]\n$ printf x\n| x\n[exit 0]\n"
 	if got != want {
 		t.Errorf("transcript:\n%s\nwant:\n%s", got, want)
 	}
-	for _, bad := range []string{"junk\n", "@@DMSIM CMD 1 0 5 0 0\nab", "@@DMSIM FOO\n", "@@DMSIM END\n@@DMSIM END\n"} {
+	for _, bad := range []string{"junk\n", "@@DMSIM CMD 1 0 5 0 0\nab", "@@DMSIM FOO\n", "@@DMSIM END\n@@DMSIM END\n", "@@DMSIM CMD 1 0 0 0 0 5 6\n"} {
 		if _, err := parseStream([]byte(bad)); err == nil {
 			t.Errorf("parseStream(%q): no error", bad)
 		}
 	}
+}
+
+// FuzzParseStream: any bytes from the guest's serial port decode or get an
+// error, never a panic.
+func FuzzParseStream(f *testing.F) {
+	f.Add([]byte("@@DMSIM BOOT 1\n@@DMSIM CMD 1 0 2 0 0 17\nab@@DMSIM END\n"))
+	f.Add([]byte("@@DMSIM CMD 1 0 -2 0 0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parseStream(b)
+	})
 }
 
 func TestSplitHalves(t *testing.T) {

@@ -16,6 +16,9 @@ type CmdResult struct {
 	Stdout []byte
 	Stderr []byte
 	Kmsg   []byte // `dmesg -r -c` after the command: "<N>text" lines
+	// Start is the guest's monotonic clock, in ns, when the command started: -1 if the guest could
+	// not read it or sent none.
+	Start int64
 }
 
 // bootResult is one boot's stream, decoded.
@@ -69,10 +72,13 @@ func parseStream(b []byte) (*bootResult, error) {
 				return r, err
 			}
 			r.Env = d
-		case f[0] == "CMD" && len(nums) == 5:
-			var c CmdResult
+		case f[0] == "CMD" && (len(nums) == 5 || len(nums) == 6):
+			c := CmdResult{Start: -1}
 			var err error
 			c.Status = nums[1]
+			if len(nums) == 6 && nums[5] >= 0 {
+				c.Start = int64(nums[5])
+			}
 			if c.Stdout, err = take(nums[2]); err != nil {
 				return r, err
 			}

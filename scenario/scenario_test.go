@@ -2,9 +2,11 @@ package scenario
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -211,6 +213,34 @@ func FuzzParseCrashPoint(f *testing.F) {
 		again, err := ParseCrashPoint(c.String())
 		if err != nil || again.String() != c.String() {
 			t.Fatalf("%q: %q does not parse back (%v)", s, c.String(), err)
+		}
+	})
+}
+
+// TestStarts: a starts file round-trips, and bad ones get an error.
+func TestStarts(t *testing.T) {
+	in := map[int]time.Duration{4: 1830127733, 5: 1834511203, 12: 0}
+	got, err := ParseStarts(FormatStarts(in))
+	if err != nil || !maps.Equal(got, in) {
+		t.Fatalf("round trip: %v, %v; want %v", got, err, in)
+	}
+	for _, bad := range []string{"4\n", "4 5 6\n", "x 5\n", "-1 5\n", "4 -5\n", "4 1\n4 2\n", "4 99999999999999999999\n"} {
+		if _, err := ParseStarts([]byte(bad)); err == nil {
+			t.Errorf("ParseStarts(%q): no error", bad)
+		}
+	}
+}
+
+func FuzzParseStarts(f *testing.F) {
+	f.Add([]byte("# c\n4 1830127733\n5 1834511203\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		starts, err := ParseStarts(b)
+		if err != nil {
+			return
+		}
+		again, err := ParseStarts(FormatStarts(starts))
+		if err != nil || !maps.Equal(again, starts) {
+			t.Fatalf("%v does not round-trip: %v, %v", starts, again, err)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dmsim/dmsim/biolog"
 	"github.com/dmsim/dmsim/dmsim"
+	"github.com/dmsim/dmsim/scenario"
 )
 
 // The kernel's bio logs (recorder --log-writes: qemu's blklogwrites on
@@ -22,6 +24,17 @@ import (
 // scenarios whose durable images are known not to match them, with the
 // reason, in the same directory's KNOWN_DIVERGENT.
 const bioLogExtension = ".log.zst"
+
+// startsExtension is the file beside a scenario's bio logs that records
+// when the recording's guest started each command (NAME.starts, recorder
+// --log-writes): dmsim replays the scenario at that pace (Options.
+// CommandStarts), so the pool's periodic commit falls between the same
+// commands as on the kernel.
+const startsExtension = ".starts"
+
+// paceRuns is how many times a scenario with a recorded pace runs again
+// with refined CPU scales (PaceScales) after the first, paced run.
+const paceRuns = 2
 
 // bioLogSet is a directory of kernel bio logs and the virtual time each
 // command line costs when dmsim replays the scenarios to compare with them.
@@ -163,8 +176,29 @@ func readBioLogSet(t *testing.T, dir string) map[string][]string {
 func compareDurable(t *testing.T, set bioLogSet, name string, disks []string) (string, int, []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
+	src, err := os.ReadFile(filepath.Join(scriptsDir, name+".sh"))
+	if err != nil {
+		return err.Error(), 0, nil
+	}
+	s, err := scenario.Parse(name, src)
+	if err != nil {
+		return err.Error(), 0, nil
+	}
+	o := Options{BioLog: true, CommandTime: set.commandTime}
+	// The recording's pace, where the recorder kept it (NAME.starts): a
+	// first run keeps it between commands, the next ones also inside them
+	// (pace.go).
+	if b, err := os.ReadFile(filepath.Join(set.dir, name+startsExtension)); err == nil {
+		if o.CommandStarts, err = scenario.ParseStarts(b); err != nil {
+			return fmt.Sprintf("%s%s: %v", name, startsExtension, err), 0, nil
+		}
+	}
 	simMu.RLock()
-	res, err := RunFile(ctx, filepath.Join(scriptsDir, name+".sh"), Options{BioLog: true, CommandTime: set.commandTime})
+	res, err := Run(ctx, s, o)
+	for i := 0; err == nil && o.CommandStarts != nil && i < paceRuns; i++ {
+		o.CommandCPUScale = PaceScales(s, o.CommandStarts, res.Commands, o.CommandCPUScale)
+		res, err = Run(ctx, s, o)
+	}
 	simMu.RUnlock()
 	if err != nil {
 		return fmt.Sprintf("run failed: %v", err), 0, nil
@@ -215,16 +249,23 @@ func withExitFlushes(recs []dmsim.BioRecord, reboots []int) []biolog.Entry {
 	return append(out, dmsim.BioLogEntries(recs[last:])...)
 }
 
-// diffImages says where two durable-image sequences first differ.
+// diffImages says where dmsim's and the kernel's durable-image sequences
+// first differ.
 func diffImages(ours, theirs []biolog.Image) string {
-	for i := 0; i < max(len(ours), len(theirs)); i++ {
+	return diffImagesOf(ours, theirs, "dmsim", "kernel")
+}
+
+// diffImagesOf says where two durable-image sequences, of a and of b,
+// first differ.
+func diffImagesOf(x, y []biolog.Image, a, b string) string {
+	for i := 0; i < max(len(x), len(y)); i++ {
 		switch {
-		case i >= len(ours):
-			return fmt.Sprintf("%d durable images in dmsim, %d in the kernel; the kernel's next: %v", len(ours), len(theirs), theirs[i])
-		case i >= len(theirs):
-			return fmt.Sprintf("%d durable images in dmsim, %d in the kernel; dmsim's next: %v", len(ours), len(theirs), ours[i])
-		case ours[i].Fingerprint != theirs[i].Fingerprint:
-			return fmt.Sprintf("image %d of %d/%d differs: dmsim %v, kernel %v", i, len(ours), len(theirs), ours[i], theirs[i])
+		case i >= len(x):
+			return fmt.Sprintf("%d durable images in %s, %d in %s; %s's next: %v", len(x), a, len(y), b, b, y[i])
+		case i >= len(y):
+			return fmt.Sprintf("%d durable images in %s, %d in %s; %s's next: %v", len(x), a, len(y), b, a, x[i])
+		case x[i].Fingerprint != y[i].Fingerprint:
+			return fmt.Sprintf("image %d of %d/%d differs: %s %v, %s %v", i, len(x), len(y), a, x[i], b, y[i])
 		}
 	}
 	return ""
@@ -242,5 +283,51 @@ func TestCompareDurableFinalImages(t *testing.T) {
 	set.dir = "../goldens/logs/icount"
 	if diff, _, finalDiffers := compareDurable(t, set, "thin-snapshot", []string{"data", "meta"}); diff != "" || finalDiffers != nil {
 		t.Errorf("thin-snapshot against its own logs: diff %q, final images differ on %v", diff, finalDiffers)
+	}
+}
+
+// -biologs.again names a second recording of the -biologs scenarios
+// (another --out DIR/logs): TestKernelRecordingsAgree then says, for each
+// scenario in both, whether the kernel made the same durable images both
+// times. Where it did not, the kernel's own behaviour varies from run to
+// run (for example the order in which the data device completes the
+// pieces of a bio, which orders the pool's mapping inserts), and no replay
+// can match every recording.
+var bioLogsAgain = flag.String("biologs.again", "", "a second recording of the -biologs `dir`'s scenarios")
+
+func TestKernelRecordingsAgree(t *testing.T) {
+	if *bioLogsDir == "" || *bioLogsAgain == "" {
+		t.Skip("needs -biologs and -biologs.again")
+	}
+	first, second := readBioLogSet(t, *bioLogsDir), readBioLogSet(t, *bioLogsAgain)
+	names := make([]string, 0, len(first))
+	for n := range first {
+		if _, ok := second[n]; ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		disks := first[name]
+		sort.Strings(disks)
+		var diffs []string
+		for _, disk := range disks {
+			var images [2][]biolog.Image
+			for i, dir := range []string{*bioLogsDir, *bioLogsAgain} {
+				_, entries, err := biolog.ReadFile(filepath.Join(dir, name+"."+disk+bioLogExtension))
+				if err != nil && !errors.Is(err, biolog.ErrEmpty) {
+					t.Fatalf("%s %s: %v", name, disk, err)
+				}
+				images[i] = biolog.DurableImages(dmsim.SectorSize, entries)
+			}
+			if d := diffImagesOf(images[0], images[1], "the first", "the second"); d != "" {
+				diffs = append(diffs, fmt.Sprintf("disk %s: %s", disk, d))
+			}
+		}
+		if len(diffs) == 0 {
+			fmt.Printf("%s: the kernel's two recordings agree\n", name)
+		} else {
+			fmt.Printf("%s: the kernel's two recordings differ: %s\n", name, strings.Join(diffs, "; "))
+		}
 	}
 }

@@ -49,6 +49,17 @@ type Options struct {
 	// BioLog keeps every disk's bio log across the script's boots
 	// (ScriptResult.BioLogs).
 	BioLog bool
+	// CommandStarts replays a recording's pace (scenario.ParseStarts):
+	// when each command, by its index in the script's Items, started on
+	// the recording guest's clock. A command listed there costs, instead
+	// of CommandTime, whatever brings the virtual time since its boot's
+	// first listed command up to the recording's (nothing if dmsim is
+	// already further).
+	CommandStarts map[int]time.Duration
+	// CommandCPUScale multiplies the CPU time the commands listed there
+	// (by item index) charge (sim.Clock.SetCPUScale): PaceScales stretches
+	// each command's CPU work to the time the recording's guest took.
+	CommandCPUScale map[int]float64
 }
 
 // ScriptResult is a finished script run.
@@ -63,6 +74,15 @@ type ScriptResult struct {
 	// Reboots are, by disk name, the length of its BioLogs at each
 	// `# reboot`: where one boot's records end.
 	Reboots map[string][]int
+	// Commands are, by item index, the virtual time each command took
+	// (after its CommandTime) and the CPU time its processes paid.
+	Commands map[int]CommandStat
+}
+
+// CommandStat is the virtual time one command took.
+type CommandStat struct {
+	Elapsed time.Duration // from its start to its end, CommandTime aside
+	CPU     time.Duration // the CPU its processes charged meanwhile (sim.Clock.CPUCharged)
 }
 
 // Run runs a parsed script on a Machine booted on its disks and returns
@@ -122,7 +142,9 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			bioLogs[n] = append(bioLogs[n], l...)
 		}
 	}
-	for _, it := range s.Items {
+	pace := paceKeeper{starts: o.CommandStarts, fixed: m.CommandTime}
+	commands := map[int]CommandStat{}
+	for i, it := range s.Items {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -143,8 +165,18 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 			if err := m.Reboot(); err != nil {
 				return nil, err
 			}
+			pace.reboot()
 		case scenario.Command:
+			clk := m.Kernel.Clock
+			m.CommandTime = pace.cost(i, clk.Now())
+			scale, ok := o.CommandCPUScale[i]
+			if !ok {
+				scale = 1
+			}
+			clk.SetCPUScale(scale)
+			t0, cpu0 := clk.Now()+max(0, m.CommandTime), clk.CPUCharged()
 			r := m.RunLine(ctx, it.Cmd)
+			commands[i] = CommandStat{Elapsed: clk.Now() - t0, CPU: clk.CPUCharged() - cpu0}
 			FormatCommand(out, it, r)
 			if r.Stall != nil {
 				r.Stall.Num = it.Line
@@ -153,7 +185,7 @@ func Run(ctx context.Context, s *scenario.Script, o Options) (*ScriptResult, err
 		}
 	}
 	keepBioLogs()
-	return &ScriptResult{Transcript: tr.String(), Images: m.Images(), BioLogs: bioLogs, Reboots: reboots}, nil
+	return &ScriptResult{Transcript: tr.String(), Images: m.Images(), BioLogs: bioLogs, Reboots: reboots, Commands: commands}, nil
 }
 
 // RunFile parses and runs a script file.

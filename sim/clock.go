@@ -45,6 +45,10 @@ type Clock struct {
 	// wallTimed: virtual time follows the wall clock (FollowWallClock),
 	// in which CPU work takes its real time already.
 	wallTimed atomic.Bool
+	// cpuScale multiplies CPU charges (SetCPUScale); 0 stands for 1.
+	cpuScale atomic.Uint64 // math.Float64bits
+	// cpuCharged is every CPU charge made, paid or not (CPUCharged).
+	cpuCharged atomic.Int64
 }
 
 var (

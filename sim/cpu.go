@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -32,6 +33,10 @@ func (t *Token) Charge(ctx context.Context, d time.Duration) error {
 	if !t.Held() || d <= 0 {
 		return nil
 	}
+	if f := t.c.cpuScale.Load(); f != 0 {
+		d = time.Duration(float64(d) * math.Float64frombits(f))
+	}
+	t.c.cpuCharged.Add(int64(d))
 	t.cpu += d
 	if t.cpu < CPUQuantum {
 		return nil
@@ -69,4 +74,20 @@ func (t *Token) Unpaid() time.Duration {
 		return 0
 	}
 	return t.cpu
+}
+
+// CPUCharged is the CPU time processes have charged since boot (Token.
+// Charge, scaled), including the charges below a quantum that were never
+// paid: the work done, where CPUTime is the time it took.
+func (c *Clock) CPUCharged() time.Duration { return time.Duration(c.cpuCharged.Load()) }
+
+// SetCPUScale multiplies the CPU charges processes make from now on by f
+// (1 by default; f must be positive and finite): a replay at a recording's
+// pace (package script, Options.CommandCPUScale) stretches a command's CPU
+// work to the time it took the recording's guest.
+func (c *Clock) SetCPUScale(f float64) {
+	if !(f > 0) || math.IsInf(f, 0) {
+		f = 1
+	}
+	c.cpuScale.Store(math.Float64bits(f))
 }

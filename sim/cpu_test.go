@@ -13,20 +13,27 @@ func TestTokenCharge(t *testing.T) {
 		name    string
 		held    bool
 		charges []time.Duration
+		scale   float64       // Clock.SetCPUScale (0: not set)
 		killAt  time.Duration // cancel the context then (0: never)
 		now     time.Duration // virtual time after the charges
 		paid    time.Duration // Clock.CPUTime
 		unpaid  time.Duration
 	}{
-		{"below a quantum", true, []time.Duration{300 * time.Microsecond, 600 * time.Microsecond}, 0, 0, 0, 900 * time.Microsecond},
-		{"a quantum", true, []time.Duration{600 * time.Microsecond, 600 * time.Microsecond}, 0, 1200 * time.Microsecond, 1200 * time.Microsecond, 0},
+		{"below a quantum", true, []time.Duration{300 * time.Microsecond, 600 * time.Microsecond}, 0, 0, 0, 0, 900 * time.Microsecond},
+		{"a quantum", true, []time.Duration{600 * time.Microsecond, 600 * time.Microsecond}, 0, 0, 1200 * time.Microsecond, 1200 * time.Microsecond, 0},
 		{"batches", true, []time.Duration{700 * time.Microsecond, 700 * time.Microsecond, 700 * time.Microsecond, 700 * time.Microsecond},
-			0, 2800 * time.Microsecond, 2800 * time.Microsecond, 0},
-		{"large", true, []time.Duration{5 * time.Second}, 0, 5 * time.Second, 5 * time.Second, 0},
-		{"killed", true, []time.Duration{5 * time.Second}, 2 * time.Second, 2 * time.Second, 5 * time.Second, 0},
-		{"not held", false, []time.Duration{5 * time.Second}, 0, 0, 0, 0},
+			0, 0, 2800 * time.Microsecond, 2800 * time.Microsecond, 0},
+		{"large", true, []time.Duration{5 * time.Second}, 0, 0, 5 * time.Second, 5 * time.Second, 0},
+		{"killed", true, []time.Duration{5 * time.Second}, 0, 2 * time.Second, 2 * time.Second, 5 * time.Second, 0},
+		{"not held", false, []time.Duration{5 * time.Second}, 0, 0, 0, 0, 0},
+		{"scaled up", true, []time.Duration{300 * time.Microsecond, 600 * time.Microsecond}, 4, 0, 3600 * time.Microsecond, 3600 * time.Microsecond, 0},
+		{"scaled down", true, []time.Duration{4 * time.Millisecond}, 0.25, 0, time.Millisecond, time.Millisecond, 0},
+		{"bad scale is 1", true, []time.Duration{2 * time.Millisecond}, -3, 0, 2 * time.Millisecond, 2 * time.Millisecond, 0},
 	} {
 		clk := NewClock()
+		if c.scale != 0 {
+			clk.SetCPUScale(c.scale)
+		}
 		tok := NewToken(clk, nil)
 		if c.held {
 			tok.Acquire()
@@ -37,6 +44,9 @@ func TestTokenCharge(t *testing.T) {
 		}
 		for _, d := range c.charges {
 			tok.Charge(ctx, d)
+		}
+		if got := clk.CPUCharged(); got != c.paid+c.unpaid && c.killAt == 0 {
+			t.Errorf("%s: charged %v, want %v", c.name, got, c.paid+c.unpaid)
 		}
 		if got := clk.Now(); got != c.now || clk.CPUTime() != c.paid || tok.Unpaid() != c.unpaid {
 			t.Errorf("%s: now %v, paid %v, unpaid %v; want %v, %v, %v", c.name, got, clk.CPUTime(), tok.Unpaid(), c.now, c.paid, c.unpaid)

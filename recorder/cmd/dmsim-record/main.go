@@ -45,6 +45,7 @@ func main() {
 	jobs := fs.Int("j", 1, "record this many scripts at once")
 	logWrites := fs.Bool("log-writes", false, "log every disk's bios with qemu's blklogwrites and keep the logs as `dir`/logs/NAME.DISK.log.zst (dir: --out)")
 	icount := fs.String("icount", "", "qemu's -icount `option` (e.g. shift=0): the guest's clocks follow its instructions, not the host's wall clock")
+	diskCache := fs.String("disk-cache", "writeback", "qemu's cache `mode` for the disks; unsafe answers the guest's flushes without syncing the host's files (they are still logged)")
 	kernel := fs.String("kernel", "", "kernel version (default: the one linux-image-amd64 depends on)")
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: dmsim-record [flags] [SCRIPT...]\n\nRecords scenario scripts on the real kernel under qemu.\n\n")
@@ -81,7 +82,7 @@ func main() {
 
 	opts := recorder.Options{
 		OutDir: *out, KeepDir: *keep, Disks: disks, Timeout: *timeout, Accel: *accel, Image: img,
-		LogWrites: *logWrites, Icount: *icount,
+		LogWrites: *logWrites, Icount: *icount, DiskCache: *diskCache,
 	}
 	start := time.Now()
 	type job struct {
