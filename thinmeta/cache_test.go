@@ -158,17 +158,7 @@ func TestUnreadOriginalsLeaveNoTrace(t *testing.T) {
 				}
 			}
 		}
-		// as the pool does: commit, then close (closed devices' changes
-		// since the last commit are dropped)
-		if err := pmd.CommitMetadata(); err != nil {
-			t.Fatal(err)
-		}
-		for _, td := range tds {
-			td.Close()
-		}
-		if err := pmd.Close(); err != nil {
-			t.Fatal(err)
-		}
+		commitAndClose(t, pmd, tds...)
 		if rep := NewImage(dev).Check(); !rep.OK() {
 			t.Fatalf("check: %+v", rep.Problems)
 		}
@@ -176,5 +166,22 @@ func TestUnreadOriginalsLeaveNoTrace(t *testing.T) {
 	}
 	if !bytes.Equal(imgs[0], imgs[1]) {
 		t.Fatal("the images differ")
+	}
+}
+
+// commitAndClose closes a pool as the thin-pool target does when it is
+// suspended: commit, close the devices, close the pool.
+// dm_pool_metadata_close() drops closed devices before its own commit, so
+// their changes since the last commit would be lost without the first.
+func commitAndClose(t *testing.T, pmd *PoolMetadata, tds ...*ThinDevice) {
+	t.Helper()
+	if err := pmd.CommitMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range tds {
+		td.Close()
+	}
+	if err := pmd.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
