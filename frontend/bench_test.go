@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dmsim/dmsim/frontend/fuseblk"
 	"github.com/dmsim/dmsim/internal/hostcaps"
 	"github.com/dmsim/dmsim/script"
+	"golang.org/x/sys/unix"
 )
 
 // startBench runs a daemon for a benchmark; blockDevices asks for FUSE and
@@ -114,6 +116,37 @@ var ioTargets = []benchTarget{
 // ratio is the thin's speed over the plain loop device's, cpu-ratio the
 // plain loop device's CPU time over the thin's.
 func BenchmarkDirectIO(b *testing.B) {
+	directIO(b, ioTargets, func(b *testing.B, r ioResult) {
+		b.ReportMetric(r.wall[1].Seconds()/r.wall[0].Seconds(), "ratio")
+		b.ReportMetric(r.cpu[1].Seconds()/r.cpu[0].Seconds(), "cpu-ratio")
+	})
+}
+
+// BenchmarkFUSECeiling is BenchmarkDirectIO with a third side between
+// the two: plain-fuse, a file of our FUSE file system (fuseblk, mounted as
+// the daemon mounts it) whose device only reads and writes a tmpfs file,
+// behind a loop device as the daemon attaches one. It is what the FUSE and
+// loop path costs with no device-mapper behind it, the ceiling of the
+// thin's speed: fuse-ratio is plain-fuse's speed over the plain loop
+// device's, thin-vs-fuse the thin's over plain-fuse's, ratio the thin's
+// over the plain loop device's.
+func BenchmarkFUSECeiling(b *testing.B) {
+	targets := []benchTarget{ioTargets[0], {"plain-fuse", plainFUSE}, ioTargets[1]}
+	directIO(b, targets, func(b *testing.B, r ioResult) {
+		b.ReportMetric(r.wall[2].Seconds()/r.wall[1].Seconds(), "fuse-ratio")
+		b.ReportMetric(r.wall[1].Seconds()/r.wall[0].Seconds(), "thin-vs-fuse")
+		b.ReportMetric(r.wall[2].Seconds()/r.wall[0].Seconds(), "ratio")
+	})
+}
+
+// ioResult is what directIO measured of each target: wall time, CPU time
+// (this process and the kernel workers) and this process's CPU time.
+type ioResult struct{ wall, cpu, self []time.Duration }
+
+// directIO runs BenchmarkDirectIO's writes and reads on targets,
+// alternating between them every 16 MiB, reports each target's MB/s and
+// CPU time per MiB, and then calls ratios.
+func directIO(b *testing.B, targets []benchTarget, ratios func(*testing.B, ioResult)) {
 	hostcaps.RequireLoop(b)
 	const total, slice = 256 << 20, 16 << 20
 	buf := alignedBuf(1 << 20)
@@ -136,8 +169,8 @@ func BenchmarkDirectIO(b *testing.B) {
 	}
 	for _, op := range []string{"write", "read"} {
 		b.Run(op, func(b *testing.B) {
-			files := make([]*os.File, len(ioTargets))
-			for i, tg := range ioTargets {
+			files := make([]*os.File, len(targets))
+			for i, tg := range targets {
 				f, err := os.OpenFile(tg.setup(b), os.O_RDWR|syscall.O_DIRECT, 0)
 				if err != nil {
 					b.Fatal(err)
@@ -147,9 +180,7 @@ func BenchmarkDirectIO(b *testing.B) {
 				files[i] = f
 			}
 			clock := newCPUClock(b)
-			wall := make([]time.Duration, len(files))
-			cpu := make([]time.Duration, len(files))
-			self := make([]time.Duration, len(files))
+			r := ioResult{make([]time.Duration, len(files)), make([]time.Duration, len(files)), make([]time.Duration, len(files))}
 			iters, turn := 0, 0
 			for b.Loop() {
 				for off := int64(0); off < total; off += slice {
@@ -157,25 +188,68 @@ func BenchmarkDirectIO(b *testing.B) {
 						i := (j + turn) % len(files)
 						s0, c0, t0 := selfCPU(), clock.now(), time.Now()
 						pass(b, files[i], op == "write", off, slice)
-						wall[i] += time.Since(t0)
-						cpu[i] += clock.now() - c0
-						self[i] += selfCPU() - s0
+						r.wall[i] += time.Since(t0)
+						r.cpu[i] += clock.now() - c0
+						r.self[i] += selfCPU() - s0
 					}
 					turn++
 				}
 				iters++
 			}
 			mib := float64(iters) * total / (1 << 20)
-			for i, tg := range ioTargets {
-				b.ReportMetric(mib*(1<<20)/1e6/wall[i].Seconds(), tg.name+"-MB/s")
-				b.ReportMetric(float64(cpu[i].Microseconds())/mib, tg.name+"-cpu-us/MiB")
-				b.ReportMetric(float64(self[i].Microseconds())/mib, tg.name+"-self-us/MiB")
+			for i, tg := range targets {
+				b.ReportMetric(mib*(1<<20)/1e6/r.wall[i].Seconds(), tg.name+"-MB/s")
+				b.ReportMetric(float64(r.cpu[i].Microseconds())/mib, tg.name+"-cpu-us/MiB")
+				b.ReportMetric(float64(r.self[i].Microseconds())/mib, tg.name+"-self-us/MiB")
 			}
-			b.ReportMetric(wall[1].Seconds()/wall[0].Seconds(), "ratio")
-			b.ReportMetric(cpu[1].Seconds()/cpu[0].Seconds(), "cpu-ratio")
+			ratios(b, r)
 		})
 	}
 }
+
+// plainFUSE sets up BenchmarkFUSECeiling's middle side: a fuseblk
+// file of 1 GiB on a tmpfs file, with a loop device attached by
+// attachLoop. It returns the loop device.
+func plainFUSE(b *testing.B) string {
+	img, err := os.Create(filepath.Join(tmpfs(b), "plain"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { img.Close() })
+	if err := img.Truncate(1 << 30); err != nil {
+		b.Fatal(err)
+	}
+	fsys, err := fuseblk.Mount(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { fsys.Unmount() })
+	if err := fsys.Add("plain", fileDevice{img, 1 << 30}); err != nil {
+		b.Fatal(err)
+	}
+	loop, _, err := attachLoop(filepath.Join(fsys.Dir(), "plain"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { detachLoop(loop) })
+	return loop
+}
+
+// fileDevice is a fuseblk.Device on a file of size bytes, with nothing in
+// between.
+type fileDevice struct {
+	f    *os.File
+	size int64
+}
+
+func (d fileDevice) Size() int64                              { return d.size }
+func (d fileDevice) ReadAt(p []byte, off int64) (int, error)  { return d.f.ReadAt(p, off) }
+func (d fileDevice) WriteAt(p []byte, off int64) (int, error) { return d.f.WriteAt(p, off) }
+func (d fileDevice) Flush() error                             { return d.f.Sync() }
+func (d fileDevice) Discard(off, n int64) error {
+	return unix.Fallocate(int(d.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+}
+func (d fileDevice) WriteZeroes(off, n int64) error { return d.Discard(off, n) }
 
 // selfCPU is this process's CPU time.
 func selfCPU() time.Duration {

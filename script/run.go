@@ -75,7 +75,7 @@ type ScriptResult struct {
 	// `# reboot`: where one boot's records end.
 	Reboots map[string][]int
 	// Commands are, by item index, the virtual time each command took
-	// (after its CommandTime) and the CPU time its processes paid.
+	// (after its CommandTime) and the CPU time its processes charged.
 	Commands map[int]CommandStat
 }
 

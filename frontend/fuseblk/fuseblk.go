@@ -7,6 +7,22 @@
 // of REQ_PREFLUSH) and a discard (fallocate PUNCH_HOLE, loop's discard) each
 // reach the Device before the system call returns. ZERO_RANGE is
 // write-zeroes.
+//
+// The data path. The server reads each request with read(2) on /dev/fuse
+// (go-fuse's loop): a write's data is copied by the kernel into a buffer
+// of ours, and the Device copies it again to where it goes (a disk image);
+// a read is copied out of the image, then by the kernel into the caller's
+// pages. A plain loop device on a file copies once. Splicing a write
+// request from /dev/fuse into a pipe, and from the pipe into the image,
+// does not save the first copy: the kernel lends a pipe the pages of a
+// request only when they are its own (page cache); a direct-I/O request's
+// pages, which are what every request here carries (loop's direct I/O,
+// FOPEN_DIRECT_IO), it copies into new pipe pages (fuse_copy_folio() with
+// args->user_pages, since Linux 5.17: 6.1 and 6.18 alike), so
+// the splice costs what read(2) does. The README's direct I/O row has the
+// figures; BenchmarkFUSECeiling in package frontend measures this package
+// alone (a Device that only writes a tmpfs file) against a plain loop
+// device.
 package fuseblk
 
 import (
