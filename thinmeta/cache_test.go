@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dmsim/dmsim/persistent-data/block"
+	"github.com/dmsim/dmsim/persistent-data/btree"
 )
 
 // TestCacheLeavesNoTrace: the block cache decides what is read and when
@@ -101,4 +102,86 @@ func TestCacheLeavesNoTrace(t *testing.T) {
 		t.Fatalf("check: %+v", rep.Problems)
 	}
 	realCheck(t, p)
+}
+
+// TestUnreadOriginalsLeaveNoTrace: a shadow that hands the freed original's
+// cache buffer to its copy (btree.Info.UnreadOriginals, set for the mapping
+// and details trees) leaves the same image as one that copies, with a
+// cache small enough that originals are also read back from the device
+// first.
+func TestUnreadOriginalsLeaveNoTrace(t *testing.T) {
+	const metaBytes = 16 << 20
+	n := uint64(40_000)
+	if testing.Short() {
+		n = 10_000
+	}
+	var imgs [2][]byte
+	for k, unread := range []bool{false, true} {
+		dev := block.NewMemDevice(metaBytes)
+		pmd, err := Open(dev, 128, true, Options{CacheBytes: 32 * block.Size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, info := range []*btree.Info{&pmd.info, &pmd.tlInfo, &pmd.blInfo, &pmd.detailsInfo} {
+			if !info.UnreadOriginals {
+				t.Fatal("a thin tree without UnreadOriginals")
+			}
+			info.UnreadOriginals = unread
+		}
+		if err := pmd.ResizeDataDev(2 * n); err != nil {
+			t.Fatal(err)
+		}
+		var tds []*ThinDevice
+		for id := range uint32(3) {
+			if err := pmd.CreateThin(id); err != nil {
+				t.Fatal(err)
+			}
+			td, err := pmd.OpenThinDevice(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tds = append(tds, td)
+		}
+		rng := rand.New(rand.NewSource(6))
+		for j := uint64(0); j < n; j++ {
+			td := tds[j%3]
+			db, err := pmd.AllocDataBlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := td.InsertBlock(uint64(rng.Int63n(1<<24)), db); err != nil {
+				t.Fatal(err)
+			}
+			if j%3000 == 2999 {
+				if err := pmd.CommitMetadata(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		commitAndClose(t, pmd, tds...)
+		if rep := NewImage(dev).Check(); !rep.OK() {
+			t.Fatalf("check: %+v", rep.Problems)
+		}
+		imgs[k] = dev.Bytes()
+	}
+	if !bytes.Equal(imgs[0], imgs[1]) {
+		t.Fatal("the images differ")
+	}
+}
+
+// commitAndClose closes a pool as the thin-pool target does when it is
+// suspended: commit, close the devices, close the pool.
+// dm_pool_metadata_close() drops closed devices before its own commit, so
+// their changes since the last commit would be lost without the first.
+func commitAndClose(t *testing.T, pmd *PoolMetadata, tds ...*ThinDevice) {
+	t.Helper()
+	if err := pmd.CommitMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	for _, td := range tds {
+		td.Close()
+	}
+	if err := pmd.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

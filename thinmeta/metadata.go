@@ -129,10 +129,13 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 		return x == y
 	}
 	pmd.mapGen++
-	pmd.info = btree.Info{TM: tm, Levels: 2, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
+	// Nothing reads the last commit's mapping and details trees while a
+	// transaction runs (a metadata snapshot's blocks are shared, never
+	// freed by a shadow): UnreadOriginals.
+	pmd.info = btree.Info{TM: tm, Levels: 2, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}, UnreadOriginals: true}
 	pmd.nbInfo = pmd.info
 	pmd.nbInfo.TM = tm.NonBlockingClone()
-	pmd.blInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}}
+	pmd.blInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: 8, Inc: dataInc, Dec: dataDec, Equal: dataEqual}, UnreadOriginals: true}
 	bl := &pmd.blInfo
 	pmd.tlInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{
 		Size: 8,
@@ -150,10 +153,10 @@ func (pmd *PoolMetadata) setupBtreeDetails() {
 			}
 		},
 		Equal: func(a, b []byte) bool { return le.Uint64(a) == le.Uint64(b) },
-	}}
+	}, UnreadOriginals: true}
 	pmd.nbTLInfo, pmd.nbBLInfo = pmd.tlInfo, pmd.blInfo
 	pmd.nbTLInfo.TM, pmd.nbBLInfo.TM = pmd.nbInfo.TM, pmd.nbInfo.TM
-	pmd.detailsInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: DetailsSize}}
+	pmd.detailsInfo = btree.Info{TM: tm, Levels: 1, VT: btree.ValueType{Size: DetailsSize}, UnreadOriginals: true}
 }
 
 func dataBlocks(v []byte, count int) []uint64 {

@@ -1,9 +1,11 @@
 package thinmeta
 
 import (
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/dmsim/dmsim/linuxerr"
@@ -191,17 +193,7 @@ func TestRandomPool(t *testing.T) {
 				committed = m.clone()
 			}
 		}
-		// dm_pool_metadata_close() drops closed devices before its
-		// commit, so commit first, as a pool does when suspended.
-		if err := pmd.CommitMetadata(); err != nil {
-			t.Fatal(err)
-		}
-		for _, td := range tds {
-			td.Close()
-		}
-		if err := pmd.Close(); err != nil {
-			t.Fatal(err)
-		}
+		commitAndClose(t, pmd, slices.Collect(maps.Values(tds))...)
 		selfCheck(t, dev)
 		got := imageModel(t, dev, false)
 		want := m.xml()

@@ -359,3 +359,247 @@ func TestOffHeap(t *testing.T) {
 		t.Fatal("off-heap buffers leave other bytes")
 	}
 }
+
+// TestShadow: Shadow gives nb a write-locked copy of orig, and the device
+// the same reads and writes, whether orig's buffer moves to nb (dropOrig,
+// orig clean and unlocked) or is copied; a moved orig leaves the cache.
+func TestShadow(t *testing.T) {
+	v := &Std{Label: "t", Xor: 3}
+	const orig, nb = 4, 9
+	for _, c := range []struct {
+		name     string
+		dropOrig bool
+		setup    func(t *testing.T, m *Manager) (cleanup func())
+		wantErr  error
+		moved    bool // orig leaves the cache
+	}{
+		{"cached, moved", true, nil, nil, true},
+		{"not cached, read then moved", true, func(t *testing.T, m *Manager) func() {
+			m.Reset()
+			return nil
+		}, nil, true},
+		{"kept", false, nil, nil, false},
+		{"orig read locked elsewhere", true, func(t *testing.T, m *Manager) func() {
+			b, err := m.ReadLock(orig, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func() { m.Unlock(b) }
+		}, nil, false},
+		{"orig dirty", true, func(t *testing.T, m *Manager) func() {
+			b, err := m.WriteLock(orig, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Unlock(b)
+			return nil
+		}, nil, false},
+		{"stale nb cached", true, func(t *testing.T, m *Manager) func() {
+			b, err := m.ReadLock(nb, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Unlock(b)
+			return nil
+		}, nil, true},
+		{"nb locked", true, func(t *testing.T, m *Manager) func() {
+			b, err := m.ReadLock(nb, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func() { m.Unlock(b) }
+		}, linuxerr.EDEADLK, false},
+		{"read only", true, func(t *testing.T, m *Manager) func() {
+			m.SetReadOnly(true)
+			return func() { m.SetReadOnly(false) }
+		}, linuxerr.EPERM, false},
+		{"orig corrupt", true, func(t *testing.T, m *Manager) func() {
+			m.Reset()
+			m.dev.WriteAt([]byte{0xff}, orig*Size+100)
+			return nil
+		}, linuxerr.EILSEQ, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dev := NewMemDevice(16 * Size)
+			dev.Log = []MemOp{}
+			m := NewManager(dev)
+			b, err := m.WriteLockZero(orig, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Data()[100] = 42
+			m.Unlock(b)
+			if err := m.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var cleanup func()
+			if c.setup != nil {
+				cleanup = c.setup(t, m)
+			}
+			reads := m.Reads
+			dev.Log = dev.Log[:0]
+			s, err := m.Shadow(orig, nb, v, c.dropOrig)
+			if cleanup != nil {
+				cleanup()
+			}
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("err %v, want %v", err, c.wantErr)
+			}
+			if err != nil {
+				if m.Locked() != 0 {
+					t.Fatalf("%d blocks left locked", m.Locked())
+				}
+				return
+			}
+			if s.Location() != nb || s.Data()[100] != 42 {
+				t.Fatalf("shadow at %d holds %d", s.Location(), s.Data()[100])
+			}
+			s.Data()[200] = 7
+			m.Unlock(s)
+			if m.Locked() != 0 {
+				t.Fatalf("%d blocks left locked", m.Locked())
+			}
+			if cached := m.cache.get(orig) != nil; cached == c.moved {
+				t.Fatalf("orig cached: %v, want %v", cached, !c.moved)
+			}
+			// the device sees the same: orig read when it was not cached,
+			// nothing written until the flush, then nb (and orig when it
+			// was dirty)
+			if err := m.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			wantReads := uint64(0)
+			if c.name == "not cached, read then moved" {
+				wantReads = 1
+			}
+			if m.Reads-reads != wantReads {
+				t.Fatalf("%d reads, want %d", m.Reads-reads, wantReads)
+			}
+			var wantOps []MemOp
+			if c.name == "orig dirty" {
+				wantOps = append(wantOps, MemOp{'W', orig})
+			}
+			wantOps = append(wantOps, MemOp{'W', nb}, MemOp{'F', -1})
+			if !slices.Equal(dev.Log, wantOps) {
+				t.Fatalf("ops %v, want %v", dev.Log, wantOps)
+			}
+			img := dev.Bytes()
+			if img[orig*Size+100] != 42 || img[orig*Size+200] != 0 || img[nb*Size+100] != 42 || img[nb*Size+200] != 7 {
+				t.Fatal("the device holds other bytes")
+			}
+			// orig reads back from the device when it is needed again
+			ob, err := m.ReadLock(orig, v)
+			if err != nil || ob.Data()[100] != 42 || ob.Data()[200] != 0 {
+				t.Fatalf("orig after the shadow: %v", err)
+			}
+			m.Unlock(ob)
+		})
+	}
+}
+
+// failingDevice fails the writes of one block while fail is set.
+type failingDevice struct {
+	*MemDevice
+	block int64
+	fail  bool
+}
+
+func (d *failingDevice) WriteAt(p []byte, off int64) (int, error) {
+	if d.fail && off <= d.block*Size && d.block*Size < off+int64(len(p)) {
+		return 0, linuxerr.EIO
+	}
+	return d.MemDevice.WriteAt(p, off)
+}
+
+// TestFlushWritesDirty: a flush writes every dirty unlocked block once, in
+// block order, whatever happened to it since it was made dirty (evicted
+// and read again, cleaned by an earlier flush and dirtied again, still
+// write locked); a block whose write failed stays dirty for the next
+// flush. A model follows which blocks are dirty from the device's log.
+func TestFlushWritesDirty(t *testing.T) {
+	v := &Std{Label: "t", Xor: 2}
+	for _, coalesce := range []int{0, 8} {
+		t.Run(fmt.Sprint("coalesce ", coalesce), func(t *testing.T) {
+			dev := &failingDevice{MemDevice: NewMemDevice(64 * Size), block: 7}
+			dev.Log = []MemOp{}
+			m := NewManager(dev, WithCacheBytes(16*Size), Coalesce(coalesce))
+			dirty := map[int64]bool{}
+			seen := map[uint64]bool{}
+			// written drops the blocks the device wrote from the model
+			written := func() []int64 {
+				var w []int64
+				for _, op := range dev.Log {
+					if op.Op == 'W' {
+						w = append(w, op.Block)
+						delete(dirty, op.Block)
+					}
+				}
+				dev.Log = dev.Log[:0]
+				return w
+			}
+			touch := func(loc uint64) *Block {
+				t.Helper()
+				lock := m.WriteLock
+				if !seen[loc] {
+					seen[loc], lock = true, m.WriteLockZero
+				}
+				b, err := lock(loc, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				written() // evictions
+				b.Data()[100]++
+				dirty[int64(loc)] = true
+				return b
+			}
+			flush := func(held ...int64) {
+				t.Helper()
+				var want []int64
+				for b := range dirty {
+					if !slices.Contains(held, b) {
+						want = append(want, b)
+					}
+				}
+				slices.Sort(want)
+				if dev.fail {
+					if i := slices.Index(want, dev.block); i >= 0 {
+						// with Coalesce, the run holding it fails
+						for coalesce > 1 && i > 0 && want[i-1] == want[i]-1 {
+							i--
+						}
+						want = want[:i]
+					}
+				}
+				err := m.Flush()
+				if got := written(); !slices.Equal(got, want) {
+					t.Fatalf("flush wrote %v, want %v (%v)", got, want, err)
+				}
+			}
+			for _, loc := range []uint64{9, 3, 7, 4, 30} {
+				m.Unlock(touch(loc))
+			}
+			flush()
+			flush()
+			// 3 dirtied again, then pushed out by 40..59
+			m.Unlock(touch(3))
+			for loc := uint64(40); loc < 60; loc++ {
+				m.Unlock(touch(loc))
+			}
+			flush()
+			for _, loc := range []uint64{9, 30, 5, 6} {
+				m.Unlock(touch(loc))
+			}
+			held := touch(4)
+			m.Unlock(touch(7))
+			dev.fail = true
+			flush(4)
+			dev.fail = false
+			m.Unlock(held)
+			flush()
+			flush()
+			if len(dirty) != 0 {
+				t.Fatalf("%v never written", dirty)
+			}
+		})
+	}
+}

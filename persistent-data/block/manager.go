@@ -1,11 +1,12 @@
 package block
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/dmsim/dmsim/internal/crashmut"
@@ -103,6 +104,7 @@ type Block struct {
 	prev      *Block
 	next      *Block
 	inLRU     bool
+	listed    bool // in Manager.dirty
 }
 
 // Location is the block number.
@@ -117,7 +119,7 @@ type Manager struct {
 	dev       Device
 	nrBlocks  uint64
 	maxCached int
-	cache     map[uint64]*Block
+	cache     blockTable
 	lru       Block // sentinel of the list of unlocked blocks, oldest first
 	nrLRU     int
 	readOnly  bool
@@ -129,6 +131,10 @@ type Manager struct {
 	coalesce int
 	run      []*Block
 	runBuf   []byte
+	// dirty lists every block made dirty since the last writeDirty (and
+	// some since cleaned or evicted), so that a flush looks at those
+	// rather than at the whole cache.
+	dirty []*Block
 	// Stats.
 	Reads, Writes uint64
 	// WriteCalls counts the device writes: a coalesced run is one.
@@ -197,7 +203,7 @@ func ReadOnly() Option { return func(m *Manager) { m.readOnly = true } }
 
 // NewManager creates a block manager over dev (dm_block_manager_create()).
 func NewManager(dev Device, opts ...Option) *Manager {
-	m := &Manager{dev: dev, maxCached: DefaultCacheBytes / Size, cache: map[uint64]*Block{}}
+	m := &Manager{dev: dev, maxCached: DefaultCacheBytes / Size}
 	m.lru.next, m.lru.prev = &m.lru, &m.lru
 	for _, o := range opts {
 		o(m)
@@ -273,7 +279,7 @@ func (m *Manager) buf() []byte {
 // evict drops unlocked blocks, oldest first, until the cache fits; dirty
 // ones are written back first.
 func (m *Manager) evict() error {
-	for len(m.cache) > m.maxCached && m.nrLRU > 0 {
+	for m.cache.n > m.maxCached && m.nrLRU > 0 {
 		b := m.lru.next
 		if b.dirty {
 			write := m.writeBack
@@ -285,7 +291,7 @@ func (m *Manager) evict() error {
 			}
 		}
 		m.lruRemove(b)
-		delete(m.cache, b.loc)
+		m.cache.del(b.loc)
 		m.free = append(m.free, b.data)
 		b.data = nil
 	}
@@ -310,8 +316,8 @@ func (m *Manager) writeBack(b *Block) error {
 func (m *Manager) writeRun(b *Block) error {
 	run := append(m.run[:0], b)
 	for len(run) < m.coalesce {
-		nb, ok := m.cache[b.loc+uint64(len(run))]
-		if !ok || !nb.dirty || nb.writer || nb.readers > 0 {
+		nb := m.cache.get(b.loc + uint64(len(run)))
+		if nb == nil || !nb.dirty || nb.writer || nb.readers > 0 {
 			break
 		}
 		run = append(run, nb)
@@ -354,7 +360,7 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 			return nil, &CheckError{"block manager", loc, fmt.Sprintf("block %d beyond end of device (%d blocks)", loc, m.nrBlocks), linuxerr.EIO}
 		}
 	}
-	if b, ok := m.cache[loc]; ok {
+	if b := m.cache.get(loc); b != nil {
 		if zero {
 			if b.writer || b.readers > 0 {
 				return nil, fmt.Errorf("block %d is already locked: %w", loc, linuxerr.EDEADLK)
@@ -397,13 +403,13 @@ func (m *Manager) get(loc uint64, v Validator, zero bool) (*Block, error) {
 				// Only buffers with read errors are dropped
 				// (dm_bufio_release()).
 				b.validator = nil
-				m.cache[loc] = b
+				m.cache.set(b)
 				m.lruPush(b)
 				return nil, err
 			}
 		}
 	}
-	m.cache[loc] = b
+	m.cache.set(b)
 	return b, nil
 }
 
@@ -445,7 +451,7 @@ func (m *Manager) ReadLock(loc uint64, v Validator) (*Block, error) {
 func (m *Manager) ReadTryLock(loc uint64, v Validator) (*Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.cache[loc]; !ok {
+	if m.cache.get(loc) == nil {
 		return nil, linuxerr.EAGAIN
 	}
 	b, err := m.get(loc, v, false)
@@ -476,8 +482,17 @@ func (m *Manager) writeLock(loc uint64, v Validator, zero bool) (*Block, error) 
 	}
 	m.lruRemove(b)
 	b.writer = true
-	b.dirty = true
+	m.markDirty(b)
 	return b, m.evict()
+}
+
+// markDirty sets b dirty and lists it for the next writeDirty.
+func (m *Manager) markDirty(b *Block) {
+	b.dirty = true
+	if !b.listed {
+		b.listed = true
+		m.dirty = append(m.dirty, b)
+	}
 }
 
 // WriteLock is dm_bm_write_lock().
@@ -488,6 +503,72 @@ func (m *Manager) WriteLock(loc uint64, v Validator) (*Block, error) {
 // WriteLockZero is dm_bm_write_lock_zero(): the block is not read.
 func (m *Manager) WriteLockZero(loc uint64, v Validator) (*Block, error) {
 	return m.writeLock(loc, v, true)
+}
+
+// Shadow is the block manager's half of __shadow_block(): orig is read
+// locked (read and validated as ReadLock does) and copied into nb, which
+// is returned write locked, as WriteLockZero would give it; orig is
+// unlocked and leaves the cache first.
+//
+// dropOrig says that orig is free once the copy exists (its reference
+// count reached zero): nothing reads it again in this transaction. Its
+// buffer, when no one else holds it and it is clean (the bytes on the
+// device are the same), then becomes nb's, without a copy, and orig leaves
+// the cache at once. The device sees the same reads and writes either way.
+func (m *Manager) Shadow(orig, nb uint64, v Validator, dropOrig bool) (*Block, error) {
+	if dropOrig {
+		m.mu.Lock()
+		b, err := m.moveBlock(orig, nb, v)
+		m.mu.Unlock()
+		if b != nil || err != nil {
+			return b, err
+		}
+	}
+	ob, err := m.ReadLock(orig, v)
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.WriteLockZero(nb, v)
+	if err != nil {
+		m.Unlock(ob)
+		return nil, err
+	}
+	copy(res.data, ob.data)
+	m.UnlockCold(ob)
+	return res, nil
+}
+
+// moveBlock re-keys orig's cached buffer as nb, write locked and dirty;
+// nil, nil when it cannot (Shadow then copies). orig is read from the
+// device first when it is not cached, as ReadLock would.
+func (m *Manager) moveBlock(orig, nb uint64, v Validator) (*Block, error) {
+	if m.readOnly || nb >= m.nrBlocks {
+		return nil, nil
+	}
+	if b := m.cache.get(nb); b != nil && (b.writer || b.readers > 0 || b.dirty) {
+		return nil, nil
+	}
+	ob, err := m.get(orig, v, false)
+	if err != nil {
+		return nil, err
+	}
+	if ob.writer || ob.readers > 0 || ob.dirty || ob.validator != v {
+		return nil, nil
+	}
+	if b := m.cache.get(nb); b != nil {
+		// a stale clean copy of nb: WriteLockZero would have reused it
+		m.lruRemove(b)
+		m.cache.del(nb)
+		m.free = append(m.free, b.data)
+		b.data = nil
+	}
+	m.lruRemove(ob)
+	m.cache.del(orig)
+	ob.loc = nb
+	m.cache.set(ob)
+	ob.writer = true
+	m.markDirty(ob)
+	return ob, m.evict()
 }
 
 // Unlock releases a read or write lock.
@@ -542,13 +623,14 @@ func (m *Manager) Flush() error {
 }
 
 func (m *Manager) writeDirty() error {
-	var dirty []*Block
-	for _, b := range m.cache {
-		if b.dirty && !b.writer {
-			dirty = append(dirty, b)
-		}
-	}
-	sort.Slice(dirty, func(i, j int) bool { return dirty[i].loc < dirty[j].loc })
+	_, err := m.writeList(m.collectDirty())
+	return err
+}
+
+// writeList writes dirty (in block order), in runs with Coalesce, and
+// returns how many blocks it had to write.
+func (m *Manager) writeList(dirty []*Block) (int, error) {
+	nr := len(dirty)
 	if m.coalesce > 1 {
 		for len(dirty) > 0 {
 			n := 1
@@ -556,18 +638,49 @@ func (m *Manager) writeDirty() error {
 				n++
 			}
 			if err := m.writeBlocks(dirty[:n]); err != nil {
-				return err
+				return nr, err
 			}
 			dirty = dirty[n:]
 		}
-		return nil
+		return nr, nil
 	}
 	for _, b := range dirty {
 		if err := m.writeBack(b); err != nil {
-			return err
+			return nr, err
 		}
 	}
-	return nil
+	return nr, nil
+}
+
+// collectDirty returns the dirty blocks that are not write locked, in
+// block order, and keeps listed only those that stay dirty (the write
+// locked ones). The slice is valid until the next call.
+func (m *Manager) collectDirty() []*Block {
+	n := 0
+	var out []*Block
+	for _, b := range m.dirty {
+		switch {
+		case !b.dirty:
+			// written since it was listed (evicted blocks are written
+			// first)
+			b.listed = false
+		case b.writer:
+			m.dirty[n] = b
+			n++
+		default:
+			b.listed = false
+			out = append(out, b)
+		}
+	}
+	clear(m.dirty[n:])
+	m.dirty = m.dirty[:n]
+	slices.SortFunc(out, func(a, b *Block) int { return cmp.Compare(a.loc, b.loc) })
+	for _, b := range out {
+		// still dirty until written: a failed write leaves it listed
+		b.listed = true
+		m.dirty = append(m.dirty, b)
+	}
+	return out
 }
 
 // CommitSuperblock is the end of dm_tm_commit(): it unlocks the
@@ -583,7 +696,7 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	defer m.mu.Unlock()
 	sb.writer = false
 	defer func() {
-		if !sb.inLRU && sb.readers == 0 && m.cache[sb.loc] == sb {
+		if !sb.inLRU && sb.readers == 0 && m.cache.get(sb.loc) == sb {
 			m.lruPush(sb)
 		}
 		m.evict()
@@ -600,9 +713,8 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 		return m.dev.Flush()
 	}
 	sb.dirty = false
-	others := m.nrDirty()
-	err := m.writeDirty()
-	sb.dirty = true
+	others, err := m.writeList(m.collectDirty())
+	m.markDirty(sb)
 	if err != nil {
 		return err
 	}
@@ -623,17 +735,6 @@ func (m *Manager) CommitSuperblock(sb *Block) error {
 	return nil
 }
 
-// nrDirty counts the dirty unlocked blocks.
-func (m *Manager) nrDirty() int {
-	n := 0
-	for _, b := range m.cache {
-		if b.dirty && !b.writer {
-			n++
-		}
-	}
-	return n
-}
-
 // Reset is dm_block_manager_reset() (used by abort): like dm-bufio's
 // drop_buffers(), dirty blocks are written out first (uncommitted shadows
 // are unreferenced, so that is harmless), then every unlocked block is
@@ -642,15 +743,16 @@ func (m *Manager) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writeDirty()
-	for loc, b := range m.cache {
+	m.cache.all(func(b *Block) {
 		if b.writer || b.readers > 0 {
-			continue
+			return
 		}
 		m.lruRemove(b)
-		delete(m.cache, loc)
+		m.cache.del(b.loc)
 		m.free = append(m.free, b.data)
 		b.data = nil
-	}
+		b.dirty = false // a failed write-back above: forgotten all the same
+	})
 }
 
 // Close is dm_block_manager_destroy(): dm_bufio_client_destroy() ->
@@ -669,11 +771,11 @@ func (m *Manager) Locked() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
-	for _, b := range m.cache {
+	m.cache.all(func(b *Block) {
 		if b.writer || b.readers > 0 {
 			n++
 		}
-	}
+	})
 	return n
 }
 
@@ -681,5 +783,5 @@ func (m *Manager) Locked() int {
 func (m *Manager) Cached() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.cache)
+	return m.cache.n
 }

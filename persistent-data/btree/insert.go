@@ -89,7 +89,7 @@ func splitOneIntoTwo(s *shadowSpine, parentIndex int, key uint64) error {
 
 // shadowChild is shadow_child(): shadow child index of parent and repoint it.
 func shadowChild(info *Info, vt *ValueType, parent Node, index int) (*block.Block, error) {
-	b, inc, err := info.TM.ShadowBlock(parent.Value64(index), Validator)
+	b, inc, err := shadowNode(info, parent.Value64(index))
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,14 @@ type Info struct {
 	// rebalancing it with a sibling, as thin-provisioning-tools' btree
 	// (used by thin_restore) does. The kernel never sets it.
 	SplitOnly bool
+	// UnreadOriginals says that nothing reads the tree as it was at the
+	// last commit while a transaction runs (true of the thin mapping and
+	// details trees; not of the space maps' own trees, which the allocator
+	// reads through the last commit's roots). A node freed by its shadow
+	// then gives its cache buffer to the copy
+	// (transaction.Manager.ShadowUnreadBlock).
+	UnreadOriginals bool
+	warm            uint64 // warmKeys' result, so that its reads stay
 }
 
 func values64(v []byte, count int) []uint64 {
@@ -238,12 +246,37 @@ func newBlock(info *Info) (*block.Block, error) { return info.TM.NewBlock(Valida
 
 func unlock(info *Info, b *block.Block) { info.TM.Unlock(b) }
 
+// shadowNode is dm_tm_shadow_block() for a node of info's tree.
+func shadowNode(info *Info, orig uint64) (*block.Block, bool, error) {
+	if info.UnreadOriginals {
+		return info.TM.ShadowUnreadBlock(orig, Validator)
+	}
+	return info.TM.ShadowBlock(orig, Validator)
+}
+
+// warmKeys reads the keys at every sixteenth of n, all at once. A node
+// just shadowed from the last transaction has long left the CPU cache; its
+// search would wait for memory once per probe, one probe after the other,
+// where these independent reads wait together, and leave the search a few
+// lines to fetch. It returns what it read, for Info.warm.
+func warmKeys(n Node) uint64 {
+	nr := min(n.NrEntries(), n.MaxEntries())
+	var x uint64
+	for i := 1; i < 16; i++ {
+		x ^= n.Key(nr * i / 16)
+	}
+	return x
+}
+
 func bnShadow(info *Info, orig uint64, vt *ValueType) (*block.Block, error) {
-	b, inc, err := info.TM.ShadowBlock(orig, Validator)
+	b, inc, err := shadowNode(info, orig)
 	if err == nil {
 		if err = checkNode(Node(b.Data()), orig, vt.Size); err != nil {
 			unlock(info, b)
 			return nil, err
+		}
+		if b.Location() != orig {
+			info.warm += warmKeys(Node(b.Data()))
 		}
 	}
 	if err == nil && inc {

@@ -60,7 +60,7 @@ type child struct {
 }
 
 func initChild(info *Info, vt *ValueType, parent Node, index int) (child, error) {
-	b, inc, err := info.TM.ShadowBlock(parent.Value64(index), Validator)
+	b, inc, err := shadowNode(info, parent.Value64(index))
 	if err != nil {
 		return child{}, err
 	}

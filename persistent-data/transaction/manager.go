@@ -24,7 +24,7 @@ type Manager struct {
 	sm SpaceMap
 	// shadows holds the blocks allocated or shadowed in this transaction:
 	// they are written in place (is_shadow() / insert_shadow()).
-	shadows map[uint64]struct{}
+	shadows *shadowSet
 	// nonBlocking is set on a clone made by NonBlockingClone.
 	nonBlocking bool
 }
@@ -32,7 +32,7 @@ type Manager struct {
 // New makes a transaction manager; the space map may be set later with
 // SetSpaceMap (the metadata space map needs the manager to exist first).
 func New(bm *block.Manager, sm SpaceMap) *Manager {
-	return &Manager{bm: bm, sm: sm, shadows: map[uint64]struct{}{}}
+	return &Manager{bm: bm, sm: sm, shadows: &shadowSet{}}
 }
 
 // SetSpaceMap sets the space map used for allocation and counting.
@@ -56,12 +56,12 @@ func (tm *Manager) PreCommit() error {
 // Commit is dm_tm_commit(): forget the shadows, then write the superblock
 // (still write locked by the caller) with FUA after everything else.
 func (tm *Manager) Commit(sb *block.Block) error {
-	clear(tm.shadows)
+	tm.shadows.reset()
 	return tm.bm.CommitSuperblock(sb)
 }
 
 // WipeShadows forgets the shadow set (used when a transaction is dropped).
-func (tm *Manager) WipeShadows() { clear(tm.shadows) }
+func (tm *Manager) WipeShadows() { tm.shadows.reset() }
 
 // AllocError is a failed allocation, with the operation that needed the
 // block ("new_block" or "shadow"): thin_restore names it.
@@ -85,13 +85,15 @@ func (tm *Manager) NewBlock(v block.Validator) (*block.Block, error) {
 		tm.sm.DecBlocks(b, b+1)
 		return nil, err
 	}
-	tm.shadows[b] = struct{}{}
+	tm.shadows.add(b)
 	return blk, nil
 }
 
 // shadow is __shadow_block(): allocate, drop a reference on the original,
-// copy it.
-func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) {
+// copy it. keepOrig says the original may be read again in this
+// transaction (it keeps other references, or its tree's last version is
+// read); otherwise the block manager may hand its buffer to the copy.
+func (tm *Manager) shadow(orig uint64, v block.Validator, keepOrig bool) (*block.Block, error) {
 	nb, err := tm.sm.NewBlock()
 	if err != nil {
 		return nil, &AllocError{"shadow", err}
@@ -99,47 +101,46 @@ func (tm *Manager) shadow(orig uint64, v block.Validator) (*block.Block, error) 
 	if err := tm.sm.DecBlocks(orig, orig+1); err != nil {
 		return nil, err
 	}
-	ob, err := tm.bm.ReadLock(orig, v)
-	if err != nil {
-		return nil, err
-	}
-	res, err := tm.bm.WriteLockZero(nb, v)
-	if err != nil {
-		tm.bm.Unlock(ob)
-		return nil, err
-	}
-	copy(res.Data(), ob.Data())
-	// The original is not looked at again in this transaction: the tree
-	// now points to the copy. It leaves the cache first.
-	tm.bm.UnlockCold(ob)
-	return res, nil
+	return tm.bm.Shadow(orig, nb, v, !keepOrig)
 }
 
 // ShadowBlock is dm_tm_shadow_block(). incChildren reports that the original
 // was shared, so the caller must take a reference on every child of the
 // copy.
 func (tm *Manager) ShadowBlock(orig uint64, v block.Validator) (blk *block.Block, incChildren bool, err error) {
+	return tm.shadowBlock(orig, v, false)
+}
+
+// ShadowUnreadBlock is ShadowBlock for a block whose version of the last
+// transaction nothing reads while this one runs (btree.Info.UnreadOriginals):
+// when the shadow frees the original, the cache hands the original's buffer
+// to the copy instead of copying it (block.Manager.Shadow). The device ends
+// up with the same bytes.
+func (tm *Manager) ShadowUnreadBlock(orig uint64, v block.Validator) (blk *block.Block, incChildren bool, err error) {
+	return tm.shadowBlock(orig, v, true)
+}
+
+func (tm *Manager) shadowBlock(orig uint64, v block.Validator, unread bool) (blk *block.Block, incChildren bool, err error) {
 	more, err := tm.sm.CountIsMoreThanOne(orig)
 	if err != nil {
 		return nil, false, err
 	}
-	if _, ok := tm.shadows[orig]; ok && !more {
+	if tm.shadows.has(orig) && !more {
 		blk, err = tm.bm.WriteLock(orig, v)
 		return blk, false, err
 	}
-	blk, err = tm.shadow(orig, v)
+	blk, err = tm.shadow(orig, v, !unread || more)
 	if err != nil {
 		return nil, false, err
 	}
-	tm.shadows[blk.Location()] = struct{}{}
+	tm.shadows.add(blk.Location())
 	return blk, more, nil
 }
 
 // IsShadow is is_shadow(): b was allocated or shadowed in this
 // transaction (ShadowBlock writes it in place unless it is shared).
 func (tm *Manager) IsShadow(b uint64) bool {
-	_, ok := tm.shadows[b]
-	return ok
+	return tm.shadows.has(b)
 }
 
 // NonBlockingClone is dm_tm_create_non_blocking_clone(): a manager for
@@ -205,3 +206,24 @@ func WithRuns(values []uint64, fn func(b, e uint64) error) error {
 	}
 	return first
 }
+
+// shadowSet is the set of blocks allocated or shadowed in this transaction
+// (the kernel's hash of shadows): a bitmap by block number, one bit for
+// each metadata block, where a hash set costs a cache miss a lookup once it
+// holds tens of thousands of blocks.
+type shadowSet struct{ words []uint64 }
+
+func (s *shadowSet) has(b uint64) bool {
+	w := b / 64
+	return w < uint64(len(s.words)) && s.words[w]&(1<<(b%64)) != 0
+}
+
+func (s *shadowSet) add(b uint64) {
+	w := b / 64
+	if w >= uint64(len(s.words)) {
+		s.words = append(s.words, make([]uint64, w+1-uint64(len(s.words)))...)
+	}
+	s.words[w] |= 1 << (b % 64)
+}
+
+func (s *shadowSet) reset() { clear(s.words) }
