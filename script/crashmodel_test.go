@@ -85,6 +85,11 @@ var (
 // kernel's final image on every disk but the meta* ones: when a commit
 // happens moves metadata blocks, never what the data disks hold.
 func TestCrashModelIsKernels(t *testing.T) {
+	if testing.Short() {
+		// CI's -race -short pass; its full pass runs it (a paced scenario
+		// runs three times)
+		t.Skip("replays every scenario with a kernel bio log: not in -short")
+	}
 	sets := bioLogSets
 	if *bioLogsDir != "" {
 		set := bioLogSet{*bioLogsDir, DefaultCommandTime}
