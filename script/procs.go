@@ -536,6 +536,16 @@ func rawIO(f *os.File, b []byte, write bool) (int, error) {
 	return n, ioErr
 }
 
+// pipeCapacity is what a host pipe holds (Linux's default, 16 pages). A
+// pipeline's reader gets its read filled, up to this much, unless the
+// writer waits for room (the pipe's pages are all taken) or has ended: the
+// recording machine has one CPU, on which a writer runs on until it blocks
+// or ends, so `yes | head -c N | dd bs=64K` gives dd whole 64 KiB reads,
+// as the kernel's bio logs show. The stages here run side by side, and a
+// read that took whatever was there got what the host's scheduling left:
+// dd's writes, the bios and the crash sweep's traces varied from run to run.
+const pipeCapacity = 64 << 10
+
 // pipeReader is a command's end of a pipeline's pipe it reads.
 type pipeReader struct {
 	sh *shell
@@ -548,8 +558,20 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	want := min(len(b), pipeCapacity)
 	for {
 		r.p.mu.Lock()
+		if q := queued(r.f); !r.p.closed && len(r.p.writers) == 0 && q >= 0 && q < want {
+			// wait for the writer to fill the read, block or end
+			// (pipeCapacity)
+			ev := r.sh.kernel.Clock.NewEvent()
+			r.p.readers = append(r.p.readers, ev)
+			r.p.mu.Unlock()
+			if err := r.c.wait(r.sh, ev); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		n, err := rawIO(r.f, b, false)
 		if err != syscall.EAGAIN {
 			if n > 0 {
@@ -614,6 +636,7 @@ func (w *pipeWriter) Write(b []byte) (int, error) {
 		}
 		ev := w.sh.kernel.Clock.NewEvent()
 		w.p.writers = append(w.p.writers, ev)
+		wakeAll(&w.p.readers) // the pipe is full: a waiting reader takes what it holds
 		w.p.mu.Unlock()
 		if err := w.c.wait(w.sh, ev); err != nil {
 			return total, err
