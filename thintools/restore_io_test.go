@@ -68,8 +68,10 @@ func TestClearNeedsCheckIO(t *testing.T) {
 		t.Fatalf("restore: exit %d", rc)
 	}
 	sb := dev.b[:blockSize]
-	flags := func() uint32 { return binary.LittleEndian.Uint32(sb[4:]) }
-	binary.LittleEndian.PutUint32(sb[4:], flags()|thinmeta.NeedsCheckFlag)
+	flags := func() uint32 { return thinmeta.DecodeSuperblock(sb).Flags }
+	super := thinmeta.DecodeSuperblock(sb)
+	super.Flags |= thinmeta.NeedsCheckFlag
+	super.Encode(sb)
 	binary.LittleEndian.PutUint32(sb, block.Checksum(sb[4:], thinmeta.SuperblockCsumXor))
 	dev.writes, dev.syncs = nil, 0
 
