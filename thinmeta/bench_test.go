@@ -30,6 +30,11 @@ func benchPoolOpts(b *testing.B, metaBytes int64, nrData uint64, opts Options) (
 		b.Fatal(err)
 	}
 	dev := &block.FileDevice{F: f}
+	return benchPoolOn(b, dev, nrData, opts), dev
+}
+
+// benchPoolOn formats a pool on dev with nrData data blocks and commits it.
+func benchPoolOn(b *testing.B, dev block.Device, nrData uint64, opts Options) *PoolMetadata {
 	pmd, err := Open(dev, 128, true, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -40,8 +45,18 @@ func benchPoolOpts(b *testing.B, metaBytes int64, nrData uint64, opts Options) (
 	if err := pmd.CommitMetadata(); err != nil {
 		b.Fatal(err)
 	}
-	return pmd, dev
+	return pmd
 }
+
+// flatDevice is a metadata device in one byte slice: a read or a write is
+// a copy and a flush does nothing. BenchmarkPoolScale runs on it to
+// measure the metadata work without the host's system calls.
+type flatDevice []byte
+
+func (d flatDevice) ReadAt(p []byte, off int64) (int, error)  { return copy(p, d[off:]), nil }
+func (d flatDevice) WriteAt(p []byte, off int64) (int, error) { return copy(d[off:], p), nil }
+func (d flatDevice) Flush() error                             { return nil }
+func (d flatDevice) Size() int64                              { return int64(len(d)) }
 
 // provision maps vblock to a new data block, like the thin target.
 func provision(b *testing.B, td *ThinDevice, vb uint64) {
@@ -162,6 +177,18 @@ func BenchmarkPoolScale(b *testing.B) {
 	// around the metadata device, so shadows land on consecutive blocks
 	// and go out 12 to a write (0.003 writes an insert); at 100M they fill
 	// the holes freed by earlier shadows, 3 to a write (0.036).
+	// DMSIM_BENCH_DEVICE=memory keeps the metadata in memory (flatDevice)
+	// instead of a file: the same build without the host's writes, reads
+	// and flushes, to tell their cost from the metadata's own. Its peak
+	// RSS counts the whole device.
+	memory := false
+	switch d := os.Getenv("DMSIM_BENCH_DEVICE"); d {
+	case "", "file":
+	case "memory":
+		memory = true
+	default:
+		b.Fatalf("DMSIM_BENCH_DEVICE=%q: want file or memory", d)
+	}
 	var cache int64
 	if s := os.Getenv("DMSIM_BENCH_CACHE_MIB"); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
@@ -172,7 +199,24 @@ func BenchmarkPoolScale(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		// 10M mappings take 235 MiB of metadata: room for 32 bytes each
-		pmd, dev := benchPoolOpts(b, max(1<<30+256<<20, int64(n)*32), n+n/10, Options{CacheBytes: cache})
+		metaBytes := max(1<<30+256<<20, int64(n)*32)
+		var dev block.Device
+		var pmd *PoolMetadata
+		closeDev := func() error { return nil }
+		if memory {
+			d := make(flatDevice, metaBytes)
+			// every page touched first: the build's writes are then
+			// copies, not the host's first-touch page faults
+			for p := 0; p < len(d); p += os.Getpagesize() {
+				d[p] = 0
+			}
+			dev = d
+			pmd = benchPoolOn(b, dev, n+n/10, Options{CacheBytes: cache})
+		} else {
+			var fdev *block.FileDevice
+			pmd, fdev = benchPoolOpts(b, metaBytes, n+n/10, Options{CacheBytes: cache})
+			dev, closeDev = fdev, fdev.Close
+		}
 		pmd.CreateThin(0)
 		td, _ := pmd.OpenThinDevice(0)
 		t0, cpu0 := time.Now(), cpuSeconds()
@@ -195,7 +239,7 @@ func BenchmarkPoolScale(b *testing.B) {
 			b.Fatal(err)
 		}
 		build, buildCPU := time.Since(t0), cpuSeconds()-cpu0
-		reads, writes := pmd.bm.Reads, pmd.bm.Writes
+		reads, writes, evicted := pmd.bm.Reads, pmd.bm.Writes, pmd.bm.EvictWrites
 		b.ReportMetric(float64(pmd.bm.WriteCalls)/float64(n), "write-calls/insert")
 		used, _ := pmd.UsedMetadataBlocks()
 		td.Close()
@@ -215,9 +259,12 @@ func BenchmarkPoolScale(b *testing.B) {
 		// block reads and writes of the build: cache misses and write-backs
 		b.ReportMetric(float64(reads)/float64(n), "reads/insert")
 		b.ReportMetric(float64(writes)/float64(n), "writes/insert")
+		// of those, dirty blocks written to make room before their commit
+		// (written again at the commit if dirtied again)
+		b.ReportMetric(float64(evicted)/float64(n), "evict-writes/insert")
 		b.ReportMetric(check.Seconds(), "check-s")
 		b.ReportMetric(float64(used)*4096/(1<<20), "metadata-MiB")
 		b.ReportMetric(peakRSS(), "peak-RSS-MiB")
-		dev.Close()
+		closeDev()
 	}
 }

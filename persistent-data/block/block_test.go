@@ -255,8 +255,16 @@ func TestCoalesce(t *testing.T) {
 					b.Data()[100+i%50]++
 					m.Unlock(b)
 				}
+				// every write so far made room in the 16-block cache
+				evicted := m.EvictWrites
+				if evicted == 0 || evicted != m.Writes {
+					t.Fatalf("%d eviction writes, %d writes before the flush", evicted, m.Writes)
+				}
 				if err := m.Flush(); err != nil {
 					t.Fatal(err)
+				}
+				if m.EvictWrites != evicted || m.Writes == evicted {
+					t.Fatalf("after the flush: %d eviction writes (was %d), %d writes", m.EvictWrites, evicted, m.Writes)
 				}
 				imgs[k], writes[k] = dev.Bytes(), dev.writes
 				if k == 1 && dev.most > max(c.n, 1) {

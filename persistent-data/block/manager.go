@@ -139,6 +139,10 @@ type Manager struct {
 	Reads, Writes uint64
 	// WriteCalls counts the device writes: a coalesced run is one.
 	WriteCalls uint64
+	// EvictWrites counts the dirty blocks written back to make room (with
+	// a coalesced run, its other blocks too): before their commit. Writes
+	// counts them too.
+	EvictWrites uint64
 }
 
 // Option configures a Manager.
@@ -286,7 +290,10 @@ func (m *Manager) evict() error {
 			if m.coalesce > 1 {
 				write = m.writeRun
 			}
-			if err := write(b); err != nil {
+			before := m.Writes
+			err := write(b)
+			m.EvictWrites += m.Writes - before
+			if err != nil {
 				return err
 			}
 		}
